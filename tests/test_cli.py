@@ -1,0 +1,129 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from trajhmm import load_model
+from trajhmm.cli import build_parser, main
+
+from conftest import FAST
+
+FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def model_path(tmp_path, data_dir, capsys):
+    path = tmp_path / "model.npz"
+    code, out, err = run(["train", data_dir, "-o", path, *FLAGS], capsys)
+    assert code == 0, err
+    assert "trained 4 classes on 32 trajectories" in out
+    return path
+
+
+def test_train_predict_evaluate_info(model_path, data_dir, dataset, capsys):
+    X, y = dataset
+    code, out, err = run(["predict", model_path, data_dir], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 32
+    for line in lines:
+        path, label, margin = line.split("\t")
+        assert f"/{label}/" in path  # right label for every file
+        assert float(margin) > 0
+    clf = load_model(model_path)
+    assert clf.n_states == 4 and clf.n_points == 20
+
+    code, out, _ = run(["predict", model_path, data_dir, "--format", "csv", "--proba"], capsys)
+    rows = out.strip().splitlines()
+    assert rows[0] == "path,label,margin,p_arc_up,p_helix_ccw,p_reach_x,p_wave"
+    assert len(rows) == 33
+    code, out, _ = run(["predict", model_path, data_dir, "--format", "json", "--proba", "--batch-size", "5"], capsys)
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert len(recs) == 32 and abs(sum(recs[0]["proba"].values()) - 1) < 1e-9
+
+    code, out, _ = run(["evaluate", model_path, data_dir, "--report", model_path.parent / "r.json"], capsys)
+    assert code == 0 and "accuracy: 1.0000 (32/32 trajectories)" in out
+    report = json.loads((model_path.parent / "r.json").read_text())
+    assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
+
+    code, out, _ = run(["info", model_path], capsys)
+    assert code == 0 and "format: trajhmm-model version 1" in out and "arc_up: n=8" in out
+
+
+def test_train_with_held_out_accuracy(tmp_path, data_dir, capsys):
+    code, out, err = run(["train", data_dir, "-o", tmp_path / "m", "--test-size", "0.25", *FLAGS], capsys)
+    assert code == 0, err
+    acc = float(out.split("held-out accuracy: ")[1].split()[0])
+    assert acc >= 0.95
+
+
+def _one_line_error(code, err, *fragments):
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trajhmm: error: "), err
+    assert "Traceback" not in err
+    for f in fragments:
+        assert str(f) in lines[0]
+
+
+def test_user_errors_are_one_line_with_exit_1(tmp_path, data_dir, model_path, capsys):
+    code, _, err = run(["train", tmp_path / "missing", "-o", tmp_path / "m"], capsys)
+    _one_line_error(code, err, tmp_path / "missing", "no such directory")
+    (data_dir / "empty_class").mkdir()
+    code, _, err = run(["train", data_dir, "-o", tmp_path / "m"], capsys)
+    _one_line_error(code, err, data_dir / "empty_class", "empty class folder")
+    (data_dir / "empty_class").rmdir()
+    bad = data_dir / "wave" / "bad.csv"
+    bad.write_text("x,y,z\n1,2,3\n4,oops,6\n")
+    code, _, err = run(["train", data_dir, "-o", tmp_path / "m"], capsys)
+    _one_line_error(code, err, bad, "line 3, column 2", "'oops'")
+    assert not (tmp_path / "m").exists()
+    code, _, err = run(["predict", bad, data_dir], capsys)
+    _one_line_error(code, err, bad, "not a trajhmm model file")
+    code, _, err = run(["predict", model_path, bad], capsys)
+    _one_line_error(code, err, bad, "line 3, column 2")
+
+
+def test_skip_mode_reports_and_uses_exit_code_3(tmp_path, data_dir, model_path, capsys):
+    bad = data_dir / "wave" / "bad.csv"
+    bad.write_text("x,y,z\n1,2,3\n4,oops,6\n")
+    code, out, err = run(["predict", model_path, data_dir, "--on-invalid", "skip"], capsys)
+    assert code == 3
+    assert len(out.strip().splitlines()) == 32
+    assert f"skipped: {bad}: line 3, column 2" in err and "1 file(s) skipped" in err
+
+
+def test_usage_errors_exit_2(tmp_path, data_dir, capsys):
+    assert main(["train"]) == 2
+    assert main(["frobnicate"]) == 2
+    code, _, err = run(["train", data_dir, "-o", tmp_path / "m", "--n-states", "0"], capsys)
+    assert code == 2 and "n_states: expected an integer >= 1, got 0" in err
+
+
+def test_every_estimator_parameter_has_a_flag():
+    from trajhmm import HMMClassifier
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    dests = {a.dest for a in train._actions}
+    assert set(HMMClassifier().get_params()) <= dests
+
+
+@pytest.mark.parametrize("entry", [[sys.executable, "-m", "trajhmm"], ["trajhmm"]])
+def test_entry_points(entry, model_path, data_dir):
+    import shutil
+
+    if entry == ["trajhmm"] and not shutil.which("trajhmm"):
+        entry = [str(__import__("pathlib").Path(sys.executable).parent / "trajhmm")]
+    out = subprocess.run([*entry, "predict", str(model_path), str(data_dir / "wave")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 8
+    out = subprocess.run([*entry, "info", str(data_dir)], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1

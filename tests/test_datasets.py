@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from trajhmm import DataError, load_trajectories, read_trajectory
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("a.csv", "x,y,z\n1,2,3\n4,5,6\n0,0,0\n"),
+        ("b.csv", "1,2,3\n4,5,6\n0,0,0\n"),
+        ("c.csv", "x;y;z\n1;2;3\n4;5;6\n0;0;0\n"),
+        ("d.txt", "1 2 3\n4  5 6\n0 0 0\n"),
+        ("e.tsv", "x\ty\tz\n1\t2\t3\n4\t5\t6\n0\t0\t0\n"),
+        ("f.csv", "\ufeff# comment\n1, 2, 3\r\n4, 5, 6\r\n\r\n0, 0, 0\r\n"),
+    ],
+)
+def test_read_text_formats(tmp_path, name, text):
+    arr = read_trajectory(_write(tmp_path / name, text))
+    np.testing.assert_array_equal(arr, [[1, 2, 3], [4, 5, 6], [0, 0, 0]])
+
+
+def test_read_npy_and_mat(tmp_path):
+    x = np.arange(120, dtype=float).reshape(40, 3)
+    np.save(tmp_path / "t.npy", x)
+    np.testing.assert_array_equal(read_trajectory(tmp_path / "t.npy"), x)
+    savemat(tmp_path / "one.mat", {"traj": x})
+    np.testing.assert_array_equal(read_trajectory(tmp_path / "one.mat"), x)
+    # MATLAB habit: 3 x n, one column per time point -> transposed
+    savemat(tmp_path / "wide.mat", {"traj": x.T})
+    np.testing.assert_array_equal(read_trajectory(tmp_path / "wide.mat"), x)
+    savemat(tmp_path / "two.mat", {"a": x, "b": x + 1, "label": "foo"})
+    with pytest.raises(DataError, match=r"two\.mat.*exactly one 2-D numeric variable.*a \(40, 3\)"):
+        read_trajectory(tmp_path / "two.mat")
+    np.testing.assert_array_equal(read_trajectory(tmp_path / "two.mat", variable="b"), x + 1)
+    with pytest.raises(DataError, match="expected a numeric variable 'c'"):
+        read_trajectory(tmp_path / "two.mat", variable="c")
+    np.testing.assert_array_equal(read_trajectory(tmp_path / "wide.mat", layout="rows"), x.T)
+
+
+def test_object_npy_is_refused_without_unpickling(tmp_path):
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"o\.npy"):
+        read_trajectory(tmp_path / "o.npy")
+
+
+BAD_FILES = [
+    ("empty.csv", "", "empty file"),
+    ("blank.csv", "\n\n  \n", "empty file"),
+    ("header.csv", "x,y,z\n", "header only"),
+    ("word.csv", "x,y,z\n1,2,3\n4,five,6\n", r"line 3, column 2: expected a number, got 'five'"),
+    ("nan.csv", "1,2,3\n4,nan,6\n", r"line 2, column 2: expected a finite number, got nan"),
+    ("inf.txt", "1 2 3\n4 5 inf\n", r"line 2, column 3: expected a finite number"),
+    ("ragged.csv", "1,2,3\n4,5\n", r"line 2: expected 3 columns like the first data row, got 2"),
+    ("one.csv", "x,y,z\n1,2,3\n", "expected at least 2 points, got 1"),
+    ("traj.json", "[1, 2]", "unknown file type '.json'"),
+    ("bin.csv", "1,2\x00,3\n", "binary content"),
+]
+
+
+@pytest.mark.parametrize("name, text, message", BAD_FILES)
+def test_bad_files_name_the_file_and_the_problem(tmp_path, name, text, message):
+    path = _write(tmp_path / name, text)
+    with pytest.raises(DataError, match=message) as info:
+        read_trajectory(path)
+    assert str(path) in str(info.value)
+
+
+def test_directory_and_missing_and_huge(tmp_path):
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(DataError, match="got a directory"):
+        read_trajectory(tmp_path / "d.csv")
+    with pytest.raises(DataError, match="no such file"):
+        read_trajectory(tmp_path / "missing.csv")
+    big = _write(tmp_path / "big.csv", "1,2,3\n" * 1000)
+    with pytest.raises(DataError, match="larger than the limit"):
+        read_trajectory(big, max_bytes=100)
+
+
+def _tree(root, spec):
+    for rel, text in spec.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+GOOD = "1,2,3\n4,5,6\n0,0,0\n"
+
+
+def test_load_trajectories_order_labels_hidden(tmp_path):
+    _tree(tmp_path, {
+        "b/2.csv": GOOD, "b/1.csv": GOOD, "a/x.txt": "1 2 3\n0 0 0\n",
+        "a/.hidden.csv": "garbage", ".git/config": "x", "b/sub/3.csv": GOOD,
+    })
+    ds = load_trajectories(tmp_path)
+    assert ds.labels == ["a", "b", "b", "b"]
+    assert [p.split(str(tmp_path))[1] for p in ds.paths] == ["/a/x.txt", "/b/1.csv", "/b/2.csv", "/b/sub/3.csv"]
+    assert len(ds) == 4 and ds.skipped == []
+
+
+def test_load_trajectories_errors(tmp_path):
+    with pytest.raises(DataError, match="no such directory"):
+        load_trajectories(tmp_path / "nope")
+    _tree(tmp_path, {"f.csv": GOOD})
+    with pytest.raises(DataError, match="expected a directory of class folders, got a file"):
+        load_trajectories(tmp_path / "f.csv")
+    (tmp_path / "f.csv").unlink()
+    with pytest.raises(DataError, match="expected class folders"):
+        load_trajectories(tmp_path)
+    _tree(tmp_path, {"a/1.csv": GOOD})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"empty.*empty class folder"):
+        load_trajectories(tmp_path)
+
+
+def test_load_trajectories_dims_mismatch_and_skip_mode(tmp_path):
+    _tree(tmp_path, {
+        "a/1.csv": GOOD, "a/2.csv": GOOD, "a/bad.csv": "1,2,3\n1,x,3\n",
+        "b/1.csv": GOOD, "b/flat.csv": "1,2\n3,4\n0,0\n",
+    })
+    with pytest.raises(DataError, match=r"a/bad\.csv: line 2, column 2"):
+        load_trajectories(tmp_path)
+    (tmp_path / "a/bad.csv").unlink()
+    with pytest.raises(DataError, match=r"b/flat\.csv: expected 3 dims like .*a/1\.csv, got 2"):
+        load_trajectories(tmp_path)
+    (tmp_path / "a/bad.csv").write_text("1,2,3\n1,x,3\n")
+    ds = load_trajectories(tmp_path, on_invalid="skip")
+    assert len(ds) == 3
+    reasons = dict(ds.skipped)
+    assert set(reasons) == {str(tmp_path / "a/bad.csv"), str(tmp_path / "b/flat.csv")}
+    assert "column 2" in reasons[str(tmp_path / "a/bad.csv")]
+    with pytest.raises(ValueError, match="on_invalid"):
+        load_trajectories(tmp_path, on_invalid="ignore")

@@ -1,0 +1,100 @@
+"""The hmmlearn wrapper: exact batched scoring, robust EM, structure, parameter counts."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hmmlearn import hmm
+
+from trajhmm import _hmm
+
+
+def _segments(n=12, T=25, d=3, seed=0):
+    rng = np.random.RandomState(seed)
+    t = np.linspace(0, 1, T)
+    base = np.c_[np.sin(3 * t), np.cos(2 * t), t][:, :d]
+    X = base + 0.05 * rng.randn(n, T, d)
+    X[:, -1] = 0.0  # every segment ends at the same point
+    return X
+
+
+CONFIGS = list(itertools.product(_hmm.COVARIANCE_TYPES, (1, 2), _hmm.TOPOLOGIES))
+
+
+@pytest.mark.parametrize("ct, n_mix, topology", CONFIGS)
+def test_fit_is_finite_monotone_and_scoring_is_exact(ct, n_mix, topology):
+    X = _segments()
+    floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-3)
+    cfg = _hmm.HMMConfig(n_states=4, n_mix=n_mix, covariance_type=ct, topology=topology, n_iter=30)
+    res = _hmm.fit_hmm(X, cfg, floor, seed=3)
+    model = res.model
+    assert type(model) is (hmm.GaussianHMM if n_mix == 1 else hmm.GMMHMM)
+    for v in _hmm.model_arrays(model).values():
+        assert np.isfinite(v).all()
+    h = np.array(res.history)
+    assert np.isfinite(h).all()
+    assert (np.diff(h) >= -1e-8 * np.abs(h[1:])).all(), np.diff(h)
+    # adversarial rows: far from the model, reversed in time (impossible for left-right)
+    Y = np.concatenate([X[:3], X[:3, ::-1] * 5 + 10, X[:2] * 1e3])
+    ours = _hmm.log_likelihood(model, Y)
+    ref = np.array([model.score(y) for y in Y])
+    np.testing.assert_allclose(ours, ref, rtol=1e-9)
+    if topology == "left-right":
+        assert model.startprob_[0] == 1.0 and (model.startprob_[1:] == 0).all()
+        assert (np.tril(model.transmat_, -1) == 0).all()
+
+
+def test_left_right_max_jump_band_survives_training():
+    X = _segments()
+    floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-3)
+    cfg = _hmm.HMMConfig(n_states=5, topology="left-right", max_jump=1, n_iter=20)
+    A = _hmm.fit_hmm(X, cfg, floor, seed=0).model.transmat_
+    assert (np.triu(A, 2) == 0).all() and (np.tril(A, -1) == 0).all()
+    np.testing.assert_allclose(A.sum(axis=1), 1)
+
+
+def test_monitor_is_honest_about_the_iteration_cap():
+    X = _segments()
+    floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-3)
+    res = _hmm.fit_hmm(X, _hmm.HMMConfig(n_states=4, n_iter=2, tol=1e-12), floor, seed=0)
+    assert res.n_iter == 2 and not res.converged and len(res.history) == 2
+    assert not res.model.monitor_.converged
+
+
+def test_no_global_rng_and_seed_determinism():
+    X = _segments()
+    floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-3)
+    cfg = _hmm.HMMConfig(n_states=3, n_mix=3, covariance_type="diag", topology="ergodic", n_iter=10)
+    np.random.seed(0)
+    state = np.random.get_state()[1].copy()
+    a = _hmm.fit_hmm(X, cfg, floor, seed=7)
+    assert (np.random.get_state()[1] == state).all(), "global numpy RNG was used"
+    np.random.seed(123)
+    b = _hmm.fit_hmm(X, cfg, floor, seed=7)
+    for k, v in _hmm.model_arrays(a.model).items():
+        np.testing.assert_array_equal(v, _hmm.model_arrays(b.model)[k])
+
+
+def test_covariance_floor_follows_units_and_handles_constant_features():
+    rng = np.random.RandomState(0)
+    P = rng.randn(100, 3)
+    P[:, 2] = 5.0  # planar
+    f = _hmm.covariance_floor(P, 1e-3)
+    assert (f > 0).all()
+    np.testing.assert_allclose(_hmm.covariance_floor(P * 1e4, 1e-3), f * 1e8)
+    np.testing.assert_allclose(_hmm.covariance_floor(np.zeros((5, 2)), 1e-3), [1e-3, 1e-3])
+
+
+def test_n_free_parameters_by_hand():
+    X = _segments(d=2)
+    floor = _hmm.covariance_floor(X.reshape(-1, 2), 1e-3)
+    # left-right, 3 states, max_jump 1, full covariance, d = 2:
+    # start 0 free; transitions rows [a, 1-a, 0], [0, b, 1-b], [0, 0, 1] -> 2 free;
+    # means 3 * 2 = 6; covariances 3 * 3 = 9 -> 17
+    m = _hmm.fit_hmm(X, _hmm.HMMConfig(n_states=3, topology="left-right", max_jump=1, n_iter=3), floor, 0).model
+    assert _hmm.n_free_parameters(m) == 17
+    # ergodic, 2 states, 2 mixtures, diag, d = 2: start 1; trans 2; means 2*2*2 = 8;
+    # covariances 8; weights 2 -> 21
+    cfg = _hmm.HMMConfig(n_states=2, n_mix=2, covariance_type="diag", topology="ergodic", n_iter=3)
+    m = _hmm.fit_hmm(X, cfg, floor, 0).model
+    assert _hmm.n_free_parameters(m) == 21

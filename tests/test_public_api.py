@@ -1,0 +1,43 @@
+import logging
+import subprocess
+import sys
+
+import trajhmm
+
+
+def test_all_is_pinned():
+    assert sorted(trajhmm.__all__) == sorted([
+        "__version__", "HMMClassifier", "TrajectoryDataset", "read_trajectory",
+        "load_trajectories", "list_trajectory_files", "resample", "save_model",
+        "load_model", "TrajHMMError", "DataError", "ModelFileError",
+        "ModelVersionWarning", "ConvergenceWarning", "NotFittedError",
+    ])
+    for name in trajhmm.__all__:
+        assert hasattr(trajhmm, name)
+
+
+def test_import_has_no_side_effects():
+    code = (
+        "import logging, warnings, sklearn.cluster, scipy.io, hmmlearn.hmm, joblib; "
+        "before = list(logging.getLogger().handlers); "
+        "filters = list(warnings.filters); import trajhmm; "
+        "assert logging.getLogger().handlers == before; "
+        "assert warnings.filters == filters; "
+        "assert not logging.getLogger('trajhmm').handlers; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_hmmlearn_is_imported_in_one_module_only():
+    from pathlib import Path
+
+    pkg = Path(trajhmm.__file__).parent
+    users = sorted(p.name for p in pkg.glob("*.py") if "hmmlearn" in p.read_text().replace("hmmlearn's", ""))
+    # _hmm imports it; persistence and cli only mention it in text (versions, docs)
+    importers = [
+        p.name for p in pkg.glob("*.py")
+        if any(line.lstrip().startswith(("import hmmlearn", "from hmmlearn")) for line in p.read_text().splitlines())
+    ]
+    assert importers == ["_hmm.py"], importers
+    assert "_hmm.py" in users

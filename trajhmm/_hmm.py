@@ -1,0 +1,477 @@
+"""The only module that imports hmmlearn: builds, initialises, fits and scores HMMs.
+
+hmmlearn's EM skeleton (``fit``: init -> E-step -> M-step -> monitor) is reused through
+subclass hooks; what is wrapped here are its traps:
+
+* ``_init``: our own seeded initialisation (k-means or uniform time segmentation), never
+  the global numpy RNG, and left-right structural zeros that EM then preserves;
+* ``_do_mstep``: hmmlearn's M-step, then repaired: states and mixture components that got
+  no responsibility keep their previous parameters instead of 0/0, transition rows with no
+  counts keep their previous row, and a covariance floor is added in every M-step (as
+  Murphy's toolbox adds ``cov_prior``), so variances never collapse;
+* ``monitor_``: converged only when the relative improvement fell below ``tol`` (not when
+  the iteration cap was hit), with the full log-likelihood history kept;
+* hmmlearn's log messages are captured and returned, not printed.
+
+Fitted models are returned as plain ``hmmlearn.hmm.GaussianHMM`` / ``GMMHMM`` objects so
+users can decode, sample and score them with hmmlearn's own API.
+"""
+
+import logging
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from hmmlearn import __version__ as HMMLEARN_VERSION
+from hmmlearn import hmm as _hmm
+from hmmlearn.base import ConvergenceMonitor
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = [
+    "HMMLEARN_VERSION",
+    "COVARIANCE_TYPES",
+    "TOPOLOGIES",
+    "HMMConfig",
+    "FitResult",
+    "covariance_floor",
+    "fit_hmm",
+    "log_likelihood",
+    "model_arrays",
+    "model_from_arrays",
+    "n_free_parameters",
+]
+
+logger = logging.getLogger(__name__)
+
+COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
+TOPOLOGIES = ("ergodic", "left-right")
+# A state or mixture component whose expected number of points falls below this is
+# "starved": its parameters are kept from the previous iteration instead of 0 / 0.
+_MIN_OCCUPANCY = 1e-3
+# Mixture weights are kept at least this large so log(weight) stays finite.
+_MIN_WEIGHT = 1e-10
+
+
+@dataclass(frozen=True)
+class HMMConfig:
+    """Everything needed to build and train one class model."""
+
+    n_states: int
+    n_mix: int = 1
+    covariance_type: str = "full"
+    topology: str = "left-right"
+    max_jump: int | None = None
+    n_iter: int = 100
+    tol: float = 1e-4
+
+
+@dataclass
+class FitResult:
+    """One EM run: the fitted plain hmmlearn model and how training went."""
+
+    model: object
+    history: list
+    converged: bool
+    n_iter: int
+    log_messages: list = field(default_factory=list)
+
+    @property
+    def log_likelihood(self):
+        return self.history[-1] if self.history else -np.inf
+
+
+class _Monitor(ConvergenceMonitor):
+    """Honest convergence: true only when the last relative gain was below ``tol``."""
+
+    def __init__(self, tol, n_iter):
+        super().__init__(tol, n_iter, verbose=False)
+        self.history = []
+
+    def _reset(self):
+        self.iter = 0
+        self.history = []
+
+    def report(self, log_prob):
+        self.history.append(float(log_prob))
+        self.iter += 1
+
+    @property
+    def converged(self):
+        h = self.history
+        return len(h) >= 2 and (h[-1] - h[-2]) < self.tol * abs(h[-2])
+
+
+class _RobustMStep:
+    """Mixin over hmmlearn's M-step: keep starved parameters, add the covariance floor."""
+
+    _floor = None  # (n_features,) covariance floor, set before fit
+
+    def _do_mstep(self, stats):
+        old = {name: np.array(getattr(self, name), copy=True) for name in self._param_names}
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            super()._do_mstep(stats)
+        self._repair_transitions(stats, old)
+        self._repair_emissions(stats, old)
+
+    def _repair_transitions(self, stats, old):
+        if "s" in self.params:
+            s = self.startprob_
+            if not (np.isfinite(s).all() and abs(s.sum() - 1) < 1e-6):
+                self.startprob_ = old["startprob_"]
+        if "t" in self.params:
+            A = self.transmat_
+            bad = ~(np.isfinite(A).all(axis=1) & (np.abs(A.sum(axis=1) - 1) < 1e-6))
+            if bad.any():
+                A[bad] = old["transmat_"][bad]
+                self.transmat_ = A
+
+
+class _TrainingGaussianHMM(_RobustMStep, _hmm.GaussianHMM):
+    _param_names = ("startprob_", "transmat_", "means_", "_covars_")
+
+    def _init(self, X, lengths=None):
+        # Parameters are set by fit_hmm before fit; only the bookkeeping is left.
+        self._check_and_set_n_features(X)
+
+    def _repair_emissions(self, stats, old):
+        starved = ~(stats["post"] >= _MIN_OCCUPANCY)
+        ct = self.covariance_type
+        if "m" in self.params:
+            self.means_[starved] = old["means_"][starved]
+        if "c" not in self.params:
+            return
+        cov = self._covars_
+        floor = self._floor
+        if ct == "tied":
+            cov = cov + np.diag(floor)
+        else:
+            fresh = ~starved
+            if ct == "spherical":
+                cov[fresh] += floor.mean()
+            elif ct == "diag":
+                cov[fresh] += floor
+            else:
+                cov[fresh] += np.diag(floor)
+            cov[starved] = old["_covars_"][starved]
+        self._covars_ = cov
+
+
+class _TrainingGMMHMM(_RobustMStep, _hmm.GMMHMM):
+    _param_names = ("startprob_", "transmat_", "weights_", "means_", "covars_")
+
+    def _init(self, X, lengths=None):
+        # hmmlearn's GMMHMM._init always runs k-means and may draw from the global numpy
+        # RNG; parameters are set by fit_hmm, only the priors' shapes are filled here.
+        self._check_and_set_n_features(X)
+        self._init_covar_priors()
+        self._fix_priors_shape()
+
+    def _repair_emissions(self, stats, old):
+        state_starved = ~(stats["post_sum"] >= _MIN_OCCUPANCY)
+        comp_starved = ~(stats["post_mix_sum"] >= _MIN_OCCUPANCY) | state_starved[:, None]
+        if "w" in self.params:
+            w = self.weights_
+            w[state_starved] = old["weights_"][state_starved]
+            w = np.where(np.isfinite(w), w, 0.0)
+            w = np.maximum(w, _MIN_WEIGHT)
+            self.weights_ = w / w.sum(axis=1, keepdims=True)
+        if "m" in self.params:
+            self.means_[comp_starved] = old["means_"][comp_starved]
+        if "c" not in self.params:
+            return
+        cov = self.covars_
+        floor = self._floor
+        ct = self.covariance_type
+        if ct == "tied":
+            fresh = ~state_starved
+            cov[fresh] += np.diag(floor)
+            cov[state_starved] = old["covars_"][state_starved]
+        else:
+            fresh = ~comp_starved
+            if ct == "spherical":
+                cov[fresh] += floor.mean()
+            elif ct == "diag":
+                cov[fresh] += floor
+            else:
+                cov[fresh] += np.diag(floor)
+            cov[comp_starved] = old["covars_"][comp_starved]
+        self.covars_ = cov
+
+
+@contextmanager
+def _captured_hmmlearn_logs():
+    """Collect hmmlearn's log messages instead of letting them reach the user."""
+    records = []
+
+    class _Catch(logging.Filter):
+        def filter(self, record):
+            records.append(record.getMessage())
+            return False
+
+    catcher = _Catch()
+    loggers = [logging.getLogger(n) for n in ("hmmlearn", "hmmlearn.base", "hmmlearn.hmm")]
+    for lg in loggers:
+        lg.addFilter(catcher)
+    try:
+        yield records
+    finally:
+        for lg in loggers:
+            lg.removeFilter(catcher)
+
+
+def covariance_floor(points, reg_covar):
+    """The covariance floor added in every M-step: ``reg_covar`` x each feature's variance.
+
+    ``points`` is (n_points_total, n_features). A constant feature (variance 0, e.g. the
+    z of planar trajectories) gets the largest variance among the features instead; if
+    every feature is constant, 1. So the floor follows the data's units (metres or
+    micrometres alike) and is never zero.
+    """
+    var = np.var(points, axis=0)
+    top = var.max() if var.size else 0.0
+    if not np.isfinite(top) or top <= 0:
+        return np.full(points.shape[1], float(reg_covar))
+    var = np.where(var > 1e-12 * top, var, top)
+    return reg_covar * var
+
+
+def _transition_structure(n_states, n_points, topology, max_jump):
+    """Initial startprob and transmat; zeros in them are structural and survive EM."""
+    K = n_states
+    stay = max(0.0, 1.0 - K / n_points) if n_points > K else 0.5
+    if topology == "left-right":
+        startprob = np.zeros(K)
+        startprob[0] = 1.0
+        transmat = np.zeros((K, K))
+        jump = K - 1 if max_jump is None else max_jump
+        for i in range(K):
+            targets = np.arange(i + 1, min(K, i + jump + 1))
+            if targets.size == 0:
+                transmat[i, i] = 1.0
+                continue
+            transmat[i, i] = stay
+            # geometric preference for short jumps
+            w = 0.5 ** np.arange(targets.size)
+            transmat[i, targets] = (1.0 - stay) * w / w.sum()
+    else:
+        startprob = np.full(K, 1.0 / K)
+        if K == 1:
+            transmat = np.ones((1, 1))
+        else:
+            transmat = np.full((K, K), (1.0 - stay) / (K - 1))
+            np.fill_diagonal(transmat, stay)
+    return startprob, transmat
+
+
+def _kmeans_labels(X, k, rng):
+    distinct = np.unique(X, axis=0)
+    if len(distinct) < k:
+        # Fewer distinct points than clusters: spread labels over the distinct points.
+        idx = np.unique(X, axis=0, return_inverse=True)[1].ravel()
+        return idx % k
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(n_clusters=k, n_init=3, random_state=rng.randint(2**31 - 1))
+        return km.fit_predict(X)
+
+
+def _cov(points, floor):
+    if len(points) >= 2:
+        c = np.atleast_2d(np.cov(points, rowvar=False))
+    else:
+        c = np.zeros((len(floor), len(floor)))
+    return c + np.diag(floor)
+
+
+def _initial_parameters(segments, config, floor, rng):
+    """Seeded initial parameters (Murphy's mixgauss_init, per state)."""
+    n, T, d = segments.shape
+    K, M, ct = config.n_states, config.n_mix, config.covariance_type
+    X = segments.reshape(-1, d)
+    if config.topology == "left-right":
+        # Uniform segmentation in time: point t of every segment starts in state t*K//T.
+        labels = np.tile((np.arange(T) * K) // T, n)
+    else:
+        labels = _kmeans_labels(X, K, rng)
+    global_cov = _cov(X, floor)
+    means = np.empty((K, M, d))
+    covs = np.empty((K, M, d, d))
+    for k in range(K):
+        pts = X[labels == k]
+        if len(pts) == 0:
+            pts = X[rng.choice(len(X), size=min(len(X), max(M, 2)), replace=False)]
+        state_cov = _cov(pts, floor) if len(pts) >= 2 else global_cov
+        if M == 1:
+            means[k, 0] = pts.mean(axis=0)
+            covs[k, 0] = state_cov
+            continue
+        sub = _kmeans_labels(pts, M, rng)
+        for m in range(M):
+            cp = pts[sub == m]
+            if len(cp) == 0:
+                cp = pts[rng.randint(len(pts))][None]
+            means[k, m] = cp.mean(axis=0)
+            covs[k, m] = state_cov
+        # Components placed on identical points would stay identical: nudge them apart.
+        jitter = rng.standard_normal((M, d)) * np.sqrt(np.diag(state_cov)) * 0.1
+        same = np.all(np.isclose(means[k][:, None], means[k][None]), axis=2).sum(axis=1) > 1
+        means[k][same] += jitter[same]
+    startprob, transmat = _transition_structure(K, T, config.topology, config.max_jump)
+    params = {"startprob_": startprob, "transmat_": transmat}
+    if M == 1:
+        params["means_"] = means[:, 0]
+        c = covs[:, 0]
+        params["_covars_"] = {
+            "spherical": np.tile(np.einsum("kii->k", c)[:, None] / d, (1, d)),
+            "diag": np.einsum("kii->ki", c).copy(),
+            "full": c,
+            "tied": global_cov,
+        }[ct]
+    else:
+        params["weights_"] = np.full((K, M), 1.0 / M)
+        params["means_"] = means
+        params["covars_"] = {
+            "spherical": np.einsum("kmii->km", covs) / d,
+            "diag": np.einsum("kmii->kmi", covs).copy(),
+            "full": covs,
+            "tied": covs[:, 0],
+        }[ct]
+    return params
+
+
+def _new_model(config, cls=None, random_state=None):
+    if config.n_mix == 1:
+        cls = cls or _hmm.GaussianHMM
+        return cls(
+            n_components=config.n_states,
+            covariance_type=config.covariance_type,
+            covars_prior=0.0,
+            covars_weight=1.0,
+            min_covar=0.0,
+            n_iter=config.n_iter,
+            tol=config.tol,
+            params="stmc",
+            init_params="",
+            random_state=random_state,
+        )
+    cls = cls or _hmm.GMMHMM
+    return cls(
+        n_components=config.n_states,
+        n_mix=config.n_mix,
+        covariance_type=config.covariance_type,
+        min_covar=0.0,
+        n_iter=config.n_iter,
+        tol=config.tol,
+        params="stmcw",
+        init_params="",
+        random_state=random_state,
+    )
+
+
+def fit_hmm(segments, config, floor, seed):
+    """Train one HMM with EM on equal-length segments (n_samples, n_points, n_features).
+
+    ``seed`` (an int) drives every random choice of the initialisation.
+    """
+    rng = np.random.RandomState(seed)
+    n, T, d = segments.shape
+    train_cls = _TrainingGaussianHMM if config.n_mix == 1 else _TrainingGMMHMM
+    model = _new_model(config, cls=train_cls, random_state=seed)
+    for name, value in _initial_parameters(segments, config, floor, rng).items():
+        setattr(model, name, value)
+    model.n_features = d
+    model._floor = np.asarray(floor, dtype=float)
+    monitor = _Monitor(config.tol, config.n_iter)
+    model.monitor_ = monitor
+    with _captured_hmmlearn_logs() as records:
+        model.fit(segments.reshape(-1, d), np.full(n, T))
+    plain = model_from_arrays(config, model_arrays(model), n_features=d)
+    plain.monitor_ = monitor
+    return FitResult(
+        model=plain,
+        history=list(monitor.history),
+        converged=bool(monitor.converged),
+        n_iter=monitor.iter,
+        log_messages=records,
+    )
+
+
+def model_arrays(model):
+    """The fitted parameters of a model as a dict of arrays (for persistence)."""
+    out = {"startprob": model.startprob_, "transmat": model.transmat_, "means": model.means_}
+    if isinstance(model, _hmm.GMMHMM):
+        out["weights"] = model.weights_
+        out["covars"] = model.covars_
+    else:
+        out["covars"] = model._covars_
+    return {k: np.array(v, dtype=float, copy=True) for k, v in out.items()}
+
+
+def model_from_arrays(config, arrays, n_features):
+    """Rebuild a plain hmmlearn model from :func:`model_arrays` output."""
+    model = _new_model(config)
+    model.n_features = int(n_features)
+    model.startprob_ = np.asarray(arrays["startprob"], dtype=float)
+    model.transmat_ = np.asarray(arrays["transmat"], dtype=float)
+    model.means_ = np.asarray(arrays["means"], dtype=float)
+    if config.n_mix == 1:
+        model._covars_ = np.asarray(arrays["covars"], dtype=float)
+    else:
+        model.weights_ = np.asarray(arrays["weights"], dtype=float)
+        model.covars_ = np.asarray(arrays["covars"], dtype=float)
+        model._init_covar_priors()
+        model._fix_priors_shape()
+    return model
+
+
+def log_likelihood(model, segments):
+    """log p(segment | model) for every segment of (n_samples, n_points, n_features).
+
+    One forward pass in log space over all segments at once. Each step is an exact
+    log-sum-exp over predecessor states, shifted per (segment, target state) by the
+    largest term, so neither zero transition probabilities (left-right) nor very poor
+    fits (terms thousands of nats apart) lose a path to underflow.
+    """
+    segments = np.asarray(segments, dtype=float)
+    n, T, d = segments.shape
+    K = model.n_components
+    with np.errstate(under="ignore"):
+        log_b = model._compute_log_likelihood(segments.reshape(n * T, d)).reshape(n, T, K)
+    with np.errstate(divide="ignore"):
+        log_a = np.log(np.asarray(model.transmat_))
+        alpha = np.log(model.startprob_) + log_b[:, 0]
+    for t in range(1, T):
+        alpha = _logsumexp_axis1(alpha[:, :, None] + log_a) + log_b[:, t]
+    return _logsumexp_axis1(alpha[:, :, None])[:, 0]
+
+
+def _logsumexp_axis1(terms):
+    """log(sum(exp(terms), axis=1)) for (n, K, J) terms; columns of -inf give -inf."""
+    top = terms.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore", under="ignore"):
+        return np.log(np.exp(terms - safe[:, None, :]).sum(axis=1)) + safe
+
+
+def n_free_parameters(model):
+    """Number of free scalar parameters of a fitted model, for BIC / AIC.
+
+    Structural zeros (left-right) are not free: a start distribution with s non-zero
+    entries has s - 1 free values, a transition row with r non-zero entries r - 1.
+    """
+    K, d = model.n_components, model.n_features
+    n = max(int(np.count_nonzero(model.startprob_)) - 1, 0)
+    n += int(sum(max(np.count_nonzero(row) - 1, 0) for row in model.transmat_))
+    M = getattr(model, "n_mix", 1) if isinstance(model, _hmm.GMMHMM) else 1
+    cov_per = {"spherical": 1, "diag": d, "full": d * (d + 1) // 2}
+    ct = model.covariance_type
+    n += K * M * d  # means
+    if ct == "tied":
+        n += (K if M > 1 else 1) * d * (d + 1) // 2
+    else:
+        n += K * M * cov_per[ct]
+    if M > 1:
+        n += K * (M - 1)  # mixture weights
+    return n

@@ -1,0 +1,110 @@
+"""Parameter and array checks whose messages name the culprit, what was expected and found."""
+
+import numbers
+
+import numpy as np
+
+from .exceptions import DataError
+
+__all__ = ["check_trajectory", "check_trajectories", "check_choice", "check_int", "check_float"]
+
+
+def check_trajectory(trajectory, name="trajectory", n_dims=None):
+    """Return ``trajectory`` as a finite float array of shape (n_points, n_dims).
+
+    ``name`` is how the trajectory is called in error messages (a file path, ``X[3]``).
+    """
+    try:
+        arr = np.asarray(trajectory, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: expected a numeric array (n_points, n_dims), got {exc}") from None
+    if arr.ndim != 2:
+        raise DataError(
+            f"{name}: expected a 2-D array (n_points, n_dims), got shape {arr.shape}"
+        )
+    if arr.shape[0] < 2:
+        raise DataError(f"{name}: expected at least 2 points, got {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise DataError(f"{name}: expected at least 1 dimension, got 0 columns")
+    if n_dims is not None and arr.shape[1] != n_dims:
+        raise DataError(f"{name}: expected {n_dims} dims, got {arr.shape[1]}")
+    if not np.isfinite(arr).all():
+        row, col = np.argwhere(~np.isfinite(arr))[0]
+        raise DataError(
+            f"{name}: expected finite numbers, got {arr[row, col]} at point {row} (row {row + 1}), "
+            f"dim {col} (column {col + 1})"
+        )
+    return arr
+
+
+def check_trajectories(X, n_dims=None, names=None, dims_source=None):
+    """Validate a collection of trajectories.
+
+    ``X`` is a sequence of arrays (n_points_i, n_dims) or one array (n_samples, n_points,
+    n_dims). Returns a list of float arrays that all have the same number of dims
+    (``n_dims`` when given, otherwise the first trajectory's). ``dims_source`` says where
+    ``n_dims`` came from in error messages ("the training data").
+    """
+    source = dims_source or "the other trajectories"
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim != 3:
+            raise DataError(
+                "X: expected a sequence of (n_points, n_dims) arrays or one array "
+                f"(n_samples, n_points, n_dims), got an array of shape {X.shape}"
+            )
+        items = list(X)
+    elif isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        raise DataError(
+            "X: expected a sequence of (n_points, n_dims) arrays, "
+            f"got {type(X).__name__}"
+        )
+    else:
+        items = list(X)
+    if len(items) == 0:
+        raise DataError("X: expected at least one trajectory, got none")
+    out = []
+    for i, item in enumerate(items):
+        name = names[i] if names is not None else f"X[{i}]"
+        arr = check_trajectory(item, name=name)
+        if n_dims is None:
+            source = "the other trajectories"
+            n_dims = arr.shape[1]
+        elif arr.shape[1] != n_dims:
+            raise DataError(
+                f"{name}: expected {n_dims} dims like {source}, got {arr.shape[1]}"
+            )
+        out.append(arr)
+    return out
+
+
+def check_choice(value, name, choices):
+    """Check that ``value`` is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}: expected one of {options}, got {value!r}")
+    return value
+
+
+def check_int(value, name, min_val=None, max_val=None, allow_none=False):
+    """Check an integer parameter (bools are rejected)."""
+    if value is None and allow_none:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {value!r} ({type(value).__name__})")
+    if min_val is not None and value < min_val:
+        raise ValueError(f"{name}: expected an integer >= {min_val}, got {value}")
+    if max_val is not None and value > max_val:
+        raise ValueError(f"{name}: expected an integer <= {max_val}, got {value}")
+    return int(value)
+
+
+def check_float(value, name, min_val=None, min_inclusive=True, max_val=None):
+    """Check a real parameter."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{name}: expected a finite real number, got {value!r}")
+    if min_val is not None and (value < min_val or (value == min_val and not min_inclusive)):
+        op = ">=" if min_inclusive else ">"
+        raise ValueError(f"{name}: expected a number {op} {min_val}, got {value}")
+    if max_val is not None and value > max_val:
+        raise ValueError(f"{name}: expected a number <= {max_val}, got {value}")
+    return float(value)

@@ -1,0 +1,339 @@
+"""HMMClassifier: one hidden Markov model per class, the class with the highest
+log-likelihood plus log prior wins.
+
+The decision rule, in four steps:
+
+1. every trajectory (n_points_i, n_dims) is resampled to ``n_points`` points and turned
+   into features (optional translation / scaling, time derivatives, standardisation
+   fitted on the training data): :meth:`HMMClassifier.transform`;
+2. for each class c, one HMM (Gaussian emissions for ``n_mix=1``, Gaussian mixtures
+   otherwise) is trained with EM on that class's segments: ``models_[c]``;
+3. a new trajectory x scores ``jll[c] = log p(x | models_[c]) + log class_prior_[c]``:
+   :meth:`HMMClassifier.predict_joint_log_proba`;
+4. ``predict`` is the argmax of jll, ``predict_log_proba`` is ``jll - logsumexp(jll)``.
+"""
+
+import logging
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from . import _hmm, preprocessing
+from ._validation import check_choice, check_float, check_int, check_trajectories
+from .exceptions import ConvergenceWarning, DataError
+
+__all__ = ["HMMClassifier"]
+
+logger = logging.getLogger(__name__)
+
+PRIORS = ("uniform", "empirical")
+_SCORE_CHUNK = 2048
+
+
+class HMMClassifier(ClassifierMixin, BaseEstimator):
+    """Classify trajectories with one hidden Markov model per class.
+
+    Parameters
+    ----------
+    n_states : int, default=8
+        Hidden states per class model.
+    n_mix : int, default=1
+        Gaussians per state: 1 gives a Gaussian HMM, more a Gaussian-mixture HMM.
+    covariance_type : {"full", "diag", "spherical", "tied"}, default="full"
+    topology : {"left-right", "ergodic"}, default="left-right"
+        "left-right" (Bakis): start in the first state, move only to the same or a later
+        state. Trajectories that run from a start to a target are left-right processes,
+        and this topology is both more accurate and cheaper to train on them.
+        "ergodic": any state can follow any state.
+    max_jump : int or None, default=None
+        Left-right only: the largest forward jump (1 allows only the next state);
+        None allows any later state.
+    n_points : int, default=50
+        Every trajectory is resampled to this many points.
+    resample : {"time", "arclength"}, default="time"
+        Resampling evenly in time (keeps the speed profile) or along the path
+        (speed-invariant). See :func:`trajhmm.preprocessing.resample`.
+    translation : {"none", "start", "end", "center"}, default="none"
+        Per-trajectory translation applied after resampling.
+    scaling : {"none", "path_length", "std"}, default="none"
+        Per-trajectory scaling applied after translation.
+    derivatives : int, default=1
+        Number of time derivatives appended as features (1: velocity).
+    standardize : bool, default=True
+        Standardise every feature with the mean and standard deviation of the training
+        points (fitted in ``fit``, stored as ``feature_mean_`` / ``feature_scale_``).
+    reg_covar : float, default=1e-3
+        Covariance regularisation added in every M-step: ``reg_covar`` times each
+        feature's variance over all training points (see README, "Robust EM").
+    n_iter : int, default=100
+        Maximum EM iterations per model.
+    tol : float, default=1e-4
+        EM stops when the relative gain in training log-likelihood falls below ``tol``.
+    n_init : int, default=1
+        EM restarts per class with different seeds; the run with the best training
+        log-likelihood is kept.
+    priors : {"uniform", "empirical"} or array-like of shape (n_classes,), default="uniform"
+        Class priors: equal, the training class frequencies, or given (aligned with the
+        sorted class labels, normalised to sum to 1).
+    random_state : int, RandomState or None, default=None
+        Seeds every initialisation. All per-task seeds are drawn before work is handed to
+        joblib, so results do not depend on ``n_jobs``.
+    n_jobs : int or None, default=None
+        Parallel jobs over classes x restarts (joblib semantics; None means 1).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    models_ : list of hmmlearn models
+        One fitted ``hmmlearn.hmm.GaussianHMM`` (or ``GMMHMM``) per class, aligned with
+        ``classes_``. They see the output of :meth:`transform`.
+    class_prior_ : ndarray of shape (n_classes,)
+    class_count_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Number of dims of the input trajectories.
+    n_model_features_ : int
+        Number of features the class models see.
+    feature_mean_, feature_scale_ : ndarray of shape (n_model_features_,)
+    converged_ : ndarray of bool, shape (n_classes,)
+    n_iter_ : ndarray of int, shape (n_classes,)
+    log_likelihood_history_ : list of ndarray
+        Per class, the training log-likelihood at every EM iteration of the kept run.
+    covariance_floor_ : ndarray of shape (n_model_features_,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trajhmm import HMMClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> t = np.linspace(0, 1, 80)[:, None]
+    >>> X = [np.hstack([t, (-1) ** k * t ** 2]) + 0.01 * rng.randn(80, 2) for k in range(20)]
+    >>> y = ["up" if k % 2 == 0 else "down" for k in range(20)]
+    >>> clf = HMMClassifier(n_states=3, random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).tolist()
+    ['up', 'down']
+    """
+
+    def __init__(
+        self,
+        n_states=8,
+        n_mix=1,
+        covariance_type="full",
+        topology="left-right",
+        max_jump=None,
+        n_points=50,
+        resample="time",
+        translation="none",
+        scaling="none",
+        derivatives=1,
+        standardize=True,
+        reg_covar=1e-3,
+        n_iter=100,
+        tol=1e-4,
+        n_init=1,
+        priors="uniform",
+        random_state=None,
+        n_jobs=None,
+    ):
+        self.n_states = n_states
+        self.n_mix = n_mix
+        self.covariance_type = covariance_type
+        self.topology = topology
+        self.max_jump = max_jump
+        self.n_points = n_points
+        self.resample = resample
+        self.translation = translation
+        self.scaling = scaling
+        self.derivatives = derivatives
+        self.standardize = standardize
+        self.reg_covar = reg_covar
+        self.n_iter = n_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.priors = priors
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self):
+        check_int(self.n_points, "n_points", min_val=2)
+        check_int(self.n_states, "n_states", min_val=1, max_val=self.n_points)
+        check_int(self.n_mix, "n_mix", min_val=1)
+        check_choice(self.covariance_type, "covariance_type", _hmm.COVARIANCE_TYPES)
+        check_choice(self.topology, "topology", _hmm.TOPOLOGIES)
+        check_int(self.max_jump, "max_jump", min_val=1, allow_none=True)
+        check_choice(self.resample, "resample", preprocessing.RESAMPLE_METHODS)
+        check_choice(self.translation, "translation", preprocessing.TRANSLATIONS)
+        check_choice(self.scaling, "scaling", preprocessing.SCALINGS)
+        check_int(self.derivatives, "derivatives", min_val=0, max_val=3)
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            raise TypeError(f"standardize: expected True or False, got {self.standardize!r}")
+        check_float(self.reg_covar, "reg_covar", min_val=0.0, min_inclusive=False)
+        check_int(self.n_iter, "n_iter", min_val=1)
+        check_float(self.tol, "tol", min_val=0.0)
+        check_int(self.n_init, "n_init", min_val=1)
+        if isinstance(self.priors, str):
+            check_choice(self.priors, "priors", PRIORS)
+
+    def _config(self):
+        return _hmm.HMMConfig(
+            n_states=self.n_states,
+            n_mix=self.n_mix,
+            covariance_type=self.covariance_type,
+            topology=self.topology,
+            max_jump=self.max_jump,
+            n_iter=self.n_iter,
+            tol=self.tol,
+        )
+
+    def _class_prior(self, counts):
+        if isinstance(self.priors, str):
+            if self.priors == "uniform":
+                return np.full(len(counts), 1.0 / len(counts))
+            return counts / counts.sum()
+        p = np.asarray(self.priors, dtype=float)
+        if p.shape != counts.shape or not np.isfinite(p).all() or (p <= 0).any():
+            raise ValueError(
+                f"priors: expected 'uniform', 'empirical' or {len(counts)} positive numbers "
+                f"(one per class, in the order of classes_), got {self.priors!r}"
+            )
+        return p / p.sum()
+
+    # ------------------------------------------------------------------ features
+    def _segments(self, X, n_dims=None):
+        """Resample, translate, scale and add derivatives (no standardisation)."""
+        trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
+        segs = preprocessing.resample_all(trajectories, self.n_points, self.resample)
+        segs = preprocessing.translate(segs, self.translation)
+        segs = preprocessing.scale(segs, self.scaling)
+        return preprocessing.add_derivatives(segs, self.derivatives)
+
+    def transform(self, X):
+        """The segments the class models see.
+
+        Parameters
+        ----------
+        X : sequence of array-like (n_points_i, n_dims) or array (n_samples, n_points, n_dims)
+
+        Returns
+        -------
+        segments : ndarray of shape (n_samples, n_points, n_model_features_)
+            ``models_[k].score(clf.transform([x])[0]) + log(class_prior_[k])`` equals
+            ``predict_joint_log_proba([x])[0, k]``.
+        """
+        check_is_fitted(self, "models_")
+        segs = self._segments(X, n_dims=self.n_features_in_)
+        return (segs - self.feature_mean_) / self.feature_scale_
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y):
+        """Train one HMM per class.
+
+        Parameters
+        ----------
+        X : sequence of array-like (n_points_i, n_dims) or array (n_samples, n_points, n_dims)
+            Trajectories of any lengths (at least 2 points each).
+        y : array-like of shape (n_samples,)
+            Class labels of any type (strings from folder names, ints, ...).
+
+        Returns
+        -------
+        self : HMMClassifier
+        """
+        self._check_params()
+        segs = self._segments(X)
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != len(segs):
+            raise DataError(f"y: expected {len(segs)} labels (one per trajectory), got {len(y)}")
+        classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if len(classes) < 2:
+            raise DataError(
+                f"y: expected at least 2 classes, got only {classes.tolist()!r}"
+            )
+        prior = self._class_prior(counts.astype(float))
+        n_dims = segs.shape[2] // (self.derivatives + 1)
+
+        points = segs.reshape(-1, segs.shape[2])
+        if self.standardize:
+            mean = points.mean(axis=0)
+            std = points.std(axis=0)
+            scale_ = np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
+        else:
+            mean = np.zeros(segs.shape[2])
+            scale_ = np.ones(segs.shape[2])
+        segs = (segs - mean) / scale_
+        floor = _hmm.covariance_floor(segs.reshape(-1, segs.shape[2]), self.reg_covar)
+
+        config = self._config()
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=(len(classes), self.n_init))
+        tasks = [(k, r) for k in range(len(classes)) for r in range(self.n_init)]
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r]))
+            for k, r in tasks
+        )
+        best = {}
+        for (k, r), res in zip(tasks, results):
+            for msg in res.log_messages:
+                logger.debug("class %r, restart %d: hmmlearn: %s", classes[k], r, msg)
+            if k not in best or res.log_likelihood > best[k].log_likelihood:
+                best[k] = res
+
+        self.classes_ = classes
+        self.class_count_ = counts
+        self.class_prior_ = prior
+        self.n_features_in_ = n_dims
+        self.n_model_features_ = segs.shape[2]
+        self.feature_mean_ = mean
+        self.feature_scale_ = scale_
+        self.covariance_floor_ = floor
+        self.models_ = [best[k].model for k in range(len(classes))]
+        self.converged_ = np.array([best[k].converged for k in range(len(classes))])
+        self.n_iter_ = np.array([best[k].n_iter for k in range(len(classes))])
+        self.log_likelihood_history_ = [np.array(best[k].history) for k in range(len(classes))]
+        for k in np.flatnonzero(~self.converged_):
+            label = classes[k].item() if isinstance(classes[k], np.generic) else classes[k]
+            warnings.warn(
+                f"EM for class {label!r} did not converge in {self.n_iter} iterations "
+                f"(relative tol={self.tol}); increase n_iter or tol",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    # ------------------------------------------------------------------ scoring
+    def predict_joint_log_proba(self, X):
+        """log p(x | class) + log prior for every trajectory and class.
+
+        Returns
+        -------
+        jll : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``. The scoring primitive every predict method uses.
+        """
+        check_is_fitted(self, "models_")
+        segs = self.transform(X)
+        log_prior = np.log(self.class_prior_)
+        out = np.empty((len(segs), len(self.classes_)))
+        for start in range(0, len(segs), _SCORE_CHUNK):
+            chunk = segs[start : start + _SCORE_CHUNK]
+            for k, model in enumerate(self.models_):
+                out[start : start + len(chunk), k] = _hmm.log_likelihood(model, chunk)
+        return out + log_prior
+
+    def predict_log_proba(self, X):
+        """Posterior log-probabilities, shape (n_samples, n_classes)."""
+        jll = self.predict_joint_log_proba(X)
+        return jll - logsumexp(jll, axis=1, keepdims=True)
+
+    def predict_proba(self, X):
+        """Posterior probabilities, shape (n_samples, n_classes); rows sum to 1."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """The class with the highest joint log-likelihood, shape (n_samples,)."""
+        jll = self.predict_joint_log_proba(X)
+        return self.classes_[np.argmax(jll, axis=1)]

@@ -1,0 +1,389 @@
+"""Command-line interface: ``trajhmm {train,predict,evaluate,info}``.
+
+A thin layer over the public API and the only place that prints. Results go to stdout,
+logs and warnings to stderr. Exit codes: 0 ok, 1 data or model error (one line
+``trajhmm: error: ...``), 2 usage error, 130 interrupted.
+"""
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+import warnings
+
+import numpy as np
+
+from . import datasets, persistence
+from ._version import __version__
+from .classifier import HMMClassifier
+from .exceptions import DataError, TrajHMMError
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("trajhmm")
+
+# Estimator parameters exposed as flags: name -> (type, choices, help).
+_ESTIMATOR_FLAGS = {
+    "n_states": (int, None, "hidden states per class model"),
+    "n_mix": (int, None, "Gaussians per state (1: Gaussian HMM, >1: mixture)"),
+    "covariance_type": (str, ("full", "diag", "spherical", "tied"), "covariance of each Gaussian"),
+    "topology": (str, ("left-right", "ergodic"), "state topology"),
+    "max_jump": (int, None, "left-right: largest forward jump (default: any)"),
+    "n_points": (int, None, "points every trajectory is resampled to"),
+    "resample": (str, ("time", "arclength"), "resample evenly in time or along the path"),
+    "translation": (str, ("none", "start", "end", "center"), "per-trajectory translation"),
+    "scaling": (str, ("none", "path_length", "std"), "per-trajectory scaling"),
+    "derivatives": (int, None, "time derivatives appended as features"),
+    "standardize": ("bool", None, "standardise features with training mean/std"),
+    "reg_covar": (float, None, "covariance floor, relative to each feature's variance"),
+    "n_iter": (int, None, "maximum EM iterations"),
+    "tol": (float, None, "EM relative convergence tolerance"),
+    "n_init": (int, None, "EM restarts per class (best kept)"),
+    "priors": (str, ("uniform", "empirical"), "class priors"),
+    "random_state": (int, None, "seed (default 0 in the CLI, so runs are reproducible)"),
+    "n_jobs": (int, None, "parallel jobs over classes x restarts (-1: all cores)"),
+}
+
+
+def _bool(text):
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_estimator_flags(parser):
+    defaults = HMMClassifier().get_params()
+    group = parser.add_argument_group("model parameters (see HMMClassifier)")
+    for name, (typ, choices, text) in _ESTIMATOR_FLAGS.items():
+        default = 0 if name == "random_state" else defaults[name]
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_bool if typ == "bool" else typ,
+            choices=choices,
+            default=default,
+            metavar=None if choices else ("BOOL" if typ == "bool" else typ.__name__.upper()),
+            help=f"{text} (default: {default})",
+        )
+
+
+def _add_reading_flags(parser):
+    parser.add_argument(
+        "--on-invalid",
+        choices=("error", "skip"),
+        default="error",
+        help="a malformed trajectory file stops the run (error) or is skipped and "
+        "reported (skip; exit code 3 if anything was skipped) (default: error)",
+    )
+    parser.add_argument("--variable", help=".mat files: the variable to read")
+
+
+def build_parser():
+    """The argparse parser of the ``trajhmm`` command."""
+    parser = argparse.ArgumentParser(
+        prog="trajhmm",
+        description="Classify trajectories with one hidden Markov model per class.",
+    )
+    parser.add_argument("--version", action="version", version=f"trajhmm {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="train a classifier on a labelled folder DATA_DIR/<label>/<files>")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
+    p.add_argument(
+        "--test-size",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="hold out this stratified fraction, report accuracy on it, and save the model "
+        "trained on the rest (default: 0, train on everything)",
+    )
+    p.add_argument(
+        "--model-format",
+        choices=("npz", "pickle"),
+        default="npz",
+        help="npz: safe format (default); pickle: joblib pickle, only loadable with --trust-pickle",
+    )
+    _add_reading_flags(p)
+    _add_estimator_flags(p)
+
+    p = sub.add_parser("predict", help="predict the class of trajectory files")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="trajectory files or folders")
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text",
+                   help="text: tab-separated; csv; json: one JSON object per line (default: text)")
+    p.add_argument("--proba", action="store_true", help="add the probability of every class")
+    p.add_argument("--output", metavar="FILE", help="write predictions to FILE (atomically) instead of stdout")
+    p.add_argument("--batch-size", type=int, default=1000, metavar="N",
+                   help="files read and scored at a time; memory does not grow with the number of files (default: 1000)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a pickle-based model file (it can run code: only for files you trust)")
+    _add_reading_flags(p)
+
+    p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--report", metavar="FILE.json", help="also write the results as JSON (atomically)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
+    _add_reading_flags(p)
+
+    p = sub.add_parser("info", help="summary of a model file")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
+    return parser
+
+
+# ---------------------------------------------------------------------- commands
+def _estimator_from(args):
+    params = {name: getattr(args, name) for name in _ESTIMATOR_FLAGS}
+    return HMMClassifier(**params)
+
+
+def _load_labelled(args):
+    ds = datasets.load_trajectories(args.data_dir, on_invalid=args.on_invalid, variable=args.variable)
+    return ds
+
+
+def _report_skipped(skipped):
+    for path, reason in skipped:
+        print(f"trajhmm: skipped: {reason}", file=sys.stderr)
+    if skipped:
+        print(f"trajhmm: {len(skipped)} file(s) skipped as invalid", file=sys.stderr)
+
+
+def _cmd_train(args, out):
+    clf = _estimator_from(args)
+    ds = _load_labelled(args)
+    X, y = ds.trajectories, np.asarray(ds.labels)
+    if not 0.0 <= args.test_size < 1.0:
+        raise DataError(f"--test-size: expected a fraction in [0, 1), got {args.test_size}")
+    held_out = None
+    if args.test_size > 0:
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(len(X))
+        try:
+            tr, te = train_test_split(idx, test_size=args.test_size, stratify=y, random_state=args.random_state)
+        except ValueError as exc:
+            raise DataError(f"{args.data_dir}: cannot hold out {args.test_size} of the data: {exc}") from None
+        held_out = ([X[i] for i in te], y[te])
+        X, y = [X[i] for i in tr], y[tr]
+    logger.info("training %d classes on %d trajectories", len(np.unique(y)), len(X))
+    clf.fit(X, y)
+    persistence.save_model(clf, args.output, format=args.model_format)
+    print(f"trained {len(clf.classes_)} classes on {len(X)} trajectories; model written to {args.output}", file=out)
+    if held_out is not None:
+        acc = clf.score(*held_out)
+        print(f"held-out accuracy: {acc:.4f} ({len(held_out[1])} trajectories)", file=out)
+    _report_skipped(ds.skipped)
+    return 3 if ds.skipped else 0
+
+
+def _iter_batches(paths, batch_size, on_invalid, variable, n_dims, skipped):
+    batch_paths, batch = [], []
+    for path in datasets.list_trajectory_files(paths):
+        try:
+            traj = datasets.read_trajectory(path, variable=variable)
+            if traj.shape[1] != n_dims:
+                raise DataError(f"{path}: expected {n_dims} dims like the model, got {traj.shape[1]}")
+        except DataError as exc:
+            if on_invalid == "error":
+                raise
+            skipped.append((path, str(exc)))
+            continue
+        batch_paths.append(path)
+        batch.append(traj)
+        if len(batch) >= batch_size:
+            yield batch_paths, batch
+            batch_paths, batch = [], []
+    if batch:
+        yield batch_paths, batch
+
+
+def _prediction_rows(clf, paths, trajectories):
+    jll = clf.predict_joint_log_proba(trajectories)
+    order = np.argsort(-jll, axis=1)
+    best = order[:, 0]
+    if jll.shape[1] > 1:
+        margin = jll[np.arange(len(jll)), best] - jll[np.arange(len(jll)), order[:, 1]]
+    else:
+        margin = np.full(len(jll), np.inf)
+    log_proba = jll - np.logaddexp.reduce(jll, axis=1, keepdims=True)
+    for i, path in enumerate(paths):
+        yield path, clf.classes_[best[i]], float(margin[i]), np.exp(log_proba[i])
+
+
+def _cmd_predict(args, out):
+    if args.batch_size < 1:
+        raise DataError(f"--batch-size: expected a positive integer, got {args.batch_size}")
+    clf = persistence.load_model(args.model, trusted=args.trust_pickle)
+    classes = [str(c) for c in clf.classes_]
+    skipped = []
+
+    def write(fh):
+        writer = csv.writer(fh) if args.format == "csv" else None
+        if writer:
+            writer.writerow(["path", "label", "margin"] + ([f"p_{c}" for c in classes] if args.proba else []))
+        n = 0
+        for paths, trajs in _iter_batches(args.paths, args.batch_size, args.on_invalid, args.variable, clf.n_features_in_, skipped):
+            for path, label, margin, proba in _prediction_rows(clf, paths, trajs):
+                n += 1
+                if args.format == "json":
+                    rec = {"path": path, "label": _jsonable(label), "margin": margin}
+                    if args.proba:
+                        rec["proba"] = dict(zip(classes, proba.tolist()))
+                    fh.write(json.dumps(rec) + "\n")
+                elif writer:
+                    writer.writerow([path, label, f"{margin:.6g}"] + ([f"{p:.6g}" for p in proba] if args.proba else []))
+                else:
+                    cols = [path, str(label), f"{margin:.6g}"] + ([f"{p:.6g}" for p in proba] if args.proba else [])
+                    fh.write("\t".join(cols) + "\n")
+        return n
+
+    if args.output:
+        with persistence.atomic_write(args.output, "w") as fh:
+            n = write(fh)
+        logger.info("%d predictions written to %s", n, args.output)
+    else:
+        write(out)
+    _report_skipped(skipped)
+    return 3 if skipped else 0
+
+
+def _jsonable(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _confusion_table(labels, matrix):
+    names = [str(c) for c in labels]
+    width = max(max(len(n) for n in names), max(len(str(v)) for v in matrix.ravel()), 4)
+    lines = ["true \\ predicted".ljust(width + 2) + " ".join(n.rjust(width) for n in names)]
+    for name, row in zip(names, matrix):
+        lines.append(name.ljust(width + 2) + " ".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines)
+
+
+def _cmd_evaluate(args, out):
+    from sklearn.metrics import accuracy_score, confusion_matrix
+
+    clf = persistence.load_model(args.model, trusted=args.trust_pickle)
+    ds = _load_labelled(args)
+    y_true = np.asarray(ds.labels)
+    if np.issubdtype(clf.classes_.dtype, np.number):
+        raise DataError(f"{args.model}: model has numeric labels; folder labels are strings")
+    y_pred = clf.predict(ds.trajectories).astype(str)
+    labels = sorted(set(clf.classes_.astype(str)) | set(y_true))
+    acc = accuracy_score(y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    print(f"accuracy: {acc:.4f} ({int((y_true == y_pred).sum())}/{len(y_true)} trajectories)", file=out)
+    print("confusion matrix (rows: true label, columns: predicted):", file=out)
+    print(_confusion_table(labels, cm), file=out)
+    if args.report:
+        report = {
+            "model": str(args.model),
+            "data_dir": str(args.data_dir),
+            "n_trajectories": len(y_true),
+            "accuracy": acc,
+            "labels": labels,
+            "confusion_matrix": cm.tolist(),
+            "skipped": [{"path": p, "reason": r} for p, r in ds.skipped],
+        }
+        with persistence.atomic_write(args.report, "w") as fh:
+            json.dump(report, fh, indent=2)
+    _report_skipped(ds.skipped)
+    return 3 if ds.skipped else 0
+
+
+def _cmd_info(args, out):
+    clf = persistence.load_model(args.model, trusted=args.trust_pickle)
+    meta = persistence.model_metadata(args.model)
+    print(f"model file: {args.model}", file=out)
+    if meta:
+        print(f"format: trajhmm-model version {meta['format_version']}", file=out)
+        print("saved with: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items())), file=out)
+    print(f"input dims: {clf.n_features_in_}; model features: {clf.n_model_features_}", file=out)
+    print("parameters:", file=out)
+    for key, value in sorted(clf.get_params().items()):
+        print(f"  {key} = {value!r}", file=out)
+    print("classes (training trajectories, prior, EM iterations, converged, final log-likelihood):", file=out)
+    for k, c in enumerate(clf.classes_):
+        hist = clf.log_likelihood_history_[k]
+        final = f"{hist[-1]:.6g}" if len(hist) else "n/a"
+        print(
+            f"  {c}: n={clf.class_count_[k]}, prior={clf.class_prior_[k]:.4g}, "
+            f"iterations={clf.n_iter_[k]}, converged={bool(clf.converged_[k])}, log-likelihood={final}",
+            file=out,
+        )
+    return 0
+
+
+_COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_evaluate, "info": _cmd_info}
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def main(argv=None, *, stdout=None):
+    """Run the command line; returns the exit code."""
+    out = stdout or sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.command == "train":
+        try:
+            _estimator_from(args)._check_params()
+        except (TypeError, ValueError) as exc:
+            print(f"{parser.prog} train: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("trajhmm: %(message)s"))
+    root = logging.getLogger("trajhmm")
+    level = logging.ERROR if args.quiet else (logging.INFO if args.verbose else logging.WARNING)
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    old_showwarning = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if not args.quiet:
+            print(f"trajhmm: warning: {_one_line(message)}", file=sys.stderr)
+
+    warnings.showwarning = showwarning
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = showwarning
+            return _COMMANDS[args.command](args, out)
+    except TrajHMMError as exc:
+        print(f"trajhmm: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"trajhmm: error: {name}{_one_line(exc.strerror or exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("trajhmm: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.showwarning = old_showwarning
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def main_entry():
+    """Console-script entry point."""
+    sys.exit(main())

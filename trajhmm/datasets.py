@@ -1,0 +1,386 @@
+"""Reading trajectories: one file (:func:`read_trajectory`) or a labelled folder tree
+(:func:`load_trajectories`).
+
+Every reader returns a float array of shape (n_points, n_dims): one row per time point.
+Every problem raises :class:`~trajhmm.exceptions.DataError` naming the file (and the line
+and column for text files).
+"""
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import check_choice, check_trajectory
+from .exceptions import DataError
+
+__all__ = [
+    "SUFFIXES",
+    "TrajectoryDataset",
+    "read_trajectory",
+    "load_trajectories",
+    "list_trajectory_files",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File suffixes :func:`read_trajectory` understands (lower case).
+SUFFIXES = (".csv", ".txt", ".tsv", ".dat", ".npy", ".mat")
+
+#: Default cap on the size of one trajectory file; a larger file is refused unread.
+MAX_BYTES = 256 * 2**20
+
+_ON_INVALID = ("error", "skip")
+# "auto" layout: an array with 2.._MAX_WIDE_ROWS rows and more columns than that is
+# column-per-time.
+_MAX_WIDE_ROWS = 16
+
+
+def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES):
+    """Read one trajectory file as a float array of shape (n_points, n_dims).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` file (comma or semicolon separated, with or without one header row),
+        a ``.txt``/``.tsv``/``.dat`` file (whitespace or tab separated), a ``.npy`` file
+        (read without pickle) or a MATLAB ``.mat`` file (v4 to v7.2, via scipy.io).
+    variable : str, optional
+        For ``.mat`` files: the variable to read. By default the file must hold exactly one
+        2-D numeric variable.
+    layout : {"auto", "rows", "columns"}, default="auto"
+        How time is laid out. "rows": one row per time point. "columns": one column per
+        time point (MATLAB's habit of storing a 3 x n array); the array is transposed.
+        "auto": rows, unless the array has 2 to 16 rows and more than 16 columns (the
+        shape of a 3 x 501 MATLAB array): then it is taken as column-per-time and
+        transposed. Small ambiguous arrays (a 2 x 3 file) are read as rows; pass
+        ``layout="columns"`` for short column-per-time trajectories.
+    max_bytes : int, default=256 MiB
+        Files larger than this are refused without being read.
+
+    Returns
+    -------
+    trajectory : ndarray of shape (n_points, n_dims)
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> p = os.path.join(d, "t.csv")
+    >>> _ = open(p, "w").write("x,y,z\\n1,2,3\\n4,5,6\\n0,0,0\\n")
+    >>> read_trajectory(p).shape
+    (3, 3)
+    """
+    check_choice(layout, "layout", ("auto", "rows", "columns"))
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: expected a trajectory file, got a directory")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(
+            f"{path}: unknown file type {path.suffix!r}; expected one of {', '.join(SUFFIXES)}"
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if size > max_bytes:
+        raise DataError(f"{path}: file is {size} bytes, larger than the limit of {max_bytes} bytes")
+    if size == 0:
+        raise DataError(f"{path}: empty file")
+    try:
+        if suffix == ".npy":
+            arr = _read_npy(path)
+        elif suffix == ".mat":
+            arr = _read_mat(path, variable)
+        else:
+            arr = _read_text(path, suffix)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if arr.ndim == 1:
+        # A single column is a 1-D trajectory; a single row of a text file is ambiguous
+        # and is rejected by check_trajectory below (fewer than 2 points).
+        arr = arr[:, None]
+    wide = arr.ndim == 2 and 2 <= arr.shape[0] <= _MAX_WIDE_ROWS < arr.shape[1]
+    if arr.ndim == 2 and (layout == "columns" or (layout == "auto" and wide)):
+        arr = arr.T
+    return check_trajectory(arr, name=str(path))
+
+
+def _read_npy(path):
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise DataError(f"{path}: not a numeric .npy array ({exc})") from None
+    except Exception as exc:  # numpy raises several types for corrupt headers
+        raise DataError(f"{path}: not a valid .npy file ({exc})") from None
+    if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+        raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
+    if arr.ndim not in (1, 2):
+        raise DataError(f"{path}: expected a 2-D array (n_points, n_dims), got shape {arr.shape}")
+    return arr.astype(float)
+
+
+def _read_mat(path, variable):
+    from scipy.io import loadmat
+
+    try:
+        contents = loadmat(path)
+    except NotImplementedError:
+        raise DataError(
+            f"{path}: MATLAB v7.3 (HDF5) files are not supported; save with -v7 "
+            "or export to CSV"
+        ) from None
+    except Exception as exc:
+        raise DataError(f"{path}: not a valid MATLAB .mat file ({exc})") from None
+    arrays = {
+        k: v
+        for k, v in contents.items()
+        if not k.startswith("__") and isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.number)
+    }
+    if variable is not None:
+        if variable not in arrays:
+            found = ", ".join(sorted(arrays)) or "none"
+            raise DataError(
+                f"{path}: expected a numeric variable {variable!r}, found numeric variables: {found}"
+            )
+        arr = arrays[variable]
+    else:
+        two_d = {k: v for k, v in arrays.items() if v.ndim == 2 and min(v.shape) >= 1 and v.size > 1}
+        if len(two_d) != 1:
+            found = ", ".join(f"{k} {v.shape}" for k, v in sorted(two_d.items())) or "none"
+            raise DataError(
+                f"{path}: expected exactly one 2-D numeric variable, found {len(two_d)} ({found}); "
+                "name the one to read (variable=... / --variable)"
+            )
+        arr = next(iter(two_d.values()))
+    if arr.ndim != 2:
+        raise DataError(f"{path}: variable has shape {arr.shape}, expected a 2-D array")
+    if np.iscomplexobj(arr):
+        raise DataError(f"{path}: expected real numbers, got a complex array")
+    return arr.astype(float)
+
+
+_SPLIT = {
+    ",": re.compile(r"\s*,\s*"),
+    ";": re.compile(r"\s*;\s*"),
+    "\t": re.compile(r"\s*\t\s*"),
+    None: re.compile(r"\s+"),
+}
+
+
+def _detect_delimiter(line, suffix):
+    if suffix == ".csv":
+        return ";" if line.count(";") > line.count(",") else ","
+    if "\t" in line.strip():
+        return "\t"
+    if "," in line:
+        return ","
+    if ";" in line:
+        return ";"
+    return None
+
+
+def _read_text(path, suffix):
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except IsADirectoryError:
+        raise DataError(f"{path}: expected a trajectory file, got a directory") from None
+    if b"\x00" in raw:
+        raise DataError(f"{path}: binary content in a text file (a NUL byte)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise DataError(f"{path}: empty file (no data lines)")
+    delimiter = _detect_delimiter(lines[0][1], suffix)
+    split = _SPLIT[delimiter]
+
+    def cells(line):
+        return split.split(line.strip())
+
+    first_no, first = lines[0]
+    has_header = False
+    try:
+        [float(c) for c in cells(first)]
+    except ValueError:
+        has_header = True
+    if has_header:
+        lines = lines[1:]
+        if not lines:
+            raise DataError(f"{path}: header only (line {first_no}), no data rows")
+    n_cols = None
+    rows = []
+    for line_no, line in lines:
+        parts = cells(line)
+        if n_cols is None:
+            n_cols = len(parts)
+        elif len(parts) != n_cols:
+            raise DataError(
+                f"{path}: line {line_no}: expected {n_cols} columns like the first data row, "
+                f"got {len(parts)}"
+            )
+        try:
+            rows.append([float(c) for c in parts])
+        except ValueError:
+            for col, c in enumerate(parts):
+                try:
+                    float(c)
+                except ValueError:
+                    raise DataError(
+                        f"{path}: line {line_no}, column {col + 1}: expected a number, got {c!r}"
+                    ) from None
+    arr = np.asarray(rows, dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(
+            f"{path}: line {lines[r][0]}, column {c + 1}: expected a finite number, got {arr[r, c]}"
+        )
+    return arr
+
+
+@dataclass
+class TrajectoryDataset:
+    """Trajectories read from a folder tree, in a deterministic order.
+
+    Attributes
+    ----------
+    trajectories : list of ndarray, each (n_points_i, n_dims)
+    labels : list of str
+        The class folder each trajectory came from.
+    paths : list of str
+    skipped : list of (str, str)
+        ``(path, reason)`` for each file left out with ``on_invalid="skip"``.
+    """
+
+    trajectories: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+    paths: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.trajectories)
+
+
+def _visible_sorted(entries):
+    return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+
+
+def list_trajectory_files(paths):
+    """Expand files and folders into a sorted list of trajectory file paths.
+
+    Folders are walked recursively; hidden files and folders (names starting with ".")
+    are ignored. A path that does not exist raises :class:`DataError`.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                out.extend(
+                    str(Path(dirpath) / f) for f in sorted(filenames) if not f.startswith(".")
+                )
+        elif p.exists():
+            out.append(str(p))
+        else:
+            raise DataError(f"{p}: no such file or directory")
+    return out
+
+
+def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto", max_bytes=MAX_BYTES):
+    """Read a labelled folder tree ``root/<label>/<trajectory file>``.
+
+    Class folders and files are read in sorted order; hidden entries (starting with ".")
+    are ignored. Files directly inside ``root`` are not allowed (each file must be in a
+    class folder).
+
+    Parameters
+    ----------
+    root : str or Path
+    on_invalid : {"error", "skip"}, default="error"
+        "error": the first unreadable or malformed file raises :class:`DataError` naming it.
+        "skip": such files are left out and listed in ``dataset.skipped`` with the reason
+        (and logged as warnings); files whose number of dims differs from the majority are
+        skipped too.
+    variable, layout, max_bytes
+        Passed to :func:`read_trajectory`.
+
+    Returns
+    -------
+    TrajectoryDataset
+    """
+    check_choice(on_invalid, "on_invalid", _ON_INVALID)
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"{root}: no such directory")
+    if not root.is_dir():
+        raise DataError(f"{root}: expected a directory of class folders, got a file")
+    entries = _visible_sorted(root.iterdir())
+    stray = [e for e in entries if not e.is_dir()]
+    classes = [e for e in entries if e.is_dir()]
+    ds = TrajectoryDataset()
+    if stray:
+        msg = f"{stray[0]}: expected only class folders in {root}, got a file"
+        if on_invalid == "error":
+            raise DataError(msg)
+        ds.skipped.extend((str(e), "not inside a class folder") for e in stray)
+    if not classes:
+        raise DataError(f"{root}: expected class folders (one per label), found none")
+    for cls in classes:
+        files = list_trajectory_files(cls)
+        if not files:
+            raise DataError(f"{cls}: empty class folder (no trajectory files)")
+        for f in files:
+            try:
+                arr = read_trajectory(f, variable=variable, layout=layout, max_bytes=max_bytes)
+            except DataError as exc:
+                if on_invalid == "error":
+                    raise
+                ds.skipped.append((f, str(exc)))
+                continue
+            ds.trajectories.append(arr)
+            ds.labels.append(cls.name)
+            ds.paths.append(f)
+    _check_consistent_dims(ds, on_invalid)
+    for path, reason in ds.skipped:
+        logger.warning("skipped %s", reason if reason.startswith(path) else f"{path}: {reason}")
+    if not ds.trajectories:
+        raise DataError(f"{root}: no readable trajectory files ({len(ds.skipped)} skipped)")
+    for cls in classes:
+        if cls.name not in ds.labels:
+            raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
+    return ds
+
+
+def _check_consistent_dims(ds, on_invalid):
+    if not ds.trajectories:
+        return
+    dims = np.array([t.shape[1] for t in ds.trajectories])
+    values, counts = np.unique(dims, return_counts=True)
+    if len(values) == 1:
+        return
+    if on_invalid == "error":
+        first = ds.trajectories[0].shape[1]
+        i = int(np.argmax(dims != first))
+        raise DataError(
+            f"{ds.paths[i]}: expected {first} dims like {ds.paths[0]}, got {dims[i]}"
+        )
+    majority = values[np.argmax(counts)]
+    keep = dims == majority
+    for i in np.flatnonzero(~keep):
+        ds.skipped.append((ds.paths[i], f"{ds.paths[i]}: expected {majority} dims like the majority, got {dims[i]}"))
+    ds.trajectories = [t for t, k in zip(ds.trajectories, keep) if k]
+    ds.labels = [t for t, k in zip(ds.labels, keep) if k]
+    ds.paths = [t for t, k in zip(ds.paths, keep) if k]

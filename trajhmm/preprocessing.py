@@ -1,0 +1,123 @@
+"""Pure functions that turn raw trajectories into fixed-length feature segments.
+
+Vocabulary: one trajectory is (n_points, n_dims); a batch of equal-length segments is
+(n_samples, n_points, n_dims). Nothing here keeps state; the classifier fits the only
+learned step (feature standardisation) and stores it.
+"""
+
+import numpy as np
+
+from ._validation import check_choice, check_int
+
+__all__ = [
+    "RESAMPLE_METHODS",
+    "TRANSLATIONS",
+    "SCALINGS",
+    "resample",
+    "resample_all",
+    "translate",
+    "scale",
+    "add_derivatives",
+]
+
+RESAMPLE_METHODS = ("time", "arclength")
+TRANSLATIONS = ("none", "start", "end", "center")
+SCALINGS = ("none", "path_length", "std")
+
+
+def resample(trajectory, n_points=50, method="time"):
+    """Resample one trajectory to ``n_points`` points by linear interpolation.
+
+    Parameters
+    ----------
+    trajectory : array-like of shape (n_points_in, n_dims)
+    n_points : int, default=50
+    method : {"time", "arclength"}, default="time"
+        "time": points evenly spaced along the sample index (keeps the speed profile).
+        "arclength": points evenly spaced along the path length (speed-invariant); a
+        trajectory that never moves falls back to "time".
+
+    Returns
+    -------
+    segment : ndarray of shape (n_points, n_dims)
+        The first and last points equal the input's first and last points exactly.
+
+    Examples
+    --------
+    >>> resample([[0.0, 0.0], [1.0, 2.0], [2.0, 4.0]], n_points=5)
+    array([[0. , 0. ],
+           [0.5, 1. ],
+           [1. , 2. ],
+           [1.5, 3. ],
+           [2. , 4. ]])
+    """
+    check_int(n_points, "n_points", min_val=2)
+    check_choice(method, "method", RESAMPLE_METHODS)
+    x = np.asarray(trajectory, dtype=float)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"trajectory: expected shape (n_points >= 2, n_dims), got {x.shape}")
+    if method == "arclength":
+        step = np.linalg.norm(np.diff(x, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(step)])
+        if s[-1] > 0:
+            keep = np.concatenate([[True], step > 0])
+            s, xs = s[keep], x[keep]
+            targets = np.linspace(0.0, s[-1], n_points)
+            out = np.empty((n_points, x.shape[1]))
+            for d in range(x.shape[1]):
+                out[:, d] = np.interp(targets, s, xs[:, d])
+            out[0], out[-1] = x[0], x[-1]
+            return out
+    pos = np.linspace(0.0, x.shape[0] - 1, n_points)
+    i0 = np.minimum(pos.astype(np.intp), x.shape[0] - 2)
+    frac = (pos - i0)[:, None]
+    out = x[i0] * (1.0 - frac) + x[i0 + 1] * frac
+    out[0], out[-1] = x[0], x[-1]
+    return out
+
+
+def resample_all(trajectories, n_points=50, method="time"):
+    """Resample every trajectory; returns an array (n_samples, n_points, n_dims)."""
+    if isinstance(trajectories, np.ndarray) and trajectories.ndim == 3 and trajectories.shape[1] == n_points and method == "time":
+        return trajectories.astype(float, copy=True)
+    return np.stack([resample(t, n_points, method) for t in trajectories])
+
+
+def translate(segments, mode="none"):
+    """Translate each segment: "start"/"end" puts its first/last point at the origin,
+    "center" its mean point. ``segments`` is (n_samples, n_points, n_dims)."""
+    check_choice(mode, "translation", TRANSLATIONS)
+    X = np.asarray(segments, dtype=float)
+    if mode == "none":
+        return X
+    ref = {"start": X[:, :1], "end": X[:, -1:], "center": X.mean(axis=1, keepdims=True)}[mode]
+    return X - ref
+
+
+def scale(segments, mode="none"):
+    """Scale each segment: "path_length" to unit path length, "std" to unit RMS distance
+    from its mean point. Segments that do not move are left unscaled."""
+    check_choice(mode, "scaling", SCALINGS)
+    X = np.asarray(segments, dtype=float)
+    if mode == "none":
+        return X
+    if mode == "path_length":
+        size = np.linalg.norm(np.diff(X, axis=1), axis=2).sum(axis=1)
+    else:
+        size = np.sqrt(((X - X.mean(axis=1, keepdims=True)) ** 2).sum(axis=2).mean(axis=1))
+    size = np.where(size > 0, size, 1.0)
+    return X / size[:, None, None]
+
+
+def add_derivatives(segments, order=1):
+    """Append time derivatives (velocity, then acceleration, ...) as extra features.
+
+    Derivatives are per resampled step (``numpy.gradient`` along the point axis), so a
+    segment (n_samples, n_points, n_dims) becomes (n_samples, n_points, n_dims * (order+1)).
+    """
+    check_int(order, "derivatives", min_val=0)
+    X = np.asarray(segments, dtype=float)
+    feats = [X]
+    for _ in range(order):
+        feats.append(np.gradient(feats[-1], axis=1))
+    return np.concatenate(feats, axis=2)
