@@ -7,8 +7,9 @@ subclass hooks; what is wrapped here are its traps:
   the global numpy RNG, and left-right structural zeros that EM then preserves;
 * ``_do_mstep``: hmmlearn's M-step, then repaired: states and mixture components that got
   no responsibility keep their previous parameters instead of 0/0, transition rows with no
-  counts keep their previous row, and a covariance floor is added in every M-step (as
-  Murphy's toolbox adds ``cov_prior``), so variances never collapse;
+  counts keep their previous row, and every covariance is held above a floor in every
+  M-step (the role of ``cov_prior`` in Murphy's toolbox), as a constrained maximisation so
+  EM stays monotone, so variances never collapse;
 * ``monitor_``: converged only when the relative improvement fell below ``tol`` (not when
   the iteration cap was hit), with the full log-likelihood history kept;
 * hmmlearn's log messages are captured and returned, not printed.
@@ -36,6 +37,7 @@ __all__ = [
     "HMMConfig",
     "FitResult",
     "covariance_floor",
+    "clip_covariance",
     "fit_hmm",
     "log_likelihood",
     "model_arrays",
@@ -104,7 +106,7 @@ class _Monitor(ConvergenceMonitor):
 
 
 class _RobustMStep:
-    """Mixin over hmmlearn's M-step: keep starved parameters, add the covariance floor."""
+    """Mixin over hmmlearn's M-step: keep starved parameters, hold covariances above the floor."""
 
     _floor = None  # (n_features,) covariance floor, set before fit
 
@@ -137,25 +139,14 @@ class _TrainingGaussianHMM(_RobustMStep, _hmm.GaussianHMM):
 
     def _repair_emissions(self, stats, old):
         starved = ~(stats["post"] >= _MIN_OCCUPANCY)
-        ct = self.covariance_type
         if "m" in self.params:
             self.means_[starved] = old["means_"][starved]
         if "c" not in self.params:
             return
-        cov = self._covars_
-        floor = self._floor
-        if ct == "tied":
-            cov = cov + np.diag(floor)
-        else:
-            fresh = ~starved
-            if ct == "spherical":
-                cov[fresh] += floor.mean()
-            elif ct == "diag":
-                cov[fresh] += floor
-            else:
-                cov[fresh] += np.diag(floor)
+        cov = np.array(self._covars_, copy=True)
+        if self.covariance_type != "tied":
             cov[starved] = old["_covars_"][starved]
-        self._covars_ = cov
+        self._covars_ = clip_covariance(cov, self._floor, self.covariance_type)
 
 
 class _TrainingGMMHMM(_RobustMStep, _hmm.GMMHMM):
@@ -165,6 +156,11 @@ class _TrainingGMMHMM(_RobustMStep, _hmm.GMMHMM):
         # hmmlearn's GMMHMM._init always runs k-means and may draw from the global numpy
         # RNG; parameters are set by fit_hmm, only the priors' shapes are filled here.
         self._check_and_set_n_features(X)
+        if self.covariance_type == "spherical":
+            # hmmlearn's default spherical prior (-(n_mix + 2) / 2) makes the M-step
+            # divide by n_features * (N + 1) - n_mix instead of n_features * N, which is
+            # not maximum likelihood and lets EM decrease; this prior gives the exact step.
+            self.covars_prior = -(self.n_features / 2.0 + 1.0)
         self._init_covar_priors()
         self._fix_priors_shape()
 
@@ -181,23 +177,33 @@ class _TrainingGMMHMM(_RobustMStep, _hmm.GMMHMM):
             self.means_[comp_starved] = old["means_"][comp_starved]
         if "c" not in self.params:
             return
-        cov = self.covars_
-        floor = self._floor
         ct = self.covariance_type
-        if ct == "tied":
-            fresh = ~state_starved
-            cov[fresh] += np.diag(floor)
-            cov[state_starved] = old["covars_"][state_starved]
-        else:
-            fresh = ~comp_starved
-            if ct == "spherical":
-                cov[fresh] += floor.mean()
-            elif ct == "diag":
-                cov[fresh] += floor
-            else:
-                cov[fresh] += np.diag(floor)
-            cov[comp_starved] = old["covars_"][comp_starved]
-        self.covars_ = cov
+        cov = np.array(self.covars_, copy=True)
+        starved = state_starved if ct == "tied" else comp_starved
+        cov[starved] = old["covars_"][starved]
+        self.covars_ = clip_covariance(cov, self._floor, ct)
+
+
+def clip_covariance(cov, floor, covariance_type):
+    """Constrain covariances to ``Sigma >= diag(floor)`` (in the Loewner order).
+
+    This is the exact maximiser of the EM objective over that constraint set, so EM stays
+    monotone while no variance can collapse: for "diag" every variance is clipped at its
+    floor; for "spherical" at the mean floor; for "full" and "tied" the eigenvalues of
+    ``F^-1/2 Sigma F^-1/2`` are clipped at 1.
+    """
+    cov = np.array(cov, dtype=float, copy=True)
+    if covariance_type == "diag":
+        return np.maximum(cov, floor)
+    if covariance_type == "spherical":
+        return np.maximum(cov, floor.mean())
+    s = 1.0 / np.sqrt(floor)
+    scaled = cov * s[:, None] * s[None, :]
+    scaled = 0.5 * (scaled + np.swapaxes(scaled, -1, -2))
+    w, v = np.linalg.eigh(scaled)
+    scaled = (v * np.maximum(w, 1.0)[..., None, :]) @ np.swapaxes(v, -1, -2)
+    scaled = 0.5 * (scaled + np.swapaxes(scaled, -1, -2))
+    return scaled / s[:, None] / s[None, :]
 
 
 @contextmanager
@@ -222,7 +228,7 @@ def _captured_hmmlearn_logs():
 
 
 def covariance_floor(points, reg_covar):
-    """The covariance floor added in every M-step: ``reg_covar`` x each feature's variance.
+    """The covariance floor of every M-step: ``reg_covar`` x each feature's variance.
 
     ``points`` is (n_points_total, n_features). A constant feature (variance 0, e.g. the
     z of planar trajectories) gets the largest variance among the features instead; if

@@ -40,7 +40,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_states : int, default=8
+    n_states : int, default=12
         Hidden states per class model.
     n_mix : int, default=1
         Gaussians per state: 1 gives a Gaussian HMM, more a Gaussian-mixture HMM.
@@ -67,7 +67,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     standardize : bool, default=True
         Standardise every feature with the mean and standard deviation of the training
         points (fitted in ``fit``, stored as ``feature_mean_`` / ``feature_scale_``).
-    reg_covar : float, default=1e-3
+    reg_covar : float, default=3e-2
         Covariance regularisation added in every M-step: ``reg_covar`` times each
         feature's variance over all training points (see README, "Robust EM").
     n_iter : int, default=100
@@ -98,7 +98,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Number of dims of the input trajectories.
     n_model_features_ : int
         Number of features the class models see.
-    feature_mean_, feature_scale_ : ndarray of shape (n_model_features_,)
+    feature_mask_ : ndarray of bool
+        Which of the resampled features (dims, then derivatives) the models see: features
+        constant over all training points are dropped.
+    feature_mean_, feature_scale_ : ndarray
+        Standardisation of each resampled feature (before the mask).
     converged_ : ndarray of bool, shape (n_classes,)
     n_iter_ : ndarray of int, shape (n_classes,)
     log_likelihood_history_ : list of ndarray
@@ -120,7 +124,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_states=8,
+        n_states=12,
         n_mix=1,
         covariance_type="full",
         topology="left-right",
@@ -131,7 +135,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         scaling="none",
         derivatives=1,
         standardize=True,
-        reg_covar=1e-3,
+        reg_covar=3e-2,
         n_iter=100,
         tol=1e-4,
         n_init=1,
@@ -227,7 +231,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "models_")
         segs = self._segments(X, n_dims=self.n_features_in_)
-        return (segs - self.feature_mean_) / self.feature_scale_
+        return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
@@ -258,14 +262,21 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         n_dims = segs.shape[2] // (self.derivatives + 1)
 
         points = segs.reshape(-1, segs.shape[2])
+        std = points.std(axis=0)
+        # A feature constant over all training data (the z of planar trajectories) carries
+        # no information and would distort spherical/tied covariances: it is dropped.
+        # (relative to the largest magnitude of any feature: interpolation leaves ~1e-16
+        # round-off in the derivatives of a constant coordinate)
+        mask = std > 1e-10 * max(np.abs(points).max(), 1e-300)
+        if not mask.any():
+            raise DataError("X: every feature is constant over the training trajectories")
         if self.standardize:
             mean = points.mean(axis=0)
-            std = points.std(axis=0)
-            scale_ = np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
+            scale_ = np.where(mask, std, 1.0)
         else:
             mean = np.zeros(segs.shape[2])
             scale_ = np.ones(segs.shape[2])
-        segs = (segs - mean) / scale_
+        segs = ((segs - mean) / scale_)[:, :, mask]
         floor = _hmm.covariance_floor(segs.reshape(-1, segs.shape[2]), self.reg_covar)
 
         config = self._config()
@@ -288,6 +299,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.class_prior_ = prior
         self.n_features_in_ = n_dims
         self.n_model_features_ = segs.shape[2]
+        self.feature_mask_ = mask
         self.feature_mean_ = mean
         self.feature_scale_ = scale_
         self.covariance_floor_ = floor

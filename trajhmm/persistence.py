@@ -49,6 +49,7 @@ _ARRAY_ATTRS = (
     "classes_",
     "class_count_",
     "class_prior_",
+    "feature_mask_",
     "feature_mean_",
     "feature_scale_",
     "covariance_floor_",
@@ -303,6 +304,7 @@ def _from_arrays(arrays, meta, path):
         if name in arrays:
             setattr(clf, name, arrays[name])
     clf.converged_ = clf.converged_.astype(bool)
+    clf.feature_mask_ = clf.feature_mask_.astype(bool)
     clf.n_iter_ = clf.n_iter_.astype(int)
     clf.n_features_in_ = int(meta["n_features_in"])
     clf.n_model_features_ = int(meta["n_model_features"])
