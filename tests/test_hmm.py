@@ -91,10 +91,13 @@ def test_n_free_parameters_by_hand():
     # left-right, 3 states, max_jump 1, full covariance, d = 2:
     # start 0 free; transitions rows [a, 1-a, 0], [0, b, 1-b], [0, 0, 1] -> 2 free;
     # means 3 * 2 = 6; covariances 3 * 3 = 9 -> 17
-    m = _hmm.fit_hmm(X, _hmm.HMMConfig(n_states=3, topology="left-right", max_jump=1, n_iter=3), floor, 0).model
-    assert _hmm.n_free_parameters(m) == 17
+    cfg = _hmm.HMMConfig(n_states=3, topology="left-right", max_jump=1, n_iter=3)
+    m = _hmm.fit_hmm(X, cfg, floor, 0).model
+    assert _hmm.n_free_parameters(m, cfg) == 17
+    m.transmat_[0] = [1.0, 0.0, 0.0]  # a probability EM drove to 0 is still a parameter
+    assert _hmm.n_free_parameters(m, cfg) == 17
     # ergodic, 2 states, 2 mixtures, diag, d = 2: start 1; trans 2; means 2*2*2 = 8;
     # covariances 8; weights 2 -> 21
     cfg = _hmm.HMMConfig(n_states=2, n_mix=2, covariance_type="diag", topology="ergodic", n_iter=3)
     m = _hmm.fit_hmm(X, cfg, floor, 0).model
-    assert _hmm.n_free_parameters(m) == 21
+    assert _hmm.n_free_parameters(m, cfg) == 21

@@ -461,18 +461,22 @@ def _logsumexp_axis1(terms):
         return np.log(np.exp(terms - safe[:, None, :]).sum(axis=1)) + safe
 
 
-def n_free_parameters(model):
-    """Number of free scalar parameters of a fitted model, for BIC / AIC.
+def n_free_parameters(model, config):
+    """Number of free scalar parameters of a model, for BIC / AIC.
 
-    Structural zeros (left-right) are not free: a start distribution with s non-zero
-    entries has s - 1 free values, a transition row with r non-zero entries r - 1.
+    Counted from the configured structure, not from the fitted values: the zeros of a
+    left-right topology (start in state 0, no backward or too-long jumps) are not free,
+    while a probability that EM happened to drive to 0 still is. A start distribution
+    with s allowed states has s - 1 free values, a transition row with r allowed targets
+    r - 1.
     """
     K, d = model.n_components, model.n_features
-    n = max(int(np.count_nonzero(model.startprob_)) - 1, 0)
-    n += int(sum(max(np.count_nonzero(row) - 1, 0) for row in model.transmat_))
-    M = getattr(model, "n_mix", 1) if isinstance(model, _hmm.GMMHMM) else 1
+    startprob, transmat = _transition_structure(K, K + 1, config.topology, config.max_jump)
+    n = int(np.count_nonzero(startprob)) - 1
+    n += int(sum(np.count_nonzero(row) - 1 for row in transmat))
+    M = config.n_mix
     cov_per = {"spherical": 1, "diag": d, "full": d * (d + 1) // 2}
-    ct = model.covariance_type
+    ct = config.covariance_type
     n += K * M * d  # means
     if ct == "tied":
         n += (K if M > 1 else 1) * d * (d + 1) // 2

@@ -80,6 +80,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     priors : {"uniform", "empirical"} or array-like of shape (n_classes,), default="uniform"
         Class priors: equal, the training class frequencies, or given (aligned with the
         sorted class labels, normalised to sum to 1).
+    rejection_quantile : float, default=0.01
+        Open-set rejection: for each class, the per-point log-likelihood threshold below
+        which a trajectory assigned to that class is reported unknown is this quantile of
+        the class's own training trajectories (see :meth:`predict_or_reject`).
     random_state : int, RandomState or None, default=None
         Seeds every initialisation. All per-task seeds are drawn before work is handed to
         joblib, so results do not depend on ``n_jobs``.
@@ -108,6 +112,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     log_likelihood_history_ : list of ndarray
         Per class, the training log-likelihood at every EM iteration of the kept run.
     covariance_floor_ : ndarray of shape (n_model_features_,)
+    rejection_threshold_ : ndarray of shape (n_classes,)
+        Per-point log-likelihood thresholds of open-set rejection.
 
     Examples
     --------
@@ -140,6 +146,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         tol=1e-4,
         n_init=1,
         priors="uniform",
+        rejection_quantile=0.01,
         random_state=None,
         n_jobs=None,
     ):
@@ -159,6 +166,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.n_init = n_init
         self.priors = priors
+        self.rejection_quantile = rejection_quantile
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -182,6 +190,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         check_int(self.n_init, "n_init", min_val=1)
         if isinstance(self.priors, str):
             check_choice(self.priors, "priors", PRIORS)
+        check_float(self.rejection_quantile, "rejection_quantile", min_val=0.0, max_val=0.5)
 
     def _config(self):
         return _hmm.HMMConfig(
@@ -307,6 +316,13 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([best[k].converged for k in range(len(classes))])
         self.n_iter_ = np.array([best[k].n_iter for k in range(len(classes))])
         self.log_likelihood_history_ = [np.array(best[k].history) for k in range(len(classes))]
+        # Open-set rejection thresholds: per-point log-likelihood of each class's own
+        # training trajectories under its model, at rejection_quantile.
+        self.rejection_threshold_ = np.array([
+            np.quantile(_hmm.log_likelihood(self.models_[k], segs[y_idx == k]) / self.n_points,
+                        self.rejection_quantile)
+            for k in range(len(classes))
+        ])
         for k in np.flatnonzero(~self.converged_):
             label = classes[k].item() if isinstance(classes[k], np.generic) else classes[k]
             warnings.warn(
@@ -349,3 +365,57 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """The class with the highest joint log-likelihood, shape (n_samples,)."""
         jll = self.predict_joint_log_proba(X)
         return self.classes_[np.argmax(jll, axis=1)]
+
+    def _information_criterion(self, X, y, penalty):
+        check_is_fitted(self, "models_")
+        segs = self.transform(X)
+        y = column_or_1d(np.asarray(y))
+        if len(y) != len(segs):
+            raise DataError(f"y: expected {len(segs)} labels (one per trajectory), got {len(y)}")
+        total = 0.0
+        config = self._config()
+        for k, c in enumerate(self.classes_):
+            own = segs[y == c]
+            if len(own) == 0:
+                continue
+            log_lik = _hmm.log_likelihood(self.models_[k], own).sum()
+            n_obs = own.shape[0] * own.shape[1]
+            total += -2.0 * log_lik + penalty(n_obs) * _hmm.n_free_parameters(self.models_[k], config)
+        return float(total)
+
+    def bic(self, X, y):
+        """Bayesian information criterion of the class models on labelled data (lower is
+        better): the sum over classes of ``-2 log L_c + p_c log n_c``, where ``L_c`` is the
+        likelihood of class c's trajectories under its model, ``p_c`` its free parameters
+        (structural zeros of left-right models not counted) and ``n_c`` its number of
+        observed points (trajectories x n_points)."""
+        return self._information_criterion(X, y, np.log)
+
+    def aic(self, X, y):
+        """Akaike information criterion, ``sum_c -2 log L_c + 2 p_c`` (see :meth:`bic`)."""
+        return self._information_criterion(X, y, lambda n: 2.0)
+
+    def _predict_and_unknown(self, X):
+        jll = self.predict_joint_log_proba(X)
+        best = np.argmax(jll, axis=1)
+        per_point = (jll[np.arange(len(jll)), best] - np.log(self.class_prior_[best])) / self.n_points
+        return best, per_point < self.rejection_threshold_[best]
+
+    def is_unknown(self, X):
+        """Open-set test, shape (n_samples,): True where the trajectory fits no class well.
+
+        A trajectory is unknown when its per-point log-likelihood under the predicted
+        class's model is below that class's ``rejection_threshold_`` (the
+        ``rejection_quantile`` of the class's own training trajectories).
+        """
+        return self._predict_and_unknown(X)[1]
+
+    def predict_or_reject(self, X, unknown="unknown"):
+        """Like :meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True.
+
+        Returns an object array of shape (n_samples,).
+        """
+        best, rejected = self._predict_and_unknown(X)
+        out = self.classes_[best].astype(object)
+        out[rejected] = unknown
+        return out

@@ -1,4 +1,4 @@
-"""Command-line interface: ``trajhmm {train,predict,evaluate,info}``.
+"""Command-line interface: ``trajhmm {train,predict,evaluate,tune,info}``.
 
 A thin layer over the public API and the only place that prints. Results go to stdout,
 logs and warnings to stderr. Exit codes: 0 ok, 1 data or model error (one line
@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from . import datasets, persistence
+from . import datasets, model_selection, persistence
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
@@ -42,6 +42,7 @@ _ESTIMATOR_FLAGS = {
     "tol": (float, None, "EM relative convergence tolerance"),
     "n_init": (int, None, "EM restarts per class (best kept)"),
     "priors": (str, ("uniform", "empirical"), "class priors"),
+    "rejection_quantile": (float, None, "open-set rejection quantile of each class's training scores"),
     "random_state": (int, None, "seed (default 0 in the CLI, so runs are reproducible)"),
     "n_jobs": (int, None, "parallel jobs over classes x restarts (-1: all cores)"),
 }
@@ -56,23 +57,38 @@ def _bool(text):
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _add_estimator_flags(parser):
+# Parameters `trajhmm tune` searches over when given several values.
+_GRID_FLAGS = ("n_states", "n_mix", "covariance_type", "topology", "max_jump", "n_points", "resample",
+               "translation", "scaling", "derivatives", "standardize", "reg_covar")
+
+
+def _add_estimator_flags(parser, grid=False):
     defaults = HMMClassifier().get_params()
-    group = parser.add_argument_group("model parameters (see HMMClassifier)")
+    if grid:
+        defaults["n_states"] = [8, 12, 16]
+    title = "model parameters (see HMMClassifier)"
+    if grid:
+        title += "; the ones marked [grid] take several values, every combination is cross-validated"
+    group = parser.add_argument_group(title)
     for name, (typ, choices, text) in _ESTIMATOR_FLAGS.items():
         default = 0 if name == "random_state" else defaults[name]
+        multi = grid and name in _GRID_FLAGS
         group.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
             type=_bool if typ == "bool" else typ,
             choices=choices,
             default=default,
+            nargs="+" if multi else None,
             metavar=None if choices else ("BOOL" if typ == "bool" else typ.__name__.upper()),
-            help=f"{text} (default: {default})",
+            help=f"{'[grid] ' if multi else ''}{text} (default: {default})",
         )
 
 
-def _add_reading_flags(parser):
+def _add_reading_flags(parser, split=True):
+    if split:
+        parser.add_argument("--split", metavar="NAME",
+                            help=".npz bundles: use only the rows whose 'split' is NAME (e.g. train)")
     parser.add_argument(
         "--on-invalid",
         choices=("error", "skip"),
@@ -94,7 +110,8 @@ def build_parser():
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("train", help="train a classifier on a labelled folder DATA_DIR/<label>/<files>")
+    p = sub.add_parser("train", help="train a classifier on labelled data: a folder DATA_DIR/<label>/<files>, "
+                       "an .npz bundle (X, lengths, y[, split]) or a UEA .ts file")
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
     p.add_argument(
@@ -120,12 +137,16 @@ def build_parser():
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="text: tab-separated; csv; json: one JSON object per line (default: text)")
     p.add_argument("--proba", action="store_true", help="add the probability of every class")
+    p.add_argument("--reject", action="store_true",
+                   help="report trajectories that fit no class well as unknown (open-set rejection)")
+    p.add_argument("--unknown-label", default="unknown", metavar="LABEL",
+                   help="label printed for rejected trajectories (default: unknown)")
     p.add_argument("--output", metavar="FILE", help="write predictions to FILE (atomically) instead of stdout")
     p.add_argument("--batch-size", type=int, default=1000, metavar="N",
                    help="files read and scored at a time; memory does not grow with the number of files (default: 1000)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a pickle-based model file (it can run code: only for files you trust)")
-    _add_reading_flags(p)
+    _add_reading_flags(p, split=False)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
     p.add_argument("model", metavar="MODEL")
@@ -133,6 +154,13 @@ def build_parser():
     p.add_argument("--report", metavar="FILE.json", help="also write the results as JSON (atomically)")
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
     _add_reading_flags(p)
+
+    p = sub.add_parser("tune", help="cross-validate a grid of parameters, print a ranked table, save the best model")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="best model (refit on all data)")
+    p.add_argument("--cv", type=int, default=3, metavar="K", help="stratified folds (default: 3)")
+    _add_reading_flags(p)
+    _add_estimator_flags(p, grid=True)
 
     p = sub.add_parser("info", help="summary of a model file")
     p.add_argument("model", metavar="MODEL")
@@ -147,8 +175,8 @@ def _estimator_from(args):
 
 
 def _load_labelled(args):
-    ds = datasets.load_trajectories(args.data_dir, on_invalid=args.on_invalid, variable=args.variable)
-    return ds
+    return datasets.load_dataset(args.data_dir, split=args.split, on_invalid=args.on_invalid,
+                                 variable=args.variable)
 
 
 def _report_skipped(skipped):
@@ -207,9 +235,14 @@ def _iter_batches(paths, batch_size, on_invalid, variable, n_dims, skipped):
         yield batch_paths, batch
 
 
-def _prediction_rows(clf, paths, trajectories):
+def _prediction_rows(clf, paths, trajectories, reject=False, unknown="unknown"):
     jll = clf.predict_joint_log_proba(trajectories)
     order = np.argsort(-jll, axis=1)
+    rejected = np.zeros(len(jll), bool)
+    if reject:
+        best = order[:, 0]
+        per_point = (jll[np.arange(len(jll)), best] - np.log(clf.class_prior_[best])) / clf.n_points
+        rejected = per_point < clf.rejection_threshold_[best]
     best = order[:, 0]
     if jll.shape[1] > 1:
         margin = jll[np.arange(len(jll)), best] - jll[np.arange(len(jll)), order[:, 1]]
@@ -217,7 +250,8 @@ def _prediction_rows(clf, paths, trajectories):
         margin = np.full(len(jll), np.inf)
     log_proba = jll - np.logaddexp.reduce(jll, axis=1, keepdims=True)
     for i, path in enumerate(paths):
-        yield path, clf.classes_[best[i]], float(margin[i]), np.exp(log_proba[i])
+        label = unknown if rejected[i] else clf.classes_[best[i]]
+        yield path, label, float(margin[i]), np.exp(log_proba[i])
 
 
 def _cmd_predict(args, out):
@@ -233,7 +267,7 @@ def _cmd_predict(args, out):
             writer.writerow(["path", "label", "margin"] + ([f"p_{c}" for c in classes] if args.proba else []))
         n = 0
         for paths, trajs in _iter_batches(args.paths, args.batch_size, args.on_invalid, args.variable, clf.n_features_in_, skipped):
-            for path, label, margin, proba in _prediction_rows(clf, paths, trajs):
+            for path, label, margin, proba in _prediction_rows(clf, paths, trajs, args.reject, args.unknown_label):
                 n += 1
                 if args.format == "json":
                     rec = {"path": path, "label": _jsonable(label), "margin": margin}
@@ -324,7 +358,43 @@ def _cmd_info(args, out):
     return 0
 
 
-_COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_evaluate, "info": _cmd_info}
+def _cmd_tune(args, out):
+    ds = _load_labelled(args)
+    grid = {name: v if isinstance(v, list) else [v] for name in _GRID_FLAGS for v in [getattr(args, name)]}
+    fixed = {name: getattr(args, name) for name in _ESTIMATOR_FLAGS if name not in _GRID_FLAGS}
+    fixed.pop("random_state")
+    n_jobs = fixed.pop("n_jobs")
+    for combo in _combinations(grid):  # validate every candidate before any fit
+        HMMClassifier(**combo, **fixed)._check_params()
+    searched = [k for k, v in grid.items() if len(v) > 1]
+    logger.info("cross-validating %d candidates x %d folds", len(_combinations(grid)), args.cv)
+    best, ranking = model_selection.tune(
+        ds.trajectories, ds.labels, grid, cv=args.cv, random_state=args.random_state, n_jobs=n_jobs, **fixed
+    )
+    shown = searched or ["n_states"]
+    print(f"{len(ranking)} candidates, {args.cv}-fold stratified cross-validation on {len(ds)} trajectories", file=out)
+    header = ["rank", "accuracy", "+/-", "fit s"] + shown
+    rows = [[str(r["rank"]), f"{r['mean_accuracy']:.4f}", f"{r['std_accuracy']:.4f}", f"{r['mean_fit_seconds']:.1f}"]
+            + [str(r["params"][k]) for k in shown] for r in ranking]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths)), file=out)
+    for row in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)), file=out)
+    persistence.save_model(best, args.output)
+    best_params = ", ".join(f"{k}={ranking[0]['params'][k]!r}" for k in shown)
+    print(f"best: {best_params}; refit on all data, model written to {args.output}", file=out)
+    _report_skipped(ds.skipped)
+    return 3 if ds.skipped else 0
+
+
+def _combinations(grid):
+    from sklearn.model_selection import ParameterGrid
+
+    return list(ParameterGrid(grid))
+
+
+_COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_evaluate, "tune": _cmd_tune,
+             "info": _cmd_info}
 
 
 def _one_line(text):

@@ -23,6 +23,9 @@ __all__ = [
     "read_trajectory",
     "load_trajectories",
     "list_trajectory_files",
+    "read_ts",
+    "load_npz",
+    "load_dataset",
 ]
 
 logger = logging.getLogger(__name__)
@@ -384,3 +387,121 @@ def _check_consistent_dims(ds, on_invalid):
     ds.trajectories = [t for t, k in zip(ds.trajectories, keep) if k]
     ds.labels = [t for t, k in zip(ds.labels, keep) if k]
     ds.paths = [t for t, k in zip(ds.paths, keep) if k]
+
+
+def read_ts(path, *, max_bytes=1 << 30):
+    """Read a labelled UEA / sktime ``.ts`` file (the format of the public time-series
+    classification archives, e.g. JapaneseVowels_TRAIN.ts shipped in the aeon wheel).
+
+    Each data line holds the dimensions separated by ``:``, the values of one dimension
+    separated by ``,``, and the class label last. Returns a :class:`TrajectoryDataset`
+    whose trajectories are (n_points, n_dims) arrays and whose paths are ``file:line``.
+    Time-stamped and unlabelled files are refused with a clear error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such .ts file" if not path.exists() else f"{path}: expected a .ts file, got a directory")
+    if path.stat().st_size > max_bytes:
+        raise DataError(f"{path}: file is larger than the limit of {max_bytes} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read .ts file ({exc})") from None
+    ds = TrajectoryDataset()
+    header, in_data, labelled = {}, False, False
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not in_data:
+            if not line.startswith("@"):
+                raise DataError(f"{path}: line {line_no}: expected a @header or @data, got {line[:40]!r}")
+            key, _, value = line[1:].partition(" ")
+            key = key.lower()
+            header[key] = value.strip()
+            if key == "timestamps" and value.strip().lower() == "true":
+                raise DataError(f"{path}: time-stamped .ts files are not supported")
+            if key == "classlabel":
+                labelled = value.strip().lower().startswith("true")
+            if key == "data":
+                in_data = True
+                if not labelled:
+                    raise DataError(f"{path}: expected a labelled file (@classLabel true ...)")
+            continue
+        *dims, label = line.split(":")
+        if not dims:
+            raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
+        try:
+            cols = [np.array([float(v) for v in d.split(",")]) for d in dims]
+        except ValueError:
+            bad = next(v for d in dims for v in d.split(",") if not _is_float(v))
+            raise DataError(f"{path}: line {line_no}: expected a number, got {bad!r}") from None
+        if len({len(c) for c in cols}) != 1:
+            raise DataError(f"{path}: line {line_no}: dimensions have different lengths {[len(c) for c in cols]}")
+        name = f"{path}:{line_no}"
+        ds.trajectories.append(check_trajectory(np.stack(cols, axis=1), name=name))
+        ds.labels.append(label.strip())
+        ds.paths.append(name)
+    if not ds.trajectories:
+        raise DataError(f"{path}: no data lines after @data")
+    return ds
+
+
+def _is_float(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def load_npz(path, *, split=None):
+    """Read a trajectory bundle: an .npz with ``X`` (all points stacked), ``lengths``, ``y``
+    and optionally ``split`` (like ../shared/data/character_trajectories.npz). Read without
+    pickle. ``split`` selects the rows whose ``split`` value equals it.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable .npz bundle ({type(exc).__name__}: {exc})") from None
+    missing = [k for k in ("X", "lengths", "y") if k not in arrays]
+    if missing:
+        raise DataError(f"{path}: expected arrays X, lengths and y, missing {', '.join(missing)}")
+    X, lengths, y = arrays["X"], arrays["lengths"], arrays["y"]
+    if X.ndim != 2 or lengths.ndim != 1 or lengths.sum() != len(X) or len(y) != len(lengths):
+        raise DataError(
+            f"{path}: expected X (n_points_total, n_dims), lengths summing to len(X) and one y per "
+            f"length; got X {X.shape}, sum(lengths) {lengths.sum()}, {len(y)} labels for {len(lengths)} lengths"
+        )
+    keep = np.ones(len(y), bool)
+    if split is not None:
+        if "split" not in arrays:
+            raise DataError(f"{path}: has no 'split' array to select {split!r} from")
+        keep = arrays["split"] == split
+        if not keep.any():
+            raise DataError(f"{path}: no rows with split == {split!r} (found {sorted(set(arrays['split'].tolist()))})")
+    ds = TrajectoryDataset()
+    for i, seq in enumerate(np.split(X, np.cumsum(lengths)[:-1])):
+        if keep[i]:
+            name = f"{path}[{i}]"
+            ds.trajectories.append(check_trajectory(seq, name=name))
+            ds.labels.append(str(y[i]))
+            ds.paths.append(name)
+    return ds
+
+
+def load_dataset(path, *, split=None, **kwargs):
+    """A labelled data set from a folder tree (:func:`load_trajectories`), an .npz bundle
+    (:func:`load_npz`) or a .ts file (:func:`read_ts`)."""
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() == ".npz":
+        return load_npz(p, split=split)
+    if p.is_file() and p.suffix.lower() == ".ts":
+        return read_ts(p)
+    if split is not None:
+        raise DataError(f"{p}: split= applies to .npz bundles only")
+    return load_trajectories(p, **kwargs)

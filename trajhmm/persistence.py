@@ -55,8 +55,9 @@ _ARRAY_ATTRS = (
     "covariance_floor_",
     "converged_",
     "n_iter_",
+    "rejection_threshold_",
 )
-_OPTIONAL_ARRAY_ATTRS = ("rejection_threshold_",)
+_OPTIONAL_ARRAY_ATTRS = ()
 
 
 def library_versions():
@@ -141,9 +142,6 @@ def _payload(clf):
         "n_classes": len(clf.models_),
         "arrays": sorted(arrays),
     }
-    for extra in ("rejection_quantile_",):
-        if hasattr(clf, extra):
-            meta[extra] = getattr(clf, extra)
     arrays["meta.json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -308,9 +306,6 @@ def _from_arrays(arrays, meta, path):
     clf.n_iter_ = clf.n_iter_.astype(int)
     clf.n_features_in_ = int(meta["n_features_in"])
     clf.n_model_features_ = int(meta["n_model_features"])
-    for extra in ("rejection_quantile_",):
-        if extra in meta:
-            setattr(clf, extra, meta[extra])
     n_classes = int(meta["n_classes"])
     if len(clf.classes_) != n_classes:
         raise ModelFileError(f"{path}: {len(clf.classes_)} class labels for {n_classes} models")

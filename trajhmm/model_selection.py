@@ -1,0 +1,58 @@
+"""Choosing hyper-parameters (n_states, n_mix, covariance_type, ...) per data set by
+stratified cross-validation: a thin layer over scikit-learn's GridSearchCV."""
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from ._validation import check_int
+from .classifier import HMMClassifier
+from .exceptions import DataError
+
+__all__ = ["tune"]
+
+
+def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
+    """Cross-validate every combination of ``param_grid`` and refit the best on all data.
+
+    Parameters
+    ----------
+    X, y : trajectories and labels, as for :meth:`HMMClassifier.fit`
+    param_grid : dict of parameter name -> list of values
+    cv : int, default=3
+        Stratified folds (shuffled with ``random_state``).
+    random_state : int, default=0
+        Seeds the folds and every model.
+    n_jobs : int or None
+        Parallel (candidate, fold) fits.
+    **fixed : other HMMClassifier parameters, the same for every candidate.
+
+    Returns
+    -------
+    best : HMMClassifier
+        Fitted on all of X with the best parameters.
+    ranking : list of dict
+        One entry per candidate, best first: ``rank``, ``params``, ``mean_accuracy``,
+        ``std_accuracy``, ``mean_fit_seconds``.
+    """
+    check_int(cv, "cv", min_val=2)
+    y = np.asarray(y)
+    _, counts = np.unique(y, return_counts=True)
+    if counts.min() < cv:
+        raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, the smallest class has {counts.min()}")
+    estimator = HMMClassifier(random_state=random_state, **fixed)
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+    search = GridSearchCV(estimator, param_grid, cv=folds, n_jobs=n_jobs, refit=True, error_score="raise")
+    search.fit(list(X), y)
+    res = search.cv_results_
+    ranking = [
+        {
+            "rank": int(res["rank_test_score"][i]),
+            "params": res["params"][i],
+            "mean_accuracy": float(res["mean_test_score"][i]),
+            "std_accuracy": float(res["std_test_score"][i]),
+            "mean_fit_seconds": float(res["mean_fit_time"][i]),
+        }
+        for i in range(len(res["params"]))
+    ]
+    ranking.sort(key=lambda r: (r["rank"], -r["mean_accuracy"]))
+    return search.best_estimator_, ranking
