@@ -18,6 +18,8 @@ def test_round_trip_gives_identical_predictions(fitted, dataset, tmp_path):
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict_joint_log_proba(X), fitted.predict_joint_log_proba(X))
+    np.testing.assert_array_equal(loaded.predict_or_reject(X), fitted.predict_or_reject(X))
+    np.testing.assert_array_equal(loaded.rejection_threshold_, fitted.rejection_threshold_)
     assert loaded.get_params() == fitted.get_params()
     np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
     assert loaded.classes_.dtype == fitted.classes_.dtype

@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 PRIORS = ("uniform", "empirical")
 _SCORE_CHUNK = 2048
+# Open-set rejection: the background model is trained on at most this many segments, and
+# each class's threshold sits this many (median - quantile) spreads below the quantile
+# (training scores are optimistic; chosen on held-out character classes, see README).
+_BACKGROUND_MAX_SEGMENTS = 400
+_REJECTION_SLACK = 0.75
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -81,9 +86,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Class priors: equal, the training class frequencies, or given (aligned with the
         sorted class labels, normalised to sum to 1).
     rejection_quantile : float, default=0.01
-        Open-set rejection: for each class, the per-point log-likelihood threshold below
-        which a trajectory assigned to that class is reported unknown is this quantile of
-        the class's own training trajectories (see :meth:`predict_or_reject`).
+        Open-set rejection (see :meth:`is_unknown`): each class's threshold on the
+        background-normalised score is derived from this quantile of the class's own
+        training trajectories.
     random_state : int, RandomState or None, default=None
         Seeds every initialisation. All per-task seeds are drawn before work is handed to
         joblib, so results do not depend on ``n_jobs``.
@@ -112,8 +117,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     log_likelihood_history_ : list of ndarray
         Per class, the training log-likelihood at every EM iteration of the kept run.
     covariance_floor_ : ndarray of shape (n_model_features_,)
+    background_model_ : hmmlearn model
+        One HMM trained on the segments of all classes pooled (a subsample of at most 400),
+        the reference of open-set rejection.
     rejection_threshold_ : ndarray of shape (n_classes,)
-        Per-point log-likelihood thresholds of open-set rejection.
+        Thresholds of open-set rejection on the per-point log-likelihood ratio between
+        the class model and the background model.
 
     Examples
     --------
@@ -291,11 +300,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         config = self._config()
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=(len(classes), self.n_init))
+        background_seed = rng.randint(np.iinfo(np.int32).max)
+        subset = np.sort(rng.permutation(len(segs))[:_BACKGROUND_MAX_SEGMENTS])
         tasks = [(k, r) for k in range(len(classes)) for r in range(self.n_init)]
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r]))
-            for k, r in tasks
+            [delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r])) for k, r in tasks]
+            + [delayed(_hmm.fit_hmm)(segs[subset], config, floor, int(background_seed))]
         )
+        background = results.pop()
         best = {}
         for (k, r), res in zip(tasks, results):
             for msg in res.log_messages:
@@ -316,13 +328,18 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([best[k].converged for k in range(len(classes))])
         self.n_iter_ = np.array([best[k].n_iter for k in range(len(classes))])
         self.log_likelihood_history_ = [np.array(best[k].history) for k in range(len(classes))]
-        # Open-set rejection thresholds: per-point log-likelihood of each class's own
-        # training trajectories under its model, at rejection_quantile.
-        self.rejection_threshold_ = np.array([
-            np.quantile(_hmm.log_likelihood(self.models_[k], segs[y_idx == k]) / self.n_points,
-                        self.rejection_quantile)
-            for k in range(len(classes))
-        ])
+        # Open-set rejection: score = per-point log-likelihood ratio of the class model to
+        # the background model; each class's threshold is the rejection_quantile of its
+        # own training scores, lowered by _REJECTION_SLACK (median - quantile) spreads.
+        self.background_model_ = background.model
+        thresholds = []
+        for k in range(len(classes)):
+            own = segs[y_idx == k]
+            score = (_hmm.log_likelihood(self.models_[k], own)
+                     - _hmm.log_likelihood(self.background_model_, own)) / self.n_points
+            q = np.quantile(score, self.rejection_quantile)
+            thresholds.append(q - _REJECTION_SLACK * (np.median(score) - q))
+        self.rejection_threshold_ = np.array(thresholds)
         for k in np.flatnonzero(~self.converged_):
             label = classes[k].item() if isinstance(classes[k], np.generic) else classes[k]
             warnings.warn(
@@ -343,7 +360,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             Columns follow ``classes_``. The scoring primitive every predict method uses.
         """
         check_is_fitted(self, "models_")
-        segs = self.transform(X)
+        return self._joint_log_proba(self.transform(X))
+
+    def _joint_log_proba(self, segs):
         log_prior = np.log(self.class_prior_)
         out = np.empty((len(segs), len(self.classes_)))
         for start in range(0, len(segs), _SCORE_CHUNK):
@@ -395,27 +414,36 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """Akaike information criterion, ``sum_c -2 log L_c + 2 p_c`` (see :meth:`bic`)."""
         return self._information_criterion(X, y, lambda n: 2.0)
 
-    def _predict_and_unknown(self, X):
-        jll = self.predict_joint_log_proba(X)
+    def predict_with_unknown(self, X):
+        """``(jll, unknown)``: :meth:`predict_joint_log_proba` and :meth:`is_unknown` from
+        one transform and one scoring pass."""
+        check_is_fitted(self, "models_")
+        segs = self.transform(X)
+        jll = self._joint_log_proba(segs)
         best = np.argmax(jll, axis=1)
-        per_point = (jll[np.arange(len(jll)), best] - np.log(self.class_prior_[best])) / self.n_points
-        return best, per_point < self.rejection_threshold_[best]
+        background = np.concatenate([
+            _hmm.log_likelihood(self.background_model_, segs[i : i + _SCORE_CHUNK])
+            for i in range(0, len(segs), _SCORE_CHUNK)
+        ]) if len(segs) else np.empty(0)
+        score = (jll[np.arange(len(jll)), best] - np.log(self.class_prior_[best]) - background) / self.n_points
+        return jll, score < self.rejection_threshold_[best]
 
     def is_unknown(self, X):
         """Open-set test, shape (n_samples,): True where the trajectory fits no class well.
 
-        A trajectory is unknown when its per-point log-likelihood under the predicted
-        class's model is below that class's ``rejection_threshold_`` (the
-        ``rejection_quantile`` of the class's own training trajectories).
+        The score is the per-point log-likelihood ratio between the predicted class's model
+        and ``background_model_`` (one HMM of all classes pooled): a trajectory of a known
+        class fits its class much better than the background, one of an unseen class
+        about as well. Below the class's ``rejection_threshold_`` it is unknown.
         """
-        return self._predict_and_unknown(X)[1]
+        return self.predict_with_unknown(X)[1]
 
     def predict_or_reject(self, X, unknown="unknown"):
         """Like :meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True.
 
         Returns an object array of shape (n_samples,).
         """
-        best, rejected = self._predict_and_unknown(X)
-        out = self.classes_[best].astype(object)
+        jll, rejected = self.predict_with_unknown(X)
+        out = self.classes_[np.argmax(jll, axis=1)].astype(object)
         out[rejected] = unknown
         return out

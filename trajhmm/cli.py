@@ -236,13 +236,12 @@ def _iter_batches(paths, batch_size, on_invalid, variable, n_dims, skipped):
 
 
 def _prediction_rows(clf, paths, trajectories, reject=False, unknown="unknown"):
-    jll = clf.predict_joint_log_proba(trajectories)
-    order = np.argsort(-jll, axis=1)
-    rejected = np.zeros(len(jll), bool)
     if reject:
-        best = order[:, 0]
-        per_point = (jll[np.arange(len(jll)), best] - np.log(clf.class_prior_[best])) / clf.n_points
-        rejected = per_point < clf.rejection_threshold_[best]
+        jll, rejected = clf.predict_with_unknown(trajectories)
+    else:
+        jll = clf.predict_joint_log_proba(trajectories)
+        rejected = np.zeros(len(jll), bool)
+    order = np.argsort(-jll, axis=1)
     best = order[:, 0]
     if jll.shape[1] > 1:
         margin = jll[np.arange(len(jll)), best] - jll[np.arange(len(jll)), order[:, 1]]

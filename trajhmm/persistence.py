@@ -131,6 +131,8 @@ def _payload(clf):
         for key, value in _hmm.model_arrays(model).items():
             arrays[f"model{k}.{key}"] = value
         arrays[f"history{k}"] = np.asarray(hist, dtype=float)
+    for key, value in _hmm.model_arrays(clf.background_model_).items():
+        arrays[f"background.{key}"] = value
     meta = {
         "format": "trajhmm-model",
         "format_version": FORMAT_VERSION,
@@ -319,4 +321,7 @@ def _from_arrays(arrays, meta, path):
         model._check()
         clf.models_.append(model)
         clf.log_likelihood_history_.append(arrays[f"history{k}"])
+    background = {key[len("background."):]: v for key, v in arrays.items() if key.startswith("background.")}
+    clf.background_model_ = _hmm.model_from_arrays(config, background, clf.n_model_features_)
+    clf.background_model_._check()
     return clf
