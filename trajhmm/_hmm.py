@@ -66,7 +66,7 @@ class HMMConfig:
     topology: str = "left-right"
     max_jump: int | None = None
     n_iter: int = 100
-    tol: float = 1e-4
+    tol: float = 1e-3
 
 
 @dataclass

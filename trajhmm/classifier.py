@@ -77,7 +77,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         feature's variance over all training points (see README, "Robust EM").
     n_iter : int, default=100
         Maximum EM iterations per model.
-    tol : float, default=1e-4
+    tol : float, default=1e-3
         EM stops when the relative gain in training log-likelihood falls below ``tol``.
     n_init : int, default=1
         EM restarts per class with different seeds; the run with the best training
@@ -152,7 +152,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         standardize=True,
         reg_covar=3e-2,
         n_iter=100,
-        tol=1e-4,
+        tol=1e-3,
         n_init=1,
         priors="uniform",
         rejection_quantile=0.01,

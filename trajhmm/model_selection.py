@@ -1,12 +1,14 @@
 """Choosing hyper-parameters (n_states, n_mix, covariance_type, ...) per data set by
 stratified cross-validation: a thin layer over scikit-learn's GridSearchCV."""
 
+import warnings
+
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from ._validation import check_int
 from .classifier import HMMClassifier
-from .exceptions import DataError
+from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["tune"]
 
@@ -41,8 +43,13 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
         raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, the smallest class has {counts.min()}")
     estimator = HMMClassifier(random_state=random_state, **fixed)
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-    search = GridSearchCV(estimator, param_grid, cv=folds, n_jobs=n_jobs, refit=True, error_score="raise")
-    search.fit(list(X), y)
+    search = GridSearchCV(estimator, param_grid, cv=folds, n_jobs=n_jobs, refit=False, error_score="raise")
+    # Fold models are thrown away: their convergence warnings would only be noise (the
+    # filter reaches joblib workers through scikit-learn's parallel helpers). The refit
+    # below warns as usual.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(list(X), y)
     res = search.cv_results_
     ranking = [
         {
@@ -55,4 +62,5 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
         for i in range(len(res["params"]))
     ]
     ranking.sort(key=lambda r: (r["rank"], -r["mean_accuracy"]))
-    return search.best_estimator_, ranking
+    best = HMMClassifier(random_state=random_state, **fixed).set_params(**search.best_params_)
+    return best.fit(list(X), y), ranking

@@ -1,4 +1,4 @@
-"""Model selection, open-set rejection and the extra readers (.ts, .npz bundles)."""
+"""Model selection (BIC/AIC, tune), open-set rejection and the extra readers (.ts, .npz)."""
 
 import numpy as np
 import pytest
