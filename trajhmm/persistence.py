@@ -57,7 +57,6 @@ _ARRAY_ATTRS = (
     "n_iter_",
     "rejection_threshold_",
 )
-_OPTIONAL_ARRAY_ATTRS = ()
 
 
 def library_versions():
@@ -119,7 +118,7 @@ def _payload(clf):
 
     check_is_fitted(clf, "models_")
     arrays = {}
-    for name in _ARRAY_ATTRS + _OPTIONAL_ARRAY_ATTRS:
+    for name in _ARRAY_ATTRS:
         if hasattr(clf, name):
             arrays[name] = np.asarray(getattr(clf, name))
     if arrays["classes_"].dtype == object:
@@ -300,7 +299,7 @@ def _from_arrays(arrays, meta, path):
         warnings.warn(f"{path}: saved with other library versions: {text}", ModelVersionWarning, stacklevel=3)
     clf = HMMClassifier(**meta["params"])
     clf._check_params()
-    for name in _ARRAY_ATTRS + _OPTIONAL_ARRAY_ATTRS:
+    for name in _ARRAY_ATTRS:
         if name in arrays:
             setattr(clf, name, arrays[name])
     clf.converged_ = clf.converged_.astype(bool)
