@@ -10,6 +10,9 @@ subclass hooks; what is wrapped here are its traps:
   counts keep their previous row, and every covariance is held above a floor in every
   M-step (the role of ``cov_prior`` in Murphy's toolbox), as a constrained maximisation so
   EM stays monotone, so variances never collapse;
+* ``_do_estep``: hmmlearn loops over sequences in Python; segments here all have the
+  same length, so the E-step is one batched forward-backward over all of them (scaled,
+  with an exact log-space pass for rows at risk of underflow), same statistics;
 * ``monitor_``: converged only when the relative improvement fell below ``tol`` (not when
   the iteration cap was hit), with the full log-likelihood history kept;
 * hmmlearn's log messages are captured and returned, not printed.
@@ -40,6 +43,8 @@ __all__ = [
     "clip_covariance",
     "fit_hmm",
     "log_likelihood",
+    "forward_log_likelihood",
+    "forward_backward",
     "model_arrays",
     "model_from_arrays",
     "n_free_parameters",
@@ -105,10 +110,38 @@ class _Monitor(ConvergenceMonitor):
         return len(h) >= 2 and (h[-1] - h[-2]) < self.tol * abs(h[-2])
 
 
-class _RobustMStep:
-    """Mixin over hmmlearn's M-step: keep starved parameters, hold covariances above the floor."""
+class _RobustEM:
+    """Mixin over hmmlearn's EM: a batched E-step, and an M-step that keeps starved
+    parameters and holds covariances above the floor."""
 
     _floor = None  # (n_features,) covariance floor, set before fit
+    # False: hmmlearn's own per-sequence E-step (kept for the exactness tests and benchmark)
+    _batched_estep = True
+
+    def _do_estep(self, X, lengths):
+        """All segments at once when they have equal length (always, after resampling):
+        the same sufficient statistics as hmmlearn's loop over sequences, from one
+        emission evaluation, one batched forward-backward and one accumulation."""
+        lengths = np.asarray(lengths)
+        if not self._batched_estep or len(lengths) == 0 or lengths.min() != lengths.max():
+            return super()._do_estep(X, lengths)
+        n, T, K = len(lengths), int(lengths[0]), self.n_components
+        stats = self._initialize_sufficient_statistics()
+        self._estep_begin()
+        with np.errstate(under="ignore"):
+            log_b = self._compute_log_likelihood(X).reshape(n, T, K)
+        logprob, gamma, xi_sum = forward_backward(log_b, self.startprob_, self.transmat_)
+        # Emission statistics are sums over rows, so one call over all rows gives the sum of
+        # hmmlearn's per-sequence calls; a one-row lattice makes the base class skip the
+        # transition counts, which are set from the batched pass below.
+        self._accumulate_sufficient_statistics(
+            stats, X, log_b[0, :1], gamma.reshape(n * T, K), None, None)
+        stats["nobs"] = n
+        if "s" in self.params:
+            stats["start"] = gamma[:, 0].sum(axis=0)
+        if "t" in self.params:
+            stats["trans"] = xi_sum
+        return stats, float(logprob.sum())
 
     def _do_mstep(self, stats):
         old = {name: np.array(getattr(self, name), copy=True) for name in self._param_names}
@@ -130,7 +163,7 @@ class _RobustMStep:
                 self.transmat_ = A
 
 
-class _TrainingGaussianHMM(_RobustMStep, _hmm.GaussianHMM):
+class _TrainingGaussianHMM(_RobustEM, _hmm.GaussianHMM):
     _param_names = ("startprob_", "transmat_", "means_", "_covars_")
 
     def _init(self, X, lengths=None):
@@ -149,7 +182,7 @@ class _TrainingGaussianHMM(_RobustMStep, _hmm.GaussianHMM):
         self._covars_ = clip_covariance(cov, self._floor, self.covariance_type)
 
 
-class _TrainingGMMHMM(_RobustMStep, _hmm.GMMHMM):
+class _TrainingGMMHMM(_RobustEM, _hmm.GMMHMM):
     _param_names = ("startprob_", "transmat_", "weights_", "means_", "covars_")
 
     def _init(self, X, lengths=None):
@@ -435,22 +468,120 @@ def model_from_arrays(config, arrays, n_features):
 def log_likelihood(model, segments):
     """log p(segment | model) for every segment of (n_samples, n_points, n_features).
 
-    One forward pass in log space over all segments at once. Each step is an exact
-    log-sum-exp over predecessor states, shifted per (segment, target state) by the
-    largest term, so neither zero transition probabilities (left-right) nor very poor
-    fits (terms thousands of nats apart) lose a path to underflow.
+    Equals hmmlearn's ``model.score`` of each segment (to rounding, ~1e-15 relative): one
+    batched scaled forward pass over all segments at once, and the exact log-space pass
+    (an exact log-sum-exp per target state, so neither zero transition probabilities nor
+    terms thousands of nats apart lose a path) for the rows where scaling could underflow.
     """
     segments = np.asarray(segments, dtype=float)
     n, T, d = segments.shape
     K = model.n_components
     with np.errstate(under="ignore"):
         log_b = model._compute_log_likelihood(segments.reshape(n * T, d)).reshape(n, T, K)
+    return forward_log_likelihood(log_b, np.asarray(model.startprob_), np.asarray(model.transmat_))
+
+
+# Rows whose scaling factor falls below this are recomputed in log space (exact there).
+_TINY_SCALE = 1e-250
+
+
+def _scaled_forward(log_b, startprob, transmat):
+    """Scaled (probability-space) forward pass over (n, T, K) emission log-likelihoods.
+
+    Emissions are shifted by their per-(segment, time) maximum and each step is normalised
+    (Rabiner's scaling), so the pass is a few matrix products. Returns the normalised
+    forward variables, the scaling factors, the shifted emissions, the log-likelihoods
+    and a mask of rows where a scaling factor fell below ``_TINY_SCALE`` (or was not
+    finite): only there could underflow have cost precision.
+    """
+    n, T, K = log_b.shape
+    shift = log_b.max(axis=2)
+    with np.errstate(under="ignore", invalid="ignore", over="ignore", divide="ignore"):
+        B = np.exp(log_b - shift[:, :, None])
+        alpha = np.empty((n, T, K))
+        c = np.empty((n, T))
+        a = startprob * B[:, 0]
+        for t in range(T):
+            if t:
+                a = (alpha[:, t - 1] @ transmat) * B[:, t]
+            c[:, t] = a.sum(axis=1)
+            alpha[:, t] = a / c[:, t, None]
+        logprob = np.log(c).sum(axis=1) + shift.sum(axis=1)
+    bad = ~(c >= _TINY_SCALE).all(axis=1)
+    return alpha, c, B, logprob, bad
+
+
+def _log_forward(log_b, startprob, transmat):
+    """Exact log-space forward pass: (n, T, K) log forward variables."""
+    n, T, K = log_b.shape
     with np.errstate(divide="ignore"):
-        log_a = np.log(np.asarray(model.transmat_))
-        alpha = np.log(model.startprob_) + log_b[:, 0]
+        log_a = np.log(transmat)
+        log_alpha = np.empty((n, T, K))
+        log_alpha[:, 0] = np.log(startprob) + log_b[:, 0]
     for t in range(1, T):
-        alpha = _logsumexp_axis1(alpha[:, :, None] + log_a) + log_b[:, t]
-    return _logsumexp_axis1(alpha[:, :, None])[:, 0]
+        log_alpha[:, t] = _logsumexp_axis1(log_alpha[:, t - 1, :, None] + log_a) + log_b[:, t]
+    return log_alpha
+
+
+def forward_log_likelihood(log_b, startprob, transmat):
+    """log p(segment) for (n, T, K) emission log-likelihoods: scaled pass, with rows at
+    risk of underflow recomputed exactly in log space."""
+    _, _, _, logprob, bad = _scaled_forward(log_b, startprob, transmat)
+    if bad.any():
+        log_alpha = _log_forward(log_b[bad], startprob, transmat)
+        logprob[bad] = _logsumexp_axis1(log_alpha[:, -1, :, None])[:, 0]
+    return logprob
+
+
+def forward_backward(log_b, startprob, transmat):
+    """Batched E-step over (n, T, K) emission log-likelihoods.
+
+    Returns ``(logprob (n,), posteriors (n, T, K), xi_sum (K, K))``, the same quantities
+    hmmlearn's per-sequence ``_fit_log`` + ``compute_log_xi_sum`` give, summed over
+    segments. Scaled pass for all rows; rows at risk of underflow are redone in log space.
+    """
+    n, T, K = log_b.shape
+    alpha, c, B, logprob, bad = _scaled_forward(log_b, startprob, transmat)
+    gamma = np.empty((n, T, K))
+    with np.errstate(under="ignore", invalid="ignore", over="ignore", divide="ignore"):
+        beta = np.empty((n, T, K))
+        beta[:, -1] = 1.0
+        for t in range(T - 2, -1, -1):
+            beta[:, t] = ((B[:, t + 1] * beta[:, t + 1]) @ transmat.T) / c[:, t + 1, None]
+        bad |= ~np.isfinite(beta).all(axis=(1, 2))
+        good = ~bad
+        g = alpha[good] * beta[good]
+        gamma[good] = g / g.sum(axis=2, keepdims=True)
+        nxt = (B[good, 1:] * beta[good, 1:] / c[good, 1:, None]).reshape(-1, K)
+        xi_sum = transmat * (alpha[good, :-1].reshape(-1, K).T @ nxt)
+    if bad.any():
+        lp, gam, xi = _log_forward_backward(log_b[bad], startprob, transmat)
+        logprob[bad], gamma[bad] = lp, gam
+        xi_sum = xi_sum + xi
+    return logprob, gamma, xi_sum
+
+
+def _log_forward_backward(log_b, startprob, transmat):
+    """Exact log-space forward-backward (the slow, underflow-proof path)."""
+    n, T, K = log_b.shape
+    with np.errstate(divide="ignore"):
+        log_a = np.log(transmat)
+    log_alpha = _log_forward(log_b, startprob, transmat)
+    logprob = _logsumexp_axis1(log_alpha[:, -1, :, None])[:, 0]
+    log_beta = np.zeros((n, T, K))
+    for t in range(T - 2, -1, -1):
+        nxt = log_b[:, t + 1] + log_beta[:, t + 1]
+        log_beta[:, t] = _logsumexp_axis1(np.swapaxes(log_a[None] + nxt[:, None, :], 1, 2))
+    log_gamma = log_alpha + log_beta
+    norm = _logsumexp_axis1(np.swapaxes(log_gamma, 1, 2))
+    xi_sum = np.zeros((K, K))
+    with np.errstate(under="ignore", invalid="ignore"):
+        gamma = np.exp(log_gamma - norm[:, :, None])
+        for t in range(T - 1):
+            nxt = log_b[:, t + 1] + log_beta[:, t + 1]
+            xi_sum += np.exp(log_alpha[:, t, :, None] + log_a + nxt[:, None, :]
+                             - logprob[:, None, None]).sum(axis=0)
+    return logprob, gamma, xi_sum
 
 
 def _logsumexp_axis1(terms):
