@@ -43,6 +43,8 @@ __all__ = [
     "clip_covariance",
     "fit_hmm",
     "log_likelihood",
+    "log_likelihoods",
+    "emission_log_likelihood",
     "forward_log_likelihood",
     "forward_backward",
     "model_arrays",
@@ -128,17 +130,18 @@ class _RobustEM:
         n, T, K = len(lengths), int(lengths[0]), self.n_components
         stats = self._initialize_sufficient_statistics()
         self._estep_begin()
+        XT = np.ascontiguousarray(X.reshape(n, T, -1).transpose(2, 1, 0)).reshape(-1, T * n)
         with np.errstate(under="ignore"):
-            log_b = self._compute_log_likelihood(X).reshape(n, T, K)
+            log_b = _emissions_state_major(self, XT).reshape(K, T, n)
         logprob, gamma, xi_sum = forward_backward(log_b, self.startprob_, self.transmat_)
-        # Emission statistics are sums over rows, so one call over all rows gives the sum of
-        # hmmlearn's per-sequence calls; a one-row lattice makes the base class skip the
-        # transition counts, which are set from the batched pass below.
-        self._accumulate_sufficient_statistics(
-            stats, X, log_b[0, :1], gamma.reshape(n * T, K), None, None)
+        # Emission statistics are sums over points, so one call over all points (time-major
+        # order) gives the sum of hmmlearn's per-sequence calls; a one-row lattice makes the
+        # base class skip the transition counts, which are set from the batched pass below.
+        posteriors = np.swapaxes(gamma, 1, 2).reshape(T * n, K)
+        self._accumulate_emissions(stats, XT.T, log_b[:, 0, :1].T, posteriors)
         stats["nobs"] = n
         if "s" in self.params:
-            stats["start"] = gamma[:, 0].sum(axis=0)
+            stats["start"] = gamma[0].sum(axis=1)
         if "t" in self.params:
             stats["trans"] = xi_sum
         return stats, float(logprob.sum())
@@ -166,6 +169,24 @@ class _RobustEM:
 class _TrainingGaussianHMM(_RobustEM, _hmm.GaussianHMM):
     _param_names = ("startprob_", "transmat_", "means_", "_covars_")
 
+    def _accumulate_emissions(self, stats, X, lattice, posteriors):
+        # hmmlearn's GaussianHMM statistics, with the outer products as one matrix product
+        # instead of a three-operand einsum (the slowest line of its E-step)
+        if self.covariance_type not in ("tied", "full") or not self._needs_sufficient_statistics_for_covars():
+            return self._accumulate_sufficient_statistics(stats, X, lattice, posteriors, None, None)
+        params = self.params
+        self.params = params.replace("c", "")
+        try:
+            self._accumulate_sufficient_statistics(stats, X, lattice, posteriors, None, None)
+        finally:
+            self.params = params
+        d = X.shape[1]
+        outer = (X[:, :, None] * X[:, None, :]).reshape(len(X), d * d)
+        stats["obs*obs.T"] += (posteriors.T @ outer).reshape(-1, d, d)
+        if self._needs_sufficient_statistics_for_mean() is False:
+            stats["post"] += posteriors.sum(axis=0)
+            stats["obs"] += posteriors.T @ X
+
     def _init(self, X, lengths=None):
         # Parameters are set by fit_hmm before fit; only the bookkeeping is left.
         self._check_and_set_n_features(X)
@@ -184,6 +205,9 @@ class _TrainingGaussianHMM(_RobustEM, _hmm.GaussianHMM):
 
 class _TrainingGMMHMM(_RobustEM, _hmm.GMMHMM):
     _param_names = ("startprob_", "transmat_", "weights_", "means_", "covars_")
+
+    def _accumulate_emissions(self, stats, X, lattice, posteriors):
+        self._accumulate_sufficient_statistics(stats, X, lattice, posteriors, None, None)
 
     def _init(self, X, lengths=None):
         # hmmlearn's GMMHMM._init always runs k-means and may draw from the global numpy
@@ -468,128 +492,220 @@ def model_from_arrays(config, arrays, n_features):
 def log_likelihood(model, segments):
     """log p(segment | model) for every segment of (n_samples, n_points, n_features).
 
-    Equals hmmlearn's ``model.score`` of each segment (to rounding, ~1e-15 relative): one
-    batched scaled forward pass over all segments at once, and the exact log-space pass
-    (an exact log-sum-exp per target state, so neither zero transition probabilities nor
-    terms thousands of nats apart lose a path) for the rows where scaling could underflow.
+    Equals hmmlearn's ``model.score`` of each segment (max relative difference ~1e-12,
+    tested, including very poor fits): emissions of all points at once, then one batched
+    exact log-space forward pass over all segments (see :func:`_log_matmul`).
     """
+    return log_likelihoods([model], segments)[:, 0]
+
+
+def log_likelihoods(models, segments):
+    """(n_samples, n_models) matrix of log p(segment | model), see :func:`log_likelihood`."""
     segments = np.asarray(segments, dtype=float)
     n, T, d = segments.shape
-    K = model.n_components
-    with np.errstate(under="ignore"):
-        log_b = model._compute_log_likelihood(segments.reshape(n * T, d)).reshape(n, T, K)
-    return forward_log_likelihood(log_b, np.asarray(model.startprob_), np.asarray(model.transmat_))
+    points = np.ascontiguousarray(segments.transpose(2, 1, 0)).reshape(d, T * n)  # (d, T*n)
+    out = np.empty((n, len(models)))
+    for k, model in enumerate(models):
+        log_b = _emissions_state_major(model, points).reshape(model.n_components, T, n)
+        out[:, k] = forward_log_likelihood(log_b, np.asarray(model.startprob_), np.asarray(model.transmat_))
+    return out
 
 
-# Rows whose scaling factor falls below this are recomputed in log space (exact there).
-_TINY_SCALE = 1e-250
+def _full_covariances(covars, covariance_type, n_features):
+    """Covariances of (n_gaussians, ...) in any hmmlearn layout as (n_gaussians, d, d)."""
+    c = np.asarray(covars, dtype=float)
+    if covariance_type == "full":
+        return c
+    if covariance_type == "diag":
+        return c[..., :, None] * np.eye(n_features)
+    if covariance_type == "spherical":
+        return c[..., None, None] * np.eye(n_features)
+    return c  # tied, already broadcast per state by the caller
 
 
-def _scaled_forward(log_b, startprob, transmat):
-    """Scaled (probability-space) forward pass over (n, T, K) emission log-likelihoods.
+def _gaussian_log_density(XT, means, covs):
+    """log N(x | means[g], covs[g]) for points XT (d, N), means (G, d), covs (G, d, d)
+    -> (G, N). Residuals are whitened by the inverse Cholesky factor, as hmmlearn does
+    (stable far from the means)."""
+    d, N = XT.shape
+    L = np.linalg.cholesky(covs)
+    Linv = np.linalg.inv(L)
+    log_det = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+    out = np.empty((len(means), N))
+    for g in range(len(means)):
+        W = Linv[g] @ XT
+        W -= (Linv[g] @ means[g])[:, None]
+        W *= W
+        W.sum(axis=0, out=out[g])
+    out += (d * np.log(2 * np.pi) + log_det)[:, None]
+    out *= -0.5
+    return out
 
-    Emissions are shifted by their per-(segment, time) maximum and each step is normalised
-    (Rabiner's scaling), so the pass is a few matrix products. Returns the normalised
-    forward variables, the scaling factors, the shifted emissions, the log-likelihoods
-    and a mask of rows where a scaling factor fell below ``_TINY_SCALE`` (or was not
-    finite): only there could underflow have cost precision.
+
+def _emissions_state_major(model, XT):
+    """(n_states, N) log p(x | state) for points XT (d, N): hmmlearn's
+    ``_compute_log_likelihood``, transposed, with batched linear algebra."""
+    K, d = model.n_components, XT.shape[0]
+    ct = model.covariance_type
+    if isinstance(model, _hmm.GMMHMM):
+        M = model.n_mix
+        covs = model.covars_
+        if ct == "tied":
+            covs = np.repeat(np.asarray(covs)[:, None], M, axis=1)
+            ct = "full"
+        covs = _full_covariances(covs, ct, d).reshape(K * M, d, d)
+        dens = _gaussian_log_density(XT, np.asarray(model.means_).reshape(K * M, d), covs)
+        with np.errstate(divide="ignore", under="ignore"):
+            dens = dens.reshape(K, M, -1) + np.log(model.weights_)[:, :, None]
+        return _logsumexp(dens, axis=1)
+    c = np.asarray(model._covars_, dtype=float)
+    if ct == "tied":
+        c = np.broadcast_to(c, (K, d, d))
+    elif ct != "full":  # diag (K, d); spherical (K,) or (K, d)
+        c = _full_covariances(np.broadcast_to(c.reshape(K, -1), (K, d)), "diag", d)
+    return _gaussian_log_density(XT, np.asarray(model.means_), c)
+
+
+def emission_log_likelihood(model, X):
+    """(N, n_states) log p(x | state) for points X (N, d), as hmmlearn's
+    ``_compute_log_likelihood``."""
+    return _emissions_state_major(model, np.ascontiguousarray(np.asarray(X, dtype=float).T)).T
+
+
+# A column sum of the scaled product below this is recomputed exactly (see _log_matmul).
+_SAFE_SUM = 1e-250
+
+
+def _log_matmul(x, M, log_M_T, reach, out):
+    """Exact ``log(M @ exp(x))`` for x (K, n) of log values and M (J, K) non-negative
+    (``log_M_T`` = log(M).T, C-ordered), written to ``out`` (J, n), C-ordered. Arrays are state-major so every reduction over states is an
+    elementwise operation over long rows.
+
+    Fast path: shift each column of x by its maximum, exponentiate, one matrix product.
+    Terms that underflow there are each < 2.3e-308, so an output whose scaled sum is at
+    least ``_SAFE_SUM`` is exact to rounding (lost part < 1e-55 of it). Every other output
+    whose state is reachable (``reach``, (J,) bool: not structurally -inf) is recomputed
+    as an exact log-sum-exp over its predecessors. This is what keeps very poor fits
+    exact: a path that is thousands of nats behind is never dropped.
     """
-    n, T, K = log_b.shape
-    shift = log_b.max(axis=2)
-    with np.errstate(under="ignore", invalid="ignore", over="ignore", divide="ignore"):
-        B = np.exp(log_b - shift[:, :, None])
-        alpha = np.empty((n, T, K))
-        c = np.empty((n, T))
-        a = startprob * B[:, 0]
-        for t in range(T):
-            if t:
-                a = (alpha[:, t - 1] @ transmat) * B[:, t]
-            c[:, t] = a.sum(axis=1)
-            alpha[:, t] = a / c[:, t, None]
-        logprob = np.log(c).sum(axis=1) + shift.sum(axis=1)
-    bad = ~(c >= _TINY_SCALE).all(axis=1)
-    return alpha, c, B, logprob, bad
+    top = x.max(axis=0)
+    if not np.isfinite(top).all():
+        top[~np.isfinite(top)] = 0.0
+    e = np.subtract(x, top)
+    np.exp(e, out=e)
+    s = np.matmul(M, e)
+    risky = s < _SAFE_SUM
+    np.log(s, out=out)
+    out += top
+    if reach is not None:
+        risky &= reach[:, None]
+    flat = np.flatnonzero(risky)
+    if flat.size:
+        # exact log-sum-exp over predecessors; at least one term is finite (reachable).
+        # Gathered (K, m), C-ordered, so the reductions run over long contiguous rows.
+        j, r = np.divmod(flat, x.shape[1])
+        terms = np.take(x, r, axis=1)
+        terms += np.take(log_M_T, j, axis=1)
+        top_r = terms.max(axis=0)
+        terms -= top_r
+        np.exp(terms, out=terms)
+        out.ravel()[flat] = np.log(terms.sum(axis=0)) + top_r
+    return out
 
 
-def _log_forward(log_b, startprob, transmat):
-    """Exact log-space forward pass: (n, T, K) log forward variables."""
-    n, T, K = log_b.shape
-    with np.errstate(divide="ignore"):
-        log_a = np.log(transmat)
-        log_alpha = np.empty((n, T, K))
-        log_alpha[:, 0] = np.log(startprob) + log_b[:, 0]
+def _reachable(startprob, transmat, T):
+    """(T, K) bool: states with a path of positive probability at each time (data-free)."""
+    R = np.empty((T, len(startprob)), dtype=bool)
+    R[0] = np.asarray(startprob) > 0
+    step = (np.asarray(transmat) > 0).astype(float)
     for t in range(1, T):
-        log_alpha[:, t] = _logsumexp_axis1(log_alpha[:, t - 1, :, None] + log_a) + log_b[:, t]
-    return log_alpha
+        R[t] = (R[t - 1].astype(float) @ step) > 0
+    return R
+
+
+def _log_passes(log_b, startprob, transmat, backward):
+    """Exact log forward (and backward) variables, (T, K, n) each, from (K, T, n) emission
+    log-likelihoods (state-major)."""
+    K, T, n = log_b.shape
+    A = np.asarray(transmat, dtype=float)
+    reach = _reachable(startprob, A, T)
+    # backward values are never structurally -inf: every state has a successor
+    co_reach = A.sum(axis=1) > 0
+    with np.errstate(divide="ignore", under="ignore"):
+        log_A = np.log(A)
+        AT, log_AT = np.ascontiguousarray(A.T), np.ascontiguousarray(log_A.T)
+        # _log_matmul takes M and log(M).T: forward M = A.T, backward M = A
+        # forward only: two buffers instead of all T steps
+        log_alpha = np.empty((T if backward else 2, K, n))
+        log_alpha[0] = np.log(startprob)[:, None] + log_b[:, 0]
+        for t in range(1, T):
+            prev, cur = (t - 1, t) if backward else ((t - 1) % 2, t % 2)
+            _log_matmul(log_alpha[prev], AT, log_A, None if reach[t].all() else reach[t], log_alpha[cur])
+            log_alpha[cur] += log_b[:, t]
+        if not backward:
+            return log_alpha[(T - 1) % 2][None], None
+        log_beta = np.empty((T, K, n))
+        log_beta[-1] = 0.0
+        for t in range(T - 2, -1, -1):
+            _log_matmul(log_b[:, t + 1] + log_beta[t + 1], A, log_AT, None if co_reach.all() else co_reach, log_beta[t])
+    return log_alpha, log_beta
+
+
+def _logsumexp_last(x):
+    return _logsumexp(x, axis=-1)
+
+
+def _logsumexp(x, axis):
+    """log(sum(exp(x), axis)), exact for any spread of values; all -inf gives -inf."""
+    top = x.max(axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore", under="ignore"):
+        return np.log(np.exp(x - top).sum(axis=axis)) + np.squeeze(top, axis=axis)
 
 
 def forward_log_likelihood(log_b, startprob, transmat):
-    """log p(segment) for (n, T, K) emission log-likelihoods: scaled pass, with rows at
-    risk of underflow recomputed exactly in log space."""
-    _, _, _, logprob, bad = _scaled_forward(log_b, startprob, transmat)
-    if bad.any():
-        log_alpha = _log_forward(log_b[bad], startprob, transmat)
-        logprob[bad] = _logsumexp_axis1(log_alpha[:, -1, :, None])[:, 0]
-    return logprob
+    """log p(segment) for (K, T, n) emission log-likelihoods (state-major), exact (see
+    :func:`_log_matmul`)."""
+    log_alpha, _ = _log_passes(log_b, startprob, transmat, backward=False)
+    return _logsumexp(log_alpha[-1], axis=0)
 
 
 def forward_backward(log_b, startprob, transmat):
-    """Batched E-step over (n, T, K) emission log-likelihoods.
+    """Batched E-step over (K, T, n) emission log-likelihoods (state-major).
 
-    Returns ``(logprob (n,), posteriors (n, T, K), xi_sum (K, K))``, the same quantities
+    Returns ``(logprob (n,), posteriors (T, K, n), xi_sum (K, K))``: the quantities
     hmmlearn's per-sequence ``_fit_log`` + ``compute_log_xi_sum`` give, summed over
-    segments. Scaled pass for all rows; rows at risk of underflow are redone in log space.
+    segments, from exact log-space forward and backward variables (:func:`_log_matmul`).
     """
-    n, T, K = log_b.shape
-    alpha, c, B, logprob, bad = _scaled_forward(log_b, startprob, transmat)
-    gamma = np.empty((n, T, K))
-    with np.errstate(under="ignore", invalid="ignore", over="ignore", divide="ignore"):
-        beta = np.empty((n, T, K))
-        beta[:, -1] = 1.0
-        for t in range(T - 2, -1, -1):
-            beta[:, t] = ((B[:, t + 1] * beta[:, t + 1]) @ transmat.T) / c[:, t + 1, None]
-        bad |= ~np.isfinite(beta).all(axis=(1, 2))
-        good = ~bad
-        g = alpha[good] * beta[good]
-        gamma[good] = g / g.sum(axis=2, keepdims=True)
-        nxt = (B[good, 1:] * beta[good, 1:] / c[good, 1:, None]).reshape(-1, K)
-        xi_sum = transmat * (alpha[good, :-1].reshape(-1, K).T @ nxt)
-    if bad.any():
-        lp, gam, xi = _log_forward_backward(log_b[bad], startprob, transmat)
-        logprob[bad], gamma[bad] = lp, gam
-        xi_sum = xi_sum + xi
-    return logprob, gamma, xi_sum
-
-
-def _log_forward_backward(log_b, startprob, transmat):
-    """Exact log-space forward-backward (the slow, underflow-proof path)."""
-    n, T, K = log_b.shape
-    with np.errstate(divide="ignore"):
-        log_a = np.log(transmat)
-    log_alpha = _log_forward(log_b, startprob, transmat)
-    logprob = _logsumexp_axis1(log_alpha[:, -1, :, None])[:, 0]
-    log_beta = np.zeros((n, T, K))
-    for t in range(T - 2, -1, -1):
-        nxt = log_b[:, t + 1] + log_beta[:, t + 1]
-        log_beta[:, t] = _logsumexp_axis1(np.swapaxes(log_a[None] + nxt[:, None, :], 1, 2))
+    K, T, n = log_b.shape
+    A = np.asarray(transmat, dtype=float)
+    log_alpha, log_beta = _log_passes(log_b, startprob, A, backward=True)
+    logprob = _logsumexp(log_alpha[-1], axis=0)
     log_gamma = log_alpha + log_beta
-    norm = _logsumexp_axis1(np.swapaxes(log_gamma, 1, 2))
-    xi_sum = np.zeros((K, K))
     with np.errstate(under="ignore", invalid="ignore"):
-        gamma = np.exp(log_gamma - norm[:, :, None])
-        for t in range(T - 1):
-            nxt = log_b[:, t + 1] + log_beta[:, t + 1]
-            xi_sum += np.exp(log_alpha[:, t, :, None] + log_a + nxt[:, None, :]
-                             - logprob[:, None, None]).sum(axis=0)
+        gamma = np.exp(log_gamma - _logsumexp(log_gamma, axis=1)[:, None, :])
+    # xi summed over segments and time: per (t, segment) shifts, one contraction; a
+    # (t, segment) whose shift could make an underflowed term matter is done exactly.
+    u = log_alpha[:-1]
+    v = np.swapaxes(log_b[:, 1:], 0, 1) + log_beta[1:]
+    mu, mv = u.max(axis=1), v.max(axis=1)
+    log_scale = mu + mv - logprob
+    exact = ~(log_scale < 575.0)  # lost terms < 2.3e-308 * e^575 < 1e-57
+    with np.errstate(under="ignore", invalid="ignore", over="ignore"):
+        U = np.exp(u - mu[:, None, :])
+        V = np.exp(v - (mv - log_scale)[:, None, :])
+        if exact.any():
+            ts, rows = np.nonzero(exact)
+            U[ts, :, rows] = 0.0
+            V[ts, :, rows] = 0.0
+        xi_sum = A * np.tensordot(U, V, axes=([0, 2], [0, 2]))
+        if exact.any():
+            with np.errstate(divide="ignore"):
+                log_A = np.log(A)
+            terms = (u[ts, :, rows][:, :, None] + log_A + v[ts, :, rows][:, None, :]
+                     - logprob[rows][:, None, None])
+            xi_sum = xi_sum + np.exp(terms).sum(axis=0)
     return logprob, gamma, xi_sum
-
-
-def _logsumexp_axis1(terms):
-    """log(sum(exp(terms), axis=1)) for (n, K, J) terms; columns of -inf give -inf."""
-    top = terms.max(axis=1)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore", under="ignore"):
-        return np.log(np.exp(terms - safe[:, None, :]).sum(axis=1)) + safe
 
 
 def n_free_parameters(model, config):

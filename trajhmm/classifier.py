@@ -32,7 +32,7 @@ __all__ = ["HMMClassifier"]
 logger = logging.getLogger(__name__)
 
 PRIORS = ("uniform", "empirical")
-_SCORE_CHUNK = 2048
+_SCORE_CHUNK = 8192
 # Open-set rejection: the background model is trained on at most this many segments, and
 # each class's threshold sits this many (median - quantile) spreads below the quantile
 # (training scores are optimistic; chosen on held-out character classes, see README).
@@ -367,8 +367,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         out = np.empty((len(segs), len(self.classes_)))
         for start in range(0, len(segs), _SCORE_CHUNK):
             chunk = segs[start : start + _SCORE_CHUNK]
-            for k, model in enumerate(self.models_):
-                out[start : start + len(chunk), k] = _hmm.log_likelihood(model, chunk)
+            out[start : start + len(chunk)] = _hmm.log_likelihoods(self.models_, chunk)
         return out + log_prior
 
     def predict_log_proba(self, X):
