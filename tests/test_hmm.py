@@ -44,6 +44,71 @@ def test_fit_is_finite_monotone_and_scoring_is_exact(ct, n_mix, topology):
         assert (np.tril(model.transmat_, -1) == 0).all()
 
 
+def _training_model(X, cfg, floor, seed=0):
+    cls = _hmm._TrainingGaussianHMM if cfg.n_mix == 1 else _hmm._TrainingGMMHMM
+    m = _hmm._new_model(cfg, cls=cls)
+    for name, value in _hmm._initial_parameters(X, cfg, floor, np.random.RandomState(seed)).items():
+        setattr(m, name, value)
+    m._floor = floor
+    m._init(X.reshape(-1, X.shape[2]))
+    return m
+
+
+@pytest.mark.parametrize("ct, n_mix, topology", CONFIGS)
+def test_batched_estep_equals_hmmlearns(ct, n_mix, topology):
+    """The batched E-step gives hmmlearn's per-sequence sufficient statistics."""
+    X = _segments(n=10, T=20)
+    X[-2:] = X[-2:, ::-1] * 4 + 3  # two badly fitting segments
+    floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-3)
+    cfg = _hmm.HMMConfig(n_states=4, n_mix=n_mix, covariance_type=ct, topology=topology)
+    m = _training_model(X, cfg, floor)
+    flat, lengths = X.reshape(-1, 3), np.full(len(X), X.shape[1])
+    ours, ll_ours = m._do_estep(flat, lengths)
+    m._batched_estep = False
+    ref, ll_ref = m._do_estep(flat, lengths)
+    assert set(ours) == set(ref)
+    for key in ref:
+        np.testing.assert_allclose(ours[key], ref[key], rtol=1e-9, atol=1e-9 * np.abs(ref[key]).max(), err_msg=key)
+    assert ll_ours == pytest.approx(ll_ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("ct", _hmm.COVARIANCE_TYPES)
+def test_batched_em_equals_hmmlearn_fit(ct):
+    """Same initial parameters and iterations: trajhmm's EM == plain hmmlearn's fit.
+
+    The covariance floor is set far below the data's variance so both solve the same
+    unconstrained problem."""
+    X = _segments(n=15, T=30)
+    floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-10)
+    cfg = _hmm.HMMConfig(n_states=4, covariance_type=ct, n_iter=15, tol=-np.inf)
+    init = _hmm._initial_parameters(X, cfg, floor, np.random.RandomState(5))
+    ref = hmm.GaussianHMM(n_components=4, covariance_type=ct, min_covar=0.0, covars_prior=0.0,
+                          covars_weight=1.0, params="stmc", init_params="", n_iter=15, tol=-np.inf)
+    for name, value in init.items():
+        setattr(ref, name, np.array(value, copy=True))
+    ref.fit(X.reshape(-1, 3), np.full(len(X), X.shape[1]))
+    ours = _hmm.fit_hmm(X, cfg, floor, seed=5)
+    assert ours.n_iter == len(ref.monitor_.history) == 15
+    a, b = _hmm.model_arrays(ours.model), _hmm.model_arrays(ref)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-6 * np.abs(b[key]).max(), err_msg=key)
+
+
+def test_a_path_far_behind_that_later_wins_is_not_lost():
+    """Left-right model; the sequence sits in the *last* state's region at first (so the
+    state-0 path is thousands of nats behind), then in state 0's region: a scaled forward
+    pass drops the state-0 path to underflow, the exact pass must keep it."""
+    means = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    model = hmm.GaussianHMM(n_components=3, covariance_type="diag", init_params="", params="")
+    model.startprob_ = np.array([1.0, 0.0, 0.0])
+    model.transmat_ = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
+    model.means_ = means
+    model.covars_ = np.full((3, 2), 0.05)
+    seq = np.r_[np.tile(means[2], (6, 1)), np.tile(means[0], (30, 1))]
+    segs = np.stack([seq, seq[::-1], np.tile(means[1], (36, 1))])
+    np.testing.assert_allclose(_hmm.log_likelihood(model, segs), [model.score(s) for s in segs], rtol=1e-9)
+
+
 def test_left_right_max_jump_band_survives_training():
     X = _segments()
     floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-3)
