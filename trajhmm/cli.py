@@ -216,7 +216,7 @@ def _cmd_train(args, out):
 
 def _iter_batches(paths, batch_size, on_invalid, variable, n_dims, skipped):
     batch_paths, batch = [], []
-    for path in datasets.list_trajectory_files(paths):
+    for path in datasets.iter_trajectory_files(paths):
         try:
             traj = datasets.read_trajectory(path, variable=variable)
             if traj.shape[1] != n_dims:

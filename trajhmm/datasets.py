@@ -23,6 +23,7 @@ __all__ = [
     "read_trajectory",
     "load_trajectories",
     "list_trajectory_files",
+    "iter_trajectory_files",
     "read_ts",
     "load_npz",
     "load_dataset",
@@ -284,22 +285,27 @@ def list_trajectory_files(paths):
     Folders are walked recursively; hidden files and folders (names starting with ".")
     are ignored. A path that does not exist raises :class:`DataError`.
     """
+    return list(iter_trajectory_files(paths))
+
+
+def iter_trajectory_files(paths):
+    """Like :func:`list_trajectory_files`, lazily: one folder listed at a time, so a
+    stream over many files never holds more than one folder's names."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    out = []
+    paths = [Path(p) for p in paths]
+    for p in paths:  # every argument checked before the first file is yielded
+        if not p.exists():
+            raise DataError(f"{p}: no such file or directory")
     for p in paths:
-        p = Path(p)
         if p.is_dir():
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                out.extend(
-                    str(Path(dirpath) / f) for f in sorted(filenames) if not f.startswith(".")
-                )
-        elif p.exists():
-            out.append(str(p))
+                for f in sorted(filenames):
+                    if not f.startswith("."):
+                        yield str(Path(dirpath) / f)
         else:
-            raise DataError(f"{p}: no such file or directory")
-    return out
+            yield str(p)
 
 
 def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto", max_bytes=MAX_BYTES):
