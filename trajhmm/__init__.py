@@ -12,6 +12,7 @@ from .exceptions import (
     TrajHMMError,
 )
 from .persistence import load_model, save_model
+from .prediction import FilePrediction, SkippedFile, predict_files
 from .preprocessing import resample
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "load_trajectories",
     "list_trajectory_files",
     "resample",
+    "predict_files",
+    "FilePrediction",
+    "SkippedFile",
     "save_model",
     "load_model",
     "TrajHMMError",

@@ -363,12 +363,16 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return self._joint_log_proba(self.transform(X))
 
     def _joint_log_proba(self, segs):
+        """Chunks of segments scored against all class models; the chunks are joblib
+        tasks (sequential unless n_jobs or a joblib backend such as Dask says otherwise)."""
         log_prior = np.log(self.class_prior_)
-        out = np.empty((len(segs), len(self.classes_)))
-        for start in range(0, len(segs), _SCORE_CHUNK):
-            chunk = segs[start : start + _SCORE_CHUNK]
-            out[start : start + len(chunk)] = _hmm.log_likelihoods(self.models_, chunk)
-        return out + log_prior
+        if len(segs) == 0:
+            return np.empty((0, len(self.classes_)))
+        chunks = Parallel(n_jobs=self.n_jobs)(
+            delayed(_hmm.log_likelihoods)(self.models_, segs[i : i + _SCORE_CHUNK])
+            for i in range(0, len(segs), _SCORE_CHUNK)
+        )
+        return np.concatenate(chunks) + log_prior
 
     def predict_log_proba(self, X):
         """Posterior log-probabilities, shape (n_samples, n_classes)."""

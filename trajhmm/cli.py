@@ -12,10 +12,12 @@ import json
 import logging
 import sys
 import warnings
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
 from . import datasets, model_selection, persistence
+from .prediction import SkippedFile, predict_files
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
@@ -99,6 +101,15 @@ def _add_reading_flags(parser, split=True):
     parser.add_argument("--variable", help=".mat files: the variable to read")
 
 
+def _add_scheduler_flag(parser):
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the tasks on a Dask cluster (e.g. tcp://10.0.0.5:8786); needs the dask extra: "
+        "pip install 'trajhmm[dask]'",
+    )
+
+
 def build_parser():
     """The argparse parser of the ``trajhmm`` command."""
     parser = argparse.ArgumentParser(
@@ -130,6 +141,7 @@ def build_parser():
     )
     _add_reading_flags(p)
     _add_estimator_flags(p)
+    _add_scheduler_flag(p)
 
     p = sub.add_parser("predict", help="predict the class of trajectory files")
     p.add_argument("model", metavar="MODEL")
@@ -146,7 +158,10 @@ def build_parser():
                    help="files read and scored at a time; memory does not grow with the number of files (default: 1000)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a pickle-based model file (it can run code: only for files you trust)")
+    p.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                   help="batches scored in parallel (-1: all cores; with --scheduler: the cluster decides)")
     _add_reading_flags(p, split=False)
+    _add_scheduler_flag(p)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
     p.add_argument("model", metavar="MODEL")
@@ -154,6 +169,7 @@ def build_parser():
     p.add_argument("--report", metavar="FILE.json", help="also write the results as JSON (atomically)")
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
     _add_reading_flags(p)
+    _add_scheduler_flag(p)
 
     p = sub.add_parser("tune", help="cross-validate a grid of parameters, print a ranked table, save the best model")
     p.add_argument("data_dir", metavar="DATA_DIR")
@@ -161,6 +177,7 @@ def build_parser():
     p.add_argument("--cv", type=int, default=3, metavar="K", help="stratified folds (default: 3)")
     _add_reading_flags(p)
     _add_estimator_flags(p, grid=True)
+    _add_scheduler_flag(p)
 
     p = sub.add_parser("info", help="summary of a model file")
     p.add_argument("model", metavar="MODEL")
@@ -214,45 +231,6 @@ def _cmd_train(args, out):
     return 3 if ds.skipped else 0
 
 
-def _iter_batches(paths, batch_size, on_invalid, variable, n_dims, skipped):
-    batch_paths, batch = [], []
-    for path in datasets.iter_trajectory_files(paths):
-        try:
-            traj = datasets.read_trajectory(path, variable=variable)
-            if traj.shape[1] != n_dims:
-                raise DataError(f"{path}: expected {n_dims} dims like the model, got {traj.shape[1]}")
-        except DataError as exc:
-            if on_invalid == "error":
-                raise
-            skipped.append((path, str(exc)))
-            continue
-        batch_paths.append(path)
-        batch.append(traj)
-        if len(batch) >= batch_size:
-            yield batch_paths, batch
-            batch_paths, batch = [], []
-    if batch:
-        yield batch_paths, batch
-
-
-def _prediction_rows(clf, paths, trajectories, reject=False, unknown="unknown"):
-    if reject:
-        jll, rejected = clf.predict_with_unknown(trajectories)
-    else:
-        jll = clf.predict_joint_log_proba(trajectories)
-        rejected = np.zeros(len(jll), bool)
-    order = np.argsort(-jll, axis=1)
-    best = order[:, 0]
-    if jll.shape[1] > 1:
-        margin = jll[np.arange(len(jll)), best] - jll[np.arange(len(jll)), order[:, 1]]
-    else:
-        margin = np.full(len(jll), np.inf)
-    log_proba = jll - np.logaddexp.reduce(jll, axis=1, keepdims=True)
-    for i, path in enumerate(paths):
-        label = unknown if rejected[i] else clf.classes_[best[i]]
-        yield path, label, float(margin[i]), np.exp(log_proba[i])
-
-
 def _cmd_predict(args, out):
     if args.batch_size < 1:
         raise DataError(f"--batch-size: expected a positive integer, got {args.batch_size}")
@@ -265,19 +243,25 @@ def _cmd_predict(args, out):
         if writer:
             writer.writerow(["path", "label", "margin"] + ([f"p_{c}" for c in classes] if args.proba else []))
         n = 0
-        for paths, trajs in _iter_batches(args.paths, args.batch_size, args.on_invalid, args.variable, clf.n_features_in_, skipped):
-            for path, label, margin, proba in _prediction_rows(clf, paths, trajs, args.reject, args.unknown_label):
-                n += 1
-                if args.format == "json":
-                    rec = {"path": path, "label": _jsonable(label), "margin": margin}
-                    if args.proba:
-                        rec["proba"] = dict(zip(classes, proba.tolist()))
-                    fh.write(json.dumps(rec) + "\n")
-                elif writer:
-                    writer.writerow([path, label, f"{margin:.6g}"] + ([f"{p:.6g}" for p in proba] if args.proba else []))
-                else:
-                    cols = [path, str(label), f"{margin:.6g}"] + ([f"{p:.6g}" for p in proba] if args.proba else [])
-                    fh.write("\t".join(cols) + "\n")
+        results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
+                                unknown=args.unknown_label, on_invalid=args.on_invalid,
+                                variable=args.variable, n_jobs=args.n_jobs)
+        for r in results:
+            if isinstance(r, SkippedFile):
+                skipped.append((r.path, r.reason))
+                continue
+            n += 1
+            if args.format == "json":
+                rec = {"path": r.path, "label": _jsonable(r.label), "margin": r.margin}
+                if args.proba:
+                    rec["proba"] = dict(zip(classes, r.proba.tolist()))
+                fh.write(json.dumps(rec) + "\n")
+                continue
+            cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
+            if writer:
+                writer.writerow(cols)
+            else:
+                fh.write("\t".join(cols) + "\n")
         return n
 
     if args.output:
@@ -396,6 +380,30 @@ _COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_eval
              "info": _cmd_info}
 
 
+@contextmanager
+def _scheduler(address):
+    """Run joblib's tasks on the Dask cluster at ``address`` (nothing when None)."""
+    if not address:
+        with nullcontext():
+            yield
+        return
+    try:
+        from distributed import Client
+        from joblib import parallel_config
+    except ImportError:
+        raise DataError("--scheduler needs the optional Dask support: pip install 'trajhmm[dask]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DataError(f"--scheduler {address}: cannot connect: {_one_line(exc)}") from None
+    try:
+        logger.info("running tasks on the Dask cluster at %s", address)
+        with parallel_config(backend="dask"):
+            yield
+    finally:
+        client.close()
+
+
 def _one_line(text):
     return " ".join(str(text).split())
 
@@ -432,7 +440,8 @@ def main(argv=None, *, stdout=None):
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = showwarning
-            return _COMMANDS[args.command](args, out)
+            with _scheduler(getattr(args, "scheduler", None)):
+                return _COMMANDS[args.command](args, out)
     except TrajHMMError as exc:
         print(f"trajhmm: error: {_one_line(exc)}", file=sys.stderr)
         return 1

@@ -1,0 +1,167 @@
+"""Training and prediction on a Dask cluster: a real distributed.LocalCluster (2 worker
+processes, loopback only), results identical to a local run, a worker killed mid-run."""
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from dask.utils import key_split
+from distributed import Client, LocalCluster, SchedulerPlugin
+from joblib import parallel_config
+
+from trajhmm import HMMClassifier
+from trajhmm.cli import main
+
+from conftest import FAST
+
+FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
+
+
+class TaskCounter(SchedulerPlugin):
+    """Counts the tasks the scheduler saw finish, by task name (key prefix)."""
+
+    def __init__(self):
+        self.done = collections.Counter()
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        if finish == "memory":
+            self.done[key_split(key)] += 1
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=50) as c, Client(c) as client:
+        counter = TaskCounter()
+        c.scheduler.add_plugin(counter, name="trajhmm-test-counter")  # the scheduler runs in this process
+        client.counter = counter
+        yield c, client
+
+
+def seen(client, name):
+    """How many finished tasks whose name contains ``name`` the scheduler saw."""
+    return sum(n for prefix, n in list(client.counter.done.items()) if name in prefix)
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fit_and_predict_under_the_dask_backend_equal_a_local_run(cluster, dataset):
+    _, client = cluster
+    X, y = dataset
+    local = HMMClassifier(**FAST).fit(X, y)
+    before_fit = seen(client, "fit_hmm")
+    with parallel_config(backend="dask"):
+        remote = HMMClassifier(**FAST).fit(X, y)
+        before = seen(client, "log_likelihoods")
+        proba = remote.predict_proba(X)
+        assert seen(client, "log_likelihoods") > before  # scored on the cluster
+    assert seen(client, "fit_hmm") >= before_fit + 5  # 4 classes + background model
+    np.testing.assert_array_equal(proba, local.predict_proba(X))
+    np.testing.assert_array_equal(remote.predict(X), local.predict(X))
+
+
+def test_cli_train_and_predict_with_scheduler_print_the_same(cluster, tmp_path, data_dir, capsys):
+    c, client = cluster
+    address = c.scheduler_address
+    assert address.startswith("tcp://127.0.0.1:")
+    local_model, remote_model = tmp_path / "local.npz", tmp_path / "remote.npz"
+    code, out_local, err = run(["train", data_dir, "-o", local_model, *FLAGS], capsys)
+    assert code == 0, err
+    before = seen(client, "fit_hmm")
+    code, out_remote, err = run(["train", data_dir, "-o", remote_model, *FLAGS, "--scheduler", address], capsys)
+    assert code == 0, err
+    assert seen(client, "fit_hmm") > before
+    assert out_remote.replace(str(remote_model), "M") == out_local.replace(str(local_model), "M")
+
+    code, pred_local, err = run(["predict", local_model, data_dir, "--proba"], capsys)
+    assert code == 0, err
+    before = seen(client, "_predict_batch")
+    code, pred_remote, err = run(["predict", remote_model, data_dir, "--proba", "--batch-size", "5",
+                                  "--scheduler", address], capsys)
+    assert code == 0, err
+    assert seen(client, "_predict_batch") >= before + 7  # 32 files in batches of 5
+    assert pred_remote == pred_local
+    assert len(pred_local.splitlines()) == 32
+
+
+def test_a_worker_killed_during_predict_still_gives_complete_identical_output(cluster, tmp_path, dataset):
+    c, client = cluster
+    X, y = dataset
+    clf = HMMClassifier(**FAST).fit(X, y)
+    from trajhmm import save_model
+
+    save_model(clf, tmp_path / "m.npz")
+    files = tmp_path / "files"
+    files.mkdir()
+    for i in range(600):
+        np.save(files / f"t{i:04d}.npy", X[i % len(X)])
+    argv = ["predict", tmp_path / "m.npz", files, "--batch-size", "4"]
+    expected = tmp_path / "expected.tsv"
+    assert main([str(a) for a in argv + ["--output", expected]]) == 0
+
+    got = tmp_path / "got.tsv"
+    result = {}
+    before = seen(client, "_predict_batch")
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "code", main([str(a) for a in argv + ["--output", got, "--scheduler", c.scheduler_address]])))
+    thread.start()
+    deadline = time.time() + 60
+    while seen(client, "_predict_batch") < before + 10 and time.time() < deadline:
+        time.sleep(0.05)
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    assert thread.is_alive() and seen(client, "_predict_batch") < before + 150  # mid-run
+    os.kill(victim, signal.SIGKILL)  # a worker process dies mid-run
+    thread.join(timeout=180)
+    assert not thread.is_alive()
+    assert result["code"] == 0
+    assert got.read_text() == expected.read_text()
+    assert len(got.read_text().splitlines()) == 600
+    assert victim not in client.run(os.getpid).values()  # the killed worker really died
+
+
+def test_core_commands_do_not_import_dask(tmp_path, fitted):
+    from trajhmm import save_model
+
+    save_model(fitted, tmp_path / "m.npz")
+    code = ("import sys, trajhmm, trajhmm.cli\n"
+            f"rc = trajhmm.cli.main(['info', {str(tmp_path / 'm.npz')!r}])\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+            "assert rc == 0 and not bad, (rc, bad)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_scheduler_without_the_extra_says_what_to_install(tmp_path, fitted):
+    from trajhmm import save_model
+
+    save_model(fitted, tmp_path / "m.npz")
+    code = ("import sys\n"
+            "sys.modules['distributed'] = None  # as if the dask extra were not installed\n"
+            "import trajhmm.cli\n"
+            f"sys.exit(trajhmm.cli.main(['predict', {str(tmp_path / 'm.npz')!r}, {str(tmp_path)!r}, "
+            "'--scheduler', 'tcp://127.0.0.1:1']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0
+    assert "pip install 'trajhmm[dask]'" in proc.stderr
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, fitted, capsys):
+    from trajhmm import save_model
+
+    save_model(fitted, tmp_path / "m.npz")
+    code, out, err = run(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", "tcp://127.0.0.1:9"], capsys)
+    assert code == 1
+    assert err.startswith("trajhmm: error: --scheduler tcp://127.0.0.1:9: cannot connect")
+    assert err.count("\n") == 1

@@ -1,0 +1,139 @@
+"""Prediction over many trajectory files, streamed in batches.
+
+Memory does not grow with the number of files: file names are listed one folder at a
+time, files are read and scored one batch at a time, and results are yielded in input
+order as soon as their batch is done. Batches are joblib tasks that receive *paths* and
+read the files themselves, so under ``joblib.parallel_config(backend="dask")`` the
+workers of a Dask cluster do the reading and scoring and the client only sees results.
+"""
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted
+
+from . import datasets
+from ._validation import check_choice, check_int
+from .exceptions import DataError
+
+__all__ = ["FilePrediction", "SkippedFile", "predict_files"]
+
+
+@dataclass(frozen=True)
+class FilePrediction:
+    """The prediction for one file.
+
+    ``label`` is the predicted class (or the ``unknown`` label when rejected), ``margin``
+    the log-likelihood gap in nats between the best and second-best class (inf with one
+    class), ``proba`` the class probabilities in ``model.classes_`` order.
+    """
+
+    path: str
+    label: object
+    margin: float
+    proba: np.ndarray
+    rejected: bool = False
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that could not be read (``on_invalid="skip"``), with the reason."""
+
+    path: str
+    reason: str
+
+
+def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unknown", on_invalid="error",
+                  variable=None, n_jobs=None):
+    """Predict the class of every trajectory file under ``paths``, lazily, in order.
+
+    Parameters
+    ----------
+    model : fitted HMMClassifier
+    paths : path or list of paths
+        Files and folders (walked recursively, sorted, hidden entries ignored).
+    batch_size : int, default=1000
+        Files read and scored per task.
+    reject : bool, default=False
+        Open-set rejection (:meth:`HMMClassifier.is_unknown`): rejected files get the
+        label ``unknown``.
+    on_invalid : {"error", "skip"}, default="error"
+        A malformed file raises :class:`DataError` or is yielded as a
+        :class:`SkippedFile`.
+    variable : str, optional
+        .mat files: the variable to read.
+    n_jobs : int, optional
+        Batches scored in parallel (joblib; under a Dask backend, on the cluster).
+
+    Yields
+    ------
+    FilePrediction or SkippedFile, one per file, in the order of the files.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from trajhmm import HMMClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> t = np.linspace(0, 1, 40)[:, None]
+    >>> X = [np.hstack([t, s * t]) + 0.01 * rng.randn(40, 2) for s in (1, -1) for _ in range(5)]
+    >>> clf = HMMClassifier(n_states=3, random_state=0).fit(X, ["up"] * 5 + ["down"] * 5)
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> np.savetxt(folder / "a.csv", X[0], delimiter=",")
+    >>> [(pathlib.Path(p.path).name, p.label) for p in predict_files(clf, folder)]
+    [('a.csv', 'up')]
+    """
+    check_is_fitted(model, "models_")
+    check_int(batch_size, "batch_size", min_val=1)
+    check_choice(on_invalid, "on_invalid", ("error", "skip"))
+    files = datasets.iter_trajectory_files(paths)
+    batches = iter(lambda: list(itertools.islice(files, batch_size)), [])
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, variable) for batch in batches
+    )
+    for batch_results in results:
+        yield from batch_results
+
+
+def _predict_batch(model, paths, reject, unknown, on_invalid, variable):
+    """One task: read ``paths`` and predict them (runs where joblib sends it)."""
+    slots, trajectories = [], []
+    for path in paths:
+        try:
+            traj = datasets.read_trajectory(path, variable=variable)
+            if traj.shape[1] != model.n_features_in_:
+                raise DataError(f"{path}: expected {model.n_features_in_} dims like the model, got {traj.shape[1]}")
+        except DataError as exc:
+            if on_invalid == "error":
+                raise
+            slots.append(SkippedFile(path, str(exc)))
+            continue
+        slots.append(None)
+        trajectories.append(traj)
+    rows = iter(prediction_rows(model, trajectories, reject, unknown)) if trajectories else iter(())
+    out = []
+    for path, slot in zip(paths, slots):
+        if slot is None:
+            label, margin, proba, rejected = next(rows)
+            slot = FilePrediction(path, label, margin, proba, rejected)
+        out.append(slot)
+    return out
+
+
+def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
+    """``(label, margin, proba, rejected)`` for each trajectory, from one scoring pass."""
+    if reject:
+        jll, rejected = model.predict_with_unknown(trajectories)
+    else:
+        jll = model.predict_joint_log_proba(trajectories)
+        rejected = np.zeros(len(jll), bool)
+    order = np.argsort(-jll, axis=1)
+    best = order[:, 0]
+    idx = np.arange(len(jll))
+    margin = jll[idx, best] - jll[idx, order[:, 1]] if jll.shape[1] > 1 else np.full(len(jll), np.inf)
+    proba = np.exp(jll - np.logaddexp.reduce(jll, axis=1, keepdims=True))
+    labels = model.classes_.tolist()  # plain Python values, not numpy scalars
+    for i in range(len(jll)):
+        label = unknown if rejected[i] else labels[best[i]]
+        yield label, float(margin[i]), proba[i], bool(rejected[i])
