@@ -11,6 +11,7 @@ def test_all_is_pinned():
         "load_trajectories", "list_trajectory_files", "resample", "save_model",
         "load_model", "TrajHMMError", "DataError", "ModelFileError",
         "ModelVersionWarning", "ConvergenceWarning", "NotFittedError",
+        "predict_files", "FilePrediction", "SkippedFile",
     ])
     for name in trajhmm.__all__:
         assert hasattr(trajhmm, name)
