@@ -1,0 +1,275 @@
+"""One validation policy everywhere: every bad input through the API and the CLI, fuzzed
+readers and model loading, an interrupted training run, a model shared by threads."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trajhmm import DataError, HMMClassifier, TrajHMMError, load_model, load_trajectories, read_trajectory, save_model
+from trajhmm.cli import main
+
+from conftest import FAST, ROOT, SAMPLE_DATA, write_folder
+from test_datasets import BAD_FILES
+
+FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
+
+
+def cli(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *parts):
+    assert code == 1, err
+    assert err.startswith("trajhmm: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for part in parts:
+        assert str(part) in err, (part, err)
+
+
+# ------------------------------------------------------------ the table, API and CLI
+@pytest.mark.parametrize("name, text, message", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_every_bad_file_in_predict_and_train(tmp_path, name, text, message, fitted, dataset, capsys):
+    """API (read_trajectory, load_trajectories) and CLI (predict, train) give the same
+    one-line error naming the file; skip mode reports it and exits 3."""
+    model = tmp_path / "m.npz"
+    save_model(fitted, model)
+    X, y = dataset
+    data = tmp_path / "data"
+    write_folder(data, X, y)
+    bad = data / str(y[0]) / name
+    bad.write_bytes(text.encode())
+    import re
+
+    plain = re.sub(r"\\(.)", r"\1", message)  # the regex of BAD_FILES as plain text
+    with pytest.raises(DataError, match=message):
+        read_trajectory(bad)
+    with pytest.raises(DataError, match=message):
+        load_trajectories(data)
+    code, _, err = cli(["predict", model, bad], capsys)
+    assert_one_line_error(code, err, bad, plain)
+    code, _, err = cli(["train", data, "-o", tmp_path / "new.npz", *FLAGS], capsys)
+    assert_one_line_error(code, err, bad, plain)
+    assert not (tmp_path / "new.npz").exists()
+    code, out, err = cli(["predict", model, data, "--on-invalid", "skip"], capsys)
+    assert code == 3 and len(out.splitlines()) == len(X)
+    assert f"skipped: {bad}" in err and "1 file(s) skipped" in err
+
+
+def test_structural_bad_inputs_api_and_cli(tmp_path, fitted, dataset, capsys):
+    """Wrong dims (vs the other files and vs the model), empty class folder, one class,
+    directory vs file, missing path, huge file, unreadable file."""
+    model = tmp_path / "m.npz"
+    save_model(fitted, model)
+    X, y = dataset
+    data = tmp_path / "data"
+    write_folder(data, X, y)
+    out_model = tmp_path / "new.npz"
+
+    flat = data / str(y[0]) / "flat.csv"
+    np.savetxt(flat, X[0][:, :2], delimiter=",")
+    with pytest.raises(DataError, match="expected 3 dims like"):
+        load_trajectories(data)
+    code, _, err = cli(["train", data, "-o", out_model, *FLAGS], capsys)
+    assert_one_line_error(code, err, flat, "expected 3 dims like")
+    code, _, err = cli(["predict", model, flat], capsys)
+    assert_one_line_error(code, err, flat, "expected 3 dims like the model, got 2")
+    flat.unlink()
+
+    (data / "empty").mkdir()
+    code, _, err = cli(["train", data, "-o", out_model, *FLAGS], capsys)
+    assert_one_line_error(code, err, data / "empty", "empty class folder")
+    (data / "empty").rmdir()
+
+    one = tmp_path / "one"
+    write_folder(one, X[:8], y[:8])
+    with pytest.raises(DataError, match="at least 2 classes"):
+        HMMClassifier(**FAST).fit(X[:8], y[:8])
+    code, _, err = cli(["train", one, "-o", out_model, *FLAGS], capsys)
+    assert_one_line_error(code, err, "at least 2 classes")
+
+    a_file = next((data / str(y[0])).iterdir())
+    code, _, err = cli(["train", a_file, "-o", out_model, *FLAGS], capsys)
+    assert_one_line_error(code, err, a_file)
+    with pytest.raises(DataError, match="got a directory"):
+        read_trajectory(data)
+    code, _, err = cli(["predict", data, a_file], capsys)  # a folder given as the model
+    assert_one_line_error(code, err, data)
+    code, _, err = cli(["predict", model, tmp_path / "missing"], capsys)
+    assert_one_line_error(code, err, tmp_path / "missing", "no such file")
+
+    huge = tmp_path / "huge.csv"
+    with open(huge, "wb") as fh:  # sparse: 300 MB on the name, no disk, never read whole
+        fh.truncate(300 * 2**20)
+    with pytest.raises(DataError, match="larger than the limit"):
+        read_trajectory(huge)
+    code, _, err = cli(["predict", model, huge], capsys)
+    assert_one_line_error(code, err, huge, "larger than the limit")
+    assert not out_model.exists()
+
+
+def test_unreadable_file(tmp_path, monkeypatch, fitted, capsys):
+    """Permission denied (simulated: the tests may run as root, who reads everything)."""
+    path = tmp_path / "locked.csv"
+    path.write_text("1,2,3\n4,5,6\n")
+    real_open = open
+
+    def deny(file, *args, **kwargs):
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(DataError, match="Permission denied") as info:
+        read_trajectory(path)
+    assert str(path) in str(info.value)
+    model = tmp_path / "m.npz"
+    save_model(fitted, model)
+    code, _, err = cli(["predict", model, path], capsys)
+    assert_one_line_error(code, err, path, "Permission denied")
+
+
+# ---------------------------------------------------------------------------- fuzz
+SUFFIXES = [".csv", ".txt", ".tsv", ".dat", ".npy", ".mat", ".npz", ".ts"]
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES[:6]))
+def test_fuzz_readers_raise_only_data_errors(tmp_path_factory, data, suffix):
+    path = tmp_path_factory.mktemp("fuzz") / ("f" + suffix)
+    path.write_bytes(data)
+    try:
+        traj = read_trajectory(path)
+    except DataError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert traj.ndim == 2 and len(traj) >= 2 and np.isfinite(traj).all()
+
+
+@settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), suffix=st.sampled_from([".npy", ".mat", ".csv"]))
+def test_fuzz_mutated_valid_files(tmp_path_factory, seed, suffix):
+    """A valid file with random bytes overwritten, cut or inserted."""
+    from scipy.io import savemat
+
+    rng = np.random.RandomState(seed % 2**32)
+    folder = tmp_path_factory.mktemp("mut")
+    path = folder / ("t" + suffix)
+    traj = rng.randn(20, 3)
+    if suffix == ".npy":
+        np.save(path, traj)
+    elif suffix == ".mat":
+        savemat(path, {"traj": traj})
+    else:
+        np.savetxt(path, traj, delimiter=",", header="x,y,z", comments="")
+    raw = bytearray(path.read_bytes())
+    for _ in range(rng.randint(1, 6)):
+        op, at = rng.randint(3), rng.randint(len(raw))
+        if op == 0:
+            raw[at] = rng.randint(256)
+        elif op == 1:
+            del raw[at:]
+        else:
+            raw[at:at] = bytes(rng.randint(0, 256, size=rng.randint(1, 9)).astype(np.uint8))
+        if not raw:
+            break
+    path.write_bytes(bytes(raw))
+    try:
+        read_trajectory(path)
+    except DataError as exc:
+        assert str(path) in str(exc)
+
+
+@pytest.fixture(scope="module")
+def model_bytes(tmp_path_factory, fitted):
+    path = tmp_path_factory.mktemp("model") / "m.npz"
+    save_model(fitted, path)
+    return path.read_bytes()
+
+
+@settings(max_examples=100, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_load_model_only_model_file_errors(tmp_path_factory, model_bytes, data):
+    """Random bytes, a valid header with random bytes, or a valid file mutated: always a
+    TrajHMMError subclass (or a good model when nothing changed), never anything else."""
+    kind = data.draw(st.sampled_from(["random", "header", "mutated", "truncated"]))
+    if kind == "random":
+        raw = data.draw(st.binary(max_size=600))
+    elif kind == "header":
+        raw = model_bytes[:40] + data.draw(st.binary(max_size=600))
+    elif kind == "truncated":
+        raw = model_bytes[: data.draw(st.integers(0, len(model_bytes) - 1))]
+    else:
+        raw = bytearray(model_bytes)
+        for at, value in data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(0, 255)),
+                                            min_size=1, max_size=4)):
+            raw[at] = value
+        raw = bytes(raw)
+    path = tmp_path_factory.mktemp("fz") / "m.npz"
+    path.write_bytes(raw)
+    try:
+        load_model(path)
+    except TrajHMMError:
+        pass
+    else:
+        assert raw == model_bytes
+
+
+# --------------------------------------------------------------- interrupted training
+def _train_until_interrupted(tmp_path, out):
+    """Start `trajhmm train` in a process, SIGINT it once training has started."""
+    cmd = [sys.executable, "-m", "trajhmm", "-v", "train", str(SAMPLE_DATA), "-o", str(out),
+           "--n-states", "20", "--n-init", "50", "--n-iter", "300", "--tol", "0", "--n-mix", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    line = proc.stderr.readline()
+    while line and "training" not in line:
+        line = proc.stderr.readline()
+    assert "training" in line, line
+    time.sleep(1.0)
+    assert proc.poll() is None, "training finished before the interrupt"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def test_interrupted_train_leaves_no_file_or_the_old_one(tmp_path, fitted):
+    out = tmp_path / "m.npz"
+    code, err = _train_until_interrupted(tmp_path, out)
+    assert code == 130 and "interrupted" in err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # no temporary file left either
+
+    save_model(fitted, out)
+    before = out.read_bytes()
+    code, err = _train_until_interrupted(tmp_path, out)
+    assert code == 130
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+# ---------------------------------------------------------------------- threads
+def test_a_loaded_model_is_safe_to_share_between_threads(tmp_path, fitted, dataset):
+    X, _ = dataset
+    save_model(fitted, tmp_path / "m.npz")
+    clf = load_model(tmp_path / "m.npz")
+    expected = clf.predict_proba(X)
+    expected_unknown = clf.is_unknown(X)
+
+    def work(i):
+        rows = [(i + k) % len(X) for k in range(len(X))]
+        return rows, clf.predict_proba([X[r] for r in rows]), clf.is_unknown([X[r] for r in rows])
+
+    with ThreadPoolExecutor(8) as pool:
+        for rows, proba, unknown in pool.map(work, range(32)):
+            np.testing.assert_array_equal(proba, expected[rows])
+            np.testing.assert_array_equal(unknown, expected_unknown[rows])
