@@ -252,7 +252,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y):
+    def fit(self, X, y, *, progress=None):
         """Train one HMM per class.
 
         Parameters
@@ -261,6 +261,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             Trajectories of any lengths (at least 2 points each).
         y : array-like of shape (n_samples,)
             Class labels of any type (strings from folder names, ints, ...).
+        progress : callable, optional
+            Called as ``progress(done, total, info)`` each time one EM run (a class x
+            restart, or the background model) has finished, in the order of the runs;
+            ``info`` is a dict with ``label``, ``restart``, ``log_likelihood``, ``n_iter``
+            and ``converged``. The CLI draws its progress bar with it.
 
         Returns
         -------
@@ -303,10 +308,20 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         background_seed = rng.randint(np.iinfo(np.int32).max)
         subset = np.sort(rng.permutation(len(segs))[:_BACKGROUND_MAX_SEGMENTS])
         tasks = [(k, r) for k in range(len(classes)) for r in range(self.n_init)]
-        results = Parallel(n_jobs=self.n_jobs)(
+        stream = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             [delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r])) for k, r in tasks]
             + [delayed(_hmm.fit_hmm)(segs[subset], config, floor, int(background_seed))]
         )
+        results = []
+        for res in stream:
+            results.append(res)
+            if progress is not None:
+                done = len(results)
+                k, r = tasks[done - 1] if done <= len(tasks) else (None, 0)
+                label = "(background)" if k is None else classes[k]
+                label = label.item() if isinstance(label, np.generic) else label
+                progress(done, len(tasks) + 1, {"label": label, "restart": r, "log_likelihood": res.log_likelihood,
+                                                 "n_iter": res.n_iter, "converged": res.converged})
         background = results.pop()
         best = {}
         for (k, r), res in zip(tasks, results):

@@ -101,6 +101,15 @@ def _add_reading_flags(parser, split=True):
     parser.add_argument("--variable", help=".mat files: the variable to read")
 
 
+def _add_output_flags(parser, progress=True):
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only errors and the requested results")
+    if progress:
+        parser.add_argument("--progress", action="store_true",
+                            help="show a progress bar on stderr even when it is not a terminal "
+                            "(default: shown on terminals only; needs tqdm: pip install 'trajhmm[progress]')")
+
+
 def _add_scheduler_flag(parser):
     parser.add_argument(
         "--scheduler",
@@ -142,6 +151,7 @@ def build_parser():
     _add_reading_flags(p)
     _add_estimator_flags(p)
     _add_scheduler_flag(p)
+    _add_output_flags(p)
 
     p = sub.add_parser("predict", help="predict the class of trajectory files")
     p.add_argument("model", metavar="MODEL")
@@ -162,6 +172,7 @@ def build_parser():
                    help="batches scored in parallel (-1: all cores; with --scheduler: the cluster decides)")
     _add_reading_flags(p, split=False)
     _add_scheduler_flag(p)
+    _add_output_flags(p)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
     p.add_argument("model", metavar="MODEL")
@@ -170,6 +181,7 @@ def build_parser():
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
     _add_reading_flags(p)
     _add_scheduler_flag(p)
+    _add_output_flags(p, progress=False)
 
     p = sub.add_parser("tune", help="cross-validate a grid of parameters, print a ranked table, save the best model")
     p.add_argument("data_dir", metavar="DATA_DIR")
@@ -178,6 +190,7 @@ def build_parser():
     _add_reading_flags(p)
     _add_estimator_flags(p, grid=True)
     _add_scheduler_flag(p)
+    _add_output_flags(p, progress=False)
 
     p = sub.add_parser("info", help="summary of a model file")
     p.add_argument("model", metavar="MODEL")
@@ -186,6 +199,20 @@ def build_parser():
 
 
 # ---------------------------------------------------------------------- commands
+def _progress_bar(args, total, unit, desc):
+    """A tqdm bar on stderr, or None: off with -q, forced by --progress, otherwise shown
+    only when stderr is a terminal. ``total`` may be a function (called only if shown)."""
+    if args.quiet or not (getattr(args, "progress", False) or sys.stderr.isatty()):
+        return None
+    total = total() if callable(total) else total
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        logger.warning("progress bars need tqdm: pip install 'trajhmm[progress]'")
+        return None
+    return tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True)
+
+
 def _estimator_from(args):
     params = {name: getattr(args, name) for name in _ESTIMATOR_FLAGS}
     return HMMClassifier(**params)
@@ -221,9 +248,22 @@ def _cmd_train(args, out):
         held_out = ([X[i] for i in te], y[te])
         X, y = [X[i] for i in tr], y[tr]
     logger.info("training %d classes on %d trajectories", len(np.unique(y)), len(X))
-    clf.fit(X, y)
+    bar = _progress_bar(args, len(np.unique(y)) * args.n_init + 1, "EM run", "training")
+
+    def progress(done, total, info):
+        bar.set_postfix_str(f"{info['label']} (restart {info['restart']}): log-likelihood "
+                            f"{info['log_likelihood']:.6g} after {info['n_iter']} iterations", refresh=False)
+        bar.update(1)
+
+    try:
+        clf.fit(X, y, progress=progress if bar else None)
+    finally:
+        if bar:
+            bar.close()
     persistence.save_model(clf, args.output, format=args.model_format)
-    print(f"trained {len(clf.classes_)} classes on {len(X)} trajectories; model written to {args.output}", file=out)
+    if not args.quiet:
+        print(f"trained {len(clf.classes_)} classes on {len(X)} trajectories; model written to {args.output}",
+              file=out)
     if held_out is not None:
         acc = clf.score(*held_out)
         print(f"held-out accuracy: {acc:.4f} ({len(held_out[1])} trajectories)", file=out)
@@ -242,26 +282,16 @@ def _cmd_predict(args, out):
         writer = csv.writer(fh) if args.format == "csv" else None
         if writer:
             writer.writerow(["path", "label", "margin"] + ([f"p_{c}" for c in classes] if args.proba else []))
-        n = 0
         results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
                                 unknown=args.unknown_label, on_invalid=args.on_invalid,
                                 variable=args.variable, n_jobs=args.n_jobs)
-        for r in results:
-            if isinstance(r, SkippedFile):
-                skipped.append((r.path, r.reason))
-                continue
-            n += 1
-            if args.format == "json":
-                rec = {"path": r.path, "label": _jsonable(r.label), "margin": r.margin}
-                if args.proba:
-                    rec["proba"] = dict(zip(classes, r.proba.tolist()))
-                fh.write(json.dumps(rec) + "\n")
-                continue
-            cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
-            if writer:
-                writer.writerow(cols)
-            else:
-                fh.write("\t".join(cols) + "\n")
+        count = lambda: sum(1 for _ in datasets.iter_trajectory_files(args.paths))  # noqa: E731 (names only)
+        bar = _progress_bar(args, count, "file", "predicting")
+        try:
+            n = _write_predictions(fh, results, bar, args, classes, writer, skipped)
+        finally:
+            if bar is not None:
+                bar.close()
         return n
 
     if args.output:
@@ -272,6 +302,29 @@ def _cmd_predict(args, out):
         write(out)
     _report_skipped(skipped)
     return 3 if skipped else 0
+
+
+def _write_predictions(fh, results, bar, args, classes, writer, skipped):
+    n = 0
+    for r in results:
+        if bar is not None:
+            bar.update(1)
+        if isinstance(r, SkippedFile):
+            skipped.append((r.path, r.reason))
+            continue
+        n += 1
+        if args.format == "json":
+            rec = {"path": r.path, "label": _jsonable(r.label), "margin": r.margin}
+            if args.proba:
+                rec["proba"] = dict(zip(classes, r.proba.tolist()))
+            fh.write(json.dumps(rec) + "\n")
+            continue
+        cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
+        if writer:
+            writer.writerow(cols)
+        else:
+            fh.write("\t".join(cols) + "\n")
+    return n
 
 
 def _jsonable(value):
@@ -288,7 +341,7 @@ def _confusion_table(labels, matrix):
 
 
 def _cmd_evaluate(args, out):
-    from sklearn.metrics import accuracy_score, confusion_matrix
+    from .metrics import evaluation_report
 
     clf = persistence.load_model(args.model, trusted=args.trust_pickle)
     ds = _load_labelled(args)
@@ -297,23 +350,28 @@ def _cmd_evaluate(args, out):
         raise DataError(f"{args.model}: model has numeric labels; folder labels are strings")
     y_pred = clf.predict(ds.trajectories).astype(str)
     labels = sorted(set(clf.classes_.astype(str)) | set(y_true))
-    acc = accuracy_score(y_true, y_pred)
-    cm = confusion_matrix(y_true, y_pred, labels=labels)
-    print(f"accuracy: {acc:.4f} ({int((y_true == y_pred).sum())}/{len(y_true)} trajectories)", file=out)
+    report = evaluation_report(y_true, y_pred, labels=labels)
+    n_right = int((y_true == y_pred).sum())
+    print(f"accuracy: {report['accuracy']:.4f} ({n_right}/{len(y_true)} trajectories); "
+          f"macro F1: {report['macro_f1']:.4f}", file=out)
+    width = max(len("class"), *(len(lb) for lb in labels))
+    print(f"{'class'.ljust(width)}  precision  recall      f1  support", file=out)
+    for label in labels:
+        m = report["per_class"][label]
+        print(f"{label.ljust(width)}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:6.4f}  {m['support']:7d}",
+              file=out)
     print("confusion matrix (rows: true label, columns: predicted):", file=out)
-    print(_confusion_table(labels, cm), file=out)
+    print(_confusion_table(labels, np.asarray(report["confusion_matrix"])), file=out)
+    if report["most_confused"]:
+        print("most confused (true -> predicted: count): " + "; ".join(
+            f"{p['true']} -> {p['predicted']}: {p['count']}" for p in report["most_confused"]), file=out)
+    else:
+        print("most confused: none (no errors)", file=out)
     if args.report:
-        report = {
-            "model": str(args.model),
-            "data_dir": str(args.data_dir),
-            "n_trajectories": len(y_true),
-            "accuracy": acc,
-            "labels": labels,
-            "confusion_matrix": cm.tolist(),
-            "skipped": [{"path": p, "reason": r} for p, r in ds.skipped],
-        }
+        full = {"model": str(args.model), "data": str(args.data_dir), **report,
+                "skipped": [{"path": p, "reason": r} for p, r in ds.skipped]}
         with persistence.atomic_write(args.report, "w") as fh:
-            json.dump(report, fh, indent=2)
+            json.dump(full, fh, indent=2)
     _report_skipped(ds.skipped)
     return 3 if ds.skipped else 0
 
