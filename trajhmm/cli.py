@@ -192,6 +192,32 @@ def build_parser():
     _add_scheduler_flag(p)
     _add_output_flags(p, progress=False)
 
+    p = sub.add_parser("plot", help="draw a figure to a PNG (or PDF/SVG) file; needs the plot extra: "
+                       "pip install 'trajhmm[plot]'")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    k = kinds.add_parser("confusion", help="confusion matrix of MODEL on labelled DATA_DIR")
+    k.add_argument("model", metavar="MODEL")
+    k.add_argument("data_dir", metavar="DATA_DIR")
+    k.add_argument("--normalize", action="store_true", help="rows as fractions of each true class")
+    k = kinds.add_parser("trajectories", help="trajectories of DATA_DIR coloured by class "
+                         "(with --model: misclassified ones highlighted)")
+    k.add_argument("data_dir", metavar="DATA_DIR")
+    k.add_argument("--model", metavar="MODEL", help="also predict, and draw predicted vs true")
+    k = kinds.add_parser("convergence", help="EM log-likelihood per iteration for every class of MODEL")
+    k.add_argument("model", metavar="MODEL")
+    k = kinds.add_parser("states", help="state means of the model of CLASS (over its trajectories with --data)")
+    k.add_argument("model", metavar="MODEL")
+    k.add_argument("label", metavar="CLASS")
+    k.add_argument("--data", metavar="DATA_DIR", help="labelled data: draw CLASS's trajectories underneath")
+    for name, k in kinds.choices.items():
+        k.add_argument("-o", "--output", required=True, metavar="FILE.png",
+                       help="image file to write (atomically): .png, .pdf or .svg")
+        k.add_argument("--dpi", type=int, default=120, help="resolution (default: 120)")
+        k.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
+        if name != "convergence":
+            _add_reading_flags(k)
+        _add_output_flags(k, progress=False)
+
     p = sub.add_parser("info", help="summary of a model file")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
@@ -376,6 +402,56 @@ def _cmd_evaluate(args, out):
     return 3 if ds.skipped else 0
 
 
+def _cmd_plot(args, out):
+    from . import plotting
+
+    if args.dpi < 1:
+        raise DataError(f"--dpi: expected a positive integer, got {args.dpi}")
+
+    def model():
+        return persistence.load_model(args.model, trusted=args.trust_pickle)
+
+    def data(path):
+        args.data_dir = path
+        return _load_labelled(args)
+
+    skipped = []
+    if args.kind == "confusion":
+        from .metrics import evaluation_report
+
+        clf, ds = model(), data(args.data_dir)
+        y_true = np.asarray(ds.labels).astype(str)
+        labels = sorted(set(clf.classes_.astype(str)) | set(y_true))
+        report = evaluation_report(y_true, clf.predict(ds.trajectories).astype(str), labels=labels)
+        fig = plotting.plot_confusion(report["confusion_matrix"], labels, normalize=args.normalize,
+                                      title=f"{args.model} on {args.data_dir}: accuracy {report['accuracy']:.4f}")
+        skipped = ds.skipped
+    elif args.kind == "trajectories":
+        ds = data(args.data_dir)
+        predicted = model().predict(ds.trajectories).astype(str) if args.model else None
+        fig = plotting.plot_trajectories(ds.trajectories, np.asarray(ds.labels).astype(str), predicted=predicted)
+        skipped = ds.skipped
+    elif args.kind == "convergence":
+        fig = plotting.plot_convergence(model())
+    else:
+        clf = model()
+        X = None
+        if args.data:
+            ds = data(args.data)
+            X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
+            skipped = ds.skipped
+        fig = plotting.plot_states(clf, args.label, X)
+    fmt = str(args.output).rsplit(".", 1)[-1].lower() if "." in str(args.output) else "png"
+    if fmt not in ("png", "pdf", "svg"):
+        raise DataError(f"{args.output}: expected a .png, .pdf or .svg file name, got .{fmt}")
+    with persistence.atomic_write(args.output, "wb") as fh:
+        fig.savefig(fh, format=fmt, dpi=args.dpi)
+    if not args.quiet:
+        print(f"{args.kind} plot written to {args.output}", file=out)
+    _report_skipped(skipped)
+    return 3 if skipped else 0
+
+
 def _cmd_info(args, out):
     clf = persistence.load_model(args.model, trusted=args.trust_pickle)
     meta = persistence.model_metadata(args.model)
@@ -435,7 +511,7 @@ def _combinations(grid):
 
 
 _COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_evaluate, "tune": _cmd_tune,
-             "info": _cmd_info}
+             "plot": _cmd_plot, "info": _cmd_info}
 
 
 @contextmanager

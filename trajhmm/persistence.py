@@ -73,6 +73,15 @@ def library_versions():
     }
 
 
+def _read_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
@@ -90,6 +99,8 @@ def atomic_write(path, mode="wb"):
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+            # mkstemp creates 0600; give the file the mode a plain open() would have
+            os.fchmod(fh.fileno(), path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         try:

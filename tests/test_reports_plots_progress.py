@@ -1,0 +1,148 @@
+"""trajhmm evaluate reports, trajhmm plot figures, progress bars and -q."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix
+
+from trajhmm import load_model, load_trajectories, save_model
+from trajhmm.cli import main
+from trajhmm.metrics import evaluation_report
+
+from conftest import FAST, ROOT, SAMPLE_DATA
+
+FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
+
+
+def cli(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def weak_model(tmp_path_factory):
+    """A deliberately weak model (2 states, 6 points) so that there are confusions."""
+    path = tmp_path_factory.mktemp("weak") / "weak.npz"
+    assert main(["-q", "train", str(SAMPLE_DATA), "-o", str(path), "--n-states", "2", "--n-points", "6",
+                 "--derivatives", "0", "--covariance-type", "spherical"]) == 0
+    return path
+
+
+def test_evaluate_report_agrees_with_sklearn(tmp_path, weak_model, capsys):
+    report_path = tmp_path / "r.json"
+    code, out, err = cli(["evaluate", weak_model, SAMPLE_DATA, "--report", report_path], capsys)
+    assert code == 0, err
+    report = json.loads(report_path.read_text())
+    ds = load_trajectories(SAMPLE_DATA)
+    clf = load_model(weak_model)
+    y_true, y_pred = np.asarray(ds.labels), clf.predict(ds.trajectories).astype(str)
+    expected = confusion_matrix(y_true, y_pred, labels=report["labels"])
+    assert report["confusion_matrix"] == expected.tolist()
+    assert report["accuracy"] == pytest.approx((y_true == y_pred).mean())
+    assert 0 < report["accuracy"] < 1, "the weak model should make some errors"
+    # the printed matrix is the same matrix
+    lines = out.splitlines()
+    start = lines.index("confusion matrix (rows: true label, columns: predicted):") + 2
+    printed = np.array([[int(v) for v in line.split()[1:]] for line in lines[start:start + len(report["labels"])]])
+    np.testing.assert_array_equal(printed, expected)
+    # per-class metrics and the most confused pair
+    for k, label in enumerate(report["labels"]):
+        support = int(expected[k].sum())
+        recall = expected[k, k] / support
+        assert report["per_class"][label]["support"] == support
+        assert report["per_class"][label]["recall"] == pytest.approx(recall)
+        assert f"{label}" in out
+    off = expected - np.diag(np.diag(expected))
+    i, j = np.unravel_index(np.argmax(off), off.shape)
+    top = report["most_confused"][0]
+    assert (top["true"], top["predicted"], top["count"]) == (report["labels"][i], report["labels"][j], off[i, j])
+    assert f"{top['true']} -> {top['predicted']}: {top['count']}" in out
+
+
+def test_evaluation_report_without_errors():
+    r = evaluation_report([1, 2, 2], [1, 2, 2])
+    assert r["accuracy"] == 1.0 and r["most_confused"] == [] and r["labels"] == [1, 2]
+
+
+def _is_png(path):
+    import matplotlib.image
+
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    img = matplotlib.image.imread(path)
+    assert img.shape[0] > 200 and img.shape[1] > 200
+    assert img[..., :3].std() > 0.01  # not a blank image
+    return img
+
+
+@pytest.mark.parametrize("kind, args", [
+    ("confusion", ["{model}", "{data}"]),
+    ("confusion", ["{model}", "{data}", "--normalize"]),
+    ("trajectories", ["{data}"]),
+    ("trajectories", ["{data}", "--model", "{model}"]),
+    ("convergence", ["{model}"]),
+    ("states", ["{model}", "helix_cw", "--data", "{data}"]),
+    ("states", ["{model}", "wave"]),
+])
+def test_every_plot_kind_writes_a_png(tmp_path, weak_model, capsys, kind, args):
+    out = tmp_path / f"{kind}.png"
+    argv = ["plot", kind] + [a.format(model=weak_model, data=SAMPLE_DATA) for a in args] + ["-o", out]
+    code, stdout, err = cli(argv, capsys)
+    assert code == 0, err
+    assert f"{kind} plot written to {out}" in stdout
+    _is_png(out)
+
+
+def test_plot_errors_are_one_line(tmp_path, weak_model, capsys):
+    code, _, err = cli(["plot", "states", weak_model, "no_such_class", "-o", tmp_path / "s.png"], capsys)
+    assert code == 1 and "no_such_class" in err and err.count("\n") == 1
+    code, _, err = cli(["plot", "convergence", weak_model, "-o", tmp_path / "s.gif"], capsys)
+    assert code == 1 and "expected a .png, .pdf or .svg" in err
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.gif").exists()
+
+
+def test_plotting_api_returns_figures(fitted, dataset):
+    from trajhmm import plotting
+
+    X, y = dataset
+    for fig in (plotting.plot_convergence(fitted), plotting.plot_states(fitted, y[0], X[:3]),
+                plotting.plot_trajectories(X, y, predicted=fitted.predict(X))):
+        assert fig.axes
+
+
+def _run(args):
+    return subprocess.run([sys.executable, "-m", "trajhmm", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+def test_progress_on_stderr_and_quiet(tmp_path):
+    model = tmp_path / "m.npz"
+    proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS, "--progress"])
+    assert proc.returncode == 0, proc.stderr
+    assert "training: 100%" in proc.stderr and "11/11" in proc.stderr  # 10 classes + background
+    assert "log-likelihood" in proc.stderr
+    proc = _run(["predict", model, SAMPLE_DATA, "--progress", "--output", tmp_path / "p.tsv"])
+    assert proc.returncode == 0 and "predicting: 100%" in proc.stderr and "120/120" in proc.stderr
+    # not a terminal and no --progress: no bar
+    proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS])
+    assert proc.returncode == 0 and "training:" not in proc.stderr
+    # -q: nothing but errors
+    for argv in (["train", SAMPLE_DATA, "-o", model, *FLAGS, "--progress", "-q"],
+                 ["-q", "train", SAMPLE_DATA, "-o", model, *FLAGS, "--progress"]):
+        proc = _run(argv)
+        assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", proc.stderr
+    proc = _run(["-q", "train", tmp_path / "missing", "-o", model])
+    assert proc.returncode == 1 and proc.stderr.startswith("trajhmm: error:")
+
+
+def test_written_files_get_normal_permissions(tmp_path, fitted):
+    import os
+
+    save_model(fitted, tmp_path / "m.npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -1,0 +1,177 @@
+"""Figures (optional extra ``trajhmm[plot]``: matplotlib).
+
+Every function returns a ``matplotlib.figure.Figure`` built without pyplot (no global
+state, no window, any backend), which the caller saves with ``fig.savefig(path)``.
+``trajhmm plot ...`` is the command-line front end.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .exceptions import DataError
+
+__all__ = ["plot_confusion", "plot_trajectories", "plot_convergence", "plot_states"]
+
+
+def _figure(**kwargs):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise DataError("plots need matplotlib: pip install 'trajhmm[plot]'") from None
+    return Figure(**kwargs)
+
+
+def _colors(n):
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def plot_confusion(confusion, labels, *, normalize=False, title="Confusion matrix"):
+    """A confusion matrix (rows: true, columns: predicted) as an annotated heat map.
+
+    Examples
+    --------
+    >>> fig = plot_confusion([[3, 1], [0, 4]], ["a", "b"])
+    >>> fig.axes[0].get_xlabel()
+    'predicted'
+    """
+    cm = np.asarray(confusion, dtype=float)
+    labels = [str(v) for v in labels]
+    if cm.shape != (len(labels), len(labels)):
+        raise DataError(f"confusion: expected a {len(labels)} x {len(labels)} matrix, got shape {cm.shape}")
+    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    size = 2.5 + 0.45 * len(labels)
+    fig = _figure(figsize=(size + 1, size), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(shown, cmap="Blues")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    top = shown.max() if shown.size else 0
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if cm[i, j]:
+                text = f"{shown[i, j]:.2f}" if normalize else str(int(cm[i, j]))
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="white" if shown[i, j] > 0.6 * top else "black")
+    return fig
+
+
+def _axes(fig, n_dims):
+    if n_dims >= 3:
+        ax = fig.add_subplot(projection="3d")
+        return ax, 3
+    return fig.add_subplot(), 2
+
+
+def plot_trajectories(X, labels, *, predicted=None, title=None):
+    """Trajectories in 3-D (or 2-D for planar data), coloured by class; with
+    ``predicted``, correctly classified ones thin in their class colour and misclassified
+    ones thick and black, annotated "true -> predicted".
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 1, 20)[:, None]
+    >>> fig = plot_trajectories([np.hstack([t, t]), np.hstack([t, -t])], ["up", "down"])
+    >>> len(fig.axes[0].lines)
+    2
+    """
+    X = [np.asarray(x, dtype=float) for x in X]
+    labels = np.asarray(labels)
+    if len(X) != len(labels):
+        raise DataError(f"labels: expected {len(X)} (one per trajectory), got {len(labels)}")
+    if predicted is not None and len(predicted) != len(X):
+        raise DataError(f"predicted: expected {len(X)} (one per trajectory), got {len(predicted)}")
+    n_dims = min(x.shape[1] for x in X) if X else 2
+    fig = _figure(figsize=(8, 6.5), layout="constrained")
+    ax, k = _axes(fig, n_dims)
+    classes = sorted(set(labels.tolist()), key=str)
+    color = dict(zip(classes, _colors(len(classes))))
+    seen = set()
+    for i, x in enumerate(X):
+        c = labels[i].item() if isinstance(labels[i], np.generic) else labels[i]
+        wrong = predicted is not None and str(predicted[i]) != str(c)
+        style = dict(color="black", linewidth=2.2, zorder=3) if wrong else dict(color=color[c], linewidth=0.9, alpha=0.8)
+        name = None if wrong or c in seen else str(c)
+        seen.add(c)
+        ax.plot(*[x[:, d] for d in range(k)], label=name, **style)
+        if wrong:
+            end = [x[-1, d] for d in range(k)]
+            ax.text(*end, f"{c} -> {predicted[i]}", fontsize=7)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if k == 3:
+        ax.set_zlabel("z")
+    ax.legend(fontsize=7, loc="upper left", ncols=2)
+    n_wrong = 0 if predicted is None else int(sum(str(p) != str(t) for p, t in zip(predicted, labels)))
+    ax.set_title(title or (f"{len(X)} trajectories, {len(classes)} classes"
+                           + ("" if predicted is None else f"; {n_wrong} misclassified (black)")))
+    return fig
+
+
+def plot_convergence(model):
+    """EM log-likelihood per iteration for every class model of a fitted classifier
+    (from ``log_likelihood_history_``, saved in model files)."""
+    check_is_fitted(model, "models_")
+    fig = _figure(figsize=(8, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for label, hist, color, ok in zip(model.classes_, model.log_likelihood_history_, _colors(len(model.classes_)),
+                                      model.converged_):
+        h = np.asarray(hist)
+        ax.plot(np.arange(1, len(h) + 1), h, color=color, marker=".", markersize=3,
+                label=f"{label}" + ("" if ok else " (not converged)"))
+    ax.set_xlabel("EM iteration")
+    ax.set_ylabel("log-likelihood of the class's training data")
+    ax.set_title("EM convergence per class")
+    ax.legend(fontsize=7, ncols=2)
+    return fig
+
+
+def plot_states(model, label, X=None):
+    """The state means of one class model over that class's trajectories, in the space
+    the model sees (after resampling and the model's preprocessing: ``model.transform``),
+    positional features only. States are numbered in left-right order.
+
+    ``X``: trajectories of the class to draw underneath (optional).
+    """
+    check_is_fitted(model, "models_")
+    matches = [k for k, c in enumerate(model.classes_) if str(c) == str(label)]
+    if not matches:
+        raise DataError(f"class {label!r}: not in the model (classes: {[str(c) for c in model.classes_]})")
+    k = matches[0]
+    hmm = model.models_[k]
+    # positional features among the model's features (velocity features come after them)
+    n_dims = model.n_features_in_
+    positional = np.cumsum(model.feature_mask_)[:n_dims][model.feature_mask_[:n_dims]] - 1
+    if len(positional) < 2:
+        raise DataError(f"class {label!r}: the model keeps fewer than 2 positional features, nothing to draw")
+    fig = _figure(figsize=(8, 6.5), layout="constrained")
+    ax, dims = _axes(fig, len(positional))
+    cols = positional[:dims]
+    if X is not None and len(X):
+        for seg in model.transform(X):
+            ax.plot(*[seg[:, c] for c in cols], color="0.6", linewidth=0.8, alpha=0.7)
+    means = np.asarray(hmm.means_)
+    means = means.reshape(hmm.n_components, -1, means.shape[-1])  # (states, mix, features)
+    colors = _colors(hmm.n_components)
+    for s in range(hmm.n_components):
+        for m in range(means.shape[1]):
+            point = [means[s, m, c] for c in cols]
+            ax.scatter(*point, color=colors[s], s=60, edgecolor="black", zorder=4)
+            ax.text(*point, f" {s}", fontsize=9, zorder=5)
+    centres = means.mean(axis=1)
+    ax.plot(*[centres[:, c] for c in cols], color="black", linewidth=1.2, linestyle="--")
+    kept = np.flatnonzero(model.feature_mask_[:n_dims])[:dims]
+    names = [("x", "y", "z")[i] if i < 3 else f"dim {i}" for i in kept]
+    ax.set_xlabel(f"{names[0]} (model units)")
+    ax.set_ylabel(f"{names[1]} (model units)")
+    if dims == 3:
+        ax.set_zlabel(f"{names[2]} (model units)")
+    ax.set_title(f"class {label}: {hmm.n_components} state means"
+                 + (f" over {len(X)} trajectories" if X is not None and len(X) else ""))
+    return fig
