@@ -50,6 +50,10 @@ _ESTIMATOR_FLAGS = {
 }
 
 
+_DATA_HELP = ("labelled data: a folder DATA_DIR/<label>/<trajectory files>, an .npz bundle "
+              "(X, lengths, y[, split]) or a UEA .ts file")
+
+
 def _bool(text):
     low = text.lower()
     if low in ("1", "true", "yes", "on"):
@@ -132,7 +136,7 @@ def build_parser():
 
     p = sub.add_parser("train", help="train a classifier on labelled data: a folder DATA_DIR/<label>/<files>, "
                        "an .npz bundle (X, lengths, y[, split]) or a UEA .ts file")
-    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
     p.add_argument(
         "--test-size",
@@ -154,7 +158,7 @@ def build_parser():
     _add_output_flags(p)
 
     p = sub.add_parser("predict", help="predict the class of trajectory files")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
     p.add_argument("paths", nargs="+", metavar="PATH", help="trajectory files or folders")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="text: tab-separated; csv; json: one JSON object per line (default: text)")
@@ -175,8 +179,8 @@ def build_parser():
     _add_output_flags(p)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     p.add_argument("--report", metavar="FILE.json", help="also write the results as JSON (atomically)")
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
     _add_reading_flags(p)
@@ -184,7 +188,7 @@ def build_parser():
     _add_output_flags(p, progress=False)
 
     p = sub.add_parser("tune", help="cross-validate a grid of parameters, print a ranked table, save the best model")
-    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="best model (refit on all data)")
     p.add_argument("--cv", type=int, default=3, metavar="K", help="stratified folds (default: 3)")
     _add_reading_flags(p)
@@ -196,18 +200,18 @@ def build_parser():
                        "pip install 'trajhmm[plot]'")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     k = kinds.add_parser("confusion", help="confusion matrix of MODEL on labelled DATA_DIR")
-    k.add_argument("model", metavar="MODEL")
-    k.add_argument("data_dir", metavar="DATA_DIR")
+    k.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    k.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     k.add_argument("--normalize", action="store_true", help="rows as fractions of each true class")
     k = kinds.add_parser("trajectories", help="trajectories of DATA_DIR coloured by class "
                          "(with --model: misclassified ones highlighted)")
-    k.add_argument("data_dir", metavar="DATA_DIR")
+    k.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     k.add_argument("--model", metavar="MODEL", help="also predict, and draw predicted vs true")
     k = kinds.add_parser("convergence", help="EM log-likelihood per iteration for every class of MODEL")
-    k.add_argument("model", metavar="MODEL")
+    k.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
     k = kinds.add_parser("states", help="state means of the model of CLASS (over its trajectories with --data)")
-    k.add_argument("model", metavar="MODEL")
-    k.add_argument("label", metavar="CLASS")
+    k.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    k.add_argument("label", metavar="CLASS", help="class label, as printed by trajhmm info")
     k.add_argument("--data", metavar="DATA_DIR", help="labelled data: draw CLASS's trajectories underneath")
     for name, k in kinds.choices.items():
         k.add_argument("-o", "--output", required=True, metavar="FILE.png",
@@ -219,7 +223,7 @@ def build_parser():
         _add_output_flags(k, progress=False)
 
     p = sub.add_parser("info", help="summary of a model file")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
     return parser
 
