@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import logging
+import os
 import sys
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -464,6 +465,14 @@ def _cmd_info(args, out):
         print(f"format: trajhmm-model version {meta['format_version']}", file=out)
         print("saved with: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items())), file=out)
     print(f"input dims: {clf.n_features_in_}; model features: {clf.n_model_features_}", file=out)
+    names = [f"{kind}{d}" for kind in ["x"] + [f"d{k}x" for k in range(1, clf.derivatives + 1)]
+             for d in range(clf.n_features_in_)]
+    dropped = [n for n, keep in zip(names, clf.feature_mask_) if not keep]
+    print(f"preprocessing: resample {clf.n_points} points evenly in {clf.resample}, translation={clf.translation}, "
+          f"scaling={clf.scaling}, derivatives={clf.derivatives}, standardize={clf.standardize}"
+          + (f"; constant features dropped: {', '.join(dropped)}" if dropped else ""), file=out)
+    print(f"model: {clf.n_states} states, n_mix={clf.n_mix}, {clf.covariance_type} covariance, {clf.topology}"
+          + (f", max_jump={clf.max_jump}" if clf.max_jump is not None else ""), file=out)
     print("parameters:", file=out)
     for key, value in sorted(clf.get_params().items()):
         print(f"  {key} = {value!r}", file=out)
@@ -583,6 +592,12 @@ def main(argv=None, *, stdout=None):
     except TrajHMMError as exc:
         print(f"trajhmm: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `trajhmm predict ... | head`: the reader is gone, not an error
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except OSError as exc:
         name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"trajhmm: error: {name}{_one_line(exc.strerror or exc)}", file=sys.stderr)

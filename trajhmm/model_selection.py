@@ -35,6 +35,19 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
     ranking : list of dict
         One entry per candidate, best first: ``rank``, ``params``, ``mean_accuracy``,
         ``std_accuracy``, ``mean_fit_seconds``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> t = np.linspace(0, 1, 30)[:, None]
+    >>> X = [np.hstack([t, s * t]) + 0.02 * rng.randn(30, 2) for s in (1, -1) for _ in range(6)]
+    >>> y = ["up"] * 6 + ["down"] * 6
+    >>> best, ranking = tune(X, y, {"n_states": [2, 3]}, cv=2)
+    >>> [(r["rank"], r["params"]["n_states"], r["mean_accuracy"]) for r in ranking]
+    [(1, 2, 1.0), (1, 3, 1.0)]
+    >>> best.n_states
+    2
     """
     check_int(cv, "cv", min_val=2)
     y = np.asarray(y)

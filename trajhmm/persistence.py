@@ -170,6 +170,24 @@ def save_model(clf, path, *, format="npz"):
     format : {"npz", "pickle"}, default="npz"
         "npz": the safe format (arrays and JSON only; see the module docs).
         "pickle": a joblib pickle; :func:`load_model` only opens it with ``trusted=True``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from trajhmm import HMMClassifier, load_model
+    >>> rng = np.random.RandomState(0)
+    >>> t = np.linspace(0, 1, 30)[:, None]
+    >>> X = [np.hstack([t, s * t]) + 0.01 * rng.randn(30, 2) for s in (1, -1) for _ in range(4)]
+    >>> clf = HMMClassifier(n_states=3, random_state=0).fit(X, ["up"] * 4 + ["down"] * 4)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.npz"
+    >>> save_model(clf, path)
+    >>> loaded = load_model(path)
+    >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
+    True
+    >>> save_model(clf, path.with_suffix(".pkl"), format="pickle")
+    >>> load_model(path.with_suffix(".pkl"))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    trajhmm.exceptions.ModelFileError: ... pickle ... trusted=True ...
     """
     if format not in ("npz", "pickle"):
         raise ValueError(f"format: expected 'npz' or 'pickle', got {format!r}")
