@@ -165,3 +165,30 @@ def test_unreachable_scheduler_is_one_line(tmp_path, fitted, capsys):
     assert code == 1
     assert err.startswith("trajhmm: error: --scheduler tcp://127.0.0.1:9: cannot connect")
     assert err.count("\n") == 1
+
+
+def test_relative_paths_are_read_by_workers_from_the_clients_directory(cluster, tmp_path, data_dir, fitted,
+                                                                       monkeypatch, capsys):
+    """Workers have their own working directory: relative paths given to the client must
+    still name the client's files (and are printed as given)."""
+    c, _ = cluster
+    from trajhmm import save_model
+
+    save_model(fitted, tmp_path / "m.npz")
+    monkeypatch.chdir(tmp_path)  # the workers' directory stays where they were started
+    rel = data_dir.relative_to(tmp_path)
+    code, local, err = run(["predict", "m.npz", rel], capsys)
+    assert code == 0, err
+    code, remote, err = run(["predict", "m.npz", rel, "--scheduler", c.scheduler_address], capsys)
+    assert code == 0, err
+    assert remote == local and local.startswith(f"{rel}/")
+
+
+def test_workers_with_another_trajhmm_version_are_refused(cluster, tmp_path, fitted, capsys, monkeypatch):
+    c, _ = cluster
+    from trajhmm import save_model
+
+    save_model(fitted, tmp_path / "m.npz")
+    monkeypatch.setattr("trajhmm.cli.__version__", "0.0.0-client")
+    code, _, err = run(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", c.scheduler_address], capsys)
+    assert code == 1 and "the workers run trajhmm" in err and "0.0.0-client" in err and err.count("\n") == 1

@@ -544,11 +544,24 @@ def _scheduler(address):
     except (OSError, TimeoutError, ValueError) as exc:
         raise DataError(f"--scheduler {address}: cannot connect: {_one_line(exc)}") from None
     try:
+        theirs = {v for v in client.run(_trajhmm_version).values()}
+        if theirs - {__version__}:
+            raise DataError(f"--scheduler {address}: the workers run trajhmm {', '.join(sorted(theirs))}, "
+                            f"this client {__version__}: install the same version on both sides")
         logger.info("running tasks on the Dask cluster at %s", address)
         with parallel_config(backend="dask"):
             yield
     finally:
         client.close()
+
+
+def _trajhmm_version():
+    """Runs on each Dask worker: the trajhmm version it imports (or 'none')."""
+    try:
+        from trajhmm import __version__ as version
+    except ImportError:
+        return "none"
+    return version
 
 
 def _one_line(text):

@@ -8,6 +8,7 @@ workers of a Dask cluster do the reading and scoring and the client only sees re
 """
 
 import itertools
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,18 +91,24 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     files = datasets.iter_trajectory_files(paths)
     batches = iter(lambda: list(itertools.islice(files, batch_size)), [])
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, variable) for batch in batches
+        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, variable, os.getcwd()) for batch in batches
     )
     for batch_results in results:
         yield from batch_results
 
 
-def _predict_batch(model, paths, reject, unknown, on_invalid, variable):
-    """One task: read ``paths`` and predict them (runs where joblib sends it)."""
+def _predict_batch(model, paths, reject, unknown, on_invalid, variable, cwd=None):
+    """One task: read ``paths`` and predict them (runs where joblib sends it: on a Dask
+    worker, relative paths are resolved against the client's working directory ``cwd``,
+    and reported as given)."""
     slots, trajectories = [], []
     for path in paths:
         try:
-            traj = datasets.read_trajectory(path, variable=variable)
+            where = os.path.join(cwd, path) if cwd else path
+            try:
+                traj = datasets.read_trajectory(where, variable=variable)
+            except DataError as exc:  # name the file as the user gave it
+                raise DataError(str(exc).replace(where, path, 1)) from None
             if traj.shape[1] != model.n_features_in_:
                 raise DataError(f"{path}: expected {model.n_features_in_} dims like the model, got {traj.shape[1]}")
         except DataError as exc:
