@@ -143,7 +143,7 @@ def test_unreadable_file(tmp_path, monkeypatch, fitted, capsys):
 SUFFIXES = [".csv", ".txt", ".tsv", ".dat", ".npy", ".mat", ".npz", ".ts"]
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES[:6]))
 def test_fuzz_readers_raise_only_data_errors(tmp_path_factory, data, suffix):
     path = tmp_path_factory.mktemp("fuzz") / ("f" + suffix)
@@ -156,7 +156,7 @@ def test_fuzz_readers_raise_only_data_errors(tmp_path_factory, data, suffix):
         assert traj.ndim == 2 and len(traj) >= 2 and np.isfinite(traj).all()
 
 
-@settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), suffix=st.sampled_from([".npy", ".mat", ".csv"]))
 def test_fuzz_mutated_valid_files(tmp_path_factory, seed, suffix):
     """A valid file with random bytes overwritten, cut or inserted."""
@@ -197,7 +197,7 @@ def model_bytes(tmp_path_factory, fitted):
     return path.read_bytes()
 
 
-@settings(max_examples=100, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_load_model_only_model_file_errors(tmp_path_factory, model_bytes, data):
     """Random bytes, a valid header with random bytes, or a valid file mutated: always a
