@@ -273,3 +273,21 @@ def test_a_loaded_model_is_safe_to_share_between_threads(tmp_path, fitted, datas
         for rows, proba, unknown in pool.map(work, range(32)):
             np.testing.assert_array_equal(proba, expected[rows])
             np.testing.assert_array_equal(unknown, expected_unknown[rows])
+
+
+def test_cli_refuses_a_pickle_that_would_run_code(tmp_path, data_dir, capsys):
+    """`trajhmm predict` (and info, evaluate) on a joblib file whose unpickling would
+    create a marker file: refused without --trust-pickle, marker never created."""
+    import joblib
+
+    from test_persistence import _Marker
+
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.joblib"
+    joblib.dump(_Marker(str(marker)), evil)
+    for argv in (["predict", evil, data_dir], ["info", evil], ["evaluate", evil, data_dir],
+                 ["plot", "convergence", evil, "-o", tmp_path / "c.png"]):
+        code, out, err = cli(argv, capsys)
+        assert_one_line_error(code, err, evil, "--trust-pickle")
+        assert out == ""
+        assert not marker.exists()
