@@ -146,3 +146,18 @@ def test_written_files_get_normal_permissions(tmp_path, fitted):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_fit_progress_reports_runs_and_live_em_log_likelihoods(dataset):
+    from trajhmm import HMMClassifier
+
+    X, y = dataset
+    calls = []
+    clf = HMMClassifier(**FAST).fit(X, y, progress=lambda done, total, info: calls.append((done, total, dict(info))))
+    finished = [c for c in calls if "iteration" not in c[2]]
+    assert [c[0] for c in finished] == list(range(1, 6)) and {c[1] for c in calls} == {5}  # 4 classes + background
+    for k, label in enumerate(clf.classes_):
+        live = [c[2]["log_likelihood"] for c in calls if c[2]["label"] == label and "iteration" in c[2]]
+        np.testing.assert_array_equal(live, clf.log_likelihood_history_[k])  # every EM iteration, as it happened
+    plain = HMMClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(plain.predict_proba(X), clf.predict_proba(X))

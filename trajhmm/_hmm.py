@@ -102,9 +102,13 @@ class _Monitor(ConvergenceMonitor):
         self.iter = 0
         self.history = []
 
+    on_iteration = None  # optional callable(iteration, log_likelihood), for progress bars
+
     def report(self, log_prob):
         self.history.append(float(log_prob))
         self.iter += 1
+        if self.on_iteration is not None:
+            self.on_iteration(self.iter, float(log_prob))
 
     @property
     def converged(self):
@@ -433,10 +437,11 @@ def _new_model(config, cls=None, random_state=None):
     )
 
 
-def fit_hmm(segments, config, floor, seed):
+def fit_hmm(segments, config, floor, seed, on_iteration=None):
     """Train one HMM with EM on equal-length segments (n_samples, n_points, n_features).
 
-    ``seed`` (an int) drives every random choice of the initialisation.
+    ``seed`` (an int) drives every random choice of the initialisation;
+    ``on_iteration(iteration, log_likelihood)`` is called after every EM iteration.
     """
     rng = np.random.RandomState(seed)
     n, T, d = segments.shape
@@ -447,9 +452,11 @@ def fit_hmm(segments, config, floor, seed):
     model.n_features = d
     model._floor = np.asarray(floor, dtype=float)
     monitor = _Monitor(config.tol, config.n_iter)
+    monitor.on_iteration = on_iteration
     model.monitor_ = monitor
     with _captured_hmmlearn_logs() as records:
         model.fit(segments.reshape(-1, d), np.full(n, T))
+    monitor.on_iteration = None  # the model is returned, possibly pickled: no callbacks in it
     plain = model_from_arrays(config, model_arrays(model), n_features=d)
     plain.monitor_ = monitor
     return FitResult(

@@ -40,6 +40,15 @@ _BACKGROUND_MAX_SEGMENTS = 400
 _REJECTION_SLACK = 0.75
 
 
+def _runs_in_process(n_jobs):
+    """True when joblib will run the tasks here, sequentially (callbacks can follow them)."""
+    from joblib import effective_n_jobs
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return effective_n_jobs(n_jobs) == 1 and type(backend).__name__ in ("LokyBackend", "SequentialBackend")
+
+
 class HMMClassifier(ClassifierMixin, BaseEstimator):
     """Classify trajectories with one hidden Markov model per class.
 
@@ -265,7 +274,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             Called as ``progress(done, total, info)`` each time one EM run (a class x
             restart, or the background model) has finished, in the order of the runs;
             ``info`` is a dict with ``label``, ``restart``, ``log_likelihood``, ``n_iter``
-            and ``converged``. The CLI draws its progress bar with it.
+            and ``converged``. When the runs happen one at a time in this process
+            (``n_jobs`` 1 or None, no cluster backend), it is also called after every EM
+            iteration with ``info`` = ``label``, ``restart``, ``iteration`` and the current
+            ``log_likelihood`` (``done`` unchanged). The CLI draws its progress bar with it.
 
         Returns
         -------
@@ -308,13 +320,31 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         background_seed = rng.randint(np.iinfo(np.int32).max)
         subset = np.sort(rng.permutation(len(segs))[:_BACKGROUND_MAX_SEGMENTS])
         tasks = [(k, r) for k in range(len(classes)) for r in range(self.n_init)]
+        # Live EM log-likelihoods only when the runs happen in this process, one at a time
+        # (a callback cannot follow a run into another process or onto a cluster).
+        live = progress is not None and _runs_in_process(self.n_jobs)
+        done_box = [0]
+
+        def on_iteration(k, r):
+            if not live:
+                return None
+            label = "(background)" if k is None else classes[k]
+            label = label.item() if isinstance(label, np.generic) else label
+
+            def report(iteration, log_likelihood):
+                progress(done_box[0], len(tasks) + 1, {"label": label, "restart": r, "iteration": iteration,
+                                                       "log_likelihood": log_likelihood})
+            return report
+
         stream = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            [delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r])) for k, r in tasks]
-            + [delayed(_hmm.fit_hmm)(segs[subset], config, floor, int(background_seed))]
+            [delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r]), on_iteration(k, r))
+             for k, r in tasks]
+            + [delayed(_hmm.fit_hmm)(segs[subset], config, floor, int(background_seed), on_iteration(None, 0))]
         )
         results = []
         for res in stream:
             results.append(res)
+            done_box[0] = len(results)
             if progress is not None:
                 done = len(results)
                 k, r = tasks[done - 1] if done <= len(tasks) else (None, 0)

@@ -282,6 +282,10 @@ def _cmd_train(args, out):
     bar = _progress_bar(args, len(np.unique(y)) * args.n_init + 1, "EM run", "training")
 
     def progress(done, total, info):
+        if "iteration" in info:  # a run in progress: its current EM log-likelihood
+            bar.set_postfix_str(f"{info['label']} (restart {info['restart']}): iteration {info['iteration']}, "
+                                f"log-likelihood {info['log_likelihood']:.6g}")
+            return
         bar.set_postfix_str(f"{info['label']} (restart {info['restart']}): log-likelihood "
                             f"{info['log_likelihood']:.6g} after {info['n_iter']} iterations", refresh=False)
         bar.update(1)
