@@ -162,7 +162,7 @@ def memory(clf, n_files, tmp):
                                   "--output", str(out), "--batch-size", "512"]))
         with open(out) as fh:
             assert sum(1 for _ in fh) == n, "missing predictions"
-    print(f"(c) peak memory of `trajhmm predict` (fresh process, --batch-size 512)")
+    print("(c) peak memory of `trajhmm predict` (fresh process, --batch-size 512)")
     print(f"    {n_files:7d} files            {peaks[0]:8.1f} MB")
     print(f"    {10 * n_files:7d} files            {peaks[1]:8.1f} MB")
     print(f"    ratio (10x files)       {peaks[1] / peaks[0]:8.2f} x")

@@ -8,7 +8,6 @@ import pytest
 from trajhmm import load_model
 from trajhmm.cli import build_parser, main
 
-from conftest import FAST
 
 FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
 

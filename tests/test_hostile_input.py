@@ -1,7 +1,6 @@
 """One validation policy everywhere: every bad input through the API and the CLI, fuzzed
 readers and model loading, an interrupted training run, a model shared by threads."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from trajhmm import DataError, HMMClassifier, _hmm
+from trajhmm import DataError, HMMClassifier
 from trajhmm.cli import main
 from trajhmm.datasets import load_dataset, load_npz, read_ts
 from trajhmm.model_selection import tune

@@ -684,7 +684,6 @@ def forward_backward(log_b, startprob, transmat):
     hmmlearn's per-sequence ``_fit_log`` + ``compute_log_xi_sum`` give, summed over
     segments, from exact log-space forward and backward variables (:func:`_log_matmul`).
     """
-    K, T, n = log_b.shape
     A = np.asarray(transmat, dtype=float)
     log_alpha, log_beta = _log_passes(log_b, startprob, A, backward=True)
     logprob = _logsumexp(log_alpha[-1], axis=0)

@@ -7,7 +7,6 @@ logs and warnings to stderr. Exit codes: 0 ok, 1 data or model error (one line
 
 import argparse
 import csv
-import io
 import json
 import logging
 import os
@@ -255,7 +254,7 @@ def _load_labelled(args):
 
 
 def _report_skipped(skipped):
-    for path, reason in skipped:
+    for _path, reason in skipped:  # the reason names the file
         print(f"trajhmm: skipped: {reason}", file=sys.stderr)
     if skipped:
         print(f"trajhmm: {len(skipped)} file(s) skipped as invalid", file=sys.stderr)
