@@ -44,7 +44,6 @@ __all__ = [
     "fit_hmm",
     "log_likelihood",
     "log_likelihoods",
-    "emission_log_likelihood",
     "forward_log_likelihood",
     "forward_backward",
     "model_arrays",
@@ -573,12 +572,6 @@ def _emissions_state_major(model, XT):
     return _gaussian_log_density(XT, np.asarray(model.means_), c)
 
 
-def emission_log_likelihood(model, X):
-    """(N, n_states) log p(x | state) for points X (N, d), as hmmlearn's
-    ``_compute_log_likelihood``."""
-    return _emissions_state_major(model, np.ascontiguousarray(np.asarray(X, dtype=float).T)).T
-
-
 # A column sum of the scaled product below this is recomputed exactly (see _log_matmul).
 _SAFE_SUM = 1e-250
 
@@ -656,10 +649,6 @@ def _log_passes(log_b, startprob, transmat, backward):
         for t in range(T - 2, -1, -1):
             _log_matmul(log_b[:, t + 1] + log_beta[t + 1], A, log_AT, None if co_reach.all() else co_reach, log_beta[t])
     return log_alpha, log_beta
-
-
-def _logsumexp_last(x):
-    return _logsumexp(x, axis=-1)
 
 
 def _logsumexp(x, axis):
