@@ -320,38 +320,34 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         background_seed = rng.randint(np.iinfo(np.int32).max)
         subset = np.sort(rng.permutation(len(segs))[:_BACKGROUND_MAX_SEGMENTS])
         tasks = [(k, r) for k in range(len(classes)) for r in range(self.n_init)]
-        # Live EM log-likelihoods only when the runs happen in this process, one at a time
-        # (a callback cannot follow a run into another process or onto a cluster).
+        # Progress: one report per finished run, in order; and, when the runs happen in
+        # this process one at a time, one per EM iteration (a callback cannot follow a run
+        # into another process or onto a cluster).
+        runs = [(classes.tolist()[k], r) for k, r in tasks] + [("(background)", 0)]
         live = progress is not None and _runs_in_process(self.n_jobs)
-        done_box = [0]
+        n_done = [0]
 
-        def on_iteration(k, r):
-            if not live:
-                return None
-            label = "(background)" if k is None else classes[k]
-            label = label.item() if isinstance(label, np.generic) else label
+        def on_iteration(run):
+            label, r = runs[run]
 
             def report(iteration, log_likelihood):
-                progress(done_box[0], len(tasks) + 1, {"label": label, "restart": r, "iteration": iteration,
-                                                       "log_likelihood": log_likelihood})
-            return report
+                progress(n_done[0], len(runs), {"label": label, "restart": r, "iteration": iteration,
+                                                "log_likelihood": log_likelihood})
+            return report if live else None
 
         stream = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            [delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r]), on_iteration(k, r))
-             for k, r in tasks]
-            + [delayed(_hmm.fit_hmm)(segs[subset], config, floor, int(background_seed), on_iteration(None, 0))]
+            [delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r]), on_iteration(i))
+             for i, (k, r) in enumerate(tasks)]
+            + [delayed(_hmm.fit_hmm)(segs[subset], config, floor, int(background_seed), on_iteration(len(tasks)))]
         )
         results = []
         for res in stream:
             results.append(res)
-            done_box[0] = len(results)
+            n_done[0] = len(results)
             if progress is not None:
-                done = len(results)
-                k, r = tasks[done - 1] if done <= len(tasks) else (None, 0)
-                label = "(background)" if k is None else classes[k]
-                label = label.item() if isinstance(label, np.generic) else label
-                progress(done, len(tasks) + 1, {"label": label, "restart": r, "log_likelihood": res.log_likelihood,
-                                                 "n_iter": res.n_iter, "converged": res.converged})
+                label, r = runs[len(results) - 1]
+                progress(len(results), len(runs), {"label": label, "restart": r, "log_likelihood": res.log_likelihood,
+                                                   "n_iter": res.n_iter, "converged": res.converged})
         background = results.pop()
         best = {}
         for (k, r), res in zip(tasks, results):
