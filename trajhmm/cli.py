@@ -50,6 +50,7 @@ _ESTIMATOR_FLAGS = {
 }
 
 
+_MODEL_HELP = "model file written by trajhmm train or tune"
 _DATA_HELP = ("labelled data: a folder DATA_DIR/<label>/<trajectory files>, an .npz bundle "
               "(X, lengths, y[, split]) or a UEA .ts file")
 
@@ -158,7 +159,7 @@ def build_parser():
     _add_output_flags(p)
 
     p = sub.add_parser("predict", help="predict the class of trajectory files")
-    p.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     p.add_argument("paths", nargs="+", metavar="PATH", help="trajectory files or folders")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="text: tab-separated; csv; json: one JSON object per line (default: text)")
@@ -179,7 +180,7 @@ def build_parser():
     _add_output_flags(p)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
-    p.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     p.add_argument("--report", metavar="FILE.json", help="also write the results as JSON (atomically)")
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
@@ -200,7 +201,7 @@ def build_parser():
                        "pip install 'trajhmm[plot]'")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     k = kinds.add_parser("confusion", help="confusion matrix of MODEL on labelled DATA_DIR")
-    k.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    k.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     k.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     k.add_argument("--normalize", action="store_true", help="rows as fractions of each true class")
     k = kinds.add_parser("trajectories", help="trajectories of DATA_DIR coloured by class "
@@ -208,9 +209,9 @@ def build_parser():
     k.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     k.add_argument("--model", metavar="MODEL", help="also predict, and draw predicted vs true")
     k = kinds.add_parser("convergence", help="EM log-likelihood per iteration for every class of MODEL")
-    k.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    k.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     k = kinds.add_parser("states", help="state means of the model of CLASS (over its trajectories with --data)")
-    k.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    k.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     k.add_argument("label", metavar="CLASS", help="class label, as printed by trajhmm info")
     k.add_argument("--data", metavar="DATA_DIR", help="labelled data: draw CLASS's trajectories underneath")
     for name, k in kinds.choices.items():
@@ -223,7 +224,7 @@ def build_parser():
         _add_output_flags(k, progress=False)
 
     p = sub.add_parser("info", help="summary of a model file")
-    p.add_argument("model", metavar="MODEL", help="model file written by trajhmm train or tune")
+    p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     p.add_argument("--trust-pickle", action="store_true", help="allow a pickle-based model file")
     return parser
 
