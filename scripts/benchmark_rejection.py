@@ -19,7 +19,6 @@ import warnings
 import numpy as np
 
 from trajhmm import HMMClassifier
-from trajhmm import _hmm
 from trajhmm.classifier import _REJECTION_SLACK
 from trajhmm.datasets import load_npz
 
@@ -27,15 +26,12 @@ from benchmark_accuracy import DEFAULT
 
 
 def class_score_stats(clf, X, y):
-    """Per class: (quantile, median) of its training trajectories' rejection scores."""
-    segs = clf.transform(X)
-    ll = _hmm.log_likelihoods(clf.models_, segs)
-    bg = _hmm.log_likelihood(clf.background_model_, segs)
-    stats = []
-    for k, c in enumerate(clf.classes_):
-        s = (ll[y == c, k] - bg[y == c]) / clf.n_points
-        stats.append((np.quantile(s, clf.rejection_quantile), np.median(s)))
-    return np.array(stats)
+    """Per class: (quantile, median) of its training trajectories' rejection scores, as
+    ``fit`` computes them."""
+    y_idx = np.searchsorted(clf.classes_, y)
+    scores = clf._rejection_scores(clf.transform(X), y_idx)
+    return np.array([(np.quantile(scores[y_idx == k], clf.rejection_quantile), np.median(scores[y_idx == k]))
+                     for k in range(len(clf.classes_))])
 
 
 def main():
@@ -62,9 +58,7 @@ def main():
         correct = clf.classes_[best] == yte
         known = yte != held
         stats = class_score_stats(clf, Xk, ytr[keep])
-        segs = clf.transform(te.trajectories)
-        score = (jll[np.arange(len(jll)), best] - np.log(clf.class_prior_[best])
-                 - _hmm.log_likelihood(clf.background_model_, segs)) / clf.n_points
+        score = clf._rejection_scores(clf.transform(te.trajectories), best)
         before = correct[known].mean()
         for slack in slacks:
             threshold = stats[:, 0] - slack * (stats[:, 1] - stats[:, 0])

@@ -375,14 +375,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         # the background model; each class's threshold is the rejection_quantile of its
         # own training scores, lowered by _REJECTION_SLACK (median - quantile) spreads.
         self.background_model_ = background.model
-        thresholds = []
-        for k in range(len(classes)):
-            own = segs[y_idx == k]
-            score = (_hmm.log_likelihood(self.models_[k], own)
-                     - _hmm.log_likelihood(self.background_model_, own)) / self.n_points
-            q = np.quantile(score, self.rejection_quantile)
-            thresholds.append(q - _REJECTION_SLACK * (np.median(score) - q))
-        self.rejection_threshold_ = np.array(thresholds)
+        own_scores = self._rejection_scores(segs, y_idx)
+        q = np.array([np.quantile(own_scores[y_idx == k], self.rejection_quantile) for k in range(len(classes))])
+        median = np.array([np.median(own_scores[y_idx == k]) for k in range(len(classes))])
+        self.rejection_threshold_ = q - _REJECTION_SLACK * (median - q)
         for k in np.flatnonzero(~self.converged_):
             label = classes[k].item() if isinstance(classes[k], np.generic) else classes[k]
             warnings.warn(
@@ -405,17 +401,26 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         return self._joint_log_proba(self.transform(X))
 
-    def _joint_log_proba(self, segs):
-        """Chunks of segments scored against all class models; the chunks are joblib
-        tasks (sequential unless n_jobs or a joblib backend such as Dask says otherwise)."""
-        log_prior = np.log(self.class_prior_)
+    def _log_likelihoods(self, segs, models):
+        """(n_segments, n_models) log-likelihoods in chunks of segments; the chunks are
+        joblib tasks (sequential unless n_jobs or a joblib backend such as Dask says
+        otherwise)."""
         if len(segs) == 0:
-            return np.empty((0, len(self.classes_)))
+            return np.empty((0, len(models)))
         chunks = Parallel(n_jobs=self.n_jobs)(
-            delayed(_hmm.log_likelihoods)(self.models_, segs[i : i + _SCORE_CHUNK])
+            delayed(_hmm.log_likelihoods)(models, segs[i : i + _SCORE_CHUNK])
             for i in range(0, len(segs), _SCORE_CHUNK)
         )
-        return np.concatenate(chunks) + log_prior
+        return np.concatenate(chunks)
+
+    def _joint_log_proba(self, segs):
+        return self._log_likelihoods(segs, self.models_) + np.log(self.class_prior_)
+
+    def _rejection_scores(self, segs, classes):
+        """Open-set score of each segment for the class index ``classes[i]``: the per-point
+        log-likelihood ratio of that class's model to ``background_model_``."""
+        ll = self._log_likelihoods(segs, self.models_ + [self.background_model_])
+        return (ll[np.arange(len(segs)), classes] - ll[:, -1]) / self.n_points
 
     def predict_log_proba(self, X):
         """Posterior log-probabilities, shape (n_samples, n_classes)."""
@@ -465,13 +470,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         one transform and one scoring pass."""
         check_is_fitted(self, "models_")
         segs = self.transform(X)
-        jll = self._joint_log_proba(segs)
+        # one pass over the class models and the background model together
+        ll = self._log_likelihoods(segs, self.models_ + [self.background_model_])
+        jll = ll[:, :-1] + np.log(self.class_prior_)
         best = np.argmax(jll, axis=1)
-        background = np.concatenate([
-            _hmm.log_likelihood(self.background_model_, segs[i : i + _SCORE_CHUNK])
-            for i in range(0, len(segs), _SCORE_CHUNK)
-        ]) if len(segs) else np.empty(0)
-        score = (jll[np.arange(len(jll)), best] - np.log(self.class_prior_[best]) - background) / self.n_points
+        score = (ll[np.arange(len(segs)), best] - ll[:, -1]) / self.n_points
         return jll, score < self.rejection_threshold_[best]
 
     def is_unknown(self, X):
