@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -535,8 +535,7 @@ _COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_eval
 def _scheduler(address):
     """Run joblib's tasks on the Dask cluster at ``address`` (nothing when None)."""
     if not address:
-        with nullcontext():
-            yield
+        yield
         return
     try:
         from distributed import Client
