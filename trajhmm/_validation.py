@@ -77,6 +77,11 @@ def check_trajectories(X, n_dims=None, names=None, dims_source=None):
     return out
 
 
+def plain_value(value):
+    """A numpy scalar as the Python value (for JSON and messages); anything else as is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_choice(value, name, choices):
     """Check that ``value`` is one of ``choices``."""
     if not isinstance(value, str) or value not in choices:

@@ -24,7 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _hmm, preprocessing
-from ._validation import check_choice, check_float, check_int, check_trajectories
+from ._validation import check_choice, check_float, check_int, check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifier"]
@@ -380,7 +380,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         median = np.array([np.median(own_scores[y_idx == k]) for k in range(len(classes))])
         self.rejection_threshold_ = q - _REJECTION_SLACK * (median - q)
         for k in np.flatnonzero(~self.converged_):
-            label = classes[k].item() if isinstance(classes[k], np.generic) else classes[k]
+            label = plain_value(classes[k])
             warnings.warn(
                 f"EM for class {label!r} did not converge in {self.n_iter} iterations "
                 f"(relative tol={self.tol}); increase n_iter or tol",

@@ -349,7 +349,7 @@ def _write_predictions(fh, results, bar, args, classes, writer, skipped):
             continue
         n += 1
         if args.format == "json":
-            rec = {"path": r.path, "label": _jsonable(r.label), "margin": r.margin}
+            rec = {"path": r.path, "label": r.label, "margin": r.margin}
             if args.proba:
                 rec["proba"] = dict(zip(classes, r.proba.tolist()))
             fh.write(json.dumps(rec) + "\n")
@@ -360,10 +360,6 @@ def _write_predictions(fh, results, bar, args, classes, writer, skipped):
         else:
             fh.write("\t".join(cols) + "\n")
     return n
-
-
-def _jsonable(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _confusion_table(labels, matrix):

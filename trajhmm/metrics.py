@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+from ._validation import plain_value
+
 __all__ = ["evaluation_report"]
 
 
@@ -44,18 +46,14 @@ def evaluation_report(y_true, y_pred, labels=None, n_pairs=5):
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "n_samples": int(len(y_true)),
-        "labels": [_plain(v) for v in labels],
+        "labels": [plain_value(v) for v in labels],
         "per_class": {
-            str(_plain(label)): {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]),
+            str(plain_value(label)): {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]),
                                  "support": int(s[k])}
             for k, label in enumerate(labels)
         },
         "macro_f1": float(np.mean(f)) if len(f) else 0.0,
         "confusion_matrix": cm.tolist(),
-        "most_confused": [{"true": _plain(labels[i]), "predicted": _plain(labels[j]), "count": c}
+        "most_confused": [{"true": plain_value(labels[i]), "predicted": plain_value(labels[j]), "count": c}
                           for c, i, j in off[:n_pairs]],
     }
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value

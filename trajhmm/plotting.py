@@ -8,6 +8,7 @@ state, no window, any backend), which the caller saves with ``fig.savefig(path)`
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import plain_value
 from .exceptions import DataError
 
 __all__ = ["plot_confusion", "plot_trajectories", "plot_convergence", "plot_states"]
@@ -94,7 +95,7 @@ def plot_trajectories(X, labels, *, predicted=None, title=None):
     color = dict(zip(classes, _colors(len(classes))))
     seen = set()
     for i, x in enumerate(X):
-        c = labels[i].item() if isinstance(labels[i], np.generic) else labels[i]
+        c = plain_value(labels[i])
         wrong = predicted is not None and str(predicted[i]) != str(c)
         style = dict(color="black", linewidth=2.2, zorder=3) if wrong else dict(color=color[c], linewidth=0.9, alpha=0.8)
         name = None if wrong or c in seen else str(c)
