@@ -5,7 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from trajhmm import load_model
+from threadpoolctl import threadpool_limits
+
+from trajhmm import load_model, read_trajectory
 from trajhmm.cli import build_parser, main
 
 
@@ -27,18 +29,23 @@ def model_path(tmp_path, data_dir, capsys):
     return path
 
 
-def test_train_predict_evaluate_info(model_path, data_dir, dataset, capsys):
-    X, y = dataset
+def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     code, out, err = run(["predict", model_path, data_dir], capsys)
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 32
+    clf = load_model(model_path)
+    assert clf.n_states == 4 and clf.n_points == 20
     for line in lines:
         path, label, margin = line.split("\t")
         assert f"/{label}/" in path  # right label for every file
-        assert float(margin) > 0
-    clf = load_model(model_path)
-    assert clf.n_states == 4 and clf.n_points == 20
+        # the margin in nats: best minus second-best joint log-likelihood, by hand from
+        # hmmlearn's scores of the file as read
+        seg = clf.transform([read_trajectory(path)])[0]
+        with threadpool_limits(1):  # hmmlearn's full-covariance density: many tiny BLAS calls
+            jll = np.sort([m.score(seg) for m in clf.models_] + np.log(clf.class_prior_))
+        assert float(margin) == pytest.approx(jll[-1] - jll[-2], rel=1e-5)  # printed with 6 digits
+        assert float(margin) != pytest.approx(jll[-1] - jll[0], rel=1e-3)  # not best minus worst
 
     code, out, _ = run(["predict", model_path, data_dir, "--format", "csv", "--proba"], capsys)
     rows = out.strip().splitlines()

@@ -2,14 +2,15 @@
 against hand computations (numpy, hmmlearn's own scorer), never the implementation
 compared with itself."""
 
+import itertools
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from trajhmm import HMMClassifier, _hmm, read_trajectory, save_model
-from trajhmm.cli import main
+from trajhmm import HMMClassifier, _hmm, read_trajectory
 
-from conftest import FAST, make_sample_data, write_folder
+from conftest import FAST, make_sample_data
 
 N = FAST["n_points"]
 CLASSES = ("reach_x", "arc_up", "helix_ccw", "wave")
@@ -36,11 +37,6 @@ def _scores(models, segments):
     state, which oversubscribed BLAS threads make a hundred times slower."""
     with threadpool_limits(1):
         return np.array([[m.score(s) for m in models] for s in segments])
-
-
-def _hand_lse(a):
-    m = a.max(axis=1, keepdims=True)
-    return m + np.log(np.exp(a - m).sum(axis=1, keepdims=True))
 
 
 # ---------------------------------------------------------------- priors
@@ -118,7 +114,7 @@ def test_scaling_by_hand(short, mode):
 
     def ref(x):
         if mode == "path_length":
-            return x / sum(np.sqrt(((b - a) ** 2).sum()) for a, b in zip(x[:-1], x[1:]))
+            return x / sum(np.sqrt(((b - a) ** 2).sum()) for a, b in itertools.pairwise(x))
         if mode == "std":
             return x / np.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean())
         return x
@@ -194,70 +190,3 @@ def test_layout_columns_reads_one_column_per_time_step(tmp_path):
     np.savetxt(q, x, delimiter=",")
     np.testing.assert_allclose(read_trajectory(q, layout="columns"), x.T, rtol=1e-15)
     np.testing.assert_allclose(read_trajectory(q, layout="rows"), x, rtol=1e-15)
-
-
-# ---------------------------------------------------------------- restarts
-def test_n_init_keeps_the_run_with_the_best_log_likelihood(dataset, monkeypatch):
-    X, y = dataset
-    runs = []
-    real = _hmm.fit_hmm
-
-    def spy(segments, config, floor, seed, on_iteration=None):
-        res = real(segments, config, floor, seed, on_iteration)
-        runs.append((seed, res))
-        return res
-
-    monkeypatch.setattr(_hmm, "fit_hmm", spy)
-    n_init = 3
-    clf = HMMClassifier(**dict(FAST, topology="ergodic", random_state=3, n_init=n_init, n_jobs=1)).fit(X, y)
-    assert len(runs) == 4 * n_init + 1  # classes x restarts, then the background model
-    assert len({seed for seed, _ in runs}) == len(runs)  # every run its own seed
-    some_best_is_not_last = False
-    for k in range(4):
-        mine = [res for _, res in runs[k * n_init:(k + 1) * n_init]]
-        ll = np.array([res.log_likelihood for res in mine])
-        best = int(np.argmax(ll))
-        some_best_is_not_last |= best != n_init - 1
-        assert clf.log_likelihood_history_[k][-1] == ll.max()
-        np.testing.assert_array_equal(clf.log_likelihood_history_[k], mine[best].history)
-        assert clf.n_iter_[k] == mine[best].n_iter
-        for key, value in _hmm.model_arrays(mine[best].model).items():
-            np.testing.assert_array_equal(_hmm.model_arrays(clf.models_[k])[key], value)
-    assert some_best_is_not_last  # otherwise "keep the last run" would pass too
-
-
-# ---------------------------------------------------------------- probabilities
-def test_probabilities_against_hmmlearn_scores_and_a_hand_logsumexp(fitted, dataset):
-    X, y = dataset
-    seg = fitted.transform(X)
-    jll = _scores(fitted.models_, seg) + np.log(fitted.class_prior_)
-    log_post = jll - _hand_lse(jll)
-    np.testing.assert_allclose(fitted.predict_joint_log_proba(X), jll, rtol=1e-9)
-    np.testing.assert_allclose(fitted.predict_log_proba(X), log_post, atol=1e-8)
-    np.testing.assert_allclose(fitted.predict_proba(X), np.exp(log_post), atol=1e-10)
-    np.testing.assert_array_equal(fitted.predict(X), fitted.classes_[np.argmax(jll, axis=1)])
-    # the class with the highest score is the true one for every training trajectory
-    np.testing.assert_array_equal(fitted.classes_[np.argmax(jll, axis=1)], y)
-
-
-# ---------------------------------------------------------------- CLI options
-def test_cli_margin_is_best_minus_second_in_nats(fitted, dataset, tmp_path, capsys):
-    X, y = dataset
-    save_model(fitted, tmp_path / "m.npz")
-    paths = write_folder(tmp_path / "data", X, y, fmt="%.10f")
-    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "data")]) == 0
-    printed = {}
-    for line in capsys.readouterr()[0].splitlines():
-        path, label, margin = line.split("\t")
-        printed[path] = (label, float(margin))
-    assert len(printed) == len(paths)
-    from trajhmm import load_model
-
-    clf = load_model(tmp_path / "m.npz")
-    for p in paths:
-        seg = clf.transform([read_trajectory(p)])[0]
-        jll = np.sort(_scores(clf.models_, [seg])[0] + np.log(clf.class_prior_))
-        label, margin = printed[str(p)]
-        assert margin == pytest.approx(jll[-1] - jll[-2], rel=1e-5)  # printed with 6 digits
-        assert margin != pytest.approx(jll[-1] - jll[0], rel=1e-3)  # not best minus worst
-        assert label == p.parent.name
