@@ -127,7 +127,9 @@ def test_scaling_by_hand(short, mode):
     np.testing.assert_allclose(big, 3.0 * seg if mode == "none" else seg, rtol=1e-12, atol=1e-12)
 
 
-def test_scaling_applies_after_translation(short):
+def test_translation_and_scaling_together(short):
+    # (translating before or after scaling gives the same segment: both scalings are
+    # translation-invariant, so the order is not observable)
     X, y = short
     clf = _raw(translation="start", scaling="std").fit(X, y)
     x = X[0]

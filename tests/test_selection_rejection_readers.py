@@ -78,15 +78,18 @@ def test_bic_and_aic_by_hand(fitted, dataset):
 
 def test_tune_ranks_and_refits(dataset):
     X, y = dataset
-    # one state on 3 points: without velocity clearly worse than with (measured 0.84 vs 1.0)
+    # one state on 3 points: without velocity clearly worse than with (measured 0.875 vs 1.0);
+    # a one-value entry (as the CLI passes every grid flag) that is not the default
     fixed = {"n_states": 1, "n_points": 3, "n_iter": FAST["n_iter"], "tol": FAST["tol"]}
-    best, ranking = tune(X, y, {"derivatives": [0, 1]}, cv=2, random_state=0, **fixed)
+    grid = {"derivatives": [0, 1], "reg_covar": [0.1]}
+    best, ranking = tune(X, y, grid, cv=2, random_state=0, **fixed)
+    fixed["reg_covar"] = 0.1
     # the same folds and models, cross-validated by scikit-learn directly
     folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
     by_hand = {d: cross_val_score(HMMClassifier(derivatives=d, random_state=0, **fixed), X, y, cv=folds)
                for d in (0, 1)}
     assert by_hand[1].mean() == 1.0 and by_hand[0].mean() <= 0.9
-    assert [r["params"] for r in ranking] == [{"derivatives": 1}, {"derivatives": 0}]
+    assert [r["params"] for r in ranking] == [{"derivatives": d, "reg_covar": 0.1} for d in (1, 0)]
     assert [r["rank"] for r in ranking] == [1, 2]
     for r in ranking:
         scores = by_hand[r["params"]["derivatives"]]
@@ -124,7 +127,8 @@ def test_tune_cli(data_dir, dataset, tmp_path, capsys):
     assert lines[-1] == f"best: derivatives=1; refit on all data, model written to {tmp_path / 'best.npz'}"
     from trajhmm import load_model
 
-    assert load_model(tmp_path / "best.npz").derivatives == 1
+    params = load_model(tmp_path / "best.npz").get_params()
+    assert (params["derivatives"], params["n_states"], params["n_points"], params["n_iter"]) == (1, 1, 3, 50)
 
 
 def test_rejection_flags_a_class_never_seen(dataset):
