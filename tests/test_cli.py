@@ -36,24 +36,35 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     assert len(lines) == 32
     clf = load_model(model_path)
     assert clf.n_states == 4 and clf.n_points == 20
+    hand = {}  # path -> (margin, posterior), from hmmlearn's scores of the file as read
     for line in lines:
         path, label, margin = line.split("\t")
         assert f"/{label}/" in path  # right label for every file
-        # the margin in nats: best minus second-best joint log-likelihood, by hand from
-        # hmmlearn's scores of the file as read
         seg = clf.transform([read_trajectory(path)])[0]
         with threadpool_limits(1):  # hmmlearn's full-covariance density: many tiny BLAS calls
-            jll = np.sort([m.score(seg) for m in clf.models_] + np.log(clf.class_prior_))
-        assert float(margin) == pytest.approx(jll[-1] - jll[-2], rel=1e-5)  # printed with 6 digits
-        assert float(margin) != pytest.approx(jll[-1] - jll[0], rel=1e-3)  # not best minus worst
+            jll = np.array([m.score(seg) for m in clf.models_]) + np.log(clf.class_prior_)
+        top = np.sort(jll)
+        post = np.exp(jll - top[-1]) / np.exp(jll - top[-1]).sum()
+        hand[path] = (top[-1] - top[-2], post)
+        # the margin in nats: best minus second-best joint log-likelihood
+        assert float(margin) == pytest.approx(top[-1] - top[-2], rel=1e-5)  # printed with 6 digits
+        assert float(margin) != pytest.approx(top[-1] - top[0], rel=1e-3)  # not best minus worst
 
     code, out, _ = run(["predict", model_path, data_dir, "--format", "csv", "--proba"], capsys)
     rows = out.strip().splitlines()
     assert rows[0] == "path,label,margin,p_arc_up,p_helix_ccw,p_reach_x,p_wave"
     assert len(rows) == 33
+    for row in rows[1:]:
+        path, _, margin, *proba = row.split(",")
+        assert float(margin) == pytest.approx(hand[path][0], rel=1e-5)
+        np.testing.assert_allclose(np.array(proba, dtype=float), hand[path][1], rtol=1e-5, atol=1e-12)
     code, out, _ = run(["predict", model_path, data_dir, "--format", "json", "--proba", "--batch-size", "5"], capsys)
     recs = [json.loads(line) for line in out.splitlines()]
-    assert len(recs) == 32 and abs(sum(recs[0]["proba"].values()) - 1) < 1e-9
+    assert [r["path"] for r in recs] == [line.split("\t")[0] for line in lines]
+    for r in recs:  # full precision in JSON
+        assert r["margin"] == pytest.approx(hand[r["path"]][0], rel=1e-9)
+        assert list(r["proba"]) == ["arc_up", "helix_ccw", "reach_x", "wave"]
+        np.testing.assert_allclose(list(r["proba"].values()), hand[r["path"]][1], rtol=1e-9, atol=1e-15)
 
     code, out, _ = run(["evaluate", model_path, data_dir, "--report", model_path.parent / "r.json"], capsys)
     assert code == 0 and "accuracy: 1.0000 (32/32 trajectories)" in out
