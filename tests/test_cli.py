@@ -144,3 +144,20 @@ def test_entry_points(entry, model_path, data_dir):
     assert len(out.stdout.splitlines()) == 8
     out = subprocess.run([*entry, "info", str(data_dir)], capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr.count("\n") == 1
+
+
+def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys):
+    from trajhmm import HMMClassifier
+
+    values = {"n_states": 3, "n_mix": 2, "covariance_type": "diag", "topology": "ergodic", "max_jump": 2,
+              "n_points": 15, "resample": "arclength", "translation": "center", "scaling": "std", "derivatives": 2,
+              "standardize": False, "reg_covar": 0.05, "n_iter": 7, "tol": 0.01, "n_init": 2,
+              "priors": "empirical", "rejection_quantile": 0.05, "random_state": 4, "n_jobs": 1}
+    defaults = HMMClassifier().get_params()
+    assert set(values) == set(defaults) and all(values[k] != defaults[k] for k in values)
+    argv = ["train", data_dir, "-o", tmp_path / "m.npz", "-q"]
+    for name, value in values.items():
+        argv += ["--" + name.replace("_", "-"), str(value).lower() if isinstance(value, bool) else value]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    assert load_model(tmp_path / "m.npz").get_params() == values
