@@ -5,7 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from trajhmm import load_model
+from threadpoolctl import threadpool_limits
+
+from trajhmm import load_model, read_trajectory
 from trajhmm.cli import build_parser, main
 
 
@@ -27,26 +29,42 @@ def model_path(tmp_path, data_dir, capsys):
     return path
 
 
-def test_train_predict_evaluate_info(model_path, data_dir, dataset, capsys):
-    X, y = dataset
+def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     code, out, err = run(["predict", model_path, data_dir], capsys)
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 32
+    clf = load_model(model_path)
+    assert clf.n_states == 4 and clf.n_points == 20
+    hand = {}  # path -> (margin, posterior), from hmmlearn's scores of the file as read
     for line in lines:
         path, label, margin = line.split("\t")
         assert f"/{label}/" in path  # right label for every file
-        assert float(margin) > 0
-    clf = load_model(model_path)
-    assert clf.n_states == 4 and clf.n_points == 20
+        seg = clf.transform([read_trajectory(path)])[0]
+        with threadpool_limits(1):  # hmmlearn's full-covariance density: many tiny BLAS calls
+            jll = np.array([m.score(seg) for m in clf.models_]) + np.log(clf.class_prior_)
+        top = np.sort(jll)
+        post = np.exp(jll - top[-1]) / np.exp(jll - top[-1]).sum()
+        hand[path] = (top[-1] - top[-2], post)
+        # the margin in nats: best minus second-best joint log-likelihood
+        assert float(margin) == pytest.approx(top[-1] - top[-2], rel=1e-5)  # printed with 6 digits
+        assert float(margin) != pytest.approx(top[-1] - top[0], rel=1e-3)  # not best minus worst
 
     code, out, _ = run(["predict", model_path, data_dir, "--format", "csv", "--proba"], capsys)
     rows = out.strip().splitlines()
     assert rows[0] == "path,label,margin,p_arc_up,p_helix_ccw,p_reach_x,p_wave"
     assert len(rows) == 33
+    for row in rows[1:]:
+        path, _, margin, *proba = row.split(",")
+        assert float(margin) == pytest.approx(hand[path][0], rel=1e-5)
+        np.testing.assert_allclose(np.array(proba, dtype=float), hand[path][1], rtol=1e-5, atol=1e-12)
     code, out, _ = run(["predict", model_path, data_dir, "--format", "json", "--proba", "--batch-size", "5"], capsys)
     recs = [json.loads(line) for line in out.splitlines()]
-    assert len(recs) == 32 and abs(sum(recs[0]["proba"].values()) - 1) < 1e-9
+    assert [r["path"] for r in recs] == [line.split("\t")[0] for line in lines]
+    for r in recs:  # full precision in JSON
+        assert r["margin"] == pytest.approx(hand[r["path"]][0], rel=1e-9)
+        assert list(r["proba"]) == ["arc_up", "helix_ccw", "reach_x", "wave"]
+        np.testing.assert_allclose(list(r["proba"].values()), hand[r["path"]][1], rtol=1e-9, atol=1e-15)
 
     code, out, _ = run(["evaluate", model_path, data_dir, "--report", model_path.parent / "r.json"], capsys)
     assert code == 0 and "accuracy: 1.0000 (32/32 trajectories)" in out
@@ -126,3 +144,20 @@ def test_entry_points(entry, model_path, data_dir):
     assert len(out.stdout.splitlines()) == 8
     out = subprocess.run([*entry, "info", str(data_dir)], capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr.count("\n") == 1
+
+
+def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys):
+    from trajhmm import HMMClassifier
+
+    values = {"n_states": 3, "n_mix": 2, "covariance_type": "diag", "topology": "ergodic", "max_jump": 2,
+              "n_points": 15, "resample": "arclength", "translation": "center", "scaling": "std", "derivatives": 2,
+              "standardize": False, "reg_covar": 0.05, "n_iter": 7, "tol": 0.01, "n_init": 2,
+              "priors": "empirical", "rejection_quantile": 0.05, "random_state": 4, "n_jobs": 1}
+    defaults = HMMClassifier().get_params()
+    assert set(values) == set(defaults) and all(values[k] != defaults[k] for k in values)
+    argv = ["train", data_dir, "-o", tmp_path / "m.npz", "-q"]
+    for name, value in values.items():
+        argv += ["--" + name.replace("_", "-"), str(value).lower() if isinstance(value, bool) else value]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    assert load_model(tmp_path / "m.npz").get_params() == values
