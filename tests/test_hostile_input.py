@@ -138,11 +138,98 @@ def test_unreadable_file(tmp_path, monkeypatch, fitted, capsys):
     assert_one_line_error(code, err, path, "Permission denied")
 
 
+# ------------------------------------------------------- a file that crashes the parser
+CRASH_MAT = Path(__file__).parent / "data" / "crash_scipy_loadmat.mat"  # kills scipy.io.loadmat (1.17)
+
+
+def test_a_mat_file_that_crashes_scipy_is_a_data_error(tmp_path):
+    """The file dies with SIGSEGV in scipy's compiled reader (shown here in a bare
+    subprocess); through read_trajectory it is a DataError naming the file, and the next
+    .mat file is read as usual by a fresh helper."""
+    bare = subprocess.run([sys.executable, "-c", f"from scipy.io import loadmat; loadmat({str(CRASH_MAT)!r})"],
+                          capture_output=True)
+    with pytest.raises(DataError, match="not a valid MATLAB .mat file") as info:
+        read_trajectory(CRASH_MAT)
+    assert str(CRASH_MAT) in str(info.value)
+    if bare.returncode < 0:  # scipy 1.17 crashes; a later scipy may raise instead
+        assert "crashed the MATLAB reader, scipy.io.loadmat: signal SIG" in str(info.value)
+    from scipy.io import savemat
+
+    savemat(tmp_path / "good.mat", {"traj": np.arange(12.0).reshape(4, 3)})
+    np.testing.assert_array_equal(read_trajectory(tmp_path / "good.mat"), np.arange(12.0).reshape(4, 3))
+
+
+def test_the_guard_whatever_scipy_does(tmp_path, monkeypatch):
+    """The guard itself, independent of scipy's version: a helper that kills itself with
+    SIGSEGV on the first request (or just exits) is a DataError naming the file."""
+    from trajhmm import _matreader
+
+    path = tmp_path / "t.mat"
+    path.write_bytes(b"MATLAB")
+    monkeypatch.setattr(_matreader, "_HELPER", None)
+    for source, how in (("import os, signal, sys; sys.stdin.readline(); os.kill(os.getpid(), signal.SIGSEGV)",
+                         "signal SIGSEGV"),
+                        ("import sys; sys.stdin.readline(); sys.exit(7)", "exit status 7")):
+        monkeypatch.setattr(_matreader, "_CHILD_SOURCE", source)
+        with pytest.raises(DataError, match=f"crashed the MATLAB reader, scipy.io.loadmat: {how}") as info:
+            read_trajectory(path)
+        assert str(path) in str(info.value) and _matreader._HELPER is None  # the dead helper is dropped
+
+
+def test_predict_on_the_crashing_mat_file_is_one_line_or_a_skip(tmp_path, fitted, dataset, capsys):
+    model = tmp_path / "m.npz"
+    save_model(fitted, model)
+    bad = tmp_path / "bad.mat"
+    bad.write_bytes(CRASH_MAT.read_bytes())
+    code, out, err = cli(["predict", model, bad], capsys)
+    assert_one_line_error(code, err, bad, "crashed the MATLAB reader")
+    assert out == ""
+
+    X, y = dataset
+    data = tmp_path / "data"
+    write_folder(data, X, y)
+    (data / str(y[0]) / "bad.mat").write_bytes(CRASH_MAT.read_bytes())
+    code, out, err = cli(["predict", model, data, "--on-invalid", "skip"], capsys)
+    assert code == 3, err
+    assert len(out.splitlines()) == len(X) and "bad.mat" not in out
+    assert f"skipped: {data / str(y[0]) / 'bad.mat'}" in err and "1 file(s) skipped" in err
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_the_mat_helper_does_not_outlive_its_parent(tmp_path):
+    """A process that read a .mat file and then dies without cleanup (os._exit: no atexit)
+    leaves no helper behind: the helper ends when its stdin closes."""
+    from scipy.io import savemat
+
+    savemat(tmp_path / "t.mat", {"traj": np.ones((5, 3))})
+    code = ("import os, sys\n"
+            "from trajhmm import read_trajectory, _matreader\n"
+            f"read_trajectory({str(tmp_path / 't.mat')!r})\n"
+            "print(_matreader._HELPER.proc.pid, flush=True)\n"
+            "os._exit(0)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    helper = int(proc.stdout)
+    deadline = time.monotonic() + 60
+    while _alive(helper) and time.monotonic() < deadline:  # wait for the state, at most a minute
+        time.sleep(0.05)
+    assert not _alive(helper)
+
+
+def _alive(pid):
+    """True while ``pid`` runs (a zombie counts as gone: it is only waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 # ---------------------------------------------------------------------------- fuzz
 SUFFIXES = [".csv", ".txt", ".tsv", ".dat", ".npy", ".mat", ".npz", ".ts"]
 
 
-@settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES[:6]))
 def test_fuzz_readers_raise_only_data_errors(tmp_path_factory, data, suffix):
     path = tmp_path_factory.mktemp("fuzz") / ("f" + suffix)
