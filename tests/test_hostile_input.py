@@ -146,7 +146,7 @@ def test_a_mat_file_that_crashes_scipy_is_a_data_error(tmp_path):
     subprocess); through read_trajectory it is a DataError naming the file, and the next
     .mat file is read as usual by a fresh helper."""
     bare = subprocess.run([sys.executable, "-c", f"from scipy.io import loadmat; loadmat({str(CRASH_MAT)!r})"],
-                          capture_output=True)
+                          capture_output=True, timeout=120)
     with pytest.raises(DataError, match="not a valid MATLAB .mat file") as info:
         read_trajectory(CRASH_MAT)
     assert str(CRASH_MAT) in str(info.value)
