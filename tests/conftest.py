@@ -1,10 +1,13 @@
 """Small deterministic data for the tests, made by the same generator as sample_data/."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = ROOT / "sample_data"
@@ -13,8 +16,44 @@ _spec = importlib.util.spec_from_file_location("make_sample_data", ROOT / "scrip
 make_sample_data = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_sample_data)
 
+# Hypothesis: "ci" (chosen when the CI variable is set) draws the same examples on every run
+# and keeps no database, and prints the blob that reproduces a failure; "dev" (local runs)
+# explores afresh each run but keeps every failing example in .hypothesis/ at the repository
+# root (gitignored) and replays it first next time. HYPOTHESIS_PROFILE=ci forces one.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", database=DirectoryBasedExampleDatabase(str(ROOT / ".hypothesis" / "examples")),
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
 # Fast model settings for tests that are about behaviour, not accuracy.
 FAST = dict(n_states=4, n_points=20, n_iter=50, tol=1e-3, random_state=0)
+
+
+# Malformed text files: (file name, content, regex of the error message). Shared by
+# test_datasets (the readers) and test_hostile_input (the same files through API and CLI).
+BAD_FILES = [
+    ("empty.csv", "", "empty file"),
+    ("blank.csv", "\n\n  \n", "empty file"),
+    ("header.csv", "x,y,z\n", "header only"),
+    ("word.csv", "x,y,z\n1,2,3\n4,five,6\n", r"line 3, column 2: expected a number, got 'five'"),
+    ("nan.csv", "1,2,3\n4,nan,6\n", r"line 2, column 2: expected a finite number, got nan"),
+    ("inf.txt", "1 2 3\n4 5 inf\n", r"line 2, column 3: expected a finite number"),
+    ("ragged.csv", "1,2,3\n4,5\n", r"line 2: expected 3 columns like the first data row, got 2"),
+    ("one.csv", "x,y,z\n1,2,3\n", "expected at least 2 points, got 1"),
+    ("traj.json", "[1, 2]", "unknown file type '.json'"),
+    ("bin.csv", "1,2\x00,3\n", "binary content"),
+]
+
+
+class Marker:
+    """Unpickling this creates a file: the proof that pickles run code."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
 
 
 @pytest.fixture(scope="session")

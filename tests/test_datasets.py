@@ -4,6 +4,8 @@ from scipy.io import savemat
 
 from trajhmm import DataError, load_trajectories, read_trajectory
 
+from conftest import BAD_FILES
+
 
 def _write(path, text):
     path.write_text(text)
@@ -50,18 +52,6 @@ def test_object_npy_is_refused_without_unpickling(tmp_path):
         read_trajectory(tmp_path / "o.npy")
 
 
-BAD_FILES = [
-    ("empty.csv", "", "empty file"),
-    ("blank.csv", "\n\n  \n", "empty file"),
-    ("header.csv", "x,y,z\n", "header only"),
-    ("word.csv", "x,y,z\n1,2,3\n4,five,6\n", r"line 3, column 2: expected a number, got 'five'"),
-    ("nan.csv", "1,2,3\n4,nan,6\n", r"line 2, column 2: expected a finite number, got nan"),
-    ("inf.txt", "1 2 3\n4 5 inf\n", r"line 2, column 3: expected a finite number"),
-    ("ragged.csv", "1,2,3\n4,5\n", r"line 2: expected 3 columns like the first data row, got 2"),
-    ("one.csv", "x,y,z\n1,2,3\n", "expected at least 2 points, got 1"),
-    ("traj.json", "[1, 2]", "unknown file type '.json'"),
-    ("bin.csv", "1,2\x00,3\n", "binary content"),
-]
 
 
 @pytest.mark.parametrize("name, text, message", BAD_FILES)

@@ -10,6 +10,8 @@ import pytest
 from trajhmm import ModelFileError, ModelVersionWarning, load_model, save_model
 from trajhmm import persistence
 
+from conftest import Marker
+
 
 def test_round_trip_gives_identical_predictions(fitted, dataset, tmp_path):
     X, _ = dataset
@@ -106,20 +108,10 @@ def test_newer_format_and_other_versions(fitted, tmp_path):
         load_model(tmp_path / "old.npz")
 
 
-class _Marker:
-    """Unpickling this creates a file: the proof that pickles run code."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
 def test_pickle_files_need_explicit_trust(fitted, dataset, tmp_path):
     marker = tmp_path / "PWNED"
     evil = tmp_path / "evil.joblib"
-    joblib.dump(_Marker(str(marker)), evil)
+    joblib.dump(Marker(str(marker)), evil)
     with pytest.raises(ModelFileError, match="pickle-based model file; loading it can run arbitrary code"):
         load_model(evil)
     assert not marker.exists()

@@ -527,6 +527,10 @@ _COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_eval
              "plot": _cmd_plot, "info": _cmd_info}
 
 
+# How long --scheduler keeps trying to reach the scheduler before giving up.
+_CONNECT_TIMEOUT = "10s"
+
+
 @contextmanager
 def _scheduler(address):
     """Run joblib's tasks on the Dask cluster at ``address`` (nothing when None)."""
@@ -539,7 +543,7 @@ def _scheduler(address):
     except ImportError:
         raise DataError("--scheduler needs the optional Dask support: pip install 'trajhmm[dask]'") from None
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=_CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise DataError(f"--scheduler {address}: cannot connect: {_one_line(exc)}") from None
     try:

@@ -131,22 +131,9 @@ def _read_npy(path):
 
 
 def _read_mat(path, variable):
-    from scipy.io import loadmat
+    from . import _matreader  # scipy parses in a guarded child process: a hostile file cannot crash us
 
-    try:
-        contents = loadmat(path)
-    except NotImplementedError:
-        raise DataError(
-            f"{path}: MATLAB v7.3 (HDF5) files are not supported; save with -v7 "
-            "or export to CSV"
-        ) from None
-    except Exception as exc:
-        raise DataError(f"{path}: not a valid MATLAB .mat file ({exc})") from None
-    arrays = {
-        k: v
-        for k, v in contents.items()
-        if not k.startswith("__") and isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.number)
-    }
+    arrays = _matreader.load_numeric_variables(path)
     if variable is not None:
         if variable not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
