@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from trajhmm import DataError
-from trajhmm import datasets
+from trajhmm import DataError, datasets
 from trajhmm.datasets import FOLDER, FORMATS, OPTIONS, load_dataset, load_npz, read_trajectory, read_ts
 
 RNG = np.random.RandomState(0)
@@ -233,18 +232,22 @@ def test_one_file_check_for_every_reader(tmp_path, name):
         loader(big, max_bytes=8)
 
 
+def _open_denying(path, real_open=open):
+    """An open() that refuses ``path`` as file permissions would (the tests may run as root)."""
+
+    def patched(file, *args, **kwargs):
+        if Path(file) != path:
+            return real_open(file, *args, **kwargs)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    return patched
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".ts", ".npz"])
 def test_an_unreadable_file_names_itself(tmp_path, monkeypatch, suffix):
     path = tmp_path / ("locked" + suffix)
     SAMPLES[suffix](path)
-    real_open = open
-
-    def deny(file, *args, **kwargs):
-        if Path(file) == path:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr("builtins.open", deny)
+    monkeypatch.setattr("builtins.open", _open_denying(path))
     loader = read_trajectory if suffix == ".csv" else load_dataset
     with pytest.raises(DataError, match=rf"{path}: cannot read file \(Permission denied\)"):
         loader(path)

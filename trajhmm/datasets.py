@@ -26,19 +26,19 @@ from ._validation import check_choice, check_trajectory
 from .exceptions import DataError
 
 __all__ = [
-    "FORMATS",
     "FOLDER",
-    "Format",
+    "FORMATS",
     "SUFFIXES",
+    "Format",
     "TrajectoryDataset",
+    "iter_trajectory_files",
+    "list_trajectory_files",
+    "load_dataset",
+    "load_npz",
+    "load_trajectories",
     "options_for",
     "read_trajectory",
-    "load_trajectories",
-    "list_trajectory_files",
-    "iter_trajectory_files",
     "read_ts",
-    "load_npz",
-    "load_dataset",
 ]
 
 logger = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ def _open(path, fmt, given, kind="trajectory"):
 
 
 def _parse(path, read, **options):
+    """``read(path, **options)``; an OSError while reading is a DataError naming the path."""
     try:
         return read(path, **options)
     except OSError as exc:
@@ -502,10 +503,8 @@ def _load_file(path, fmt, given):
     """A data set file (.ts, .npz): the file check, its options, its items collected."""
     path = Path(path)
     own = _open(path, fmt, given, kind="dataset")
-    try:
-        return _collect(fmt.read(path, **own), given.get("on_invalid") or "error", path)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    on_invalid = given.get("on_invalid") or "error"
+    return _parse(path, lambda p: _collect(fmt.read(p, **own), on_invalid, p))
 
 
 def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error"):
