@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.io import savemat
 
 from trajhmm import DataError, datasets
@@ -251,3 +253,34 @@ def test_an_unreadable_file_names_itself(tmp_path, monkeypatch, suffix):
     loader = read_trajectory if suffix == ".csv" else load_dataset
     with pytest.raises(DataError, match=rf"{path}: cannot read file \(Permission denied\)"):
         loader(path)
+
+
+# ------------------------------------------------------------------------------- fuzz
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=400), suffix=st.sampled_from([".ts", ".npz"]),
+       on_invalid=st.sampled_from(["error", "skip"]))
+def test_fuzz_data_set_files_raise_only_data_errors(tmp_path_factory, data, suffix, on_invalid):
+    path = tmp_path_factory.mktemp("fuzz") / ("f" + suffix)
+    path.write_bytes(data)
+    try:
+        ds = load_dataset(path, on_invalid=on_invalid)
+    except DataError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert len(ds) >= 1 and all(np.isfinite(t).all() and len(t) >= 2 for t in ds.trajectories)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, 400), junk=st.text(max_size=20))
+def test_fuzz_mutated_ts_files(tmp_path_factory, cut, junk):
+    """A valid .ts file with text inserted anywhere: a DataError naming it, or a data set."""
+    path = tmp_path_factory.mktemp("ts") / "t.ts"
+    text = TS_HEADER + "\n".join(TS_LINES) + "\n"
+    path.write_text(text[:cut] + junk + text[cut:])
+    for on_invalid in ("error", "skip"):
+        try:
+            ds = read_ts(path, on_invalid=on_invalid)
+        except DataError as exc:
+            assert str(path) in str(exc)
+        else:
+            assert len(ds) + len(ds.skipped) >= 1

@@ -67,7 +67,8 @@ class Format:
         labelled trajectories) or "tree" (a folder of class folders).
     read : the parser. It receives the entry's options except the ones the common code
         applies to every format of its kind (:data:`_COMMON`). A trajectory parser returns
-        an array; a dataset parser yields ``(name, (label, array) or DataError)`` items.
+        an array; a dataset or tree parser yields ``(name, (label, array) or DataError)``
+        items (:func:`_collect` raises or skips the errors, as ``on_invalid`` says).
     options : the options the format honours; any other option, when given, is refused.
     max_bytes : the default size limit of one file.
     """
