@@ -1,14 +1,22 @@
-"""Reading trajectories: one file (:func:`read_trajectory`) or a labelled folder tree
-(:func:`load_trajectories`).
+"""Reading trajectories: one file (:func:`read_trajectory`), a labelled folder tree
+(:func:`load_trajectories`), a UEA ``.ts`` file (:func:`read_ts`) or an ``.npz`` bundle
+(:func:`load_npz`); :func:`load_dataset` picks among the last three.
 
-Every reader returns a float array of shape (n_points, n_dims): one row per time point.
-Every problem raises :class:`~trajhmm.exceptions.DataError` naming the file (and the line
-and column for text files).
+Every format is one entry of :data:`FORMATS` (its reader and the options it honours);
+every file goes through one check (:func:`_check_file`: exists, is a file, within
+``max_bytes``, not empty, readable). An option given to a format that does not use it is
+refused with a :class:`~trajhmm.exceptions.DataError` naming the option and the format.
+
+Every trajectory reader returns a float array of shape (n_points, n_dims): one row per
+time point. Every problem raises :class:`~trajhmm.exceptions.DataError` naming the file
+(and the line and column for text files).
 """
 
 import logging
 import os
 import re
+import stat
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,29 +26,140 @@ from ._validation import check_choice, check_trajectory
 from .exceptions import DataError
 
 __all__ = [
+    "FOLDER",
+    "FORMATS",
     "SUFFIXES",
+    "Format",
     "TrajectoryDataset",
-    "read_trajectory",
-    "load_trajectories",
-    "list_trajectory_files",
     "iter_trajectory_files",
-    "read_ts",
-    "load_npz",
+    "list_trajectory_files",
     "load_dataset",
+    "load_npz",
+    "load_trajectories",
+    "options_for",
+    "read_trajectory",
+    "read_ts",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: File suffixes :func:`read_trajectory` understands (lower case).
-SUFFIXES = (".csv", ".txt", ".tsv", ".dat", ".npy", ".mat")
-
 #: Default cap on the size of one trajectory file; a larger file is refused unread.
 MAX_BYTES = 256 * 2**20
+#: Default cap on the size of a whole data set file (.ts, .npz).
+DATASET_MAX_BYTES = 1 << 30
 
-_ON_INVALID = ("error", "skip")
+#: Every reading option and the value that means "not given".
+OPTIONS = types.MappingProxyType(
+    {"variable": None, "layout": "auto", "split": None, "on_invalid": "error", "max_bytes": None}
+)
+_CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ("error", "skip")}
 # "auto" layout: an array with 2.._MAX_WIDE_ROWS rows and more columns than that is
 # column-per-time.
 _MAX_WIDE_ROWS = 16
+
+
+@dataclass(frozen=True)
+class Format:
+    """One entry of the reader registry.
+
+    what : how messages name it ("a .mat file").
+    kind : "trajectory" (one array per file, :func:`read_trajectory`), "dataset" (a file of
+        labelled trajectories) or "tree" (a folder of class folders).
+    read : the parser. It receives the entry's options except the ones the common code
+        applies to every format of its kind (:data:`_COMMON`). A trajectory parser returns
+        an array; a dataset or tree parser yields ``(name, (label, array) or DataError)``
+        items (:func:`_collect` raises or skips the errors, as ``on_invalid`` says).
+    options : the options the format honours; any other option, when given, is refused.
+    max_bytes : the default size limit of one file.
+    """
+
+    what: str
+    kind: str
+    read: object
+    options: tuple
+    max_bytes: int = MAX_BYTES
+
+
+# Options applied by the common code (file check, orientation, skipping), per kind.
+_COMMON = {
+    "trajectory": ("layout", "max_bytes"),
+    "dataset": ("on_invalid", "max_bytes"),
+    "tree": ("on_invalid",),
+}
+
+
+def _unknown_suffix(path, kind):
+    expected = ", ".join(s for s, f in FORMATS.items() if f.kind == kind)
+    raise DataError(f"{path}: unknown file type {path.suffix!r}; expected one of {expected}")
+
+
+def _check_file(path, max_bytes, what):
+    """The one file check every reader starts with: exists, is not a directory, holds at
+    most ``max_bytes`` and at least one byte, can be opened. Every message names the path."""
+    try:
+        info = path.stat()
+        problem = (
+            f"expected {what}, got a directory" if stat.S_ISDIR(info.st_mode)
+            else f"file is {info.st_size} bytes, larger than the limit of {max_bytes} bytes"
+            if info.st_size > max_bytes
+            else "empty file" if info.st_size == 0
+            else None
+        )
+        if problem is None:
+            open(path, "rb").close()  # readable (permissions)
+    except FileNotFoundError:
+        problem = "no such file"
+    except OSError as exc:
+        problem = f"cannot read file ({exc.strerror or exc})"
+    if problem is not None:
+        raise DataError(f"{path}: {problem}")
+
+
+def _users_of(option):
+    """Which formats honour ``option``, from the registry: ".mat files and folder trees"."""
+    names = list(dict.fromkeys(f.what.split(" ", 1)[1] + "s" for f in (*FORMATS.values(), FOLDER)
+                               if option in f.options))
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _own_options(fmt, path, given):
+    """Validate ``given`` against ``fmt``: refuse what it does not use; return what its
+    parser takes."""
+    for name, value in given.items():
+        if name not in OPTIONS:
+            raise TypeError(f"unexpected keyword argument {name!r}")
+        if name in _CHOICES:
+            check_choice(value, name, _CHOICES[name])
+        if name not in fmt.options and value is not None and value != OPTIONS[name]:
+            raise DataError(f"{path}: {name}= applies to {_users_of(name)} only, got {fmt.what}")
+    return {k: given.get(k, OPTIONS[k]) for k in fmt.options if k not in _COMMON[fmt.kind]}
+
+
+def _open(path, fmt, given, kind="trajectory"):
+    """File check, then the format (an unknown suffix is refused), then its options."""
+    limit = given.get("max_bytes")
+    if limit is None:
+        limit = fmt.max_bytes if fmt else MAX_BYTES
+    _check_file(path, limit, fmt.what if fmt else f"a {kind} file")
+    if fmt is None or fmt.kind != kind:
+        _unknown_suffix(path, kind)
+    return _own_options(fmt, path, given)
+
+
+def _parse(path, read, **options):
+    """``read(path, **options)``; an OSError while reading is a DataError naming the path."""
+    try:
+        return read(path, **options)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+
+
+def options_for(path, **options):
+    """The subset of ``options`` that the format of ``path`` honours (options left at
+    their default dropped). For collections of files: an option such as ``variable``
+    given for a folder applies to the ``.mat`` files in it."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    return {k: v for k, v in options.items() if fmt is not None and k in fmt.options and v != OPTIONS.get(k)}
 
 
 def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES):
@@ -54,7 +173,7 @@ def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES):
         (read without pickle) or a MATLAB ``.mat`` file (v4 to v7.2, via scipy.io).
     variable : str, optional
         For ``.mat`` files: the variable to read. By default the file must hold exactly one
-        2-D numeric variable.
+        2-D numeric variable. Refused for the other formats.
     layout : {"auto", "rows", "columns"}, default="auto"
         How time is laid out. "rows": one row per time point. "columns": one column per
         time point (MATLAB's habit of storing a 3 x n array); the array is transposed.
@@ -78,34 +197,10 @@ def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES):
     >>> read_trajectory(p).shape
     (3, 3)
     """
-    check_choice(layout, "layout", ("auto", "rows", "columns"))
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: expected a trajectory file, got a directory")
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DataError(
-            f"{path}: unknown file type {path.suffix!r}; expected one of {', '.join(SUFFIXES)}"
-        )
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    if size > max_bytes:
-        raise DataError(f"{path}: file is {size} bytes, larger than the limit of {max_bytes} bytes")
-    if size == 0:
-        raise DataError(f"{path}: empty file")
-    try:
-        if suffix == ".npy":
-            arr = _read_npy(path)
-        elif suffix == ".mat":
-            arr = _read_mat(path, variable)
-        else:
-            arr = _read_text(path, suffix)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    fmt = FORMATS.get(path.suffix.lower())
+    own = _open(path, fmt, {"variable": variable, "layout": layout, "max_bytes": max_bytes})
+    arr = _parse(path, fmt.read, **own)
     if arr.ndim == 1:
         # A single column is a 1-D trajectory; a single row of a text file is ambiguous
         # and is rejected by check_trajectory below (fewer than 2 points).
@@ -130,7 +225,7 @@ def _read_npy(path):
     return arr.astype(float)
 
 
-def _read_mat(path, variable):
+def _read_mat(path, variable=None):
     from . import _matreader  # scipy parses in a guarded child process: a hostile file cannot crash us
 
     arrays = _matreader.load_numeric_variables(path)
@@ -177,58 +272,46 @@ def _detect_delimiter(line, suffix):
     return None
 
 
-def _read_text(path, suffix):
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except IsADirectoryError:
-        raise DataError(f"{path}: expected a trajectory file, got a directory") from None
+def _read_lines(path):
+    """The numbered lines of a UTF-8 text file (a byte-order mark is dropped)."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
     if b"\x00" in raw:
         raise DataError(f"{path}: binary content in a text file (a NUL byte)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    return list(enumerate(text.splitlines(), start=1))
+
+
+def _read_text(path):
+    lines = [(i, ln) for i, ln in _read_lines(path) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise DataError(f"{path}: empty file (no data lines)")
-    delimiter = _detect_delimiter(lines[0][1], suffix)
-    split = _SPLIT[delimiter]
+    split = _SPLIT[_detect_delimiter(lines[0][1], path.suffix.lower())]
 
     def cells(line):
         return split.split(line.strip())
 
     first_no, first = lines[0]
-    has_header = False
-    try:
-        [float(c) for c in cells(first)]
-    except ValueError:
-        has_header = True
-    if has_header:
+    if not all(_is_float(c) for c in cells(first)):  # a header row
         lines = lines[1:]
         if not lines:
             raise DataError(f"{path}: header only (line {first_no}), no data rows")
-    n_cols = None
+    n_cols = len(cells(lines[0][1]))
     rows = []
     for line_no, line in lines:
         parts = cells(line)
-        if n_cols is None:
-            n_cols = len(parts)
-        elif len(parts) != n_cols:
+        if len(parts) != n_cols:
             raise DataError(
                 f"{path}: line {line_no}: expected {n_cols} columns like the first data row, "
                 f"got {len(parts)}"
             )
-        try:
-            rows.append([float(c) for c in parts])
-        except ValueError:
-            for col, c in enumerate(parts):
-                try:
-                    float(c)
-                except ValueError:
-                    raise DataError(
-                        f"{path}: line {line_no}, column {col + 1}: expected a number, got {c!r}"
-                    ) from None
+        bad = next((col for col, c in enumerate(parts) if not _is_float(c)), None)
+        if bad is not None:
+            raise DataError(f"{path}: line {line_no}, column {bad + 1}: expected a number, got {parts[bad]!r}")
+        rows.append([float(c) for c in parts])
     arr = np.asarray(rows, dtype=float)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -239,18 +322,28 @@ def _read_text(path, suffix):
     return arr
 
 
+def _is_float(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 @dataclass
 class TrajectoryDataset:
-    """Trajectories read from a folder tree, in a deterministic order.
+    """Labelled trajectories (from a folder tree, a .ts file or an .npz bundle), in a
+    deterministic order.
 
     Attributes
     ----------
     trajectories : list of ndarray, each (n_points_i, n_dims)
     labels : list of str
-        The class folder each trajectory came from.
+        The class folder (or label) of each trajectory.
     paths : list of str
+        The file of each trajectory (``file:line`` in a .ts file, ``file[i]`` in a bundle).
     skipped : list of (str, str)
-        ``(path, reason)`` for each file left out with ``on_invalid="skip"``.
+        ``(path, reason)`` for each item left out with ``on_invalid="skip"``.
     """
 
     trajectories: list = field(default_factory=list)
@@ -295,6 +388,36 @@ def iter_trajectory_files(paths):
             yield str(p)
 
 
+def _attempt(read, *args, **kwargs):
+    """``read(...)``, or the DataError it raised (an item that ``on_invalid`` decides on)."""
+    try:
+        return read(*args, **kwargs)
+    except DataError as exc:
+        return exc
+
+
+def _collect(items, on_invalid, where):
+    """A :class:`TrajectoryDataset` from ``(name, (label, array) or DataError)`` items:
+    a bad item raises (``on_invalid="error"``) or is recorded in ``skipped``; then the
+    number of dims is checked across items."""
+    ds = TrajectoryDataset()
+    for name, got in items:
+        if isinstance(got, DataError):
+            if on_invalid == "error":
+                raise got
+            ds.skipped.append((name, str(got)))
+            continue
+        ds.labels.append(got[0])
+        ds.trajectories.append(got[1])
+        ds.paths.append(name)
+    _check_consistent_dims(ds, on_invalid)
+    for path, reason in ds.skipped:
+        logger.warning("skipped %s", reason if reason.startswith(path) else f"{path}: {reason}")
+    if not ds.trajectories:
+        raise DataError(f"{where}: no readable trajectories ({len(ds.skipped)} skipped)")
+    return ds
+
+
 def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto", max_bytes=MAX_BYTES):
     """Read a labelled folder tree ``root/<label>/<trajectory file>``.
 
@@ -310,54 +433,49 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
         "skip": such files are left out and listed in ``dataset.skipped`` with the reason
         (and logged as warnings); files whose number of dims differs from the majority are
         skipped too.
-    variable, layout, max_bytes
-        Passed to :func:`read_trajectory`.
+    variable : str, optional
+        Read from every ``.mat`` file in the tree (the other files have no variables); a
+        tree without ``.mat`` files refuses it.
+    layout, max_bytes
+        Passed to :func:`read_trajectory` for every file.
 
     Returns
     -------
     TrajectoryDataset
     """
-    check_choice(on_invalid, "on_invalid", _ON_INVALID)
     root = Path(root)
+    given = {"on_invalid": on_invalid, "variable": variable, "layout": layout, "max_bytes": max_bytes}
+    own = _own_options(FOLDER, root, given)
     if not root.exists():
         raise DataError(f"{root}: no such directory")
     if not root.is_dir():
         raise DataError(f"{root}: expected a directory of class folders, got a file")
+    ds = _collect(FOLDER.read(root, **own), on_invalid, root)
+    for cls in _visible_sorted(root.iterdir()):
+        if cls.is_dir() and cls.name not in ds.labels:
+            raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
+    return ds
+
+
+def _tree_items(root, *, variable, layout, max_bytes):
     entries = _visible_sorted(root.iterdir())
-    stray = [e for e in entries if not e.is_dir()]
+    for stray in (e for e in entries if not e.is_dir()):
+        yield str(stray), DataError(f"{stray}: expected only class folders in {root}, got a file")
     classes = [e for e in entries if e.is_dir()]
-    ds = TrajectoryDataset()
-    if stray:
-        msg = f"{stray[0]}: expected only class folders in {root}, got a file"
-        if on_invalid == "error":
-            raise DataError(msg)
-        ds.skipped.extend((str(e), "not inside a class folder") for e in stray)
     if not classes:
         raise DataError(f"{root}: expected class folders (one per label), found none")
+    used_variable = False
     for cls in classes:
         files = list_trajectory_files(cls)
         if not files:
             raise DataError(f"{cls}: empty class folder (no trajectory files)")
         for f in files:
-            try:
-                arr = read_trajectory(f, variable=variable, layout=layout, max_bytes=max_bytes)
-            except DataError as exc:
-                if on_invalid == "error":
-                    raise
-                ds.skipped.append((f, str(exc)))
-                continue
-            ds.trajectories.append(arr)
-            ds.labels.append(cls.name)
-            ds.paths.append(f)
-    _check_consistent_dims(ds, on_invalid)
-    for path, reason in ds.skipped:
-        logger.warning("skipped %s", reason if reason.startswith(path) else f"{path}: {reason}")
-    if not ds.trajectories:
-        raise DataError(f"{root}: no readable trajectory files ({len(ds.skipped)} skipped)")
-    for cls in classes:
-        if cls.name not in ds.labels:
-            raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
-    return ds
+            own = options_for(f, variable=variable)
+            used_variable = used_variable or bool(own)
+            got = _attempt(read_trajectory, f, layout=layout, max_bytes=max_bytes, **own)
+            yield f, got if isinstance(got, DataError) else (cls.name, got)
+    if variable is not None and not used_variable:
+        raise DataError(f"{root}: variable= applies to .mat files, and this folder tree holds none")
 
 
 def _check_consistent_dims(ds, on_invalid):
@@ -382,7 +500,15 @@ def _check_consistent_dims(ds, on_invalid):
     ds.paths = [t for t, k in zip(ds.paths, keep) if k]
 
 
-def read_ts(path, *, max_bytes=1 << 30):
+def _load_file(path, fmt, given):
+    """A data set file (.ts, .npz): the file check, its options, its items collected."""
+    path = Path(path)
+    own = _open(path, fmt, given, kind="dataset")
+    on_invalid = given.get("on_invalid") or "error"
+    return _parse(path, lambda p: _collect(fmt.read(p, **own), on_invalid, p))
+
+
+def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error"):
     """Read a labelled UEA / sktime ``.ts`` file (the format of the public time-series
     classification archives, e.g. JapaneseVowels_TRAIN.ts shipped in the aeon wheel).
 
@@ -390,77 +516,90 @@ def read_ts(path, *, max_bytes=1 << 30):
     separated by ``,``, and the class label last. Returns a :class:`TrajectoryDataset`
     whose trajectories are (n_points, n_dims) arrays and whose paths are ``file:line``.
     Time-stamped and unlabelled files are refused with a clear error.
+
+    on_invalid : {"error", "skip"}, default="error"
+        "skip": a malformed data line (or one whose number of dims differs from the
+        majority) is left out and listed in ``skipped`` as ``(file:line, reason)``. A bad
+        header is always an error: it makes every line unreadable.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such .ts file" if not path.exists() else f"{path}: expected a .ts file, got a directory")
-    if path.stat().st_size > max_bytes:
-        raise DataError(f"{path}: file is larger than the limit of {max_bytes} bytes")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read .ts file ({exc})") from None
-    ds = TrajectoryDataset()
-    header, in_data, labelled = {}, False, False
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid})
+
+
+def _ts_header(path, lines):
+    """Consume the header lines up to @data; refuse time-stamped and unlabelled files."""
+    labelled = False
+    for line_no, line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if not in_data:
-            if not line.startswith("@"):
-                raise DataError(f"{path}: line {line_no}: expected a @header or @data, got {line[:40]!r}")
-            key, _, value = line[1:].partition(" ")
-            key = key.lower()
-            header[key] = value.strip()
-            if key == "timestamps" and value.strip().lower() == "true":
-                raise DataError(f"{path}: time-stamped .ts files are not supported")
-            if key == "classlabel":
-                labelled = value.strip().lower().startswith("true")
-            if key == "data":
-                in_data = True
-                if not labelled:
-                    raise DataError(f"{path}: expected a labelled file (@classLabel true ...)")
-            continue
-        *dims, label = line.split(":")
-        if not dims:
-            raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
-        try:
-            cols = [np.array([float(v) for v in d.split(",")]) for d in dims]
-        except ValueError:
-            bad = next(v for d in dims for v in d.split(",") if not _is_float(v))
-            raise DataError(f"{path}: line {line_no}: expected a number, got {bad!r}") from None
-        if len({len(c) for c in cols}) != 1:
-            raise DataError(f"{path}: line {line_no}: dimensions have different lengths {[len(c) for c in cols]}")
-        name = f"{path}:{line_no}"
-        ds.trajectories.append(check_trajectory(np.stack(cols, axis=1), name=name))
-        ds.labels.append(label.strip())
-        ds.paths.append(name)
-    if not ds.trajectories:
+        if not line.startswith("@"):
+            raise DataError(f"{path}: line {line_no}: expected a @header or @data, got {line[:40]!r}")
+        key, _, value = line[1:].partition(" ")
+        key, value = key.lower(), value.strip().lower()
+        if key == "timestamps" and value == "true":
+            raise DataError(f"{path}: time-stamped .ts files are not supported")
+        if key == "classlabel":
+            labelled = value.startswith("true")
+        if key == "data":
+            if not labelled:
+                raise DataError(f"{path}: expected a labelled file (@classLabel true ...)")
+            return
+    raise DataError(f"{path}: no data lines after @data")
+
+
+def _ts_line(path, line_no, line):
+    *dims, label = line.split(":")
+    if not dims:
+        raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
+    values = [d.split(",") for d in dims]
+    bad = next((v for vs in values for v in vs if not _is_float(v)), None)
+    if bad is not None:
+        raise DataError(f"{path}: line {line_no}: expected a number, got {bad!r}")
+    if len({len(vs) for vs in values}) != 1:
+        raise DataError(f"{path}: line {line_no}: dimensions have different lengths {[len(vs) for vs in values]}")
+    arr = np.array(values, dtype=float).T
+    return label.strip(), check_trajectory(arr, name=f"{path}:{line_no}")
+
+
+def _ts_items(path):
+    lines = iter(_read_lines(path))
+    _ts_header(path, lines)
+    n_data = 0
+    for line_no, line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            n_data += 1
+            yield f"{path}:{line_no}", _attempt(_ts_line, path, line_no, line)
+    if not n_data:
         raise DataError(f"{path}: no data lines after @data")
-    return ds
 
 
-def _is_float(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def load_npz(path, *, split=None):
+def load_npz(path, *, split=None, on_invalid="error", max_bytes=DATASET_MAX_BYTES):
     """Read a trajectory bundle: an .npz with ``X`` (all points stacked), ``lengths``, ``y``
     and optionally ``split`` (like ../shared/data/character_trajectories.npz). Read without
     pickle. ``split`` selects the rows whose ``split`` value equals it.
+
+    on_invalid : {"error", "skip"}, default="error"
+        "skip": a trajectory that is not usable (non-finite values, fewer than 2 points)
+        is left out and listed in ``skipped`` as ``(file[i], reason)``. A malformed bundle
+        (missing or inconsistent arrays) is always an error.
+    max_bytes : int, default=1 GiB
+        Files larger than this are refused without being read.
     """
-    path = Path(path)
+    given = {"split": split, "on_invalid": on_invalid, "max_bytes": max_bytes}
+    return _load_file(path, FORMATS[".npz"], given)
+
+
+def _read_npz_arrays(path):
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
+            return {k: npz[k] for k in npz.files}
     except Exception as exc:
         raise DataError(f"{path}: not a readable .npz bundle ({type(exc).__name__}: {exc})") from None
+
+
+def _npz_items(path, split=None):
+    arrays = _read_npz_arrays(path)
     missing = [k for k in ("X", "lengths", "y") if k not in arrays]
     if missing:
         raise DataError(f"{path}: expected arrays X, lengths and y, missing {', '.join(missing)}")
@@ -477,24 +616,40 @@ def load_npz(path, *, split=None):
         keep = arrays["split"] == split
         if not keep.any():
             raise DataError(f"{path}: no rows with split == {split!r} (found {sorted(set(arrays['split'].tolist()))})")
-    ds = TrajectoryDataset()
     for i, seq in enumerate(np.split(X, np.cumsum(lengths)[:-1])):
         if keep[i]:
-            name = f"{path}[{i}]"
-            ds.trajectories.append(check_trajectory(seq, name=name))
-            ds.labels.append(str(y[i]))
-            ds.paths.append(name)
-    return ds
+            got = _attempt(check_trajectory, seq, name=f"{path}[{i}]")
+            yield f"{path}[{i}]", got if isinstance(got, DataError) else (str(y[i]), got)
+
+
+#: The reader registry: file suffix (lower case) -> :class:`Format`.
+FORMATS = types.MappingProxyType({
+    **{s: Format(f"a {s} file", "trajectory", _read_text, ("layout", "max_bytes"))
+       for s in (".csv", ".txt", ".tsv", ".dat")},
+    ".npy": Format("a .npy file", "trajectory", _read_npy, ("layout", "max_bytes")),
+    ".mat": Format("a .mat file", "trajectory", _read_mat, ("variable", "layout", "max_bytes")),
+    ".npz": Format("an .npz bundle", "dataset", _npz_items, ("split", "on_invalid", "max_bytes"),
+                   DATASET_MAX_BYTES),
+    ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes"), DATASET_MAX_BYTES),
+})
+#: A folder of class folders (:func:`load_trajectories`); not a suffix.
+FOLDER = Format("a folder tree", "tree", _tree_items, ("on_invalid", "variable", "layout", "max_bytes"))
+
+#: File suffixes :func:`read_trajectory` understands (lower case).
+SUFFIXES = tuple(s for s, f in FORMATS.items() if f.kind == "trajectory")
 
 
 def load_dataset(path, *, split=None, **kwargs):
     """A labelled data set from a folder tree (:func:`load_trajectories`), an .npz bundle
-    (:func:`load_npz`) or a .ts file (:func:`read_ts`)."""
+    (:func:`load_npz`) or a .ts file (:func:`read_ts`), chosen through :data:`FORMATS`.
+
+    Options (``split``, ``on_invalid``, ``variable``, ``layout``, ``max_bytes``) that the
+    chosen format does not use are refused, not ignored; see :class:`Format`.
+    """
     p = Path(path)
-    if p.is_file() and p.suffix.lower() == ".npz":
-        return load_npz(p, split=split)
-    if p.is_file() and p.suffix.lower() == ".ts":
-        return read_ts(p)
-    if split is not None:
-        raise DataError(f"{p}: split= applies to .npz bundles only")
-    return load_trajectories(p, **kwargs)
+    fmt = FORMATS.get(p.suffix.lower())
+    given = {"split": split, **kwargs}
+    if p.is_dir() or fmt is None or fmt.kind != "dataset":
+        _own_options(FOLDER, p, given)  # refuses split= and unknown options
+        return load_trajectories(p, **{k: v for k, v in given.items() if k in FOLDER.options})
+    return _load_file(p, fmt, given)
