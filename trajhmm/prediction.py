@@ -106,7 +106,7 @@ def _predict_batch(model, paths, reject, unknown, on_invalid, variable, cwd=None
         try:
             where = os.path.join(cwd, path) if cwd else path
             try:
-                traj = datasets.read_trajectory(where, variable=variable)
+                traj = datasets.read_trajectory(where, **datasets.options_for(where, variable=variable))
             except DataError as exc:  # name the file as the user gave it
                 raise DataError(str(exc).replace(where, path, 1)) from None
             if traj.shape[1] != model.n_features_in_:
