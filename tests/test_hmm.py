@@ -140,16 +140,6 @@ def test_no_global_rng_and_seed_determinism():
         np.testing.assert_array_equal(v, _hmm.model_arrays(b.model)[k])
 
 
-def test_covariance_floor_follows_units_and_handles_constant_features():
-    rng = np.random.RandomState(0)
-    P = rng.randn(100, 3)
-    P[:, 2] = 5.0  # planar
-    f = _hmm.covariance_floor(P, 1e-3)
-    assert (f > 0).all()
-    np.testing.assert_allclose(_hmm.covariance_floor(P * 1e4, 1e-3), f * 1e8)
-    np.testing.assert_allclose(_hmm.covariance_floor(np.zeros((5, 2)), 1e-3), [1e-3, 1e-3])
-
-
 def test_n_free_parameters_by_hand():
     X = _segments(d=2)
     floor = _hmm.covariance_floor(X.reshape(-1, 2), 1e-3)
@@ -166,3 +156,26 @@ def test_n_free_parameters_by_hand():
     cfg = _hmm.HMMConfig(n_states=2, n_mix=2, covariance_type="diag", topology="ergodic", n_iter=3)
     m = _hmm.fit_hmm(X, cfg, floor, 0).model
     assert _hmm.n_free_parameters(m, cfg) == 21
+
+
+@pytest.mark.parametrize("kw, d, expected", [
+    # ergodic 3 states: start 2, transitions 3 * 2 = 6; means 3 * 2 = 6
+    (dict(n_states=3, covariance_type="spherical", topology="ergodic"), 2, 2 + 6 + 6 + 3),
+    (dict(n_states=3, covariance_type="diag", topology="ergodic"), 2, 2 + 6 + 6 + 6),
+    (dict(n_states=3, covariance_type="full", topology="ergodic"), 2, 2 + 6 + 6 + 9),
+    # tied, one Gaussian per state: ONE shared 2x2 covariance (3 values)
+    (dict(n_states=3, covariance_type="tied", topology="ergodic"), 2, 2 + 6 + 6 + 3),
+    # tied with mixtures: one covariance per state shared by its components (hmmlearn)
+    (dict(n_states=3, n_mix=2, covariance_type="tied", topology="ergodic"), 2, 2 + 6 + 12 + 9 + 3),
+    # left-right 4 states, jumps up to K-1: rows with 4, 3, 2, 1 targets -> 3+2+1+0
+    (dict(n_states=4, covariance_type="diag", topology="left-right"), 3, 0 + 6 + 12 + 12),
+    # left-right 4 states, max_jump 2: rows with 3, 3, 2, 1 targets -> 2+2+1+0
+    (dict(n_states=4, covariance_type="diag", topology="left-right", max_jump=2), 3, 0 + 5 + 12 + 12),
+    # spherical mixtures, d = 3: means 2*3*3 = 18, variances 6, weights 2 * 2 = 4
+    (dict(n_states=2, n_mix=3, covariance_type="spherical", topology="left-right"), 3, 0 + 1 + 18 + 6 + 4),
+])
+def test_n_free_parameters_by_hand_for_every_structure(kw, d, expected):
+    cfg = _hmm.HMMConfig(**kw)
+    model = _hmm._new_model(cfg)
+    model.n_features = d
+    assert _hmm.n_free_parameters(model, cfg) == expected

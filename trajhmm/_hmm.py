@@ -203,6 +203,14 @@ class _TrainingGaussianHMM(_RobustEM, _hmm.GaussianHMM):
         cov = np.array(self._covars_, copy=True)
         if self.covariance_type != "tied":
             cov[starved] = old["_covars_"][starved]
+        elif starved.any():
+            # hmmlearn's tied covariance sums every state's scatter around its new mean, so
+            # one 0/0 mean of a starved state makes it NaN: recomputed around the repaired
+            # means (the same maximiser; a starved state's terms carry its ~0 weight).
+            mu, post = self.means_, stats["post"]
+            cross = stats["obs"].T @ mu
+            cov = (stats["obs*obs.T"].sum(axis=0) - cross - cross.T
+                   + np.einsum("k,ki,kj->ij", post, mu, mu)) / post.sum()
         self._covars_ = clip_covariance(cov, self._floor, self.covariance_type)
 
 
