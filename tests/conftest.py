@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hmmlearn import hmm
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -89,3 +90,21 @@ def data_dir(tmp_path, dataset):
     X, y = dataset
     write_folder(tmp_path / "data", X, y)
     return tmp_path / "data"
+
+
+def covariance_ratios(model, floor):
+    """Every quantity the floor constrains, divided by its floor (all must be >= 1):
+    spherical variances / mean floor; diagonal variances / per-feature floor; for full
+    and tied the eigenvalues of F^-1/2 Sigma F^-1/2 (Sigma >= diag(F) in Loewner order)."""
+    ct, floor = model.covariance_type, np.asarray(floor, dtype=float)
+    d = len(floor)
+    if isinstance(model, hmm.GMMHMM):
+        c = np.asarray(model.covars_, dtype=float)
+    else:
+        c = np.asarray(model._covars_, dtype=float)
+    if ct == "spherical":
+        return (c / floor.mean()).ravel()
+    if ct == "diag":
+        return (c.reshape(-1, d) / floor).ravel()
+    s = 1.0 / np.sqrt(floor)
+    return np.linalg.eigvalsh(c.reshape(-1, d, d) * s[:, None] * s[None, :]).ravel()

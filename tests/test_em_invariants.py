@@ -16,32 +16,15 @@ import sys
 
 import numpy as np
 import pytest
-from hmmlearn import hmm
 
 from trajhmm import HMMClassifier, _hmm
+
+from conftest import covariance_ratios
 
 CONFIGS = list(itertools.product(_hmm.COVARIANCE_TYPES, (1, 2)))
 
 
 # ---------------------------------------------------------------- helpers
-def _covariance_ratios(model, floor):
-    """Every quantity the floor constrains, divided by its floor (all must be >= 1):
-    spherical variances / mean floor; diagonal variances / per-feature floor; for full
-    and tied the eigenvalues of F^-1/2 Sigma F^-1/2 (Sigma >= diag(F) in Loewner order)."""
-    ct, floor = model.covariance_type, np.asarray(floor, dtype=float)
-    d = len(floor)
-    if isinstance(model, hmm.GMMHMM):
-        c = np.asarray(model.covars_, dtype=float)
-    else:
-        c = np.asarray(model._covars_, dtype=float)
-    if ct == "spherical":
-        return (c / floor.mean()).ravel()
-    if ct == "diag":
-        return (c.reshape(-1, d) / floor).ravel()
-    s = 1.0 / np.sqrt(floor)
-    return np.linalg.eigvalsh(c.reshape(-1, d, d) * s[:, None] * s[None, :]).ravel()
-
-
 def _step_segments(n=12, T=20, noise=1e-4, seed=0):
     """Nearly identical piecewise-constant segments in 2-D with features of different
     spread (x 0..3, y +-10): within each piece the variance is ~noise^2, far below any
@@ -158,7 +141,7 @@ def test_every_covariance_is_above_an_active_floor(ct, n_mix, topology, monkeypa
     cfg = _hmm.HMMConfig(n_states=4, n_mix=n_mix, covariance_type=ct, topology=topology, n_iter=10)
     res = _hmm.fit_hmm(X, cfg, floor, seed=0)
     np.testing.assert_array_equal(spy.calls[0]["floor"], floor)  # the floor EM was given
-    r = _covariance_ratios(res.model, floor)
+    r = covariance_ratios(res.model, floor)
     assert r.min() >= 1 - 1e-9, r.min()
     # the floor is active: without it the variances (~1e-8) would be far below it
     assert abs(r.min() - 1) < 1e-9, r.min()
@@ -166,7 +149,7 @@ def test_every_covariance_is_above_an_active_floor(ct, n_mix, topology, monkeypa
         m = _hmm.model_from_arrays(cfg, {"startprob": call["new"]["startprob_"], "transmat": call["new"]["transmat_"],
                                         "means": call["new"]["means_"], "covars": call["new"][_covar_name(n_mix)],
                                         **({"weights": call["new"]["weights_"]} if n_mix > 1 else {})}, 2)
-        assert _covariance_ratios(m, floor).min() >= 1 - 1e-9
+        assert covariance_ratios(m, floor).min() >= 1 - 1e-9
 
 
 @pytest.mark.parametrize("standardize", [True, False])
@@ -185,9 +168,9 @@ def test_classifier_floor_is_stored_by_hand_and_respected(standardize):
     if not standardize:
         assert np.ptp(hand) > 0.1 * hand.max()  # unequal floors
     for model in clf.models_:
-        assert _covariance_ratios(model, clf.covariance_floor_).min() >= 1 - 1e-9
+        assert covariance_ratios(model, clf.covariance_floor_).min() >= 1 - 1e-9
     tight_model = clf.models_[list(clf.classes_).index("tight")]
-    assert abs(_covariance_ratios(tight_model, clf.covariance_floor_).min() - 1) < 1e-9
+    assert abs(covariance_ratios(tight_model, clf.covariance_floor_).min() - 1) < 1e-9
 
 
 # ---------------------------------------------------------------- repair paths

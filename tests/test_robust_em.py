@@ -11,8 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from trajhmm import DataError, HMMClassifier, _hmm, load_trajectories
 
-from conftest import SAMPLE_DATA
-from test_em_invariants import _covariance_ratios
+from conftest import SAMPLE_DATA, covariance_ratios
 
 SMALL = dict(n_states=4, n_points=25, n_iter=30, tol=1e-3, random_state=0)
 
@@ -79,7 +78,7 @@ def test_every_configuration_trains_and_stays_accurate(split, variant):
             for value in _hmm.model_arrays(model).values():
                 assert np.isfinite(value).all(), (ct, n_mix, topology)
             # every covariance above the stored floor (Loewner order; spherical: mean floor)
-            assert _covariance_ratios(model, clf.covariance_floor_).min() >= 1 - 1e-9, (ct, n_mix, topology)
+            assert covariance_ratios(model, clf.covariance_floor_).min() >= 1 - 1e-9, (ct, n_mix, topology)
         jll = clf.predict_joint_log_proba(Xte)
         assert np.isfinite(jll).all(), (ct, n_mix, topology)
         for hist in clf.log_likelihood_history_:
@@ -136,7 +135,7 @@ def test_degenerate_datasets_never_break_em(data, ct, n_mix, topology):
     for model in clf.models_:
         for value in _hmm.model_arrays(model).values():
             assert np.isfinite(value).all()
-        assert _covariance_ratios(model, clf.covariance_floor_).min() >= 1 - 1e-9
+        assert covariance_ratios(model, clf.covariance_floor_).min() >= 1 - 1e-9
         if topology == "left-right":
             assert model.startprob_[0] == 1.0
             assert (np.tril(model.transmat_, -1) == 0).all()
