@@ -199,19 +199,26 @@ def model_and_mixed_dims(tmp_path, fitted, dataset):
     return tmp_path / "m.npz", tmp_path / "data", flat, tmp_path / "flat"
 
 
-@pytest.mark.parametrize("command", [["evaluate"], ["plot", "confusion"]])
+@pytest.mark.parametrize("command", ["evaluate", "plot confusion", "plot trajectories"])
 def test_d6_wrong_dims_name_the_file_and_honour_skip(tmp_path, capsys, model_and_mixed_dims, command):
     model, data, flat, all_flat = model_and_mixed_dims
-    tail = ["-o", tmp_path / "c.png"] if command[0] == "plot" else []
-    code, _, err = cli(command + [model, all_flat] + tail, capsys)
-    assert code == 1 and err.count("\n") == 1 and str(all_flat) in err, err
-    assert "expected 3 dims like the model, got 2" in err
-    code, out, err = cli(command + [model, all_flat, "--on-invalid", "skip"] + tail, capsys)
+
+    def argv(folder, *more):
+        if command == "plot trajectories":
+            return ["plot", "trajectories", folder, "--model", model, "-o", tmp_path / "c.png", *more]
+        return command.split() + [model, folder] + (["-o", tmp_path / "c.png"] if "plot" in command else []) + [*more]
+
+    code, _, err = cli(argv(all_flat), capsys)
+    first = sorted(sorted(all_flat.iterdir())[0].iterdir())[0]
+    assert code == 1 and err.count("\n") == 1, err
+    assert err == f"trajhmm: error: {first}: expected 3 dims like the model, got 2\n"
+    code, out, err = cli(argv(all_flat, "--on-invalid", "skip"), capsys)
     assert code == 1 and err.strip().splitlines()[-1].startswith(f"trajhmm: error: {all_flat}: no trajectory")
-    # a folder whose files disagree: the odd one out is skipped by the reader (majority)
-    code, out, err = cli(command + [model, data, "--on-invalid", "skip"] + tail, capsys)
+    # a folder whose files disagree: the odd one out is skipped (by the reader: majority)
+    code, out, err = cli(argv(data, "--on-invalid", "skip"), capsys)
     assert code == 3, err
     assert err.count(str(flat)) == 1 and "1 file(s) skipped" in err
+    assert not (tmp_path / "c.png").exists() or "plot" in command
 
 
 def test_d6_evaluate_skips_trajectories_whose_dims_differ_from_the_model(fitted, dataset):

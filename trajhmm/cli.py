@@ -357,29 +357,42 @@ def _confusion_table(labels, matrix):
     return "\n".join(lines)
 
 
+def _plot_confusion(args, plotting):
+    report, skipped = metrics._evaluate(_load_model(args), _load_labelled(args), source=args.data_dir,
+                                        on_invalid=args.on_invalid)
+    return plotting.plot_confusion(report["confusion_matrix"], report["labels"], normalize=args.normalize,
+                                   title=f"{args.model} on {args.data_dir}: accuracy {report['accuracy']:.4f}"), skipped
+
+
+def _plot_trajectories(args, plotting):
+    ds = _load_labelled(args)
+    if not args.model:
+        return plotting.plot_trajectories(ds.trajectories, [str(lb) for lb in ds.labels]), ds.skipped
+    clf = _load_model(args)
+    X, labels, skipped = metrics._matching_dims(clf, ds, args.on_invalid, source=args.data_dir)
+    predicted = np.asarray(clf.predict(X)).astype(str)
+    return plotting.plot_trajectories(X, labels, predicted=predicted), skipped
+
+
+def _plot_convergence(args, plotting):
+    return plotting.plot_convergence(_load_model(args)), []
+
+
+def _plot_states(args, plotting):
+    clf, X, skipped = _load_model(args), None, []
+    if args.data:
+        ds = _load_labelled(args, args.data)
+        X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
+        skipped = ds.skipped
+    return plotting.plot_states(clf, args.label, X), skipped
+
+
 def _cmd_plot(args, out):
     from . import plotting
 
-    skipped = []
-    if args.kind == "confusion":
-        report, skipped = metrics._evaluate(_load_model(args), _load_labelled(args), source=args.data_dir,
-                                            on_invalid=args.on_invalid)
-        fig = plotting.plot_confusion(report["confusion_matrix"], report["labels"], normalize=args.normalize,
-                                      title=f"{args.model} on {args.data_dir}: accuracy {report['accuracy']:.4f}")
-    elif args.kind == "trajectories":
-        ds = _load_labelled(args)
-        predicted = _load_model(args).predict(ds.trajectories).astype(str) if args.model else None
-        fig = plotting.plot_trajectories(ds.trajectories, np.asarray(ds.labels).astype(str), predicted=predicted)
-        skipped = ds.skipped
-    elif args.kind == "convergence":
-        fig = plotting.plot_convergence(_load_model(args))
-    else:
-        clf, X = _load_model(args), None
-        if args.data:
-            ds = _load_labelled(args, args.data)
-            X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
-            skipped = ds.skipped
-        fig = plotting.plot_states(clf, args.label, X)
+    draw = {"confusion": _plot_confusion, "trajectories": _plot_trajectories, "convergence": _plot_convergence,
+            "states": _plot_states}[args.kind]
+    fig, skipped = draw(args, plotting)
     with persistence.atomic_write(args.output, "wb") as fh:
         fig.savefig(fh, format=_image_format(args.output), dpi=args.dpi)
     if not args.quiet:

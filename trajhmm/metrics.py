@@ -77,10 +77,7 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
     check_choice(on_invalid, "on_invalid", ("error", "skip"))
     if np.issubdtype(np.asarray(model.classes_).dtype, np.number):
         raise DataError(f"{source}: the model has numeric labels; labels read from data are strings")
-    X, y_true, skipped = _matching_dims(model, dataset, on_invalid)
-    if not X:
-        raise DataError(f"{source}: no trajectory has the model's {model.n_features_in_} dims "
-                        f"({len(skipped)} skipped)")
+    X, y_true, skipped = _matching_dims(model, dataset, on_invalid, source)
     classes = [str(c) for c in model.classes_]
     unknown = sorted(set(y_true) - set(classes))
     if len(unknown) == len(set(y_true)):
@@ -95,8 +92,9 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
     return report, skipped
 
 
-def _matching_dims(model, dataset, on_invalid):
-    """The trajectories (and string labels) with the model's number of dims."""
+def _matching_dims(model, dataset, on_invalid, source="data"):
+    """The trajectories (and string labels) with the model's number of dims, and the
+    skipped list (the dataset's plus the others). None left is an error."""
     X, y, skipped = [], [], list(dataset.skipped)
     names = dataset.paths if len(dataset.paths) == len(dataset.trajectories) else None
     for i, (traj, label) in enumerate(zip(dataset.trajectories, dataset.labels)):
@@ -110,4 +108,7 @@ def _matching_dims(model, dataset, on_invalid):
             continue
         X.append(traj)
         y.append(str(label))
+    if not X:
+        raise DataError(f"{source}: no trajectory has the model's {model.n_features_in_} dims "
+                        f"({len(skipped)} skipped)")
     return X, y, skipped
