@@ -58,9 +58,11 @@ def _section(parser, path, text=""):
 
 
 def reference():
+    parser = build_parser()
     out = ["Generated from the parser by `python scripts/make_cli_reference.py`; "
-           "`tests/test_docs.py` fails when it is out of date.", ""]
-    out += _section(build_parser(), ["trajhmm"])
+           "`tests/test_docs.py` fails when it is out of date. The values each flag accepts are "
+           "declared once, in `trajhmm/_params.py`.", "", parser.epilog[0].upper() + parser.epilog[1:] + ".", ""]
+    out += _section(parser, ["trajhmm"])
     return "\n".join(out).rstrip() + "\n"
 
 

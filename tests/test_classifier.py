@@ -151,7 +151,7 @@ def test_priors(dataset):
     "params, message",
     [
         ({"n_states": 0}, "n_states: expected an integer >= 1, got 0"),
-        ({"n_states": 60, "n_points": 50}, "n_states: expected an integer <= 50, got 60"),
+        ({"n_states": 60, "n_points": 50}, r"n_states: expected an integer <= n_points \(50\), got 60"),
         ({"covariance_type": "banana"}, "covariance_type: expected one of 'spherical'"),
         ({"topology": "ring"}, "topology: expected one of 'ergodic', 'left-right', got 'ring'"),
         ({"reg_covar": 0.0}, "reg_covar: expected a number > 0.0"),

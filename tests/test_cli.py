@@ -122,7 +122,7 @@ def test_usage_errors_exit_2(tmp_path, data_dir, capsys):
     assert main(["train"]) == 2
     assert main(["frobnicate"]) == 2
     code, _, err = run(["train", data_dir, "-o", tmp_path / "m", "--n-states", "0"], capsys)
-    assert code == 2 and "n_states: expected an integer >= 1, got 0" in err
+    assert code == 2 and "argument --n-states: expected an integer >= 1, got 0" in err
 
 
 def test_every_estimator_parameter_has_a_flag():

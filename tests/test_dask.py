@@ -187,7 +187,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path, fitted, capsys, monkeypatch
     from trajhmm import save_model
 
     save_model(fitted, tmp_path / "m.npz")
-    monkeypatch.setattr("trajhmm.cli._CONNECT_TIMEOUT", "0.5s")
+    monkeypatch.setattr("trajhmm._cluster._CONNECT_TIMEOUT", "0.5s")
     code, out, err = run(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", "tcp://127.0.0.1:9"], capsys)
     assert code == 1
     assert err.startswith("trajhmm: error: --scheduler tcp://127.0.0.1:9: cannot connect")

@@ -24,7 +24,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _hmm, preprocessing
-from ._validation import check_choice, check_float, check_int, check_trajectories, plain_value
+from ._params import validate_params
+from ._validation import check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifier"]
@@ -192,25 +193,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
-        check_int(self.n_points, "n_points", min_val=2)
-        check_int(self.n_states, "n_states", min_val=1, max_val=self.n_points)
-        check_int(self.n_mix, "n_mix", min_val=1)
-        check_choice(self.covariance_type, "covariance_type", _hmm.COVARIANCE_TYPES)
-        check_choice(self.topology, "topology", _hmm.TOPOLOGIES)
-        check_int(self.max_jump, "max_jump", min_val=1, allow_none=True)
-        check_choice(self.resample, "resample", preprocessing.RESAMPLE_METHODS)
-        check_choice(self.translation, "translation", preprocessing.TRANSLATIONS)
-        check_choice(self.scaling, "scaling", preprocessing.SCALINGS)
-        check_int(self.derivatives, "derivatives", min_val=0, max_val=3)
-        if not isinstance(self.standardize, (bool, np.bool_)):
-            raise TypeError(f"standardize: expected True or False, got {self.standardize!r}")
-        check_float(self.reg_covar, "reg_covar", min_val=0.0, min_inclusive=False)
-        check_int(self.n_iter, "n_iter", min_val=1)
-        check_float(self.tol, "tol", min_val=0.0)
-        check_int(self.n_init, "n_init", min_val=1)
-        if isinstance(self.priors, str):
-            check_choice(self.priors, "priors", PRIORS)
-        check_float(self.rejection_quantile, "rejection_quantile", min_val=0.0, max_val=0.5)
+        """Every parameter against its one declaration (trajhmm._params.PARAMS)."""
+        validate_params(self.get_params(deep=False))
 
     def _config(self):
         return _hmm.HMMConfig(

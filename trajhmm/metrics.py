@@ -1,9 +1,12 @@
-"""Evaluation of predictions: the report behind ``trajhmm evaluate``."""
+"""Evaluation of predictions: the report behind ``trajhmm evaluate`` and ``trajhmm plot confusion``."""
+
+import warnings
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from ._validation import plain_value
+from ._validation import check_choice, plain_value
+from .exceptions import DataError
 
 __all__ = ["evaluation_report"]
 
@@ -57,3 +60,55 @@ def evaluation_report(y_true, y_pred, labels=None, n_pairs=5):
         "most_confused": [{"true": plain_value(labels[i]), "predicted": plain_value(labels[j]), "count": c}
                           for c, i, j in off[:n_pairs]],
     }
+
+
+def _evaluate(model, dataset, *, source="data", on_invalid="error"):
+    """Predict a labelled :class:`~trajhmm.TrajectoryDataset` with a fitted model and
+    report it (:func:`evaluation_report`; rows and columns: the model's classes and the
+    data's labels, sorted).
+
+    A trajectory with other dims than the model is an error naming its file, or with
+    ``on_invalid="skip"`` is left out. Data none of whose labels the model knows is an
+    error; labels the model does not know are warned about (they count as errors).
+
+    Returns ``(report, skipped)``: skipped is the dataset's list of (path, reason) plus
+    the trajectories left out here.
+    """
+    check_choice(on_invalid, "on_invalid", ("error", "skip"))
+    if np.issubdtype(np.asarray(model.classes_).dtype, np.number):
+        raise DataError(f"{source}: the model has numeric labels; labels read from data are strings")
+    X, y_true, skipped = _matching_dims(model, dataset, on_invalid, source)
+    classes = [str(c) for c in model.classes_]
+    unknown = sorted(set(y_true) - set(classes))
+    if len(unknown) == len(set(y_true)):
+        raise DataError(f"{source}: none of its labels ({', '.join(unknown)}) is a class of the model "
+                        f"(classes: {', '.join(classes)})")
+    if unknown:
+        n = sum(label in unknown for label in y_true)
+        warnings.warn(f"{source}: labels the model does not know, their {n} trajectories count as errors: "
+                      f"{', '.join(unknown)}", UserWarning, stacklevel=2)
+    y_pred = np.asarray(model.predict(X)).astype(str)
+    report = evaluation_report(np.asarray(y_true), y_pred, labels=sorted(set(classes) | set(y_true)))
+    return report, skipped
+
+
+def _matching_dims(model, dataset, on_invalid, source="data"):
+    """The trajectories (and string labels) with the model's number of dims, and the
+    skipped list (the dataset's plus the others). None left is an error."""
+    X, y, skipped = [], [], list(dataset.skipped)
+    names = dataset.paths if len(dataset.paths) == len(dataset.trajectories) else None
+    for i, (traj, label) in enumerate(zip(dataset.trajectories, dataset.labels)):
+        dims = np.shape(traj)[1]
+        if dims != model.n_features_in_:
+            name = str(names[i]) if names is not None else f"trajectory {i}"
+            reason = f"{name}: expected {model.n_features_in_} dims like the model, got {dims}"
+            if on_invalid == "error":
+                raise DataError(reason)
+            skipped.append((name, reason))
+            continue
+        X.append(traj)
+        y.append(str(label))
+    if not X:
+        raise DataError(f"{source}: no trajectory has the model's {model.n_features_in_} dims "
+                        f"({len(skipped)} skipped)")
+    return X, y, skipped

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from ._validation import check_int
+from ._params import check_param, validate_params
 from .classifier import HMMClassifier
 from .exceptions import ConvergenceWarning, DataError
 
@@ -49,7 +49,8 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
     >>> best.n_states
     2
     """
-    check_int(cv, "cv", min_val=2)
+    check_param("cv", cv)
+    _check_grid(param_grid, fixed)
     y = np.asarray(y)
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < cv:
@@ -77,3 +78,39 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
     ranking.sort(key=lambda r: (r["rank"], -r["mean_accuracy"]))
     best = HMMClassifier(random_state=random_state, **fixed).set_params(**search.best_params_)
     return best.fit(list(X), y), ranking
+
+
+def _candidates(param_grid):
+    """Every combination of ``param_grid`` (a dict of lists), as dicts."""
+    from sklearn.model_selection import ParameterGrid
+
+    return list(ParameterGrid({name: list(values) for name, values in param_grid.items()}))
+
+
+def _check_grid(param_grid, fixed):
+    """Validate every candidate (grid combination plus ``fixed``) before the first fit:
+    raises the ParameterError of the first bad one."""
+    base = HMMClassifier(**{k: v for k, v in fixed.items() if k not in param_grid}).get_params(deep=False)
+    for combo in _candidates(param_grid):
+        validate_params({**base, **combo})
+
+
+def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source="data"):
+    """Fit ``clf``, holding out a stratified ``test_size`` fraction of (X, y) (0: none).
+
+    Returns ``(n_train, held_out)``: the number of training trajectories, and None or
+    ``(accuracy, n_test)`` on the held-out part.
+    """
+    check_param("test_size", test_size)
+    y = np.asarray(y)
+    if test_size == 0:
+        clf.fit(X, y, progress=progress)
+        return len(X), None
+    from sklearn.model_selection import train_test_split
+
+    try:
+        tr, te = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state)
+    except ValueError as exc:
+        raise DataError(f"{source}: cannot hold out {test_size} of the data: {exc}") from None
+    clf.fit([X[i] for i in tr], y[tr], progress=progress)
+    return len(tr), (clf.score([X[i] for i in te], y[te]), len(te))

@@ -189,6 +189,10 @@ def save_model(clf, path, *, format="npz"):
     Traceback (most recent call last):
     trajhmm.exceptions.ModelFileError: ... pickle ... trusted=True ...
     """
+    from .classifier import HMMClassifier  # here: classifier sits above persistence
+
+    if not isinstance(clf, HMMClassifier):
+        raise TypeError(f"clf: expected a fitted HMMClassifier, got {type(clf).__name__}")
     if format not in ("npz", "pickle"):
         raise ValueError(f"format: expected 'npz' or 'pickle', got {format!r}")
     if format == "pickle":

@@ -63,6 +63,17 @@ def plot_confusion(confusion, labels, *, normalize=False, title="Confusion matri
     return fig
 
 
+def _feature_names(n_dims, derivatives=0):
+    """Names of the resampled features, in the order of ``feature_mask_``: the dims
+    (x, y, z; dim3, dim4, ... beyond three), then their time derivatives (d1x, d1y, ...).
+
+    >>> _feature_names(2, derivatives=1)
+    ['x', 'y', 'd1x', 'd1y']
+    """
+    dims = [("x", "y", "z")[i] if i < 3 else f"dim{i}" for i in range(n_dims)]
+    return dims + [f"d{k}{name}" for k in range(1, derivatives + 1) for name in dims]
+
+
 def _axes(fig, n_dims):
     if n_dims >= 3:
         ax = fig.add_subplot(projection="3d")
@@ -71,7 +82,7 @@ def _axes(fig, n_dims):
 
 
 def plot_trajectories(X, labels, *, predicted=None, title=None):
-    """Trajectories in 3-D (or 2-D for planar data), coloured by class; with
+    """Trajectories in 3-D (or 2-D for planar data, against time for 1-D data), coloured by class; with
     ``predicted``, correctly classified ones thin in their class colour and misclassified
     ones thick and black, annotated "true -> predicted".
 
@@ -100,12 +111,12 @@ def plot_trajectories(X, labels, *, predicted=None, title=None):
         style = dict(color="black", linewidth=2.2, zorder=3) if wrong else dict(color=color[c], linewidth=0.9, alpha=0.8)
         name = None if wrong or c in seen else str(c)
         seen.add(c)
-        ax.plot(*[x[:, d] for d in range(k)], label=name, **style)
+        coords = _coordinates(x, n_dims, k)
+        ax.plot(*coords, label=name, **style)
         if wrong:
-            end = [x[-1, d] for d in range(k)]
-            ax.text(*end, f"{c} -> {predicted[i]}", fontsize=7)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+            ax.text(*[v[-1] for v in coords], f"{c} -> {predicted[i]}", fontsize=7)
+    ax.set_xlabel("time (start 0, end 1)" if n_dims == 1 else "x")
+    ax.set_ylabel("x" if n_dims == 1 else "y")
     if k == 3:
         ax.set_zlabel("z")
     ax.legend(fontsize=7, loc="upper left", ncols=2)
@@ -113,6 +124,13 @@ def plot_trajectories(X, labels, *, predicted=None, title=None):
     ax.set_title(title or (f"{len(X)} trajectories, {len(classes)} classes"
                            + ("" if predicted is None else f"; {n_wrong} misclassified (black)")))
     return fig
+
+
+def _coordinates(x, n_dims, k):
+    """What to draw of trajectory x: its first k dims, or 1-D data against time."""
+    if n_dims == 1:
+        return [np.linspace(0.0, 1.0, len(x)), x[:, 0]]
+    return [x[:, d] for d in range(k)]
 
 
 def plot_convergence(model):
@@ -168,7 +186,7 @@ def plot_states(model, label, X=None):
     centres = means.mean(axis=1)
     ax.plot(*[centres[:, c] for c in cols], color="black", linewidth=1.2, linestyle="--")
     kept = np.flatnonzero(model.feature_mask_[:n_dims])[:dims]
-    names = [("x", "y", "z")[i] if i < 3 else f"dim {i}" for i in kept]
+    names = [_feature_names(n_dims)[i] for i in kept]
     ax.set_xlabel(f"{names[0]} (model units)")
     ax.set_ylabel(f"{names[1]} (model units)")
     if dims == 3:

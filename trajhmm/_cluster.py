@@ -1,0 +1,61 @@
+"""Running joblib's tasks on a Dask cluster (optional extra ``trajhmm[dask]``).
+
+:func:`dask_backend` connects to a scheduler, refuses workers that run another trajhmm
+version (they would unpickle the tasks with other code), and makes joblib's Dask backend
+the active one inside the ``with`` block. Dask is imported only when an address is given.
+"""
+
+import logging
+from contextlib import contextmanager
+
+from ._version import __version__
+from .exceptions import DataError
+
+__all__ = ["dask_backend"]
+
+logger = logging.getLogger(__name__)
+
+# How long the client keeps trying to reach the scheduler before giving up.
+_CONNECT_TIMEOUT = "10s"
+
+
+@contextmanager
+def dask_backend(address, *, name="scheduler", version=__version__, timeout=None):
+    """Run joblib's tasks on the Dask cluster at ``address`` (nothing when it is None).
+
+    ``name`` is how the address is called in error messages (the CLI: ``--scheduler``);
+    ``version`` is the trajhmm version every worker must run. Raises DataError (one
+    line) when Dask is not installed, the scheduler cannot be reached or the workers'
+    version differs.
+    """
+    if not address:
+        yield
+        return
+    try:
+        from distributed import Client
+        from joblib import parallel_config
+    except ImportError:
+        raise DataError(f"{name} needs the optional Dask support: pip install 'trajhmm[dask]'") from None
+    try:
+        client = Client(address, timeout=timeout or _CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DataError(f"{name} {address}: cannot connect: {' '.join(str(exc).split())}") from None
+    try:
+        theirs = set(client.run(_trajhmm_version).values())
+        if theirs - {version}:
+            raise DataError(f"{name} {address}: the workers run trajhmm {', '.join(sorted(theirs))}, "
+                            f"this client {version}: install the same version on both sides")
+        logger.info("running tasks on the Dask cluster at %s", address)
+        with parallel_config(backend="dask"):
+            yield
+    finally:
+        client.close()
+
+
+def _trajhmm_version():
+    """Runs on each Dask worker: the trajhmm version it imports (or 'none')."""
+    try:
+        from trajhmm import __version__ as version
+    except ImportError:
+        return "none"
+    return version

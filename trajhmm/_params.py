@@ -1,0 +1,270 @@
+"""Every parameter declared once.
+
+One :class:`Param` per estimator parameter of :class:`~trajhmm.HMMClassifier` and per
+valued command-line flag: its kind, range (possibly bounded by another parameter),
+default, help text, and where it applies (the estimator, the ``tune`` grid, CLI
+subcommands). From this one table come
+
+- the Python-side validation (:func:`validate_params`, called by
+  ``HMMClassifier._check_params``; :func:`check_param` for single values such as
+  ``cv``), raising :class:`ParameterTypeError` / :class:`ParameterValueError` (also
+  TypeError / ValueError) whose message names the parameter, what was expected and what
+  was given;
+- the command line's flags: type (parsing and range check at parse time), metavar, help
+  and default (:mod:`trajhmm.cli`);
+- through the parser, the README's command-line reference
+  (``scripts/make_cli_reference.py``).
+
+The scikit-learn ``_parameter_constraints`` pattern, without its private module.
+"""
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _hmm, preprocessing
+
+__all__ = ["Param", "PARAMS", "ESTIMATOR_PARAMS", "GRID_PARAMS", "ParameterError", "ParameterTypeError",
+           "ParameterValueError", "check_param", "validate_params", "params_for", "parse_text"]
+
+# CLI subcommands (the plot kinds are subcommands of ``plot``).
+PLOT_KINDS = ("plot confusion", "plot trajectories", "plot convergence", "plot states")
+_READERS = ("train", "evaluate", "tune", "plot confusion", "plot trajectories", "plot states")
+_ESTIMATOR_COMMANDS = ("train", "tune")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: what it accepts, its default and help, and where it applies.
+
+    kind: "int", "float", "choice", "bool", "seed" (int in [0, 2**32 - 1], or a
+    RandomState in Python) or "text" (any string, no check).
+    low / high: the allowed range (``low_open`` / ``high_open``: strict bounds); ``high``
+    may name another parameter whose value bounds this one (n_states <= n_points).
+    none: None is allowed (``none`` on the command line). nonzero: 0 is refused.
+    array_ok: Python also accepts a non-string value, checked later (priors).
+    estimator: an HMMClassifier parameter. grid: ``tune`` takes several values.
+    commands: the CLI subcommands that have the flag (estimator parameters: train and
+    tune, plus these). cli_default / cli_help: per-command overrides.
+    """
+
+    name: str
+    kind: str
+    default: object
+    help: str
+    low: object = None
+    low_open: bool = False
+    high: object = None
+    high_open: bool = False
+    choices: tuple = ()
+    none: bool = False
+    nonzero: bool = False
+    array_ok: bool = False
+    estimator: bool = False
+    grid: bool = False
+    commands: tuple = ()
+    cli_default: dict = field(default_factory=dict)
+    cli_help: dict = field(default_factory=dict)
+    metavar: str = None
+
+    @property
+    def flag(self):
+        return "--" + self.name.replace("_", "-")
+
+    def applies_to(self, command):
+        return command in self.commands or (self.estimator and command in _ESTIMATOR_COMMANDS)
+
+
+def _est(name, kind, default, text, **kw):
+    return Param(name, kind, default, text, estimator=True, **kw)
+
+
+PARAMS = {p.name: p for p in (
+    # ------------------------------------------------ HMMClassifier (and tune's grid)
+    _est("n_states", "int", 12, "hidden states per class model", low=1, high="n_points", grid=True,
+         cli_default={"tune": [8, 12, 16]}),
+    _est("n_mix", "int", 1, "Gaussians per state (1: Gaussian HMM, >1: mixture)", low=1, grid=True),
+    _est("covariance_type", "choice", "full", "covariance of each Gaussian", choices=_hmm.COVARIANCE_TYPES,
+         grid=True),
+    _est("topology", "choice", "left-right", "state topology", choices=_hmm.TOPOLOGIES, grid=True),
+    _est("max_jump", "int", None, "left-right: largest forward jump (none: any)", low=1, none=True, grid=True),
+    _est("n_points", "int", 50, "points every trajectory is resampled to", low=2, grid=True),
+    _est("resample", "choice", "time", "resample evenly in time or along the path",
+         choices=preprocessing.RESAMPLE_METHODS, grid=True),
+    _est("translation", "choice", "none", "per-trajectory translation", choices=preprocessing.TRANSLATIONS,
+         grid=True),
+    _est("scaling", "choice", "none", "per-trajectory scaling", choices=preprocessing.SCALINGS, grid=True),
+    _est("derivatives", "int", 1, "time derivatives appended as features", low=0, high=3, grid=True),
+    _est("standardize", "bool", True, "standardise features with training mean/std", grid=True),
+    _est("reg_covar", "float", 3e-2, "covariance floor, relative to each feature's variance", low=0.0,
+         low_open=True, grid=True),
+    _est("n_iter", "int", 100, "maximum EM iterations", low=1),
+    _est("tol", "float", 1e-3, "EM relative convergence tolerance", low=0.0),
+    _est("n_init", "int", 1, "EM restarts per class (best kept)", low=1),
+    _est("priors", "choice", "uniform", "class priors", choices=("uniform", "empirical"), array_ok=True),
+    _est("rejection_quantile", "float", 0.01, "open-set rejection quantile of each class's training scores",
+         low=0.0, high=0.5),
+    _est("random_state", "seed", None, "seed (default 0 in the CLI, so runs are reproducible)", none=True,
+         cli_default={"train": 0, "tune": 0}),
+    _est("n_jobs", "int", None, "parallel jobs over classes x restarts (-1: all cores)", none=True, nonzero=True,
+         commands=("predict",), cli_default={"train": -1, "tune": -1},
+         cli_help={"predict": "batches scored in parallel (-1: all cores; with --scheduler: the cluster decides)",
+                   "tune": "parallel (candidate, fold) fits (-1: all cores)"}),
+    # ------------------------------------------------ command-line only
+    Param("test_size", "float", 0.0, "hold out this stratified fraction, report accuracy on it, and save the "
+          "model trained on the rest (0: train on everything)", low=0.0, high=1.0, high_open=True,
+          commands=("train",), metavar="FRACTION"),
+    Param("model_format", "choice", "npz", "npz: safe format; pickle: joblib pickle, only loadable with "
+          "--trust-pickle", choices=("npz", "pickle"), commands=("train",)),
+    Param("cv", "int", 3, "stratified cross-validation folds", low=2, commands=("tune",), metavar="K"),
+    Param("format", "choice", "text", "text: tab-separated; csv; json: one JSON object per line",
+          choices=("text", "csv", "json"), commands=("predict",)),
+    Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
+          "of files", low=1, commands=("predict",), metavar="N"),
+    Param("unknown_label", "text", "unknown", "label printed for rejected trajectories",
+          commands=("predict",), metavar="LABEL"),
+    Param("dpi", "int", 120, "resolution of the image", low=1, commands=PLOT_KINDS, metavar="N"),
+    Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "
+          "and reported (skip; exit code 3 if anything was skipped)", choices=("error", "skip"),
+          commands=_READERS + ("predict",)),
+    Param("split", "text", None, ".npz bundles: use only the rows whose 'split' is NAME (e.g. train)",
+          commands=_READERS, metavar="NAME"),
+    Param("variable", "text", None, ".mat files: the variable to read", commands=_READERS + ("predict",),
+          metavar="NAME"),
+)}
+
+ESTIMATOR_PARAMS = tuple(name for name, p in PARAMS.items() if p.estimator)
+GRID_PARAMS = tuple(name for name, p in PARAMS.items() if p.grid)
+
+
+def params_for(command):
+    """The declared parameters that are flags of CLI ``command`` ("train", "plot states")."""
+    return [p for p in PARAMS.values() if p.applies_to(command)]
+
+
+# ------------------------------------------------------------------ errors
+class ParameterError(Exception):
+    """A parameter value outside what its declaration allows.
+
+    ``describe(label)`` renders the message with parameter names turned into what the
+    caller calls them (the CLI: flags); ``str(error)`` uses the Python names.
+    """
+
+    def __init__(self, name, expected, got, bound=None):
+        self.name, self.expected, self.got, self.bound = name, expected, got, bound
+        super().__init__(f"{name}: {self.describe()}")
+
+    def __reduce__(self):  # raised in joblib workers: unpickled with all its parts
+        return type(self), (self.name, self.expected, self.got, self.bound)
+
+    def describe(self, label=str):
+        """'expected ..., got ...' (without the parameter's own name)."""
+        expected = self.expected.replace("{bound}", label(self.bound)) if self.bound else self.expected
+        return f"expected {expected}, got {self.got}"
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """The value has the wrong type (an integer parameter given 1.5)."""
+
+
+class ParameterValueError(ParameterError, ValueError):
+    """The value has the right type but is out of range or not a choice."""
+
+
+# ------------------------------------------------------------------ validation
+def _problem(p, value, bound):
+    """None when ``value`` is allowed, else the ParameterError to raise."""
+    if value is None and p.none or p.kind == "text":
+        return None
+    if p.kind == "choice":
+        if p.array_ok and not isinstance(value, str):
+            return None
+        if isinstance(value, str) and value in p.choices:
+            return None
+        return ParameterValueError(p.name, "one of " + ", ".join(repr(c) for c in p.choices), repr(value))
+    if p.kind == "bool":
+        ok = isinstance(value, (bool, np.bool_))
+        return None if ok else ParameterTypeError(p.name, "True or False", repr(value))
+    if p.kind == "seed" and isinstance(value, np.random.RandomState):
+        return None
+    return _number_problem(p, value, bound)
+
+
+def _number_problem(p, value, bound):
+    if p.kind == "float":
+        what = "a number"
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            return ParameterTypeError(p.name, "a finite real number", repr(value))
+    else:
+        what = "an integer"
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            alt = " or None" if p.none else (" or a RandomState" if p.kind == "seed" else "")
+            return ParameterTypeError(p.name, what + alt, f"{value!r} ({type(value).__name__})")
+    low, high = (0, 2**32 - 1) if p.kind == "seed" else (p.low, p.high)
+    if p.nonzero and value == 0:
+        return ParameterValueError(p.name, f"{what} other than 0", value)
+    if low is not None and (value < low or (p.low_open and value == low)):
+        return ParameterValueError(p.name, f"{what} {'>' if p.low_open else '>='} {low}", value)
+    other = high if isinstance(high, str) else None
+    if other is not None:
+        high = bound
+    if high is not None and (value > high or (p.high_open and value == high)):
+        limit = f"{{bound}} ({high})" if other else f"{high}"
+        return ParameterValueError(p.name, f"{what} {'<' if p.high_open else '<='} {limit}", value, bound=other)
+    return None
+
+
+def check_param(name, value, bound=None):
+    """Return ``value`` if the declaration of ``name`` allows it, else raise
+    ParameterTypeError / ParameterValueError. ``bound``: the value of the parameter
+    that bounds this one, if any (checked only when given)."""
+    error = _problem(PARAMS[name], value, bound)
+    if error is not None:
+        raise error
+    return value
+
+
+def validate_params(params):
+    """Check a dict of parameter values (e.g. ``estimator.get_params()``) against the
+    declarations; the parameters that bound others are checked first."""
+    declared = [PARAMS[name] for name in params if name in PARAMS]
+    for p in sorted(declared, key=lambda p: isinstance(p.high, str)):
+        bound = params.get(p.high) if isinstance(p.high, str) else None
+        check_param(p.name, params[p.name], bound)
+
+
+# ------------------------------------------------------------------ command line
+def parse_text(p, text):
+    """The value of flag ``p`` given as ``text``, checked (apart from bounds set by
+    other parameters). Raises ValueError with 'expected ..., got ...'."""
+    if p.none and text.lower() == "none":
+        return None
+    if p.kind in ("int", "seed"):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"expected an integer{' or none' if p.none else ''}, got {text!r}") from None
+    elif p.kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    elif p.kind == "bool":
+        value = _parse_bool(text)
+    else:
+        value = text
+    error = _problem(p, value, None)
+    if error is not None:
+        raise ValueError(error.describe())
+    return value
+
+
+def _parse_bool(text):
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
