@@ -261,7 +261,7 @@ def test_d12_every_skipped_file_is_reported_once_with_its_name(tmp_path, capsys,
     code, out, err = cli(["train", tmp_path / "d", "-o", tmp_path / "m.npz", "--on-invalid", "skip",
                           "--n-jobs", "1", *FLAGS], capsys)
     assert code == 3, err
-    assert err.strip().splitlines() == [f"trajhmm: skipped: {stray}: not inside a class folder",
+    assert err.strip().splitlines() == [f"trajhmm: skipped: {stray}: expected only class folders in {stray.parent}, got a file",
                                         f"trajhmm: skipped: {bad}: line 3, column 2: expected a number, got 'oops'",
                                         "trajhmm: 2 file(s) skipped as invalid"]
     assert load_model(tmp_path / "m.npz").n_jobs is None  # --n-jobs is the run's, not the model's

@@ -150,8 +150,11 @@ def test_a_mat_file_that_crashes_scipy_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not a valid MATLAB .mat file") as info:
         read_trajectory(CRASH_MAT)
     assert str(CRASH_MAT) in str(info.value)
-    if bare.returncode < 0:  # scipy 1.17 crashes; a later scipy may raise instead
-        assert "crashed the MATLAB reader, scipy.io.loadmat: signal SIG" in str(info.value)
+    # scipy 1.17 reads through a wild pointer here: most runs die with SIGSEGV/SIGBUS, some
+    # raise (ZeroDivisionError) instead, depending on what that memory holds. Either way the
+    # reader must end in the same one-line DataError; the crash path itself is tested
+    # deterministically below with a helper that kills itself.
+    assert bare.returncode != 0
     from scipy.io import savemat
 
     savemat(tmp_path / "good.mat", {"traj": np.arange(12.0).reshape(4, 3)})
@@ -181,7 +184,7 @@ def test_predict_on_the_crashing_mat_file_is_one_line_or_a_skip(tmp_path, fitted
     bad = tmp_path / "bad.mat"
     bad.write_bytes(CRASH_MAT.read_bytes())
     code, out, err = cli(["predict", model, bad], capsys)
-    assert_one_line_error(code, err, bad, "crashed the MATLAB reader")
+    assert_one_line_error(code, err, bad, "not a valid MATLAB .mat file")
     assert out == ""
 
     X, y = dataset
