@@ -563,3 +563,25 @@ def test_fuzz_re_signed_structural_mutations(models, small, tmp_path_factory, tr
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert unknown.dtype == bool
     assert main(["predict", str(out), str(trajectory)]) == 0, done
+
+
+def test_npy_headers_in_another_spelling_go_through_numpys_parser(full, tmp_path, small):
+    """The fast header path only takes what np.save writes; any other valid spelling is
+    parsed by numpy (and still checked), a broken one is refused naming the member."""
+    arrays = members(full)
+    entries = [npy_entry(k, np.frombuffer(json.dumps(v).encode(), dtype=np.uint8) if k == "meta.json" else v)
+               for k, v in arrays.items() if k != "feature_scale_"]
+
+    def entry(header):
+        header = header.encode("latin1")
+        data = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + arrays["feature_scale_"].tobytes()
+        return ("feature_scale_.npy", data, 0, zlib.crc32(data), len(data))
+
+    other = entry("{'shape': (6,), 'fortran_order': False, 'descr': '<f8'}\n")
+    clf = load_model(sign(tmp_path / "other.npz", raw_zip(entries + [other])))
+    np.testing.assert_array_equal(clf.feature_scale_, arrays["feature_scale_"])
+    for header, part in [("{'descr': '<q5', 'fortran_order': False, 'shape': (6,), }\n", "invalid .npy header (unknown dtype"),
+                         ("{'descr': '<f8', 'fortran_order': False, 'shape': (6,)\n", "invalid .npy header"),
+                         ("{'descr': '<U0', 'fortran_order': False, 'shape': (6,), }\n", "expected float64"),
+                         ("x" * 5000, ".npy header of 5000 bytes is too large")]:
+        refused(sign(tmp_path / "bad.npz", raw_zip(entries + [entry(header)])), "feature_scale_: " + part)
