@@ -243,7 +243,7 @@ def _float_members(arrays):
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
-def test_a_non_finite_value_in_any_float_member_is_refused(models, tmp_path, value):
+def test_a_non_finite_value_in_any_float_member_is_refused(models, tmp_path, value, trajectory, capsys):
     for kind in [("full", 1), ("diag", 2)]:
         path = models[kind][1]
         for name in _float_members(members(path)):
@@ -252,6 +252,7 @@ def test_a_non_finite_value_in_any_float_member_is_refused(models, tmp_path, val
                 m[n].flat[0] = value
 
             refused(mutate(path, tmp_path / "bad.npz", change), f": {name}: non-finite value")
+    cli_refuses(tmp_path / "bad.npz", trajectory, capsys, "non-finite value")
 
 
 @pytest.mark.parametrize("kind", TYPES, ids=TYPE_IDS)
