@@ -346,6 +346,7 @@ def test_inconsistent_json_is_refused(full, tmp_path, trajectory, capsys):
         (lambda p: p["params"].update(derivatives=2), "feature_mask_: expected shape"),
         (lambda p: p["params"].update(n_states=-1), "meta.json: params: n_states"),
         (lambda p: p["params"].update(bogus=1), "meta.json: params: "),
+        (lambda p: p["params"].update(n_jobs="all"), "meta.json: params: n_jobs: expected an integer or null"),
         (lambda p: p.update(params=[1, 2]), "meta.json: params: expected an object"),
     ]
     for change, part in cases:
@@ -586,3 +587,45 @@ def test_npy_headers_in_another_spelling_go_through_numpys_parser(full, tmp_path
                          ("{'descr': '<U0', 'fortran_order': False, 'shape': (6,), }\n", "expected float64"),
                          ("x" * 5000, ".npy header of 5000 bytes is too large")]:
         refused(sign(tmp_path / "bad.npz", raw_zip(entries + [entry(header)])), "feature_scale_: " + part)
+
+
+def test_object_labels_keep_their_message_and_pickle(models, tmp_path):
+    import copy
+
+    clf = copy.deepcopy(models[("full", 1)][0])
+    clf.classes_ = np.array([1, "a"], dtype=object)
+    with pytest.raises(ModelFileError, match="labels of mixed or object type cannot be stored in the safe format"):
+        save_model(clf, tmp_path / "m.npz")
+    save_model(clf, tmp_path / "m.joblib", format="pickle")
+    assert load_model(tmp_path / "m.joblib", trusted=True).classes_.tolist() == [1, "a"]
+
+
+@pytest.mark.parametrize("kind", TYPES, ids=TYPE_IDS)
+def test_models_at_the_magnitude_bounds_still_give_finite_scores(models, kind, tmp_path, small):
+    """The largest accepted means and variances (just inside the bounds): the model loads
+    and scores the training data, and far-off inputs, with finite values."""
+    path = models[kind][1]
+    arrays = members(path)
+    floor = arrays["covariance_floor_"]
+    F = len(floor)
+    c = arrays["model0.covars"]
+    big = 0.5 * persistence._MAX_COV_RATIO / F
+    if kind[0] == "diag":
+        c = np.broadcast_to(big * floor, c.shape).copy()
+    elif kind[0] == "spherical":
+        c = np.full(c.shape, big * floor.mean())
+    else:
+        c = np.broadcast_to(big * np.diag(floor), c.reshape(-1, F, F).shape).reshape(c.shape).copy()
+
+    def change(m):
+        m["model0.covars"] = c
+        m["model1.means"] = np.broadcast_to(0.5 * persistence._MAX_SPREAD * np.sqrt(floor),
+                                            m["model1.means"].shape).copy()
+
+    clf = load_model(mutate(path, tmp_path / "edge.npz", change))
+    X, _ = small
+    for data in (X, [1e3 * x for x in X]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert np.isfinite(clf.predict_joint_log_proba(data)).all()
+            assert np.isfinite(clf.predict_proba(data)).all()

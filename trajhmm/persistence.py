@@ -215,7 +215,7 @@ def save_model(clf, path, *, format="npz"):
     """
     if format not in ("npz", "pickle"):
         raise ValueError(f"format: expected 'npz' or 'pickle', got {format!r}")
-    arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ", allow_object=format == "pickle")
+    arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
     if format == "pickle":
         import joblib
 
@@ -562,6 +562,10 @@ def _check_meta(meta, fail):
         clf._check_params()
     except (TypeError, ValueError) as exc:
         fail("meta.json", f"params: {exc}")
+    for key in ("n_jobs", "random_state"):  # not checked by _check_params; a file may only hold ints
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            fail("meta.json", f"params: {key}: expected an integer or null, got {value!r}")
     for key, low in (("n_features_in", 1), ("n_model_features", 1), ("n_classes", 2)):
         value = meta.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
