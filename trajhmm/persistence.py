@@ -18,13 +18,18 @@ either the old file or the new one, never a partial one.
 import hashlib
 import io
 import json
+import math
 import os
+import re
 import tempfile
 import warnings
+import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npformat
 
 from . import _hmm
 from ._version import __version__
@@ -32,6 +37,7 @@ from .exceptions import ModelFileError, ModelVersionWarning
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_MODEL_BYTES",
     "save_model",
     "load_model",
     "model_metadata",
@@ -42,7 +48,18 @@ __all__ = [
 FORMAT_VERSION = 1
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
-_MAX_MODEL_BYTES = 1 << 30
+# The most bytes of arrays a safe model file may hold once decompressed (load_model's
+# max_bytes default): a model of 100 classes x 50 states x 4 Gaussians of 12 full features
+# needs 23 MB.
+MAX_MODEL_BYTES = 256 << 20
+_FILE_SLACK = 8 << 20  # zip structure beyond the arrays, in the file-size check
+_MAX_PICKLE_BYTES = 1 << 30  # pickle files (trusted only): the former size limit
+_MAX_META_BYTES = 1 << 20
+_MAX_NPY_HEADER = 4096
+_MAX_CENTRAL_DIRECTORY = 4 << 20  # ~40000 zip entries
+# An .npy header as np.save writes it (other valid headers go through numpy's parser)
+_NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[a-zA-Z]\d{1,5})', 'fortran_order': (False|True), "
+                         r"'shape': \(((?:\d{1,19}, )*(?:\d{1,19},?)?)\), \} *\n?\Z")
 
 # Fitted attributes stored as arrays (besides the class models).
 _ARRAY_ATTRS = (
@@ -124,7 +141,9 @@ def _json_params(clf):
     return params
 
 
-def _payload(clf):
+def _fitted_state(clf):
+    """(arrays, meta) of a fitted classifier: what the safe format stores, and what
+    :func:`_validate` checks for every format."""
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(clf, "models_")
@@ -132,11 +151,6 @@ def _payload(clf):
     for name in _ARRAY_ATTRS:
         if hasattr(clf, name):
             arrays[name] = np.asarray(getattr(clf, name))
-    if arrays["classes_"].dtype == object:
-        raise ModelFileError(
-            "classes_: labels of mixed or object type cannot be stored in the safe format; "
-            "use labels that are all strings or all numbers, or format='pickle'"
-        )
     for k, (model, hist) in enumerate(zip(clf.models_, clf.log_likelihood_history_)):
         for key, value in _hmm.model_arrays(model).items():
             arrays[f"model{k}.{key}"] = value
@@ -154,6 +168,16 @@ def _payload(clf):
         "n_classes": len(clf.models_),
         "arrays": sorted(arrays),
     }
+    return arrays, meta
+
+
+def _payload(arrays, meta):
+    if arrays["classes_"].dtype == object:
+        raise ModelFileError(
+            "classes_: labels of mixed or object type cannot be stored in the safe format; "
+            "use labels that are all strings or all numbers, or format='pickle'"
+        )
+    arrays = dict(arrays)
     arrays["meta.json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -195,22 +219,27 @@ def save_model(clf, path, *, format="npz"):
         raise TypeError(f"clf: expected a fitted HMMClassifier, got {type(clf).__name__}")
     if format not in ("npz", "pickle"):
         raise ValueError(f"format: expected 'npz' or 'pickle', got {format!r}")
+    arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
     if format == "pickle":
         import joblib
 
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(clf, "models_")
         with atomic_write(path) as fh:
             joblib.dump(clf, fh)
         return
-    payload = _payload(clf)
+    payload = _payload(arrays, meta)
     with atomic_write(path) as fh:
         fh.write(MAGIC + hashlib.sha256(payload).digest() + payload)
 
 
-def load_model(path, *, trusted=False):
+def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES):
     """Load a model saved by :func:`save_model`.
+
+    Every array is validated before a classifier is built (see the README, "Model
+    files"): its dtype and shape from the ``.npy`` header (only the header is
+    decompressed) against the sizes the parameters imply, its declared size, and then its
+    values (finite; probabilities that sum to 1; covariances symmetric and at least the
+    covariance floor; means and scales of a sane magnitude; lengths that agree). A
+    pickle loaded with ``trusted=True`` gets the same checks.
 
     Parameters
     ----------
@@ -218,6 +247,9 @@ def load_model(path, *, trusted=False):
     trusted : bool, default=False
         Allow pickle-based files. Only for files from a source you trust: unpickling can
         execute arbitrary code.
+    max_bytes : int, default=MAX_MODEL_BYTES (256 MiB)
+        The most bytes of arrays a safe model file may hold once decompressed; a file
+        that declares more is refused before anything is decompressed.
 
     Returns
     -------
@@ -226,15 +258,18 @@ def load_model(path, *, trusted=False):
     Raises
     ------
     ModelFileError
-        Missing, foreign, truncated, corrupted, tampered or too-new files; pickle files
-        without ``trusted=True``.
+        Missing, foreign, truncated, corrupted, tampered, inconsistent or too-new files;
+        pickle files without ``trusted=True``. The message names the file and, for an
+        invalid array, the member.
     """
     path = Path(path)
-    head, payload = _read_verified(path)
+    max_bytes = _check_max_bytes(max_bytes)
+    head, payload = _read_verified(path, max_bytes)
     if payload is None:
         return _load_other(path, head, trusted)
     try:
-        arrays, meta = _parse_payload(payload, path)
+        arrays, meta = _parse_payload(payload, path, max_bytes)
+        _validate(arrays, meta, f"{path}: ")
         return _from_arrays(arrays, meta, path)
     except ModelFileError:
         raise
@@ -246,18 +281,25 @@ def model_metadata(path):
     """The JSON metadata of a safe model file (format, versions, parameters), or None for
     a pickle-based file. The checksum is verified first."""
     path = Path(path)
-    head, payload = _read_verified(path)
+    _, payload = _read_verified(path, MAX_MODEL_BYTES)
     if payload is None:
         return None
     try:
-        return _parse_payload(payload, path)[1]
+        with _open_zip(payload, path) as zf:
+            return _read_meta(zf, path)
     except ModelFileError:
         raise
     except Exception as exc:
         raise ModelFileError(f"{path}: not a valid trajhmm model ({type(exc).__name__}: {exc})") from None
 
 
-def _read_verified(path):
+def _check_max_bytes(max_bytes):
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes <= 0:
+        raise ValueError(f"max_bytes: expected a positive integer, got {max_bytes!r}")
+    return int(max_bytes)
+
+
+def _read_verified(path, max_bytes):
     """(header, payload) of a safe model file with its checksum verified, or (header,
     None) when the file does not start with the trajhmm magic."""
     if not path.exists():
@@ -266,12 +308,16 @@ def _read_verified(path):
         raise ModelFileError(f"{path}: expected a model file, got a directory")
     try:
         size = path.stat().st_size
-        if size > _MAX_MODEL_BYTES:
+        if size > max(max_bytes + _FILE_SLACK, _MAX_PICKLE_BYTES):
             raise ModelFileError(f"{path}: {size} bytes is too large for a trajhmm model file")
         with open(path, "rb") as fh:
             head = fh.read(_HEADER)
             if head[: len(MAGIC)] != MAGIC:
                 return head, None
+            if size > max_bytes + _FILE_SLACK:
+                raise ModelFileError(
+                    f"{path}: {size} bytes is more than max_bytes={max_bytes} of arrays allows"
+                )
             payload = fh.read()
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read model file ({exc.strerror or exc})") from None
@@ -294,6 +340,7 @@ def _load_other(path, head, trusted):
             "--trust-pickle, then re-save it in the safe format"
         )
     import joblib
+    from sklearn.exceptions import NotFittedError
 
     from .classifier import HMMClassifier
 
@@ -303,22 +350,364 @@ def _load_other(path, head, trusted):
         raise ModelFileError(f"{path}: cannot unpickle model file ({type(exc).__name__}: {exc})") from None
     if not isinstance(clf, HMMClassifier):
         raise ModelFileError(f"{path}: expected a pickled HMMClassifier, got {type(clf).__name__}")
+    try:
+        _validate_model(clf, f"{path}: ")
+    except NotFittedError:
+        raise ModelFileError(f"{path}: the pickled HMMClassifier is not fitted") from None
     return clf
 
 
-def _parse_payload(payload, path):
-    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    meta = json.loads(arrays.pop("meta.json").tobytes().decode())
+# ---------------------------------------------------------------- reading, bounded
+def _open_zip(payload, path):
+    """The verified payload as a ZipFile, after a bounded look at its end record: a plain
+    end-of-central-directory record (no comment, no zip64: what np.savez writes below
+    4 GiB) whose central directory is at most _MAX_CENTRAL_DIRECTORY bytes, so that
+    parsing it costs bounded memory whatever the number of entries it claims."""
+    end = payload[-22:]
+    if len(end) < 22 or end[:4] != b"PK\x05\x06" or end[20:22] != b"\0\0":
+        raise ModelFileError(f"{path}: not a trajhmm model (no plain zip end record)")
+    if payload[-42:-38] == b"PK\x06\x07":
+        raise ModelFileError(f"{path}: not a trajhmm model (zip64 archive)")
+    cd_size = int.from_bytes(end[12:16], "little")
+    if cd_size > _MAX_CENTRAL_DIRECTORY:
+        raise ModelFileError(f"{path}: zip directory of {cd_size} bytes is too large for a trajhmm model")
+    try:
+        return zipfile.ZipFile(io.BytesIO(payload))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ModelFileError(f"{path}: not a trajhmm model (bad zip archive: {exc})") from None
+
+
+def _parse_payload(payload, path, max_bytes):
+    """(arrays, meta) of a verified payload: meta.json first, then every member's .npy
+    header (dtype and shape against the layout the metadata implies, declared size
+    against the shape) before any array data is decompressed, in bounded reads."""
+    with _open_zip(payload, path) as zf:
+        meta = _read_meta(zf, path)
+        fail = _failer(f"{path}: ")
+        dims = _check_meta(meta, fail)
+        infos = zf.infolist()
+        if dims["C"] > len(infos):
+            fail("meta.json", f"n_classes={dims['C']} but the file holds {len(infos)} members")
+        layout = _layout(dims)
+        need = sum(_min_bytes(spec) for spec in layout.values())
+        if need > max_bytes:
+            fail("meta.json", f"declares a model of at least {need} bytes, more than max_bytes={max_bytes}")
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                fail(info.filename, "unexpected member (not a .npy array)")
+        _check_names([info.filename[:-4] for info in infos], layout, fail, extra=("meta.json",))
+        declared = sum(info.file_size for info in infos)
+        if declared > max_bytes:
+            fail("arrays", f"declare {declared} bytes once decompressed, more than max_bytes={max_bytes}")
+        arrays = {}
+        for info in infos:
+            name = info.filename[:-4]
+            if name != "meta.json":
+                arrays[name] = _read_member(zf, info, layout[name], fail)
+    return arrays, meta
+
+
+def _read_meta(zf, path):
+    fail = _failer(f"{path}: ")
+    try:
+        info = zf.getinfo("meta.json.npy")
+    except KeyError:
+        raise ModelFileError(f"{path}: not a trajhmm model file (no meta.json)") from None
+    raw = _read_member(zf, info, ((range(_MAX_META_BYTES + 1),), "u"), fail)
+    if raw.dtype != np.uint8:
+        fail("meta.json", f"expected uint8 bytes, got {raw.dtype}")
+    try:
+        meta = json.loads(raw.tobytes().decode())
+    except (ValueError, RecursionError) as exc:
+        fail("meta.json", f"not valid JSON ({exc})")
     if not isinstance(meta, dict) or meta.get("format") != "trajhmm-model":
         raise ModelFileError(f"{path}: not a trajhmm model file")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        fail("meta.json", f"format_version: expected a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: model file format {version} is newer than this trajhmm supports "
             f"({FORMAT_VERSION}); upgrade trajhmm to load it"
         )
+    return meta
+
+
+def _read_member(zf, info, spec, fail):
+    """One array member, read in bounded pieces: the .npy header (at most
+    _MAX_NPY_HEADER bytes), checked against ``spec`` and the entry's declared size, then
+    exactly the bytes its shape needs (the zip CRC is verified at the end)."""
+    member = info.filename[:-4]
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        fail(member, f"unsupported zip compression method {info.compress_type}")
+    try:
+        with zf.open(info) as fp:
+            shape, fortran, dtype, header_len = _read_npy_header(fp, member, fail)
+            _check_spec(member, shape, dtype, spec, fail)
+            nbytes = math.prod(shape) * dtype.itemsize
+            if info.file_size != header_len + nbytes:
+                fail(member, f"zip entry declares {info.file_size} bytes, its header {header_len + nbytes}")
+            buf = bytearray(nbytes)
+            if fp.readinto(buf) != nbytes or fp.read(1):
+                fail(member, "array data does not match its header")
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError) as exc:
+        fail(member, f"corrupt zip entry ({exc})")
+    arr = np.frombuffer(buf, dtype=dtype)
+    arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+    return arr if dtype.isnative else arr.astype(dtype.newbyteorder("="))
+
+
+def _read_npy_header(fp, member, fail):
+    prefix = fp.read(10)
+    if len(prefix) < 10 or prefix[:6] != b"\x93NUMPY" or prefix[6] not in (1, 2):
+        fail(member, "not a .npy array of format 1.0 or 2.0")
+    if prefix[6] == 2:
+        prefix += fp.read(2)
+    size = int.from_bytes(prefix[8:], "little")
+    if size > _MAX_NPY_HEADER:
+        fail(member, f".npy header of {size} bytes is too large")
+    header = fp.read(size)
+    if len(header) != size:
+        fail(member, "truncated .npy header")
+    fast = _NPY_HEADER.match(header.decode("latin1"))
+    if fast:  # what np.save writes: parsed without ast.literal_eval, the slowest step of a load
+        try:
+            dtype = np.dtype(fast.group(1))
+        except TypeError:
+            fail(member, f"invalid .npy header (unknown dtype {fast.group(1)!r})")
+        shape = tuple(int(n) for n in fast.group(3).split(",") if n.strip())
+        return shape, fast.group(2) == "True", dtype, len(prefix) + size
+    src = io.BytesIO(prefix + header)
+    try:
+        version = npformat.read_magic(src)
+        read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+        shape, fortran, dtype = read(src)
+    except Exception as exc:  # numpy's parser (ast, tokenize) on hostile text: a bad header
+        fail(member, f"invalid .npy header ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+    return shape, fortran, dtype, len(prefix) + size
+
+
+# ---------------------------------------------------------------- validation
+# Magnitudes a model may have (see the README, "Model files"). Floors and feature scales
+# lie in [_TINY, _HUGE]; means lie within _MAX_SPREAD floor standard deviations
+# (sqrt(covariance_floor_)) of 0 and feature means within _MAX_SPREAD feature scales (fit
+# keeps a feature only when its std exceeds 1e-10 of its largest magnitude); variances
+# are at most _MAX_COV_RATIO / n_model_features times the floor. Within these bounds
+# every score of an input at the scale of the training data is finite.
+_TINY, _HUGE = 1e-100, 1e100
+_MAX_SPREAD = 1e12
+_MAX_COV_RATIO = 1e12
+_MAX_LABEL_BYTES = 16384
+_PROB_TOL = 1e-6
+_KIND_NAMES = {"f": "float64", "iu": "integers", "b": "bool", "u": "uint8",
+               "UiufbS": "strings, numbers or bools", "UiufbSO": "labels"}
+
+
+def _failer(prefix):
+    def fail(member, what):
+        raise ModelFileError(f"{prefix}{member}: {what}")
+
+    return fail
+
+
+def _validate_model(clf, prefix, *, allow_object=True):
+    """The checks of a safe file, on a classifier built in Python (before save_model
+    writes it) or unpickled (load_model(..., trusted=True)); returns (arrays, meta)."""
+    from sklearn.exceptions import NotFittedError
+
+    try:
+        arrays, meta = _fitted_state(clf)
+    except NotFittedError:
+        raise
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+        raise ModelFileError(f"{prefix}not a complete fitted HMMClassifier ({type(exc).__name__}: {exc})") from None
+    _validate(arrays, meta, prefix, allow_object=allow_object)
+    fail = _failer(prefix)
+    if len(clf.log_likelihood_history_) != len(clf.models_):
+        fail("log_likelihood_history_", f"{len(clf.log_likelihood_history_)} histories for {len(clf.models_)} models")
+    want = (clf.n_states, clf.covariance_type, clf.n_model_features_, clf.n_mix)
+    named = [(f"models_[{k}]", m) for k, m in enumerate(clf.models_)] + [("background_model_", clf.background_model_)]
+    for name, model in named:
+        got = tuple(getattr(model, a, None) for a in ("n_components", "covariance_type", "n_features"))
+        got += (getattr(model, "n_mix", 1),)
+        if got != want:
+            fail(name, f"(n_states, covariance_type, n_features, n_mix) = {got}, expected {want}")
     return arrays, meta
+
+
+def _validate(arrays, meta, prefix, *, allow_object=False):
+    """Every check of a model's arrays, whatever their source: names, dtypes and shapes
+    against the layout the metadata implies, then values."""
+    fail = _failer(prefix)
+    dims = _check_meta(meta, fail)
+    layout = _layout(dims, allow_object)
+    _check_names(list(arrays), layout, fail)
+    for name, spec in layout.items():
+        _check_spec(name, arrays[name].shape, arrays[name].dtype, spec, fail)
+    for name, arr in arrays.items():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            fail(name, "non-finite value (nan or inf)")
+    _check_classes(arrays, dims, fail)
+    floor = _check_features(arrays, dims, fail)
+    for model in [f"model{k}." for k in range(dims["C"])] + ["background."]:
+        _check_hmm(arrays, model, dims, floor, fail)
+
+
+def _check_meta(meta, fail):
+    """The parameters and sizes of meta.json, checked; returns the dimensions
+    (K states, M mixture components, ct, F model features, C classes, D resampled features)."""
+    from .classifier import HMMClassifier
+
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        fail("meta.json", f"params: expected an object, got {type(params).__name__}")
+    try:
+        clf = HMMClassifier(**params)
+        clf._check_params()
+    except (TypeError, ValueError) as exc:
+        fail("meta.json", f"params: {exc}")
+    for key in ("n_jobs", "random_state"):  # not checked by _check_params; a file may only hold ints
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            fail("meta.json", f"params: {key}: expected an integer or null, got {value!r}")
+    for key, low in (("n_features_in", 1), ("n_model_features", 1), ("n_classes", 2)):
+        value = meta.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            fail("meta.json", f"{key}: expected an integer >= {low}, got {value!r}")
+    D = meta["n_features_in"] * (clf.derivatives + 1)
+    if meta["n_model_features"] > D:
+        fail("meta.json", f"n_model_features={meta['n_model_features']} is more than the {D} resampled features")
+    return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
+            "C": meta["n_classes"], "D": D}
+
+
+def _hmm_layout(K, M, ct, F):
+    """Shapes of one class model's arrays as _hmm.model_arrays stores them (GaussianHMM
+    keeps spherical variances as (K, F) columns that are all equal)."""
+    if M == 1:
+        cov = {"full": (K, F, F), "diag": (K, F), "spherical": (K, F), "tied": (F, F)}[ct]
+        return {"startprob": (K,), "transmat": (K, K), "means": (K, F), "covars": cov}
+    cov = {"full": (K, M, F, F), "diag": (K, M, F), "spherical": (K, M), "tied": (K, F, F)}[ct]
+    return {"startprob": (K,), "transmat": (K, K), "means": (K, M, F), "weights": (K, M), "covars": cov}
+
+
+def _layout(dims, allow_object=False):
+    """member -> (shape, dtype kinds); a range in a shape is the allowed lengths."""
+    C, D, F = dims["C"], dims["D"], dims["F"]
+    labels = "UiufbSO" if allow_object else "UiufbS"
+    out = {"classes_": ((C,), labels), "class_count_": ((C,), "iu"), "class_prior_": ((C,), "f"),
+           "converged_": ((C,), "b"), "n_iter_": ((C,), "iu"), "rejection_threshold_": ((C,), "f"),
+           "feature_mask_": ((D,), "b"), "feature_mean_": ((D,), "f"), "feature_scale_": ((D,), "f"),
+           "covariance_floor_": ((F,), "f")}
+    hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
+    for k in range(C):
+        out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
+        out[f"history{k}"] = ((range(1, 1 << 62),), "f")
+    out.update((f"background.{key}", (shape, "f")) for key, shape in hmm.items())
+    return out
+
+
+def _min_bytes(spec):
+    shape, kinds = spec
+    if any(isinstance(s, range) for s in shape):
+        return 0
+    return math.prod(shape) * (8 if kinds == "f" else 1)
+
+
+def _check_names(names, layout, fail, extra=()):
+    seen = set()
+    for name in names:
+        if name in seen:
+            fail(name, "duplicate member")
+        seen.add(name)
+    for name in layout:
+        if name not in seen:
+            fail(name, "missing member")
+    for name in sorted(seen - set(layout) - set(extra)):
+        fail(name, "unexpected member")
+
+
+def _check_spec(member, shape, dtype, spec, fail):
+    want, kinds = spec
+    ok = dtype.kind in kinds and dtype.names is None and dtype.subdtype is None
+    if dtype.kind == "f":
+        ok = ok and dtype.itemsize == 8
+    elif dtype.kind in "US":
+        ok = ok and 0 < dtype.itemsize <= _MAX_LABEL_BYTES
+    if not ok:
+        fail(member, f"expected {_KIND_NAMES[kinds]}, got dtype {dtype}")
+    if len(shape) != len(want) or not all(s in w if isinstance(w, range) else s == w for s, w in zip(shape, want)):
+        text = tuple(f"{w.start}..{w.stop - 1}" if isinstance(w, range) else w for w in want)
+        fail(member, f"expected shape {text}, got {tuple(shape)}".replace("'", ""))
+
+
+def _check_probabilities(p, name, fail, positive=False):
+    if (p <= 0).any() if positive else (p < 0).any():
+        fail(name, "expected positive probabilities" if positive else "negative probability")
+    if not (np.abs(p.sum(axis=-1) - 1.0) <= _PROB_TOL).all():
+        fail(name, "probabilities do not sum to 1")
+
+
+def _check_classes(a, dims, fail):
+    C = dims["C"]
+    if a["classes_"].dtype.kind != "O" and len(np.unique(a["classes_"])) != C:
+        fail("classes_", "duplicate class labels")
+    if (a["class_count_"] < 1).any():
+        fail("class_count_", "expected counts >= 1")
+    _check_probabilities(a["class_prior_"], "class_prior_", fail, positive=True)
+    n_iter = a["n_iter_"]
+    if (n_iter < 1).any():
+        fail("n_iter_", "expected iteration counts >= 1")
+    for k in range(C):
+        if len(a[f"history{k}"]) != n_iter[k]:
+            fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")
+
+
+def _check_features(a, dims, fail):
+    mask, mean, scale, floor = (a[k] for k in ("feature_mask_", "feature_mean_", "feature_scale_", "covariance_floor_"))
+    if mask.sum() != dims["F"]:
+        fail("feature_mask_", f"selects {mask.sum()} features, the models have {dims['F']}")
+    if not ((scale >= _TINY) & (scale <= _HUGE)).all():
+        fail("feature_scale_", f"expected scales in [{_TINY:g}, {_HUGE:g}]")
+    if not ((np.abs(mean) <= _HUGE).all() and (np.abs(mean[mask]) <= _MAX_SPREAD * scale[mask]).all()):
+        fail("feature_mean_", f"expected |mean| <= {_MAX_SPREAD:g} x feature_scale_ (and <= {_HUGE:g})")
+    if not ((floor >= _TINY) & (floor <= _HUGE)).all():
+        fail("covariance_floor_", f"expected values in [{_TINY:g}, {_HUGE:g}]")
+    return floor
+
+
+def _check_hmm(a, model, dims, floor, fail):
+    _check_probabilities(a[model + "startprob"], model + "startprob", fail)
+    _check_probabilities(a[model + "transmat"], model + "transmat", fail)
+    if dims["M"] > 1:
+        _check_probabilities(a[model + "weights"], model + "weights", fail)
+    if not (np.abs(a[model + "means"]) <= _MAX_SPREAD * np.sqrt(floor)).all():
+        fail(model + "means", f"a mean farther than {_MAX_SPREAD:g} floor standard deviations from 0")
+    _check_covariances(a[model + "covars"], model + "covars", dims, floor, fail)
+
+
+def _check_covariances(c, name, dims, floor, fail):
+    """Symmetric, with every eigenvalue at least the covariance floor (the constraint
+    _hmm.clip_covariance enforces: Sigma >= diag(floor); spherical: >= mean(floor)) up
+    to the rounding of that clip, and at most _MAX_COV_RATIO / F times it."""
+    ct, F = dims["ct"], len(floor)
+    if ct in ("diag", "spherical"):
+        if ct == "spherical" and dims["M"] == 1 and (c != c[:, :1]).any():
+            fail(name, "spherical variances differ between features")
+        ratio = c / (floor if ct == "diag" else floor.mean())
+        low, high = ratio.min(), ratio.max()
+    else:
+        s = 1.0 / np.sqrt(floor)
+        S = c.reshape(-1, F, F) * s[:, None] * s[None, :]
+        if not (np.abs(S - np.swapaxes(S, 1, 2)) <= 1e-9 * np.abs(S).max()).all():
+            fail(name, "covariance matrix is not symmetric")
+        w = np.linalg.eigvalsh(S)
+        low, high = w.min(), w.max()
+    if not high <= _MAX_COV_RATIO / F:
+        fail(name, f"a variance {high:.3g} x the covariance floor (at most {_MAX_COV_RATIO / F:.3g})")
+    if not low >= 1.0 - _PROB_TOL - 8 * F * np.finfo(float).eps * high:
+        what = "not positive definite" if low <= 0 else "below the covariance floor"
+        fail(name, f"{what}: smallest eigenvalue {low:.3g} x the floor")
 
 
 def _from_arrays(arrays, meta, path):

@@ -1,0 +1,87 @@
+"""Time of load_model on valid files: the validating loader against the loader before it.
+
+    python scripts/benchmark_load.py [--repeat 200] [--reference ee0627c]
+
+The reference is trajhmm/persistence.py at commit --reference (the loader before issue 16
+added validation), taken with ``git show``, its relative imports pointed at the installed
+trajhmm, and imported as a module from a temporary directory. Both loaders read the same
+files in the same run, interleaved, --repeat times each; the script prints the median
+time of each and their ratio (new / old) for several model shapes, trained on the
+sample_data generator (small settings: the benchmark is about reading, not training).
+"""
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from make_sample_data import make_dataset  # noqa: E402
+
+from trajhmm import HMMClassifier, load_model, save_model  # noqa: E402
+
+SHAPES = [
+    dict(n_states=12, covariance_type="full"),  # the defaults
+    dict(n_states=8, covariance_type="diag", n_mix=3),
+    dict(n_states=20, covariance_type="full", n_mix=2),
+]
+
+
+def old_loader(ref, tmp):
+    """``load_model`` of trajhmm/persistence.py at commit ``ref``."""
+    text = subprocess.run(["git", "show", f"{ref}:trajhmm/persistence.py"], cwd=HERE.parent, check=True,
+                          capture_output=True, text=True).stdout
+    for rel in ("from . import _hmm", "from ._version", "from .exceptions", "from .classifier"):
+        text = text.replace(rel, rel.replace("from .", "from trajhmm.").replace("trajhmm. import", "trajhmm import"))
+    path = Path(tmp) / "persistence_old.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("persistence_old", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load_model
+
+
+def median_times(loaders, path, repeat):
+    times = {name: [] for name in loaders}
+    for _ in range(repeat):
+        for name, load in loaders.items():  # interleaved: both see the same machine state
+            t0 = time.perf_counter()
+            load(path)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--reference", default="ee0627c")
+    args = parser.parse_args()
+    X, y = make_dataset(per_class=6, seed=0, n_points=60)
+    with tempfile.TemporaryDirectory() as tmp:
+        loaders = {"old": old_loader(args.reference, tmp), "new": load_model}
+        print(f"load_model, median of {args.repeat} interleaved runs; old = {args.reference}")
+        ratios = []
+        for shape in SHAPES:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clf = HMMClassifier(**shape, n_iter=3, random_state=0).fit(X, y)
+            path = Path(tmp) / "m.npz"
+            save_model(clf, path)
+            for load in loaders.values():  # warm up (imports, caches)
+                load(path)
+            t = median_times(loaders, path, args.repeat)
+            ratios.append(t["new"] / t["old"])
+            print(f"  {len(clf.classes_)} classes, {shape}: file {path.stat().st_size / 1e3:.0f} kB, "
+                  f"old {1e3 * t['old']:.2f} ms, new {1e3 * t['new']:.2f} ms, ratio {ratios[-1]:.2f}")
+        print(f"ratio new / old: max {max(ratios):.2f} (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()
