@@ -346,7 +346,7 @@ def test_inconsistent_json_is_refused(full, tmp_path, trajectory, capsys):
         (lambda p: p["params"].update(derivatives=2), "feature_mask_: expected shape"),
         (lambda p: p["params"].update(n_states=-1), "meta.json: params: n_states"),
         (lambda p: p["params"].update(bogus=1), "meta.json: params: "),
-        (lambda p: p["params"].update(n_jobs="all"), "meta.json: params: n_jobs: expected an integer or null"),
+        (lambda p: p["params"].update(n_jobs="all"), "meta.json: params: n_jobs: expected an integer or"),
         (lambda p: p.update(params=[1, 2]), "meta.json: params: expected an object"),
     ]
     for change, part in cases:
