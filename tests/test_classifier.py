@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from trajhmm import ConvergenceWarning, DataError, HMMClassifier, NotFittedError
-from trajhmm import _hmm
+from trajhmm import hmm as _hmm
 
 from conftest import FAST
 

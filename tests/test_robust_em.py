@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import train_test_split
 
-from trajhmm import DataError, HMMClassifier, _hmm, load_trajectories
+from trajhmm import DataError, HMMClassifier, load_trajectories
+from trajhmm import hmm as _hmm
 
 from conftest import SAMPLE_DATA
 

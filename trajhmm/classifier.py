@@ -23,7 +23,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _hmm, preprocessing
+from . import hmm as _hmm  # the name _check_params uses
+from . import preprocessing
 from ._validation import check_choice, check_float, check_int, check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
 
