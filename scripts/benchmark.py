@@ -39,7 +39,8 @@ sys.path.insert(0, str(HERE))
 from make_sample_data import make_dataset  # noqa: E402
 
 from trajhmm import HMMClassifier, save_model  # noqa: E402
-from trajhmm import _hmm  # noqa: E402
+from trajhmm import hmm as _hmm  # noqa: E402
+from trajhmm.hmm import em  # noqa: E402
 
 
 def best_of(repeat, fn):
@@ -104,7 +105,7 @@ def training(clf, X, y, n_iter, repeat):
     config = _hmm.HMMConfig(n_states=clf.n_states, covariance_type=clf.covariance_type,
                             topology=clf.topology, n_iter=n_iter, tol=-np.inf)
     floor = _hmm.covariance_floor(segs.reshape(-1, segs.shape[2]), 1e-9)
-    inits = [_hmm._initial_parameters(segs[y == c], config, floor, np.random.RandomState(k))
+    inits = [em.initial_parameters(segs[y == c], config, floor, np.random.RandomState(k))
              for k, c in enumerate(clf.classes_)]
 
     def reference():

@@ -4,12 +4,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from threadpoolctl import threadpool_limits
 
 from trajhmm import load_model, read_trajectory
 from trajhmm.cli import build_parser, main
-
 
 FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
 

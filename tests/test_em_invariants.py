@@ -16,10 +16,11 @@ import sys
 
 import numpy as np
 import pytest
-
-from trajhmm import HMMClassifier, _hmm
-
 from conftest import covariance_ratios
+
+from trajhmm import HMMClassifier
+from trajhmm import hmm as _hmm
+from trajhmm.hmm import em, emissions, models
 
 CONFIGS = list(itertools.product(_hmm.COVARIANCE_TYPES, (1, 2)))
 
@@ -41,14 +42,14 @@ class _MStepSpy:
 
     def __init__(self, monkeypatch):
         self.calls = []
-        orig_mstep, orig_repair = _hmm._RobustEM._do_mstep, _hmm._RobustEM._repair_transitions
+        orig_mstep, orig_repair = em._RobustEM._do_mstep, em._RobustEM._repair_transitions
         spy = self
 
-        def repair_transitions(model, stats, old):
+        def repair_transitions(model, old):
             # called right after hmmlearn's M-step, before any repair
             spy.calls[-1]["raw"] = spy._params(model)
             spy.calls[-1]["old"] = {k: np.array(v, copy=True) for k, v in old.items()}
-            return orig_repair(model, stats, old)
+            return orig_repair(model, old)
 
         def do_mstep(model, stats):
             spy.calls.append({"stats": {k: np.array(v, copy=True) for k, v in stats.items()}})
@@ -56,8 +57,8 @@ class _MStepSpy:
             spy.calls[-1]["new"] = spy._params(model)
             spy.calls[-1]["floor"] = np.array(model._floor)
 
-        monkeypatch.setattr(_hmm._RobustEM, "_do_mstep", do_mstep)
-        monkeypatch.setattr(_hmm._RobustEM, "_repair_transitions", repair_transitions)
+        monkeypatch.setattr(em._RobustEM, "_do_mstep", do_mstep)
+        monkeypatch.setattr(em._RobustEM, "_repair_transitions", repair_transitions)
 
     @staticmethod
     def _params(model):
@@ -200,7 +201,7 @@ def test_a_starved_state_keeps_its_previous_parameters(ct, n_mix, topology, monk
     hmmlearn's M-step gives 0/0 for its mean, covariance and transition row."""
     X = _two_regime_segments()
     floor = _hmm.covariance_floor(X.reshape(-1, 2), 1e-3)
-    original = _hmm._initial_parameters
+    original = em.initial_parameters
 
     def far_last_state(segments, config, floor, rng):
         params = original(segments, config, floor, rng)
@@ -217,7 +218,7 @@ def test_a_starved_state_keeps_its_previous_parameters(ct, n_mix, topology, monk
     n_starved = 0
     for call in spy.calls:
         post = call["stats"]["post" if n_mix == 1 else "post_sum"]
-        starved = post < _hmm._MIN_OCCUPANCY
+        starved = post < emissions.MIN_OCCUPANCY
         old, raw, new = call["old"], call["raw"], call["new"]
         for params in (old, new):
             for v in params.values():
@@ -228,7 +229,7 @@ def test_a_starved_state_keeps_its_previous_parameters(ct, n_mix, topology, monk
         n_starved += 1
         assert not np.isfinite(raw["means_"][starved]).all()  # what the repair replaced: 0/0
         np.testing.assert_array_equal(new["means_"][starved], old["means_"][starved])
-        kept = ~starved if n_mix == 1 else ~starved[:, None] & (call["stats"]["post_mix_sum"] >= _hmm._MIN_OCCUPANCY)
+        kept = ~starved if n_mix == 1 else ~starved[:, None] & (call["stats"]["post_mix_sum"] >= emissions.MIN_OCCUPANCY)
         np.testing.assert_array_equal(new["means_"][kept], raw["means_"][kept])  # only that
         if ct != "tied":
             np.testing.assert_allclose(new[cov][starved], old[cov][starved], rtol=1e-12, atol=0)
@@ -250,7 +251,7 @@ def test_a_starved_transition_row_keeps_its_previous_row(monkeypatch):
     X = np.zeros((8, T, 2)) + 0.05 * rng.randn(8, T, 2)
     X[:, -1] += [100.0, 100.0]
     floor = _hmm.covariance_floor(X.reshape(-1, 2), 1e-4)
-    original = _hmm._initial_parameters
+    original = em.initial_parameters
 
     def state_1_at_the_end(segments, config, floor, rng):
         params = original(segments, config, floor, rng)
@@ -277,7 +278,7 @@ def test_a_starved_transition_row_keeps_its_previous_row(monkeypatch):
 def test_a_starved_mixture_component_keeps_its_previous_parameters(ct, monkeypatch):
     X = _two_regime_segments()
     floor = _hmm.covariance_floor(X.reshape(-1, 2), 1e-3)
-    original = _hmm._initial_parameters
+    original = em.initial_parameters
 
     def far_second_component(segments, config, floor, rng):
         params = original(segments, config, floor, rng)
@@ -291,7 +292,7 @@ def test_a_starved_mixture_component_keeps_its_previous_parameters(ct, monkeypat
     for call in spy.calls:
         stats, old, raw, new = call["stats"], call["old"], call["raw"], call["new"]
         assert (stats["post_sum"] > 1).all()  # the states are not starved ...
-        assert (stats["post_mix_sum"][:, 1] < _hmm._MIN_OCCUPANCY).all()  # ... their 2nd component is
+        assert (stats["post_mix_sum"][:, 1] < emissions.MIN_OCCUPANCY).all()  # ... their 2nd component is
         assert (raw["means_"][:, 1] != old["means_"][:, 1]).all()  # hmmlearn moved them (to 0)
         np.testing.assert_array_equal(new["means_"][:, 1], old["means_"][:, 1])
         np.testing.assert_array_equal(new["means_"][:, 0], raw["means_"][:, 0])
@@ -299,7 +300,7 @@ def test_a_starved_mixture_component_keeps_its_previous_parameters(ct, monkeypat
             np.testing.assert_allclose(new["covars_"][:, 1], old["covars_"][:, 1], rtol=1e-12, atol=0)
         # its weight is held at the minimum, so log(weight) stays finite
         w = new["weights_"]
-        np.testing.assert_allclose(w[:, 1], _hmm._MIN_WEIGHT, rtol=1e-6)
+        np.testing.assert_allclose(w[:, 1], emissions._MIN_WEIGHT, rtol=1e-6)
         np.testing.assert_allclose(w.sum(axis=1), 1, rtol=1e-15)
         _check_structure(new, "left-right")
     _check_history(res.history)
@@ -321,7 +322,7 @@ def _far_behind_segments(n=6, T=30, seed=0):
 def _init_from(ordinary, floor):
     """Initial parameters fitted to the ordinary segments only (tight states); a tied
     covariance is set to a tight one as well (the default is the global covariance)."""
-    original = _hmm._initial_parameters
+    original = em.initial_parameters
 
     def init(segments, config, _floor, rng):
         params = original(ordinary, config, floor, rng)
@@ -339,8 +340,8 @@ def test_batched_estep_exact_xi_branch_equals_hmmlearns(ct, n_mix):
     ordinary, X = _far_behind_segments()
     floor = _hmm.covariance_floor(X.reshape(-1, 2), 1e-3)
     cfg = _hmm.HMMConfig(n_states=3, n_mix=n_mix, covariance_type=ct, topology="left-right")
-    cls = _hmm._TrainingGaussianHMM if n_mix == 1 else _hmm._TrainingGMMHMM
-    m = _hmm._new_model(cfg, cls=cls)
+    cls = em._TrainingGaussianHMM if n_mix == 1 else em._TrainingGMMHMM
+    m = models.new_model(cfg, cls=cls)
     for name, value in _init_from(ordinary, floor)(X, cfg, floor, np.random.RandomState(0)).items():
         setattr(m, name, value)
     m._floor = floor

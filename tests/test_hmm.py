@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hmmlearn import hmm
 
-from trajhmm import _hmm
+from trajhmm import hmm as _hmm
+from trajhmm.hmm import em, models
 
 
 def _segments(n=12, T=25, d=3, seed=0):
@@ -45,9 +46,9 @@ def test_fit_is_finite_monotone_and_scoring_is_exact(ct, n_mix, topology):
 
 
 def _training_model(X, cfg, floor, seed=0):
-    cls = _hmm._TrainingGaussianHMM if cfg.n_mix == 1 else _hmm._TrainingGMMHMM
-    m = _hmm._new_model(cfg, cls=cls)
-    for name, value in _hmm._initial_parameters(X, cfg, floor, np.random.RandomState(seed)).items():
+    cls = em._TrainingGaussianHMM if cfg.n_mix == 1 else em._TrainingGMMHMM
+    m = models.new_model(cfg, cls=cls)
+    for name, value in em.initial_parameters(X, cfg, floor, np.random.RandomState(seed)).items():
         setattr(m, name, value)
     m._floor = floor
     m._init(X.reshape(-1, X.shape[2]))
@@ -81,7 +82,7 @@ def test_batched_em_equals_hmmlearn_fit(ct):
     X = _segments(n=15, T=30)
     floor = _hmm.covariance_floor(X.reshape(-1, 3), 1e-10)
     cfg = _hmm.HMMConfig(n_states=4, covariance_type=ct, n_iter=15, tol=-np.inf)
-    init = _hmm._initial_parameters(X, cfg, floor, np.random.RandomState(5))
+    init = em.initial_parameters(X, cfg, floor, np.random.RandomState(5))
     ref = hmm.GaussianHMM(n_components=4, covariance_type=ct, min_covar=0.0, covars_prior=0.0,
                           covars_weight=1.0, params="stmc", init_params="", n_iter=15, tol=-np.inf)
     for name, value in init.items():
@@ -176,6 +177,6 @@ def test_n_free_parameters_by_hand():
 ])
 def test_n_free_parameters_by_hand_for_every_structure(kw, d, expected):
     cfg = _hmm.HMMConfig(**kw)
-    model = _hmm._new_model(cfg)
+    model = models.new_model(cfg)
     model.n_features = d
     assert _hmm.n_free_parameters(model, cfg) == expected

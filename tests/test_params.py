@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from trajhmm import HMMClassifier, save_model
-from trajhmm import _params
+from trajhmm import HMMClassifier, _params, save_model
+from trajhmm import hmm as _hmm
 from trajhmm._params import PARAMS, ParameterError, check_param, validate_params
 from trajhmm.model_selection import tune
 
@@ -23,7 +23,7 @@ def test_every_estimator_parameter_is_declared_once_with_its_default():
 
 
 def test_declared_choices_are_the_ones_the_code_accepts():
-    from trajhmm import _hmm, preprocessing
+    from trajhmm import preprocessing
 
     assert PARAMS["covariance_type"].choices == _hmm.COVARIANCE_TYPES
     assert PARAMS["resample"].choices == preprocessing.RESAMPLE_METHODS

@@ -6,11 +6,9 @@ import sys
 import joblib
 import numpy as np
 import pytest
-
-from trajhmm import ModelFileError, ModelVersionWarning, load_model, save_model
-from trajhmm import persistence
-
 from conftest import Marker
+
+from trajhmm import ModelFileError, ModelVersionWarning, load_model, persistence, save_model
 
 
 def test_round_trip_gives_identical_predictions(fitted, dataset, tmp_path):

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _hmm, preprocessing
+from . import hmm as _hmm
+from . import preprocessing
 
 __all__ = ["Param", "PARAMS", "ESTIMATOR_PARAMS", "GRID_PARAMS", "ParameterError", "ParameterTypeError",
            "ParameterValueError", "check_param", "validate_params", "params_for", "parse_text"]

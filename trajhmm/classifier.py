@@ -18,12 +18,12 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _hmm, preprocessing
+from . import hmm as _hmm
+from . import preprocessing
 from ._params import validate_params
 from ._validation import check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
@@ -32,7 +32,6 @@ __all__ = ["HMMClassifier"]
 
 logger = logging.getLogger(__name__)
 
-PRIORS = ("uniform", "empirical")
 _SCORE_CHUNK = 8192
 # Open-set rejection: the background model is trained on at most this many segments, and
 # each class's threshold sits this many (median - quantile) spreads below the quantile
@@ -50,6 +49,33 @@ def _runs_in_process(n_jobs):
 
     backend, _ = get_active_backend()
     return effective_n_jobs(n_jobs) == 1 and type(backend).__name__ in ("LokyBackend", "SequentialBackend")
+
+
+class _RunProgress:
+    """Progress of fit's EM runs: ``progress(done, total, info)`` once per finished run,
+    in order, and, when ``live`` (the runs happen in this process one at a time), after
+    every EM iteration too; a callback cannot follow a run into another process or onto a
+    cluster."""
+
+    def __init__(self, progress, total, live):
+        self.progress, self.total, self.live, self.done = progress, total, live, 0
+
+    def on_iteration(self, label, restart):
+        """The per-iteration callback of one run, or None when not live."""
+        if not self.live:
+            return None
+
+        def report(iteration, log_likelihood):
+            self.progress(self.done, self.total, {"label": label, "restart": restart, "iteration": iteration,
+                                                  "log_likelihood": log_likelihood})
+        return report
+
+    def finished(self, label, restart, run):
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, {"label": label, "restart": restart, "log_likelihood": run.log_likelihood,
+                                                  "n_iter": run.n_iter, "converged": run.converged})
+        return run
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -271,17 +297,42 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         segs = self._segments(X)
+        classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
+        segs, features = self._fit_features(segs)
+        runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress)
+        best, background = self._keep_best_runs(runs, classes)
+
+        self.classes_ = classes
+        self.class_count_ = counts
+        self.class_prior_ = prior
+        for name, value in features.items():
+            setattr(self, name, value)
+        self.models_ = [run.model for run in best]
+        self.converged_ = np.array([run.converged for run in best])
+        self.n_iter_ = np.array([run.n_iter for run in best])
+        self.log_likelihood_history_ = [np.array(run.history) for run in best]
+        self.background_model_ = background.model
+        self.rejection_threshold_ = self._fit_rejection(segs, y_idx)
+        self._warn_not_converged()
+        return self
+
+    def _prepare_labels(self, y, n_samples):
+        """``(classes, y_idx, counts, prior)``: the sorted labels, each sample's class
+        index, the class counts and the class priors."""
         y = column_or_1d(np.asarray(y), warn=True)
-        if len(y) != len(segs):
-            raise DataError(f"y: expected {len(segs)} labels (one per trajectory), got {len(y)}")
+        if len(y) != n_samples:
+            raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(y)}")
         classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(classes) < 2:
             raise DataError(
                 f"y: expected at least 2 classes, got only {classes.tolist()!r}"
             )
-        prior = self._class_prior(counts.astype(float))
-        n_dims = segs.shape[2] // (self.derivatives + 1)
+        return classes, y_idx, counts, self._class_prior(counts.astype(float))
 
+    def _fit_features(self, segs):
+        """Fit the feature mask, the standardisation and the covariance floor on the
+        training segments (n_samples, n_points, n_features); returns the segments the
+        class models see and the fitted attributes (name -> value)."""
         points = segs.reshape(-1, segs.shape[2])
         std = points.std(axis=0)
         # A feature constant over all training data (the z of planar trajectories) carries
@@ -297,119 +348,114 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         else:
             mean = np.zeros(segs.shape[2])
             scale_ = np.ones(segs.shape[2])
+        n_dims = segs.shape[2] // (self.derivatives + 1)
         segs = ((segs - mean) / scale_)[:, :, mask]
         floor = _hmm.covariance_floor(segs.reshape(-1, segs.shape[2]), self.reg_covar)
+        return segs, {"n_features_in_": n_dims, "n_model_features_": segs.shape[2], "feature_mask_": mask,
+                      "feature_mean_": mean, "feature_scale_": scale_, "covariance_floor_": floor}
 
+    def _fit_runs(self, segs, y_idx, classes, floor, progress):
+        """Every EM run, as joblib tasks: ``n_init`` restarts per class (class-major),
+        then the background model on a subsample of all segments. Every seed is drawn
+        before any work is handed out, so the results do not depend on ``n_jobs``.
+        Returns the runs' :class:`FitResult` in that order."""
         config = self._config()
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=(len(classes), self.n_init))
         background_seed = rng.randint(np.iinfo(np.int32).max)
         subset = np.sort(rng.permutation(len(segs))[:_BACKGROUND_MAX_SEGMENTS])
-        tasks = [(k, r) for k in range(len(classes)) for r in range(self.n_init)]
-        # Progress: one report per finished run, in order; and, when the runs happen in
-        # this process one at a time, one per EM iteration (a callback cannot follow a run
-        # into another process or onto a cluster).
-        runs = [(classes.tolist()[k], r) for k, r in tasks] + [("(background)", 0)]
-        live = progress is not None and _runs_in_process(self.n_jobs)
-        n_done = [0]
-
-        def on_iteration(run):
-            label, r = runs[run]
-
-            def report(iteration, log_likelihood):
-                progress(n_done[0], len(runs), {"label": label, "restart": r, "iteration": iteration,
-                                                "log_likelihood": log_likelihood})
-            return report if live else None
-
+        labels = classes.tolist()
+        runs = [(labels[k], r, segs[y_idx == k], int(seeds[k, r]))
+                for k in range(len(classes)) for r in range(self.n_init)]
+        runs.append(("(background)", 0, segs[subset], int(background_seed)))
+        reporter = _RunProgress(progress, len(runs), live=progress is not None and _runs_in_process(self.n_jobs))
         stream = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            [delayed(_hmm.fit_hmm)(segs[y_idx == k], config, floor, int(seeds[k, r]), on_iteration(i))
-             for i, (k, r) in enumerate(tasks)]
-            + [delayed(_hmm.fit_hmm)(segs[subset], config, floor, int(background_seed), on_iteration(len(tasks)))]
+            [delayed(_hmm.fit_hmm)(data, config, floor, seed, reporter.on_iteration(label, r))
+             for label, r, data, seed in runs]
         )
-        results = []
-        for res in stream:
-            results.append(res)
-            n_done[0] = len(results)
-            if progress is not None:
-                label, r = runs[len(results) - 1]
-                progress(len(results), len(runs), {"label": label, "restart": r, "log_likelihood": res.log_likelihood,
-                                                   "n_iter": res.n_iter, "converged": res.converged})
-        background = results.pop()
-        best = {}
-        for (k, r), res in zip(tasks, results):
-            for msg in res.log_messages:
-                logger.debug("class %r, restart %d: hmmlearn: %s", classes[k], r, msg)
-            if k not in best or res.log_likelihood > best[k].log_likelihood:
-                best[k] = res
+        return [reporter.finished(label, r, res) for (label, r, _, _), res in zip(runs, stream)]
 
-        self.classes_ = classes
-        self.class_count_ = counts
-        self.class_prior_ = prior
-        self.n_features_in_ = n_dims
-        self.n_model_features_ = segs.shape[2]
-        self.feature_mask_ = mask
-        self.feature_mean_ = mean
-        self.feature_scale_ = scale_
-        self.covariance_floor_ = floor
-        self.models_ = [best[k].model for k in range(len(classes))]
-        self.converged_ = np.array([best[k].converged for k in range(len(classes))])
-        self.n_iter_ = np.array([best[k].n_iter for k in range(len(classes))])
-        self.log_likelihood_history_ = [np.array(best[k].history) for k in range(len(classes))]
-        # Open-set rejection: score = per-point log-likelihood ratio of the class model to
-        # the background model; each class's threshold is the rejection_quantile of its
-        # own training scores, lowered by _REJECTION_SLACK (median - quantile) spreads.
-        self.background_model_ = background.model
+    def _keep_best_runs(self, runs, classes):
+        """``(best, background)``: per class the restart with the best final training
+        log-likelihood (the first on ties), and the background run. hmmlearn's messages
+        of the class runs are logged at debug level."""
+        best = []
+        for k in range(len(classes)):
+            restarts = runs[k * self.n_init : (k + 1) * self.n_init]
+            for r, run in enumerate(restarts):
+                for msg in run.log_messages:
+                    logger.debug("class %r, restart %d: hmmlearn: %s", classes[k], r, msg)
+            best.append(max(restarts, key=lambda run: run.log_likelihood))
+        return best, runs[-1]
+
+    def _fit_rejection(self, segs, y_idx):
+        """Thresholds of open-set rejection: score = per-point log-likelihood ratio of
+        the class model to the background model; each class's threshold is the
+        rejection_quantile of its own training scores, lowered by _REJECTION_SLACK
+        (median - quantile) spreads."""
         own_scores = self._rejection_scores(segs, y_idx)
-        q = np.array([np.quantile(own_scores[y_idx == k], self.rejection_quantile) for k in range(len(classes))])
-        median = np.array([np.median(own_scores[y_idx == k]) for k in range(len(classes))])
-        self.rejection_threshold_ = q - _REJECTION_SLACK * (median - q)
+        classes = range(len(self.classes_))
+        q = np.array([np.quantile(own_scores[y_idx == k], self.rejection_quantile) for k in classes])
+        median = np.array([np.median(own_scores[y_idx == k]) for k in classes])
+        return q - _REJECTION_SLACK * (median - q)
+
+    def _warn_not_converged(self):
         for k in np.flatnonzero(~self.converged_):
-            label = plain_value(classes[k])
+            label = plain_value(self.classes_[k])
             warnings.warn(
                 f"EM for class {label!r} did not converge in {self.n_iter} iterations "
                 f"(relative tol={self.tol}); increase n_iter or tol",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of fit
             )
-        return self
 
     # ------------------------------------------------------------------ scoring
+    def _log_likelihoods(self, segs, background=False):
+        """The scoring primitive every predict method uses: ``(ll, ll_background)``.
+
+        ``ll`` (n_segments, n_classes) is log p(segment | models_[k]); ``ll_background``
+        (n_segments,) is log p(segment | background_model_) when ``background`` is True,
+        else None. One pass over chunks of segments, every model scored on each chunk;
+        the chunks are joblib tasks (sequential unless n_jobs or a joblib backend such as
+        Dask says otherwise).
+        """
+        models = self.models_ + [self.background_model_] if background else self.models_
+        if len(segs) == 0:
+            ll = np.empty((0, len(models)))
+        else:
+            ll = np.concatenate(Parallel(n_jobs=self.n_jobs)(
+                delayed(_hmm.log_likelihoods)(models, segs[i : i + _SCORE_CHUNK])
+                for i in range(0, len(segs), _SCORE_CHUNK)
+            ))
+        n_classes = len(self.models_)
+        return ll[:, :n_classes], (ll[:, n_classes] if background else None)
+
+    def _joint_log_proba(self, segs):
+        return self._log_likelihoods(segs)[0] + np.log(self.class_prior_)
+
+    def _rejection_ratio(self, ll, ll_background, classes):
+        """Per-point log-likelihood ratio of class ``classes[i]``'s model to the background."""
+        return (ll[np.arange(len(ll)), classes] - ll_background) / self.n_points
+
+    def _rejection_scores(self, segs, classes):
+        """Open-set score of each segment for the class index ``classes[i]``: the per-point
+        log-likelihood ratio of that class's model to ``background_model_``."""
+        return self._rejection_ratio(*self._log_likelihoods(segs, background=True), classes)
+
     def predict_joint_log_proba(self, X):
         """log p(x | class) + log prior for every trajectory and class.
 
         Returns
         -------
         jll : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``. The scoring primitive every predict method uses.
+            Columns follow ``classes_``. Every predict method derives from these scores.
         """
-        check_is_fitted(self, "models_")
         return self._joint_log_proba(self.transform(X))
-
-    def _log_likelihoods(self, segs, models):
-        """(n_segments, n_models) log-likelihoods in chunks of segments; the chunks are
-        joblib tasks (sequential unless n_jobs or a joblib backend such as Dask says
-        otherwise)."""
-        if len(segs) == 0:
-            return np.empty((0, len(models)))
-        chunks = Parallel(n_jobs=self.n_jobs)(
-            delayed(_hmm.log_likelihoods)(models, segs[i : i + _SCORE_CHUNK])
-            for i in range(0, len(segs), _SCORE_CHUNK)
-        )
-        return np.concatenate(chunks)
-
-    def _joint_log_proba(self, segs):
-        return self._log_likelihoods(segs, self.models_) + np.log(self.class_prior_)
-
-    def _rejection_scores(self, segs, classes):
-        """Open-set score of each segment for the class index ``classes[i]``: the per-point
-        log-likelihood ratio of that class's model to ``background_model_``."""
-        ll = self._log_likelihoods(segs, self.models_ + [self.background_model_])
-        return (ll[np.arange(len(segs)), classes] - ll[:, -1]) / self.n_points
 
     def predict_log_proba(self, X):
         """Posterior log-probabilities, shape (n_samples, n_classes)."""
         jll = self.predict_joint_log_proba(X)
-        return jll - logsumexp(jll, axis=1, keepdims=True)
+        return jll - _hmm.logsumexp(jll, axis=1)[:, None]
 
     def predict_proba(self, X):
         """Posterior probabilities, shape (n_samples, n_classes); rows sum to 1."""
@@ -451,15 +497,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_with_unknown(self, X):
         """``(jll, unknown)``: :meth:`predict_joint_log_proba` and :meth:`is_unknown` from
-        one transform and one scoring pass."""
-        check_is_fitted(self, "models_")
-        segs = self.transform(X)
-        # one pass over the class models and the background model together
-        ll = self._log_likelihoods(segs, self.models_ + [self.background_model_])
-        jll = ll[:, :-1] + np.log(self.class_prior_)
+        one transform and one scoring pass (class models and background model together)."""
+        ll, ll_background = self._log_likelihoods(self.transform(X), background=True)
+        jll = ll + np.log(self.class_prior_)
         best = np.argmax(jll, axis=1)
-        score = (ll[np.arange(len(segs)), best] - ll[:, -1]) / self.n_points
-        return jll, score < self.rejection_threshold_[best]
+        return jll, self._rejection_ratio(ll, ll_background, best) < self.rejection_threshold_[best]
 
     def is_unknown(self, X):
         """Open-set test, shape (n_samples,): True where the trajectory fits no class well.

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npformat
 
-from . import _hmm
+from . import hmm
 from ._version import __version__
 from .exceptions import ModelFileError, ModelVersionWarning
 
@@ -83,7 +83,7 @@ def library_versions():
 
     return {
         "trajhmm": __version__,
-        "hmmlearn": _hmm.HMMLEARN_VERSION,
+        "hmmlearn": hmm.HMMLEARN_VERSION,
         "scikit-learn": sklearn.__version__,
         "numpy": np.__version__,
         "joblib": joblib.__version__,
@@ -152,10 +152,10 @@ def _fitted_state(clf):
         if hasattr(clf, name):
             arrays[name] = np.asarray(getattr(clf, name))
     for k, (model, hist) in enumerate(zip(clf.models_, clf.log_likelihood_history_)):
-        for key, value in _hmm.model_arrays(model).items():
+        for key, value in hmm.model_arrays(model).items():
             arrays[f"model{k}.{key}"] = value
         arrays[f"history{k}"] = np.asarray(hist, dtype=float)
-    for key, value in _hmm.model_arrays(clf.background_model_).items():
+    for key, value in hmm.model_arrays(clf.background_model_).items():
         arrays[f"background.{key}"] = value
     meta = {
         "format": "trajhmm-model",
@@ -738,11 +738,11 @@ def _from_arrays(arrays, meta, path):
     for k in range(n_classes):
         prefix = f"model{k}."
         model_arrays = {key[len(prefix):]: v for key, v in arrays.items() if key.startswith(prefix)}
-        model = _hmm.model_from_arrays(config, model_arrays, clf.n_model_features_)
+        model = hmm.model_from_arrays(config, model_arrays, clf.n_model_features_)
         model._check()
         clf.models_.append(model)
         clf.log_likelihood_history_.append(arrays[f"history{k}"])
     background = {key[len("background."):]: v for key, v in arrays.items() if key.startswith("background.")}
-    clf.background_model_ = _hmm.model_from_arrays(config, background, clf.n_model_features_)
+    clf.background_model_ = hmm.model_from_arrays(config, background, clf.n_model_features_)
     clf.background_model_._check()
     return clf

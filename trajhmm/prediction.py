@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import datasets
 from ._validation import check_choice, check_int
 from .exceptions import DataError
+from .hmm import logsumexp
 
 __all__ = ["FilePrediction", "SkippedFile", "predict_files"]
 
@@ -139,7 +140,7 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
     best = order[:, 0]
     idx = np.arange(len(jll))
     margin = jll[idx, best] - jll[idx, order[:, 1]] if jll.shape[1] > 1 else np.full(len(jll), np.inf)
-    proba = np.exp(jll - np.logaddexp.reduce(jll, axis=1, keepdims=True))
+    proba = np.exp(jll - logsumexp(jll, axis=1)[:, None])
     labels = model.classes_.tolist()  # plain Python values, not numpy scalars
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]
