@@ -36,11 +36,11 @@ from hmmlearn import hmm
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from make_sample_data import make_dataset  # noqa: E402
+from make_sample_data import make_dataset
 
-from trajhmm import HMMClassifier, save_model  # noqa: E402
-from trajhmm import hmm as _hmm  # noqa: E402
-from trajhmm.hmm import em  # noqa: E402
+from trajhmm import HMMClassifier, save_model
+from trajhmm import hmm as _hmm
+from trajhmm.hmm import em
 
 
 def best_of(repeat, fn):
@@ -188,8 +188,8 @@ def main():
     t, td = training(clf, X, y, args.n_iter, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         m = memory(clf, args.files, tmp)
-    print("summary: scoring {:.1f}x (rel diff {:.1e}), training {:.1f}x (param diff {:.1e}), "
-          "memory ratio {:.2f}".format(s, sd, t, td, m))
+    print(f"summary: scoring {s:.1f}x (rel diff {sd:.1e}), training {t:.1f}x (param diff {td:.1e}), "
+          f"memory ratio {m:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from make_sample_data import make_dataset  # noqa: E402
+from make_sample_data import make_dataset
 
-from trajhmm import HMMClassifier, load_model, save_model  # noqa: E402
+from trajhmm import HMMClassifier, load_model, save_model
 
 SHAPES = [
     dict(n_states=12, covariance_type="full"),  # the defaults

@@ -17,12 +17,11 @@ import argparse
 import warnings
 
 import numpy as np
+from benchmark_accuracy import DEFAULT
 
 from trajhmm import HMMClassifier
 from trajhmm.classifier import _REJECTION_SLACK
 from trajhmm.datasets import load_npz
-
-from benchmark_accuracy import DEFAULT
 
 
 def class_score_stats(clf, X, y):

@@ -13,7 +13,8 @@ Usage (from anywhere; the venv that has mutmut, pytest and pytest-timeout):
 The configuration (which files get mutants, which tests run, the pytest timeout) is in
 pyproject.toml, [tool.mutmut]. mutmut copies the package into ./mutants/ (gitignored) and keeps its
 results there: a second run only tests mutants that have no result yet (mutmut resets the results
-of functions whose code changed); --fresh deletes ./mutants/ first to re-test everything. All the modules go to one `mutmut run`; the minutes per module
+of functions whose code changed); --fresh deletes ./mutants/ first to re-test everything. All the
+modules go to one `mutmut run`; the minutes per module
 are the summed test runs of its mutants (from mutmut's records), without mutmut's fixed costs (the
 stats run, the whole selected suite, when the tests changed; one clean run of the tests involved).
 
@@ -136,8 +137,9 @@ def summarise(results, globs):
 
 def one_line(diff):
     """The changed line of a `mutmut show` diff as 'old -> new' (stripped)."""
-    minus = [l[1:].strip() for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
-    plus = [l[1:].strip() for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    lines = diff.splitlines()
+    minus = [line[1:].strip() for line in lines if line.startswith("-") and not line.startswith("---")]
+    plus = [line[1:].strip() for line in lines if line.startswith("+") and not line.startswith("+++")]
     return f"{' / '.join(minus)}  ->  {' / '.join(plus)}"
 
 

@@ -2,13 +2,14 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import FAST
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
 from trajhmm import ConvergenceWarning, DataError, HMMClassifier, NotFittedError
 from trajhmm import hmm as _hmm
+
+from conftest import FAST
 
 
 def test_fit_predict_string_labels(fitted, dataset):

@@ -3,11 +3,12 @@ line naming the flag, outputs are checked before any work, data errors name the 
 
 import numpy as np
 import pytest
-from conftest import write_folder
 
 from trajhmm import DataError, HMMClassifier, load_model, save_model
 from trajhmm._params import PARAMS, params_for
 from trajhmm.cli import build_parser, main
+
+from conftest import write_folder
 
 FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
 

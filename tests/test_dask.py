@@ -10,13 +10,14 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import FAST
 from dask.utils import key_split
 from distributed import Client, LocalCluster, SchedulerPlugin
 from joblib import parallel_config
 
 from trajhmm import HMMClassifier
 from trajhmm.cli import main
+
+from conftest import FAST
 
 FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
 

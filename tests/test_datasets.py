@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
-from conftest import BAD_FILES
 from scipy.io import savemat
 
 from trajhmm import DataError, load_trajectories, read_trajectory
+
+from conftest import BAD_FILES
 
 
 def _write(path, text):

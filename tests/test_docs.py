@@ -4,9 +4,9 @@ import argparse
 import subprocess
 import sys
 
-from conftest import ROOT
-
 from trajhmm.cli import build_parser
+
+from conftest import ROOT
 
 
 def _all_parsers(parser, path=("trajhmm",)):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BAD_FILES, FAST, ROOT, SAMPLE_DATA, Marker, write_folder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,8 @@ from trajhmm import (
     save_model,
 )
 from trajhmm.cli import main
+
+from conftest import BAD_FILES, FAST, ROOT, SAMPLE_DATA, Marker, write_folder
 
 FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
 

@@ -15,12 +15,13 @@ import zlib
 import joblib
 import numpy as np
 import pytest
-from conftest import FAST, ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trajhmm import HMMClassifier, ModelFileError, load_model, persistence, save_model
 from trajhmm.cli import main
+
+from conftest import FAST, ROOT
 
 TYPES = [(ct, m) for m in (1, 2) for ct in ("spherical", "diag", "full", "tied")]
 TYPE_IDS = [f"{ct}-mix{m}" for ct, m in TYPES]

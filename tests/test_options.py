@@ -6,11 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import FAST, make_sample_data
 from threadpoolctl import threadpool_limits
 
 from trajhmm import HMMClassifier, read_trajectory
 from trajhmm import hmm as _hmm
+
+from conftest import FAST, make_sample_data
 
 N = FAST["n_points"]
 CLASSES = ("reach_x", "arc_up", "helix_ccw", "wave")

@@ -6,9 +6,10 @@ import sys
 import joblib
 import numpy as np
 import pytest
-from conftest import Marker
 
 from trajhmm import ModelFileError, ModelVersionWarning, load_model, persistence, save_model
+
+from conftest import Marker
 
 
 def test_round_trip_gives_identical_predictions(fitted, dataset, tmp_path):
@@ -35,9 +36,9 @@ def test_loaded_in_a_fresh_process(fitted, dataset, tmp_path):
     save_model(fitted, tmp_path / "m.npz")
     np.save(tmp_path / "x.npy", np.stack([x[:60] for x in X[:5]]))
     code = (
-        "import numpy as np, trajhmm; m = trajhmm.load_model(r'%s'); "
-        "x = np.load(r'%s'); np.save(r'%s', m.predict_proba(list(x)))"
-    ) % (tmp_path / "m.npz", tmp_path / "x.npy", tmp_path / "p.npy")
+        f"import numpy as np, trajhmm; m = trajhmm.load_model(r'{tmp_path / 'm.npz'}'); "
+        f"x = np.load(r'{tmp_path / 'x.npy'}'); np.save(r'{tmp_path / 'p.npy'}', m.predict_proba(list(x)))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     expected = fitted.predict_proba(list(np.load(tmp_path / "x.npy")))
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), expected)
@@ -125,9 +126,8 @@ def test_failed_write_keeps_the_old_file(fitted, tmp_path):
     path = tmp_path / "m.npz"
     save_model(fitted, path)
     before = path.read_bytes()
-    with pytest.raises(KeyboardInterrupt):
-        with persistence.atomic_write(path) as fh:
-            fh.write(b"partial")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), persistence.atomic_write(path) as fh:
+        fh.write(b"partial")
+        raise KeyboardInterrupt
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.npz"]

@@ -69,7 +69,9 @@ def test_resample_arclength_is_speed_invariant_and_time_is_not():
     # the same path, recorded fast then slow: arclength gives the same points
     s_fast = np.concatenate([np.linspace(0, 0.9, 10), np.linspace(0.9, 1.0, 91)[1:]])
     s_even = np.linspace(0, 1, 37)
-    path = lambda s: np.c_[s, 2.0 * s]  # a straight line: both polylines lie on it
+    def path(s):  # a straight line: both polylines lie on it
+        return np.c_[s, 2.0 * s]
+
     a = resample(path(s_fast), 11, "arclength")
     b = resample(path(s_even), 11, "arclength")
     np.testing.assert_allclose(a, path(np.linspace(0, 1, 11)), atol=1e-14)

@@ -4,11 +4,12 @@ classes and items of classes never seen."""
 
 import numpy as np
 import pytest
-from conftest import FAST, make_sample_data, write_folder
 from threadpoolctl import threadpool_limits
 
 from trajhmm import HMMClassifier, classifier, save_model
 from trajhmm.cli import main
+
+from conftest import FAST, make_sample_data, write_folder
 
 KNOWN = ("reach_x", "arc_up", "helix_ccw", "wave")
 UNSEEN = ("reach_y", "arc_side", "helix_cw", "hook_left", "hook_right", "drop")

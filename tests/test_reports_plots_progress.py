@@ -6,12 +6,13 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import FAST, ROOT, SAMPLE_DATA
 from sklearn.metrics import confusion_matrix
 
 from trajhmm import load_model, load_trajectories, save_model
 from trajhmm.cli import main
 from trajhmm.metrics import evaluation_report
+
+from conftest import FAST, ROOT, SAMPLE_DATA
 
 FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
 

@@ -5,13 +5,14 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_DATA, covariance_ratios
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import train_test_split
 
 from trajhmm import DataError, HMMClassifier, load_trajectories
 from trajhmm import hmm as _hmm
+
+from conftest import SAMPLE_DATA, covariance_ratios
 
 SMALL = dict(n_states=4, n_points=25, n_iter=30, tol=1e-3, random_state=0)
 

@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
-from conftest import FAST
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from trajhmm import DataError, HMMClassifier
 from trajhmm.cli import main
 from trajhmm.datasets import load_dataset, load_npz, read_ts
 from trajhmm.model_selection import tune
+
+from conftest import FAST
 
 TS = """# a comment
 @problemName Tiny

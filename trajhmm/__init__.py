@@ -1,16 +1,10 @@
 """trajhmm: classify trajectories with one hidden Markov model per class."""
 
+from . import exceptions as _exceptions
 from ._version import __version__
 from .classifier import HMMClassifier
 from .datasets import TrajectoryDataset, list_trajectory_files, load_trajectories, read_trajectory
-from .exceptions import (
-    ConvergenceWarning,
-    DataError,
-    ModelFileError,
-    ModelVersionWarning,
-    NotFittedError,
-    TrajHMMError,
-)
+from .exceptions import *  # noqa: F403 (the exception hierarchy: exactly exceptions.__all__)
 from .persistence import load_model, save_model
 from .prediction import FilePrediction, SkippedFile, predict_files
 from .preprocessing import resample
@@ -28,10 +22,5 @@ __all__ = [
     "SkippedFile",
     "save_model",
     "load_model",
-    "TrajHMMError",
-    "DataError",
-    "ModelFileError",
-    "ModelVersionWarning",
-    "ConvergenceWarning",
-    "NotFittedError",
+    *_exceptions.__all__,  # TrajHMMError, DataError, ModelFileError, ModelVersionWarning, ...
 ]

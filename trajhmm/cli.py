@@ -532,7 +532,7 @@ def _run(args, out):
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. `trajhmm predict ... | head`: the reader is gone, not an error
         try:
-            sys.stdout = open(os.devnull, "w")
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stays open until the process exits)
         except OSError:
             pass
         return EXIT_OK

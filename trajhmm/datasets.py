@@ -216,7 +216,7 @@ def _read_npy(path):
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise DataError(f"{path}: not a numeric .npy array ({exc})") from None
-    except Exception as exc:  # numpy raises several types for corrupt headers
+    except Exception as exc:  # noqa: BLE001 (untrusted bytes) - numpy raises several types for corrupt headers
         raise DataError(f"{path}: not a valid .npy file ({exc})") from None
     if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
         raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
@@ -594,7 +594,7 @@ def _read_npz_arrays(path):
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (untrusted bytes) - zipfile/numpy raise many types
         raise DataError(f"{path}: not a readable .npz bundle ({type(exc).__name__}: {exc})") from None
 
 

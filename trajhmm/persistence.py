@@ -273,7 +273,7 @@ def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES):
         return _from_arrays(arrays, meta, path)
     except ModelFileError:
         raise
-    except Exception as exc:  # a file with a valid checksum but foreign content
+    except Exception as exc:  # noqa: BLE001 (untrusted bytes) - a file with a valid checksum but foreign content
         raise ModelFileError(f"{path}: not a valid trajhmm model ({type(exc).__name__}: {exc})") from None
 
 
@@ -289,7 +289,7 @@ def model_metadata(path):
             return _read_meta(zf, path)
     except ModelFileError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (untrusted bytes) - a valid checksum, foreign content
         raise ModelFileError(f"{path}: not a valid trajhmm model ({type(exc).__name__}: {exc})") from None
 
 
@@ -346,7 +346,7 @@ def _load_other(path, head, trusted):
 
     try:
         clf = joblib.load(path)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (a trusted pickle can still raise anything)
         raise ModelFileError(f"{path}: cannot unpickle model file ({type(exc).__name__}: {exc})") from None
     if not isinstance(clf, HMMClassifier):
         raise ModelFileError(f"{path}: expected a pickled HMMClassifier, got {type(clf).__name__}")
@@ -482,7 +482,7 @@ def _read_npy_header(fp, member, fail):
         version = npformat.read_magic(src)
         read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
         shape, fortran, dtype = read(src)
-    except Exception as exc:  # numpy's parser (ast, tokenize) on hostile text: a bad header
+    except Exception as exc:  # noqa: BLE001 (untrusted bytes) - numpy's parser (ast, tokenize) on hostile text: a bad header
         fail(member, f"invalid .npy header ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
     return shape, fortran, dtype, len(prefix) + size
 
