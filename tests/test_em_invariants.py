@@ -16,11 +16,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import covariance_ratios
 
 from trajhmm import HMMClassifier
 from trajhmm import hmm as _hmm
-from trajhmm.hmm import em, emissions, models
+from trajhmm.hmm import em, emissions, kernels, models
+
+from conftest import covariance_ratios
 
 CONFIGS = list(itertools.product(_hmm.COVARIANCE_TYPES, (1, 2)))
 
@@ -62,7 +63,8 @@ class _MStepSpy:
 
     @staticmethod
     def _params(model):
-        return {name: np.array(getattr(model, name), copy=True) for name in model._param_names}
+        names = ("startprob_", "transmat_") + emissions.family_of(model).param_names
+        return {name: np.array(getattr(model, name), copy=True) for name in names}
 
 
 def _covar_name(n_mix):
@@ -210,7 +212,7 @@ def test_a_starved_state_keeps_its_previous_parameters(ct, n_mix, topology, monk
             params["weights_"][-1] = [0.3, 0.7]  # not what a 0/0 -> uniform repair would give
         return params
 
-    monkeypatch.setattr(_hmm, "_initial_parameters", far_last_state)
+    monkeypatch.setattr(em, "initial_parameters", far_last_state)
     spy = _MStepSpy(monkeypatch)
     cfg = _hmm.HMMConfig(n_states=3, n_mix=n_mix, covariance_type=ct, topology=topology, n_iter=8, tol=-np.inf)
     res = _hmm.fit_hmm(X, cfg, floor, seed=0)
@@ -259,7 +261,7 @@ def test_a_starved_transition_row_keeps_its_previous_row(monkeypatch):
         params["transmat_"] = np.array([[0.8, 0.2], [0.3, 0.7]])
         return params
 
-    monkeypatch.setattr(_hmm, "_initial_parameters", state_1_at_the_end)
+    monkeypatch.setattr(em, "initial_parameters", state_1_at_the_end)
     spy = _MStepSpy(monkeypatch)
     cfg = _hmm.HMMConfig(n_states=2, covariance_type="diag", topology="ergodic", n_iter=6, tol=-np.inf)
     res = _hmm.fit_hmm(X, cfg, floor, seed=0)
@@ -285,7 +287,7 @@ def test_a_starved_mixture_component_keeps_its_previous_parameters(ct, monkeypat
         params["means_"][:, 1] += 1e3
         return params
 
-    monkeypatch.setattr(_hmm, "_initial_parameters", far_second_component)
+    monkeypatch.setattr(em, "initial_parameters", far_second_component)
     spy = _MStepSpy(monkeypatch)
     cfg = _hmm.HMMConfig(n_states=2, n_mix=2, covariance_type=ct, topology="left-right", n_iter=6, tol=-np.inf)
     res = _hmm.fit_hmm(X, cfg, floor, seed=0)
@@ -332,6 +334,9 @@ def _init_from(ordinary, floor):
     return init
 
 
+# the exact-xi branch of the batched E-step lives in kernels._xi_sum (called by
+# forward_backward); this source line only runs in that branch
+EXACT_XI_FUNC = kernels._xi_sum
 EXACT_XI_LINE = "terms = (u[ts"
 
 
@@ -347,8 +352,8 @@ def test_batched_estep_exact_xi_branch_equals_hmmlearns(ct, n_mix):
     m._floor = floor
     m._init(X.reshape(-1, 2))
     flat, lengths = X.reshape(-1, 2), np.full(len(X), X.shape[1])
-    hit, (ours, ll_ours) = _lines_run(_hmm.forward_backward, lambda: m._do_estep(flat, lengths))
-    assert _line_of(_hmm.forward_backward, EXACT_XI_LINE) in hit, "the exact-xi branch did not run"
+    hit, (ours, ll_ours) = _lines_run(EXACT_XI_FUNC, lambda: m._do_estep(flat, lengths))
+    assert _line_of(EXACT_XI_FUNC, EXACT_XI_LINE) in hit, "the exact-xi branch did not run"
     m._batched_estep = False
     ref, ll_ref = m._do_estep(flat, lengths)
     assert set(ours) == set(ref)
@@ -363,12 +368,12 @@ def test_batched_estep_exact_xi_branch_equals_hmmlearns(ct, n_mix):
 def test_em_through_the_exact_xi_branch_is_monotone_and_keeps_structure(ct, n_mix, monkeypatch):
     ordinary, X = _far_behind_segments()
     floor = _hmm.covariance_floor(X.reshape(-1, 2), 1e-3)
-    monkeypatch.setattr(_hmm, "_initial_parameters", _init_from(ordinary, floor))
+    monkeypatch.setattr(em, "initial_parameters", _init_from(ordinary, floor))
     spy = _MStepSpy(monkeypatch)
     cfg = _hmm.HMMConfig(n_states=3, n_mix=n_mix, covariance_type=ct, topology="left-right", max_jump=1,
                          n_iter=10, tol=-np.inf)
-    hit, res = _lines_run(_hmm.forward_backward, lambda: _hmm.fit_hmm(X, cfg, floor, seed=0))
-    assert _line_of(_hmm.forward_backward, EXACT_XI_LINE) in hit
+    hit, res = _lines_run(EXACT_XI_FUNC, lambda: _hmm.fit_hmm(X, cfg, floor, seed=0))
+    assert _line_of(EXACT_XI_FUNC, EXACT_XI_LINE) in hit
     _check_history(res.history)
     assert res.n_iter == 10
     for call in spy.calls:
