@@ -6,7 +6,7 @@ Usage (from anywhere; the venv that has mutmut, pytest and pytest-timeout):
     python scripts/mutation.py                          # every core module, one after the other
     python scripts/mutation.py trajhmm/preprocessing.py trajhmm/_validation.py
     python scripts/mutation.py trajhmm/hmm/             # a package: every module in it
-    python scripts/mutation.py trajhmm/_hmm.py --sample 80   # 80 random mutants (seeded), for a quick look;
+    python scripts/mutation.py trajhmm/hmm/ --sample 80      # 80 random mutants (seeded), for a quick look;
                                                              # a larger --sample later adds to them
     python scripts/mutation.py --report-only            # summary and survivors of what has been run
 
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE_MODULES = [
     "trajhmm/preprocessing.py",
     "trajhmm/_validation.py",
-    "trajhmm/_hmm.py",  # becomes the trajhmm/hmm/ package: pass that path then
+    "trajhmm/hmm/",
     "trajhmm/classifier.py",
     "trajhmm/persistence.py",
     "trajhmm/datasets.py",
