@@ -27,8 +27,18 @@ settings.register_profile("dev", database=DirectoryBasedExampleDatabase(str(ROOT
                           print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
-# Fast model settings for tests that are about behaviour, not accuracy.
+# Fast model settings for tests that are about behaviour, not accuracy (and the same as CLI flags).
 FAST = dict(n_states=4, n_points=20, n_iter=50, tol=1e-3, random_state=0)
+FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
+
+
+def cli(argv, capsys):
+    """Run ``trajhmm ARGV`` in this process: (exit code, stdout, stderr)."""
+    from trajhmm.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 # Malformed text files: (file name, content, regex of the error message). Shared by

@@ -9,26 +9,20 @@ from threadpoolctl import threadpool_limits
 from trajhmm import load_model, read_trajectory
 from trajhmm.cli import build_parser, main
 
-FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
-
-
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import FLAGS, cli
 
 
 @pytest.fixture
 def model_path(tmp_path, data_dir, capsys):
     path = tmp_path / "model.npz"
-    code, out, err = run(["train", data_dir, "-o", path, *FLAGS], capsys)
+    code, out, err = cli(["train", data_dir, "-o", path, *FLAGS], capsys)
     assert code == 0, err
     assert "trained 4 classes on 32 trajectories" in out
     return path
 
 
 def test_train_predict_evaluate_info(model_path, data_dir, capsys):
-    code, out, err = run(["predict", model_path, data_dir], capsys)
+    code, out, err = cli(["predict", model_path, data_dir], capsys)
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 32
@@ -48,7 +42,7 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
         assert float(margin) == pytest.approx(top[-1] - top[-2], rel=1e-5)  # printed with 6 digits
         assert float(margin) != pytest.approx(top[-1] - top[0], rel=1e-3)  # not best minus worst
 
-    code, out, _ = run(["predict", model_path, data_dir, "--format", "csv", "--proba"], capsys)
+    code, out, _ = cli(["predict", model_path, data_dir, "--format", "csv", "--proba"], capsys)
     rows = out.strip().splitlines()
     assert rows[0] == "path,label,margin,p_arc_up,p_helix_ccw,p_reach_x,p_wave"
     assert len(rows) == 33
@@ -56,7 +50,7 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
         path, _, margin, *proba = row.split(",")
         assert float(margin) == pytest.approx(hand[path][0], rel=1e-5)
         np.testing.assert_allclose(np.array(proba, dtype=float), hand[path][1], rtol=1e-5, atol=1e-12)
-    code, out, _ = run(["predict", model_path, data_dir, "--format", "json", "--proba", "--batch-size", "5"], capsys)
+    code, out, _ = cli(["predict", model_path, data_dir, "--format", "json", "--proba", "--batch-size", "5"], capsys)
     recs = [json.loads(line) for line in out.splitlines()]
     assert [r["path"] for r in recs] == [line.split("\t")[0] for line in lines]
     for r in recs:  # full precision in JSON
@@ -64,17 +58,17 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
         assert list(r["proba"]) == ["arc_up", "helix_ccw", "reach_x", "wave"]
         np.testing.assert_allclose(list(r["proba"].values()), hand[r["path"]][1], rtol=1e-9, atol=1e-15)
 
-    code, out, _ = run(["evaluate", model_path, data_dir, "--report", model_path.parent / "r.json"], capsys)
+    code, out, _ = cli(["evaluate", model_path, data_dir, "--report", model_path.parent / "r.json"], capsys)
     assert code == 0 and "accuracy: 1.0000 (32/32 trajectories)" in out
     report = json.loads((model_path.parent / "r.json").read_text())
     assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
 
-    code, out, _ = run(["info", model_path], capsys)
+    code, out, _ = cli(["info", model_path], capsys)
     assert code == 0 and "format: trajhmm-model version 1" in out and "arc_up: n=8" in out
 
 
 def test_train_with_held_out_accuracy(tmp_path, data_dir, capsys):
-    code, out, err = run(["train", data_dir, "-o", tmp_path / "m", "--test-size", "0.25", *FLAGS], capsys)
+    code, out, err = cli(["train", data_dir, "-o", tmp_path / "m", "--test-size", "0.25", *FLAGS], capsys)
     assert code == 0, err
     acc = float(out.split("held-out accuracy: ")[1].split()[0])
     assert acc >= 0.95
@@ -90,27 +84,27 @@ def _one_line_error(code, err, *fragments):
 
 
 def test_user_errors_are_one_line_with_exit_1(tmp_path, data_dir, model_path, capsys):
-    code, _, err = run(["train", tmp_path / "missing", "-o", tmp_path / "m"], capsys)
+    code, _, err = cli(["train", tmp_path / "missing", "-o", tmp_path / "m"], capsys)
     _one_line_error(code, err, tmp_path / "missing", "no such directory")
     (data_dir / "empty_class").mkdir()
-    code, _, err = run(["train", data_dir, "-o", tmp_path / "m"], capsys)
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m"], capsys)
     _one_line_error(code, err, data_dir / "empty_class", "empty class folder")
     (data_dir / "empty_class").rmdir()
     bad = data_dir / "wave" / "bad.csv"
     bad.write_text("x,y,z\n1,2,3\n4,oops,6\n")
-    code, _, err = run(["train", data_dir, "-o", tmp_path / "m"], capsys)
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m"], capsys)
     _one_line_error(code, err, bad, "line 3, column 2", "'oops'")
     assert not (tmp_path / "m").exists()
-    code, _, err = run(["predict", bad, data_dir], capsys)
+    code, _, err = cli(["predict", bad, data_dir], capsys)
     _one_line_error(code, err, bad, "not a trajhmm model file")
-    code, _, err = run(["predict", model_path, bad], capsys)
+    code, _, err = cli(["predict", model_path, bad], capsys)
     _one_line_error(code, err, bad, "line 3, column 2")
 
 
 def test_skip_mode_reports_and_uses_exit_code_3(tmp_path, data_dir, model_path, capsys):
     bad = data_dir / "wave" / "bad.csv"
     bad.write_text("x,y,z\n1,2,3\n4,oops,6\n")
-    code, out, err = run(["predict", model_path, data_dir, "--on-invalid", "skip"], capsys)
+    code, out, err = cli(["predict", model_path, data_dir, "--on-invalid", "skip"], capsys)
     assert code == 3
     assert len(out.strip().splitlines()) == 32
     assert f"skipped: {bad}: line 3, column 2" in err and "1 file(s) skipped" in err
@@ -119,7 +113,7 @@ def test_skip_mode_reports_and_uses_exit_code_3(tmp_path, data_dir, model_path, 
 def test_usage_errors_exit_2(tmp_path, data_dir, capsys):
     assert main(["train"]) == 2
     assert main(["frobnicate"]) == 2
-    code, _, err = run(["train", data_dir, "-o", tmp_path / "m", "--n-states", "0"], capsys)
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m", "--n-states", "0"], capsys)
     assert code == 2 and "argument --n-states: expected an integer >= 1, got 0" in err
 
 
@@ -156,7 +150,7 @@ def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys
     argv = ["train", data_dir, "-o", tmp_path / "m.npz", "-q"]
     for name, value in values.items():
         argv += ["--" + name.replace("_", "-"), str(value).lower() if isinstance(value, bool) else value]
-    code, _, err = run(argv, capsys)
+    code, _, err = cli(argv, capsys)
     assert code == 0, err
     # n_jobs is how the training ran, not part of the model: a saved model predicts in this
     # process (n_jobs=None) unless its user says otherwise

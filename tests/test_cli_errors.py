@@ -6,11 +6,9 @@ import pytest
 
 from trajhmm import DataError, HMMClassifier, load_model, save_model
 from trajhmm._params import PARAMS, params_for
-from trajhmm.cli import build_parser, main
+from trajhmm.cli import build_parser
 
-from conftest import write_folder
-
-FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
+from conftest import FLAGS, cli, write_folder
 
 # A valid command line of every subcommand (paths need not exist: a parameter error
 # must stop it before anything is read).
@@ -49,12 +47,6 @@ def bad_values(p):
 
 
 CASES = [(command, p.flag, value) for command in BASE for p in params_for(command) for value in bad_values(p)]
-
-
-def cli(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_enumeration_covers_every_subcommand_and_valued_flag():

@@ -17,9 +17,7 @@ from joblib import parallel_config
 from trajhmm import HMMClassifier
 from trajhmm.cli import main
 
-from conftest import FAST
-
-FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
+from conftest import FAST, FLAGS, cli
 
 
 class TaskCounter(SchedulerPlugin):
@@ -59,12 +57,6 @@ def seen(client, name):
     return sum(n for prefix, n in list(client.counter.done.items()) if name in prefix)
 
 
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_fit_and_predict_under_the_dask_backend_equal_a_local_run(cluster, dataset):
     _, client = cluster
     X, y = dataset
@@ -85,18 +77,18 @@ def test_cli_train_and_predict_with_scheduler_print_the_same(cluster, tmp_path, 
     address = c.scheduler_address
     assert address.startswith("tcp://127.0.0.1:")
     local_model, remote_model = tmp_path / "local.npz", tmp_path / "remote.npz"
-    code, out_local, err = run(["train", data_dir, "-o", local_model, *FLAGS], capsys)
+    code, out_local, err = cli(["train", data_dir, "-o", local_model, *FLAGS], capsys)
     assert code == 0, err
     before = seen(client, "fit_hmm")
-    code, out_remote, err = run(["train", data_dir, "-o", remote_model, *FLAGS, "--scheduler", address], capsys)
+    code, out_remote, err = cli(["train", data_dir, "-o", remote_model, *FLAGS, "--scheduler", address], capsys)
     assert code == 0, err
     assert seen(client, "fit_hmm") > before
     assert out_remote.replace(str(remote_model), "M") == out_local.replace(str(local_model), "M")
 
-    code, pred_local, err = run(["predict", local_model, data_dir, "--proba"], capsys)
+    code, pred_local, err = cli(["predict", local_model, data_dir, "--proba"], capsys)
     assert code == 0, err
     before = seen(client, "_predict_batch")
-    code, pred_remote, err = run(["predict", remote_model, data_dir, "--proba", "--batch-size", "5",
+    code, pred_remote, err = cli(["predict", remote_model, data_dir, "--proba", "--batch-size", "5",
                                   "--scheduler", address], capsys)
     assert code == 0, err
     assert seen(client, "_predict_batch") >= before + 7  # 32 files in batches of 5
@@ -188,7 +180,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path, fitted, capsys, monkeypatch
 
     save_model(fitted, tmp_path / "m.npz")
     monkeypatch.setattr("trajhmm._cluster._CONNECT_TIMEOUT", "0.5s")
-    code, out, err = run(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", "tcp://127.0.0.1:9"], capsys)
+    code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", "tcp://127.0.0.1:9"], capsys)
     assert code == 1
     assert err.startswith("trajhmm: error: --scheduler tcp://127.0.0.1:9: cannot connect")
     assert err.count("\n") == 1
@@ -204,9 +196,9 @@ def test_relative_paths_are_read_by_workers_from_the_clients_directory(cluster, 
     save_model(fitted, tmp_path / "m.npz")
     monkeypatch.chdir(tmp_path)  # the workers' directory stays where they were started
     rel = data_dir.relative_to(tmp_path)
-    code, local, err = run(["predict", "m.npz", rel], capsys)
+    code, local, err = cli(["predict", "m.npz", rel], capsys)
     assert code == 0, err
-    code, remote, err = run(["predict", "m.npz", rel, "--scheduler", c.scheduler_address], capsys)
+    code, remote, err = cli(["predict", "m.npz", rel, "--scheduler", c.scheduler_address], capsys)
     assert code == 0, err
     assert remote == local and local.startswith(f"{rel}/")
 
@@ -217,5 +209,5 @@ def test_workers_with_another_trajhmm_version_are_refused(cluster, tmp_path, fit
 
     save_model(fitted, tmp_path / "m.npz")
     monkeypatch.setattr("trajhmm.cli.__version__", "0.0.0-client")
-    code, _, err = run(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", c.scheduler_address], capsys)
+    code, _, err = cli(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", c.scheduler_address], capsys)
     assert code == 1 and "the workers run trajhmm" in err and "0.0.0-client" in err and err.count("\n") == 1

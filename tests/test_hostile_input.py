@@ -22,17 +22,8 @@ from trajhmm import (
     read_trajectory,
     save_model,
 )
-from trajhmm.cli import main
 
-from conftest import BAD_FILES, FAST, ROOT, SAMPLE_DATA, Marker, write_folder
-
-FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
-
-
-def cli(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import BAD_FILES, FAST, FLAGS, ROOT, SAMPLE_DATA, Marker, cli, write_folder
 
 
 def assert_one_line_error(code, err, *parts):

@@ -12,15 +12,7 @@ from trajhmm import load_model, load_trajectories, save_model
 from trajhmm.cli import main
 from trajhmm.metrics import evaluation_report
 
-from conftest import FAST, ROOT, SAMPLE_DATA
-
-FLAGS = ["--n-states", "4", "--n-points", "20", "--n-iter", "50", "--tol", "1e-3"]
-
-
-def cli(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import FAST, FLAGS, ROOT, SAMPLE_DATA, cli
 
 
 @pytest.fixture(scope="module")
