@@ -118,3 +118,18 @@ def covariance_ratios(model, floor):
         return (c.reshape(-1, d) / floor).ravel()
     s = 1.0 / np.sqrt(floor)
     return np.linalg.eigvalsh(c.reshape(-1, d, d) * s[:, None] * s[None, :]).ravel()
+
+
+def assert_statistics_equal_hmmlearns(model, flat, lengths, ours, ll_ours, atol):
+    """``ours, ll_ours``, the batched E-step's sufficient statistics and log-likelihood, equal
+    hmmlearn's own per-sequence E-step on the same model (rtol 1e-9; ``atol`` relative to
+    each statistic's largest magnitude)."""
+    model._batched_estep = False
+    try:
+        ref, ll_ref = model._do_estep(flat, lengths)
+    finally:
+        model._batched_estep = True
+    assert set(ours) == set(ref)
+    for key in ref:
+        np.testing.assert_allclose(ours[key], ref[key], rtol=1e-9, atol=atol * np.abs(ref[key]).max(), err_msg=key)
+    assert ll_ours == pytest.approx(ll_ref, rel=1e-12)

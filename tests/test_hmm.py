@@ -9,6 +9,8 @@ from hmmlearn import hmm
 from trajhmm import hmm as _hmm
 from trajhmm.hmm import em, models
 
+from conftest import assert_statistics_equal_hmmlearns
+
 
 def _segments(n=12, T=25, d=3, seed=0):
     rng = np.random.RandomState(seed)
@@ -65,12 +67,7 @@ def test_batched_estep_equals_hmmlearns(ct, n_mix, topology):
     m = _training_model(X, cfg, floor)
     flat, lengths = X.reshape(-1, 3), np.full(len(X), X.shape[1])
     ours, ll_ours = m._do_estep(flat, lengths)
-    m._batched_estep = False
-    ref, ll_ref = m._do_estep(flat, lengths)
-    assert set(ours) == set(ref)
-    for key in ref:
-        np.testing.assert_allclose(ours[key], ref[key], rtol=1e-9, atol=1e-9 * np.abs(ref[key]).max(), err_msg=key)
-    assert ll_ours == pytest.approx(ll_ref, rel=1e-12)
+    assert_statistics_equal_hmmlearns(m, flat, lengths, ours, ll_ours, atol=1e-9)
 
 
 @pytest.mark.parametrize("ct", _hmm.COVARIANCE_TYPES)
