@@ -13,6 +13,7 @@
 import inspect
 import itertools
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,6 +338,9 @@ def _init_from(ordinary, floor):
 # the exact-xi branch of the batched E-step lives in kernels._xi_sum (called by
 # forward_backward); this source line only runs in that branch
 EXACT_XI_FUNC = kernels._xi_sum
+# Under mutmut (scripts/mutation.py) the package runs from ./mutants/ with every function
+# replaced by a trampoline, so source lines cannot be traced; the value checks still run.
+UNDER_MUTMUT = "mutants" in Path(kernels.__file__).parts
 EXACT_XI_LINE = "terms = (u[ts"
 
 
@@ -353,7 +357,7 @@ def test_batched_estep_exact_xi_branch_equals_hmmlearns(ct, n_mix):
     m._init(X.reshape(-1, 2))
     flat, lengths = X.reshape(-1, 2), np.full(len(X), X.shape[1])
     hit, (ours, ll_ours) = _lines_run(EXACT_XI_FUNC, lambda: m._do_estep(flat, lengths))
-    assert _line_of(EXACT_XI_FUNC, EXACT_XI_LINE) in hit, "the exact-xi branch did not run"
+    assert UNDER_MUTMUT or _line_of(EXACT_XI_FUNC, EXACT_XI_LINE) in hit, "the exact-xi branch did not run"
     assert_statistics_equal_hmmlearns(m, flat, lengths, ours, ll_ours, atol=1e-12)
     # a left-right model never starts elsewhere nor goes back: structural zeros in the counts
     assert (ours["start"][1:] == 0).all() and (np.tril(ours["trans"], -1) == 0).all()
@@ -368,7 +372,7 @@ def test_em_through_the_exact_xi_branch_is_monotone_and_keeps_structure(ct, n_mi
     cfg = _hmm.HMMConfig(n_states=3, n_mix=n_mix, covariance_type=ct, topology="left-right", max_jump=1,
                          n_iter=10, tol=-np.inf)
     hit, res = _lines_run(EXACT_XI_FUNC, lambda: _hmm.fit_hmm(X, cfg, floor, seed=0))
-    assert _line_of(EXACT_XI_FUNC, EXACT_XI_LINE) in hit
+    assert UNDER_MUTMUT or _line_of(EXACT_XI_FUNC, EXACT_XI_LINE) in hit
     _check_history(res.history)
     assert res.n_iter == 10
     for call in spy.calls:
