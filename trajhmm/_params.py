@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import datasets, preprocessing
 from . import hmm as _hmm
-from . import preprocessing
 
 __all__ = ["Param", "PARAMS", "ESTIMATOR_PARAMS", "GRID_PARAMS", "ParameterError", "ParameterTypeError",
            "ParameterValueError", "check_param", "validate_params", "params_for", "parse_text"]
@@ -127,7 +127,7 @@ PARAMS = {p.name: p for p in (
           commands=("predict",), metavar="LABEL"),
     Param("dpi", "int", 120, "resolution of the image", low=1, commands=PLOT_KINDS, metavar="N"),
     Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "
-          "and reported (skip; exit code 3 if anything was skipped)", choices=("error", "skip"),
+          "and reported (skip; exit code 3 if anything was skipped)", choices=datasets.ON_INVALID,
           commands=_READERS + ("predict",)),
     Param("split", "text", None, ".npz bundles: use only the rows whose 'split' is NAME (e.g. train)",
           commands=_READERS, metavar="NAME"),

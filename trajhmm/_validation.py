@@ -6,7 +6,7 @@ import numpy as np
 
 from .exceptions import DataError
 
-__all__ = ["check_trajectory", "check_trajectories", "check_choice", "check_int", "check_float"]
+__all__ = ["check_trajectory", "check_trajectories", "check_choice", "check_int"]
 
 
 def check_trajectory(trajectory, name="trajectory", n_dims=None):
@@ -101,15 +101,3 @@ def check_int(value, name, min_val=None, max_val=None, allow_none=False):
     if max_val is not None and value > max_val:
         raise ValueError(f"{name}: expected an integer <= {max_val}, got {value}")
     return int(value)
-
-
-def check_float(value, name, min_val=None, min_inclusive=True, max_val=None):
-    """Check a real parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"{name}: expected a finite real number, got {value!r}")
-    if min_val is not None and (value < min_val or (value == min_val and not min_inclusive)):
-        op = ">=" if min_inclusive else ">"
-        raise ValueError(f"{name}: expected a number {op} {min_val}, got {value}")
-    if max_val is not None and value > max_val:
-        raise ValueError(f"{name}: expected a number <= {max_val}, got {value}")
-    return float(value)

@@ -52,7 +52,8 @@ DATASET_MAX_BYTES = 1 << 30
 OPTIONS = types.MappingProxyType(
     {"variable": None, "layout": "auto", "split": None, "on_invalid": "error", "max_bytes": None}
 )
-_CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ("error", "skip")}
+ON_INVALID = ("error", "skip")
+_CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ON_INVALID}
 # "auto" layout: an array with 2.._MAX_WIDE_ROWS rows and more columns than that is
 # column-per-time.
 _MAX_WIDE_ROWS = 16

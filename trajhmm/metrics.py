@@ -5,7 +5,8 @@ import warnings
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from ._validation import check_choice, plain_value
+from ._params import check_param
+from ._validation import plain_value
 from .exceptions import DataError
 
 __all__ = ["evaluation_report"]
@@ -74,7 +75,7 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
     Returns ``(report, skipped)``: skipped is the dataset's list of (path, reason) plus
     the trajectories left out here.
     """
-    check_choice(on_invalid, "on_invalid", ("error", "skip"))
+    check_param("on_invalid", on_invalid)
     if np.issubdtype(np.asarray(model.classes_).dtype, np.number):
         raise DataError(f"{source}: the model has numeric labels; labels read from data are strings")
     X, y_true, skipped = _matching_dims(model, dataset, on_invalid, source)

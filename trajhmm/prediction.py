@@ -16,7 +16,7 @@ from joblib import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
-from ._validation import check_choice, check_int
+from ._params import check_param
 from .exceptions import DataError
 from .hmm import logsumexp
 
@@ -87,8 +87,8 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     [('a.csv', 'up')]
     """
     check_is_fitted(model, "models_")
-    check_int(batch_size, "batch_size", min_val=1)
-    check_choice(on_invalid, "on_invalid", ("error", "skip"))
+    check_param("batch_size", batch_size)
+    check_param("on_invalid", on_invalid)
     files = datasets.iter_trajectory_files(paths)
     batches = iter(lambda: list(itertools.islice(files, batch_size)), [])
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
