@@ -15,7 +15,7 @@ from conftest import FLAGS, cli
 @pytest.fixture
 def model_path(tmp_path, data_dir, capsys):
     path = tmp_path / "model.npz"
-    code, out, err = cli(["train", data_dir, "-o", path, *FLAGS], capsys)
+    code, out, err = cli(["train", data_dir, "-o", path, *FLAGS, "--no-search"], capsys)
     assert code == 0, err
     assert "trained 4 classes on 32 trajectories" in out
     return path
@@ -64,11 +64,11 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
 
     code, out, _ = cli(["info", model_path], capsys)
-    assert code == 0 and "format: trajhmm-model version 1" in out and "arc_up: n=8" in out
+    assert code == 0 and "format: trajhmm-model version 2" in out and "arc_up: n=8" in out
 
 
 def test_train_with_held_out_accuracy(tmp_path, data_dir, capsys):
-    code, out, err = cli(["train", data_dir, "-o", tmp_path / "m", "--test-size", "0.25", *FLAGS], capsys)
+    code, out, err = cli(["train", data_dir, "-o", tmp_path / "m", "--test-size", "0.25", *FLAGS, "--no-search"], capsys)
     assert code == 0, err
     acc = float(out.split("held-out accuracy: ")[1].split()[0])
     assert acc >= 0.95
@@ -147,7 +147,7 @@ def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys
               "priors": "empirical", "rejection_quantile": 0.05, "random_state": 4, "n_jobs": 1}
     defaults = HMMClassifier().get_params()
     assert set(values) == set(defaults) and all(values[k] != defaults[k] for k in values)
-    argv = ["train", data_dir, "-o", tmp_path / "m.npz", "-q"]
+    argv = ["train", data_dir, "-o", tmp_path / "m.npz", "-q", "--no-search"]
     for name, value in values.items():
         argv += ["--" + name.replace("_", "-"), str(value).lower() if isinstance(value, bool) else value]
     code, _, err = cli(argv, capsys)

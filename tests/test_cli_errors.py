@@ -138,7 +138,7 @@ def test_d17_parameter_errors_of_every_command_exit_2(data_dir, tmp_path, fitted
 
 # ------------------------------------------------------------------ D5: outputs first
 @pytest.mark.parametrize("argv", [
-    ["train", "{data}", "-o", "{out}", *FLAGS],
+    ["train", "{data}", "-o", "{out}", *FLAGS, "--no-search"],
     ["tune", "{data}", "-o", "{out}", *FLAGS, "--n-states", "2", "3"],
     ["predict", "{model}", "{data}", "--output", "{out}"],
     ["evaluate", "{model}", "{data}", "--report", "{out}"],

@@ -55,7 +55,7 @@ def test_every_bad_file_in_predict_and_train(tmp_path, name, text, message, fitt
         load_trajectories(data)
     code, _, err = cli(["predict", model, bad], capsys)
     assert_one_line_error(code, err, bad, plain)
-    code, _, err = cli(["train", data, "-o", tmp_path / "new.npz", *FLAGS], capsys)
+    code, _, err = cli(["train", data, "-o", tmp_path / "new.npz", *FLAGS, "--no-search"], capsys)
     assert_one_line_error(code, err, bad, plain)
     assert not (tmp_path / "new.npz").exists()
     code, out, err = cli(["predict", model, data, "--on-invalid", "skip"], capsys)
@@ -77,14 +77,14 @@ def test_structural_bad_inputs_api_and_cli(tmp_path, fitted, dataset, capsys):
     np.savetxt(flat, X[0][:, :2], delimiter=",")
     with pytest.raises(DataError, match="expected 3 dims like"):
         load_trajectories(data)
-    code, _, err = cli(["train", data, "-o", out_model, *FLAGS], capsys)
+    code, _, err = cli(["train", data, "-o", out_model, *FLAGS, "--no-search"], capsys)
     assert_one_line_error(code, err, flat, "expected 3 dims like")
     code, _, err = cli(["predict", model, flat], capsys)
     assert_one_line_error(code, err, flat, "expected 3 dims like the model, got 2")
     flat.unlink()
 
     (data / "empty").mkdir()
-    code, _, err = cli(["train", data, "-o", out_model, *FLAGS], capsys)
+    code, _, err = cli(["train", data, "-o", out_model, *FLAGS, "--no-search"], capsys)
     assert_one_line_error(code, err, data / "empty", "empty class folder")
     (data / "empty").rmdir()
 
@@ -92,11 +92,11 @@ def test_structural_bad_inputs_api_and_cli(tmp_path, fitted, dataset, capsys):
     write_folder(one, X[:8], y[:8])
     with pytest.raises(DataError, match="at least 2 classes"):
         HMMClassifier(**FAST).fit(X[:8], y[:8])
-    code, _, err = cli(["train", one, "-o", out_model, *FLAGS], capsys)
+    code, _, err = cli(["train", one, "-o", out_model, *FLAGS, "--no-search"], capsys)
     assert_one_line_error(code, err, "at least 2 classes")
 
     a_file = next((data / str(y[0])).iterdir())
-    code, _, err = cli(["train", a_file, "-o", out_model, *FLAGS], capsys)
+    code, _, err = cli(["train", a_file, "-o", out_model, *FLAGS, "--no-search"], capsys)
     assert_one_line_error(code, err, a_file)
     with pytest.raises(DataError, match="got a directory"):
         read_trajectory(data)
@@ -324,7 +324,7 @@ def _train_until_interrupted(out):
     """Start `trajhmm train` in a process, SIGINT it once training has started; the
     process is always ended and reaped."""
     cmd = [sys.executable, "-m", "trajhmm", "-v", "train", str(SAMPLE_DATA), "-o", str(out),
-           "--n-states", "20", "--n-init", "50", "--n-iter", "300", "--tol", "0", "--n-mix", "2"]
+           "--n-states", "20", "--n-init", "50", "--n-iter", "300", "--tol", "0", "--n-mix", "2", "--no-search"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=ROOT, preexec_fn=_default_sigint)
     try:

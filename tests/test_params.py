@@ -99,7 +99,7 @@ def test_tune_validates_every_candidate_before_the_first_fit(dataset, monkeypatc
 def test_save_model_says_what_it_expects(tmp_path):
     from sklearn.pipeline import make_pipeline
 
-    with pytest.raises(TypeError, match="^clf: expected a fitted HMMClassifier, got Pipeline$"):
+    with pytest.raises(TypeError, match="^clf: expected a fitted HMMClassifier or HMMClassifierCV, got Pipeline$"):
         save_model(make_pipeline(HMMClassifier()), tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
 

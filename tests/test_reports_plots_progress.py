@@ -20,7 +20,7 @@ def weak_model(tmp_path_factory):
     """A deliberately weak model (2 states, 6 points) so that there are confusions."""
     path = tmp_path_factory.mktemp("weak") / "weak.npz"
     assert main(["-q", "train", str(SAMPLE_DATA), "-o", str(path), "--n-states", "2", "--n-points", "6",
-                 "--derivatives", "0", "--covariance-type", "spherical"]) == 0
+                 "--derivatives", "0", "--covariance-type", "spherical", "--no-search"]) == 0
     return path
 
 
@@ -113,18 +113,18 @@ def _run(args):
 
 def test_progress_on_stderr_and_quiet(tmp_path):
     model = tmp_path / "m.npz"
-    proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS, "--progress"])
+    proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS, "--no-search", "--progress"])
     assert proc.returncode == 0, proc.stderr
     assert "training: 100%" in proc.stderr and "11/11" in proc.stderr  # 10 classes + background
     assert "log-likelihood" in proc.stderr
     proc = _run(["predict", model, SAMPLE_DATA, "--progress", "--output", tmp_path / "p.tsv"])
     assert proc.returncode == 0 and "predicting: 100%" in proc.stderr and "120/120" in proc.stderr
     # not a terminal and no --progress: no bar
-    proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS])
+    proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS, "--no-search"])
     assert proc.returncode == 0 and "training:" not in proc.stderr
     # -q: nothing but errors
-    for argv in (["train", SAMPLE_DATA, "-o", model, *FLAGS, "--progress", "-q"],
-                 ["-q", "train", SAMPLE_DATA, "-o", model, *FLAGS, "--progress"]):
+    for argv in (["train", SAMPLE_DATA, "-o", model, *FLAGS, "--no-search", "--progress", "-q"],
+                 ["-q", "train", SAMPLE_DATA, "-o", model, *FLAGS, "--no-search", "--progress"]):
         proc = _run(argv)
         assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", proc.stderr
     proc = _run(["-q", "train", tmp_path / "missing", "-o", model])

@@ -110,9 +110,9 @@ def test_tune_cli(data_dir, dataset, tmp_path, capsys):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "2 candidates, 2-fold stratified cross-validation on 32 trajectories"
-    assert lines[1].split() == ["rank", "accuracy", "+/-", "fit", "s", "derivatives"]
+    assert lines[1].split() == ["rank", "accuracy", "+/-", "folds", "fit", "s", "derivatives"]
     rows = [line.split() for line in lines[2:4]]
-    assert [(r[0], r[-1]) for r in rows] == [("1", "1"), ("2", "0")]
+    assert [(r[0], r[3], r[-1]) for r in rows] == [("1", "2", "1"), ("2", "2", "0")]
     # the printed accuracies are scikit-learn's cross-validation of the same folds (the
     # files hold 5 decimals, so the data are read back from them)
     from trajhmm.datasets import load_dataset
@@ -124,10 +124,13 @@ def test_tune_cli(data_dir, dataset, tmp_path, capsys):
         scores = cross_val_score(clf, ds.trajectories, np.asarray(ds.labels), cv=folds)
         assert float(r[1]) == pytest.approx(scores.mean(), abs=5e-5)
         assert float(r[2]) == pytest.approx(scores.std(), abs=5e-5)
-    assert lines[-1] == f"best: derivatives=1; refit on all data, model written to {tmp_path / 'best.npz'}"
-    from trajhmm import load_model
+    assert lines[-2].startswith("chosen: derivatives=1 (cross-validated accuracy ")
+    assert lines[-1] == f"refit on all 32 trajectories; model written to {tmp_path / 'best.npz'}"
+    from trajhmm import HMMClassifierCV, load_model
 
-    params = load_model(tmp_path / "best.npz").get_params()
+    loaded = load_model(tmp_path / "best.npz")
+    assert isinstance(loaded, HMMClassifierCV) and loaded.best_params_ == {"derivatives": 1}
+    params = loaded.best_estimator_.get_params()
     assert (params["derivatives"], params["n_states"], params["n_points"], params["n_iter"]) == (1, 1, 3, 50)
 
 

@@ -8,10 +8,12 @@ from .exceptions import *  # noqa: F403 (the exception hierarchy: exactly except
 from .persistence import load_model, save_model
 from .prediction import FilePrediction, SkippedFile, predict_files
 from .preprocessing import resample
+from .search import HMMClassifierCV
 
 __all__ = [
     "__version__",
     "HMMClassifier",
+    "HMMClassifierCV",
     "TrajectoryDataset",
     "read_trajectory",
     "load_trajectories",

@@ -118,7 +118,8 @@ PARAMS = {p.name: p for p in (
           commands=("train",), metavar="FRACTION"),
     Param("model_format", "choice", "npz", "npz: safe format; pickle: joblib pickle, only loadable with "
           "--trust-pickle", choices=("npz", "pickle"), commands=("train",)),
-    Param("cv", "int", 3, "stratified cross-validation folds", low=2, commands=("tune",), metavar="K"),
+    Param("cv", "int", 3, "stratified cross-validation folds", low=2, commands=("tune", "train"), metavar="K",
+          cli_help={"train": "stratified cross-validation folds of the model search"}),
     Param("format", "choice", "text", "text: tab-separated; csv; json: one JSON object per line",
           choices=("text", "csv", "json"), commands=("predict",)),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "

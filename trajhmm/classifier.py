@@ -452,10 +452,17 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._joint_log_proba(self.transform(X))
 
-    def predict_log_proba(self, X):
-        """Posterior log-probabilities, shape (n_samples, n_classes)."""
-        jll = self.predict_joint_log_proba(X)
+    def _log_proba_from_joint(self, jll):
+        """Posterior log-probabilities from joint log-likelihoods (HMMClassifierCV:
+        calibrated)."""
         return jll - _hmm.logsumexp(jll, axis=1)[:, None]
+
+    def predict_log_proba(self, X):
+        """Posterior log-probabilities, shape (n_samples, n_classes).
+
+        These are the plain posteriors of the class models, which are far too sure of
+        themselves on real data; :class:`~trajhmm.HMMClassifierCV` calibrates them."""
+        return self._log_proba_from_joint(self.predict_joint_log_proba(X))
 
     def predict_proba(self, X):
         """Posterior probabilities, shape (n_samples, n_classes); rows sum to 1."""

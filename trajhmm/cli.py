@@ -26,6 +26,7 @@ from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
 from .prediction import SkippedFile, predict_files
+from .search import HMMClassifierCV, default_param_grid
 
 __all__ = ["main", "build_parser"]
 
@@ -54,6 +55,15 @@ def _flag_type(p):
     return parse
 
 
+class _Given(argparse.Action):
+    """Store the value and remember that the flag was given (``args.given``): train's
+    model search holds given parameters fixed."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = [*getattr(namespace, "given", []), self.dest]
+
+
 def _add_declared(parser, command):
     """The flags of ``command`` declared in _params: CLI-only ones, then the estimator's
     (for tune, the grid-able ones take several values)."""
@@ -70,6 +80,7 @@ def _add_declared(parser, command):
         text = p.cli_help.get(command, p.help) + ("" if p.kind == "text" and default is None else f" (default: {shown})")
         (model if p.estimator and model is not None else parser).add_argument(
             p.flag, dest=p.name, type=_flag_type(p), default=default, nargs="+" if multi else None,
+            action=_Given if p.estimator else "store",
             metavar=p.metavar or ("{" + ",".join(p.choices) + "}" if p.choices else _METAVARS[p.kind]),
             help=("[grid] " if multi else "") + text)
 
@@ -131,6 +142,9 @@ def build_parser():
                        "an .npz bundle (X, lengths, y[, split]) or a UEA .ts file", epilog=EXIT_CODES)
     p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
+    p.add_argument("--no-search", action="store_true",
+                   help="train exactly the given parameters (defaults for the others) instead of choosing them by "
+                   "cross-validation; probabilities are then not calibrated")
     _add_common(p, "train", progress=True)
 
     p = sub.add_parser("predict", help="predict the class of trajectory files", epilog=EXIT_CODES)
@@ -232,10 +246,19 @@ def _one_line(text):
 # ---------------------------------------------------------------------- commands
 def _cmd_train(args, out):
     ds = _load_labelled(args)
-    clf = HMMClassifier(**_estimator_params(args))
+    params = _estimator_params(args)
     n_classes = len(set(ds.labels))
-    logger.info("training %d classes on %d trajectories", n_classes, len(ds))
-    bar = _progress_bar(args, n_classes * args.n_init + 1, "EM run", "training")
+    if args.no_search:
+        clf = HMMClassifier(**params)
+        logger.info("training %d classes on %d trajectories", n_classes, len(ds))
+        bar = _progress_bar(args, n_classes * args.n_init + 1, "EM run", "training")
+    else:
+        # the given flags are held fixed; --n-jobs is how the search runs, not part of the model
+        fixed = HMMClassifier(**{**params, "n_jobs": None})
+        clf = HMMClassifierCV(fixed, default_param_grid(fixed=getattr(args, "given", [])), cv=args.cv,
+                              n_jobs=args.n_jobs, random_state=args.random_state)
+        logger.info("choosing the model by %d-fold cross-validation on %d trajectories", args.cv, len(ds))
+        bar = _progress_bar(args, 1, "fit", "model search")
     try:
         n_train, held_out = model_selection._fit_held_out(
             clf, ds.trajectories, ds.labels, args.test_size, random_state=args.random_state,
@@ -243,9 +266,14 @@ def _cmd_train(args, out):
     finally:
         if bar:
             bar.close()
-    # --n-jobs is how this run trains, not part of the model: saved as None (one process),
-    # so the model file scores in-process wherever it is loaded.
-    persistence.save_model(clf.set_params(n_jobs=None), args.output, format=args.model_format)
+    if args.no_search:
+        # --n-jobs is how this run trains, not part of the model: saved as None (one process),
+        # so the model file scores in-process wherever it is loaded.
+        clf.set_params(n_jobs=None)
+    else:
+        clf.set_params(n_jobs=None)
+        _print_search(clf, out, args.quiet, n=n_train)
+    persistence.save_model(clf, args.output, format=args.model_format)
     if not args.quiet:
         print(f"trained {len(clf.classes_)} classes on {n_train} trajectories; model written to {args.output}",
               file=out)
@@ -254,15 +282,42 @@ def _cmd_train(args, out):
     return _report_skipped(ds.skipped)
 
 
+def _print_search(clf, out, quiet=False, top=10, n=None):
+    """The chosen parameters, and (unless quiet) the cross-validation table, best first."""
+    res = clf.cv_results_
+    shown = [k for k in clf.best_params_ if len({str(p[k]) for p in res["params"]}) > 1] or list(clf.best_params_)
+    if not quiet:
+        order = np.lexsort((res["mean_test_log_loss"], res["rank_test_score"]))
+        print(f"{len(order)} candidates, {clf.n_splits_}-fold stratified cross-validation"
+              + (f" on {n} trajectories" if n else "") + (f" (best {top} shown)" if len(order) > top else ""), file=out)
+        header = ["rank", "accuracy", "+/-", "folds", "fit s"] + shown
+        rows = [[str(res["rank_test_score"][i]), f"{res['mean_test_score'][i]:.4f}", f"{res['std_test_score'][i]:.4f}",
+                 str(res["n_folds"][i]), f"{res['mean_fit_time'][i]:.1f}"] + [str(res["params"][i][k]) for k in shown]
+                for i in order[:top]]
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        print("  ".join(h.rjust(w) for h, w in zip(header, widths)), file=out)
+        for row in rows:
+            print("  ".join(c.rjust(w) for c, w in zip(row, widths)), file=out)
+    chosen = ", ".join(f"{k}={v!r}" for k, v in clf.best_params_.items())
+    print(f"chosen: {chosen} (cross-validated accuracy {clf.best_score_:.4f}; probabilities calibrated, "
+          f"temperature {clf.temperature_:.3g})", file=out)
+
+
 def _train_progress(bar):
     def progress(done, total, info):
+        if bar.total != total:
+            bar.total = total
+        if "fold" in info:  # a (candidate, fold) fit of the model search
+            bar.set_postfix_str(f"{info['stage']}: fold {info['fold'] + 1}", refresh=False)
+            bar.update(done - bar.n)
+            return
         if "iteration" in info:  # a run in progress: its current EM log-likelihood
             bar.set_postfix_str(f"{info['label']} (restart {info['restart']}): iteration {info['iteration']}, "
                                 f"log-likelihood {info['log_likelihood']:.6g}")
             return
         bar.set_postfix_str(f"{info['label']} (restart {info['restart']}): log-likelihood "
                             f"{info['log_likelihood']:.6g} after {info['n_iter']} iterations", refresh=False)
-        bar.update(1)
+        bar.update(done - bar.n)
 
     return progress
 
@@ -403,7 +458,8 @@ def _cmd_plot(args, out):
 def _cmd_info(args, out):
     from .plotting import _feature_names
 
-    clf = _load_model(args)
+    loaded = _load_model(args)
+    clf = getattr(loaded, "best_estimator_", loaded)
     meta = persistence.model_metadata(args.model)
     print(f"model file: {args.model}", file=out)
     if meta:
@@ -426,6 +482,12 @@ def _cmd_info(args, out):
         final = f"{hist[-1]:.6g}" if len(hist) else "n/a"
         print(f"  {c}: n={clf.class_count_[k]}, prior={clf.class_prior_[k]:.4g}, iterations={clf.n_iter_[k]}, "
               f"converged={bool(clf.converged_[k])}, log-likelihood={final}", file=out)
+    if loaded is clf:
+        print("probabilities: the plain posteriors of the class models, not calibrated (trained with --no-search "
+              "or as an HMMClassifier)", file=out)
+    else:
+        print("model search (HMMClassifierCV):", file=out)
+        _print_search(loaded, out)
     return EXIT_OK
 
 
@@ -440,22 +502,18 @@ def _tune_grid(args):
 def _cmd_tune(args, out):
     ds = _load_labelled(args)
     grid, fixed = _tune_grid(args)
-    searched = [k for k, v in grid.items() if len(v) > 1]
     logger.info("cross-validating %d candidates x %d folds", len(model_selection._candidates(grid)), args.cv)
-    best, ranking = model_selection.tune(ds.trajectories, ds.labels, grid, cv=args.cv,
-                                         random_state=args.random_state, n_jobs=args.n_jobs, **fixed)
-    shown = searched or ["n_states"]
-    print(f"{len(ranking)} candidates, {args.cv}-fold stratified cross-validation on {len(ds)} trajectories", file=out)
-    header = ["rank", "accuracy", "+/-", "fit s"] + shown
-    rows = [[str(r["rank"]), f"{r['mean_accuracy']:.4f}", f"{r['std_accuracy']:.4f}", f"{r['mean_fit_seconds']:.1f}"]
-            + [str(r["params"][k]) for k in shown] for r in ranking]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths)), file=out)
-    for row in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths)), file=out)
-    persistence.save_model(best, args.output)
-    best_params = ", ".join(f"{k}={ranking[0]['params'][k]!r}" for k in shown)
-    print(f"best: {best_params}; refit on all data, model written to {args.output}", file=out)
+    clf = HMMClassifierCV(HMMClassifier(**fixed), grid, cv=args.cv, n_jobs=args.n_jobs, random_state=args.random_state)
+    bar = _progress_bar(args, 1, "fit", "model search")
+    try:
+        clf.fit(ds.trajectories, ds.labels, progress=_train_progress(bar) if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    clf.set_params(n_jobs=None)
+    _print_search(clf, out, top=len(clf.cv_results_["params"]), n=len(ds))
+    persistence.save_model(clf, args.output)
+    print(f"refit on all {len(ds)} trajectories; model written to {args.output}", file=out)
     return _report_skipped(ds.skipped)
 
 

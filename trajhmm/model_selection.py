@@ -1,20 +1,20 @@
 """Choosing hyper-parameters (n_states, n_mix, covariance_type, ...) per data set by
-stratified cross-validation: a thin layer over scikit-learn's GridSearchCV."""
-
-import warnings
+stratified cross-validation: a thin layer over :class:`~trajhmm.HMMClassifierCV`."""
 
 import numpy as np
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from ._params import check_param, validate_params
 from .classifier import HMMClassifier
-from .exceptions import ConvergenceWarning, DataError
+from .exceptions import DataError
 
 __all__ = ["tune"]
 
 
 def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
-    """Cross-validate every combination of ``param_grid`` and refit the best on all data.
+    """Cross-validate the combinations of ``param_grid`` and refit the best on all data:
+    :class:`~trajhmm.HMMClassifierCV` with that grid, returning its refitted model and
+    its table (the one search path; see :mod:`trajhmm.search` for the successive halving
+    that stops hopeless candidates after the first fold when there are more than three).
 
     Parameters
     ----------
@@ -31,10 +31,12 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
     Returns
     -------
     best : HMMClassifier
-        Fitted on all of X with the best parameters.
+        Fitted on all of X with the best parameters (plain posteriors: the calibrated
+        model is ``HMMClassifierCV(...).fit(X, y)``).
     ranking : list of dict
-        One entry per candidate, best first: ``rank``, ``params``, ``mean_accuracy``,
-        ``std_accuracy``, ``mean_fit_seconds``.
+        One entry per candidate, best first (equal accuracies share a rank; the lower
+        calibrated log loss comes first): ``rank``, ``params`` (the searched ones),
+        ``mean_accuracy``, ``std_accuracy``, ``mean_fit_seconds``, ``n_folds``.
 
     Examples
     --------
@@ -44,26 +46,21 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
     >>> X = [np.hstack([t, s * t]) + 0.02 * rng.randn(30, 2) for s in (1, -1) for _ in range(6)]
     >>> y = ["up"] * 6 + ["down"] * 6
     >>> best, ranking = tune(X, y, {"n_states": [2, 3]}, cv=2)
-    >>> [(r["rank"], r["params"]["n_states"], r["mean_accuracy"]) for r in ranking]
+    >>> sorted((r["rank"], r["params"]["n_states"], r["mean_accuracy"]) for r in ranking)
     [(1, 2, 1.0), (1, 3, 1.0)]
-    >>> best.n_states
-    2
+    >>> best.n_states == ranking[0]["params"]["n_states"]  # ties: the lower calibrated log loss
+    True
     """
+    from .search import HMMClassifierCV
+
     check_param("cv", cv)
     _check_grid(param_grid, fixed)
     y = np.asarray(y)
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < cv:
         raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, the smallest class has {counts.min()}")
-    estimator = HMMClassifier(random_state=random_state, **fixed)
-    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-    search = GridSearchCV(estimator, param_grid, cv=folds, n_jobs=n_jobs, refit=False, error_score="raise")
-    # Fold models are thrown away: their convergence warnings would only be noise (the
-    # filter reaches joblib workers through scikit-learn's parallel helpers). The refit
-    # below warns as usual.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        search.fit(list(X), y)
+    search = HMMClassifierCV(HMMClassifier(**fixed), param_grid, cv=cv, n_jobs=n_jobs, random_state=random_state)
+    search.fit(list(X), y)
     res = search.cv_results_
     ranking = [
         {
@@ -72,12 +69,11 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
             "mean_accuracy": float(res["mean_test_score"][i]),
             "std_accuracy": float(res["std_test_score"][i]),
             "mean_fit_seconds": float(res["mean_fit_time"][i]),
+            "n_folds": int(res["n_folds"][i]),
         }
-        for i in range(len(res["params"]))
+        for i in np.lexsort((res["mean_test_log_loss"], res["rank_test_score"]))
     ]
-    ranking.sort(key=lambda r: (r["rank"], -r["mean_accuracy"]))
-    best = HMMClassifier(random_state=random_state, **fixed).set_params(**search.best_params_)
-    return best.fit(list(X), y), ranking
+    return search.best_estimator_, ranking
 
 
 def _candidates(param_grid):

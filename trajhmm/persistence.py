@@ -45,7 +45,9 @@ __all__ = [
     "library_versions",
 ]
 
-FORMAT_VERSION = 1
+# 1: HMMClassifier. 2: also HMMClassifierCV (the refitted best model, its calibration
+# temperature and the search's results); version-1 files still load.
+FORMAT_VERSION = 2
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -146,6 +148,16 @@ def _fitted_state(clf):
     :func:`_validate` checks for every format."""
     from sklearn.utils.validation import check_is_fitted
 
+    from .search import HMMClassifierCV
+
+    if isinstance(clf, HMMClassifierCV):
+        check_is_fitted(clf, "best_estimator_")
+        arrays, meta = _fitted_state(clf.best_estimator_)
+        arrays["temperature_"] = np.array([clf.temperature_], dtype=float)
+        meta["estimator"] = "HMMClassifierCV"
+        meta["search"] = _search_meta(clf)
+        meta["arrays"] = sorted(arrays)
+        return arrays, meta
     check_is_fitted(clf, "models_")
     arrays = {}
     for name in _ARRAY_ATTRS:
@@ -169,6 +181,35 @@ def _fitted_state(clf):
         "arrays": sorted(arrays),
     }
     return arrays, meta
+
+
+def _search_meta(clf):
+    """The JSON part of an HMMClassifierCV: its own parameters, what it chose and its
+    cross-validation table (numbers and parameter values only)."""
+    from .search import Stages
+
+    grid = clf.param_grid
+    if isinstance(grid, Stages):
+        grid = {"stages": [[name, g] for name, g in grid]}
+    res = clf.cv_results_
+    table = {key: [None if isinstance(v, float) and not math.isfinite(v) else v for v in np.asarray(res[key]).tolist()]
+             for key in _CV_RESULT_KEYS + tuple(k for k in res if k.startswith("split"))}
+    search = {"params": {"param_grid": grid, "cv": clf.cv if isinstance(clf.cv, int) else None,
+                         "calibrate": bool(clf.calibrate),
+                         "estimator": None if clf.estimator is None else _json_params(clf.estimator),
+                         "random_state": clf.random_state if isinstance(clf.random_state, int) else None},
+              "best_params": clf.best_params_, "best_index": int(clf.best_index_), "n_splits": int(clf.n_splits_),
+              "cv_results": {"params": res["params"], **table}}
+    try:
+        json.dumps(search)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"HMMClassifierCV: its parameters cannot be stored in the safe format ({exc}); "
+                             "use format='pickle'") from None
+    return search
+
+
+_CV_RESULT_KEYS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_fit_time", "std_fit_time",
+                   "mean_test_log_loss", "n_folds", "stage")
 
 
 def _payload(arrays, meta):
@@ -214,9 +255,10 @@ def save_model(clf, path, *, format="npz"):
     trajhmm.exceptions.ModelFileError: ... pickle ... trusted=True ...
     """
     from .classifier import HMMClassifier  # here: classifier sits above persistence
+    from .search import HMMClassifierCV
 
-    if not isinstance(clf, HMMClassifier):
-        raise TypeError(f"clf: expected a fitted HMMClassifier, got {type(clf).__name__}")
+    if not isinstance(clf, (HMMClassifier, HMMClassifierCV)):
+        raise TypeError(f"clf: expected a fitted HMMClassifier or HMMClassifierCV, got {type(clf).__name__}")
     if format not in ("npz", "pickle"):
         raise ValueError(f"format: expected 'npz' or 'pickle', got {format!r}")
     arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
@@ -348,8 +390,10 @@ def _load_other(path, head, trusted):
         clf = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 (a trusted pickle can still raise anything)
         raise ModelFileError(f"{path}: cannot unpickle model file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(clf, HMMClassifier):
-        raise ModelFileError(f"{path}: expected a pickled HMMClassifier, got {type(clf).__name__}")
+    from .search import HMMClassifierCV
+
+    if not isinstance(clf, (HMMClassifier, HMMClassifierCV)):
+        raise ModelFileError(f"{path}: expected a pickled HMMClassifier or HMMClassifierCV, got {type(clf).__name__}")
     try:
         _validate_model(clf, f"{path}: ")
     except NotFittedError:
@@ -515,8 +559,12 @@ def _validate_model(clf, prefix, *, allow_object=True):
     writes it) or unpickled (load_model(..., trusted=True)); returns (arrays, meta)."""
     from sklearn.exceptions import NotFittedError
 
+    from .search import HMMClassifierCV
+
     try:
         arrays, meta = _fitted_state(clf)
+        if isinstance(clf, HMMClassifierCV):
+            clf = clf.best_estimator_
     except NotFittedError:
         raise
     except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
@@ -548,6 +596,8 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             fail(name, "non-finite value (nan or inf)")
     _check_classes(arrays, dims, fail)
+    if dims["cv"] and not 1e-6 <= arrays["temperature_"][0] <= 1e12:
+        fail("temperature_", f"expected a temperature in [1e-06, 1e+12], got {arrays['temperature_'][0]:.3g}")
     floor = _check_features(arrays, dims, fail)
     for model in [f"model{k}." for k in range(dims["C"])] + ["background."]:
         _check_hmm(arrays, model, dims, floor, fail)
@@ -577,8 +627,32 @@ def _check_meta(meta, fail):
     D = meta["n_features_in"] * (clf.derivatives + 1)
     if meta["n_model_features"] > D:
         fail("meta.json", f"n_model_features={meta['n_model_features']} is more than the {D} resampled features")
+    cv = meta.get("estimator") == "HMMClassifierCV"
+    if cv:
+        _check_search_meta(meta, clf, fail)
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
-            "C": meta["n_classes"], "D": D}
+            "C": meta["n_classes"], "D": D, "cv": cv}
+
+
+def _check_search_meta(meta, clf, fail):
+    """The search part of an HMMClassifierCV file: chosen values that are the model's
+    parameters, a table whose columns agree in length."""
+    search = meta.get("search")
+    if meta.get("format_version", 0) < 2 or not isinstance(search, dict):
+        fail("meta.json", "search: expected the search results of an HMMClassifierCV (format version >= 2)")
+    best, table = search.get("best_params"), search.get("cv_results")
+    params = clf.get_params()
+    if not isinstance(best, dict) or any(k not in params or params[k] != v for k, v in best.items()):
+        fail("meta.json", f"search: best_params {best!r} are not the model's parameters")
+    if not isinstance(table, dict) or not isinstance(table.get("params"), list):
+        fail("meta.json", "search: cv_results: expected an object with a params list")
+    n = len(table["params"])
+    for key in _CV_RESULT_KEYS:
+        if not isinstance(table.get(key), list) or len(table[key]) != n:
+            fail("meta.json", f"search: cv_results: {key}: expected a list of {n} values")
+    index, splits = search.get("best_index"), search.get("n_splits")
+    if not (isinstance(index, int) and 0 <= index < n and isinstance(splits, int) and splits >= 1):
+        fail("meta.json", f"search: best_index {index!r} / n_splits {splits!r} out of range")
 
 
 def _hmm_layout(K, M, ct, F):
@@ -599,6 +673,8 @@ def _layout(dims, allow_object=False):
            "converged_": ((C,), "b"), "n_iter_": ((C,), "iu"), "rejection_threshold_": ((C,), "f"),
            "feature_mask_": ((D,), "b"), "feature_mean_": ((D,), "f"), "feature_scale_": ((D,), "f"),
            "covariance_floor_": ((F,), "f")}
+    if dims.get("cv"):
+        out["temperature_"] = ((1,), "f")
     hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
     for k in range(C):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
@@ -745,4 +821,31 @@ def _from_arrays(arrays, meta, path):
     background = {key[len("background."):]: v for key, v in arrays.items() if key.startswith("background.")}
     clf.background_model_ = hmm.model_from_arrays(config, background, clf.n_model_features_)
     clf.background_model_._check()
+    return _search_from_meta(clf, arrays, meta) if meta.get("estimator") == "HMMClassifierCV" else clf
+
+
+def _search_from_meta(best, arrays, meta):
+    """An HMMClassifierCV around the loaded best model (a version-2 file)."""
+    from .classifier import HMMClassifier
+    from .search import HMMClassifierCV, Stages
+
+    search = meta["search"]
+    own = dict(search["params"])
+    grid = own.get("param_grid")
+    if isinstance(grid, dict) and set(grid) == {"stages"}:
+        own["param_grid"] = Stages(grid["stages"])
+    own["estimator"] = None if own.get("estimator") is None else HMMClassifier(**own["estimator"])
+    own["cv"] = own.get("cv") or search["n_splits"]
+    clf = HMMClassifierCV(**own)
+    clf.best_estimator_ = best
+    clf.best_params_ = dict(search["best_params"])
+    clf.best_index_ = search["best_index"]
+    clf.n_splits_ = search["n_splits"]
+    clf.temperature_ = float(arrays["temperature_"][0])
+    table = search["cv_results"]
+    clf.cv_results_ = {"params": table["params"]}
+    for key, values in table.items():
+        if key != "params":
+            clf.cv_results_[key] = np.array([np.nan if v is None else v for v in values])
+    clf.best_score_ = float(clf.cv_results_["mean_test_score"][clf.best_index_])
     return clf

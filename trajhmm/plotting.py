@@ -136,6 +136,7 @@ def _coordinates(x, n_dims, k):
 def plot_convergence(model):
     """EM log-likelihood per iteration for every class model of a fitted classifier
     (from ``log_likelihood_history_``, saved in model files)."""
+    model = getattr(model, "best_estimator_", model)  # an HMMClassifierCV: its refitted model
     check_is_fitted(model, "models_")
     fig = _figure(figsize=(8, 5), layout="constrained")
     ax = fig.add_subplot()
@@ -158,6 +159,7 @@ def plot_states(model, label, X=None):
 
     ``X``: trajectories of the class to draw underneath (optional).
     """
+    model = getattr(model, "best_estimator_", model)  # an HMMClassifierCV: its refitted model
     check_is_fitted(model, "models_")
     matches = [k for k, c in enumerate(model.classes_) if str(c) == str(label)]
     if not matches:

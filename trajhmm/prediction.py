@@ -18,7 +18,6 @@ from sklearn.utils.validation import check_is_fitted
 from . import datasets
 from ._params import check_param
 from .exceptions import DataError
-from .hmm import logsumexp
 
 __all__ = ["FilePrediction", "SkippedFile", "predict_files"]
 
@@ -86,7 +85,7 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     >>> [(pathlib.Path(p.path).name, p.label) for p in predict_files(clf, folder)]
     [('a.csv', 'up')]
     """
-    check_is_fitted(model, "models_")
+    check_is_fitted(getattr(model, "best_estimator_", model), "models_")  # HMMClassifierCV: its refitted model
     check_param("batch_size", batch_size)
     check_param("on_invalid", on_invalid)
     files = datasets.iter_trajectory_files(paths)
@@ -136,11 +135,12 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
     else:
         jll = model.predict_joint_log_proba(trajectories)
         rejected = np.zeros(len(jll), bool)
-    order = np.argsort(-jll, axis=1)
-    best = order[:, 0]
-    idx = np.arange(len(jll))
-    margin = jll[idx, best] - jll[idx, order[:, 1]] if jll.shape[1] > 1 else np.full(len(jll), np.inf)
-    proba = np.exp(jll - logsumexp(jll, axis=1)[:, None])
+    # probabilities: the model's own (calibrated for an HMMClassifierCV); the margin: the
+    # raw log-likelihood difference of the two best classes, in nats
+    proba = np.exp(model._log_proba_from_joint(jll))
+    best = proba.argmax(axis=1)
+    ordered = np.sort(jll, axis=1)
+    margin = ordered[:, -1] - ordered[:, -2] if jll.shape[1] > 1 else np.full(len(jll), np.inf)
     labels = model.classes_.tolist()  # plain Python values, not numpy scalars
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]

@@ -1,0 +1,352 @@
+"""HMMClassifierCV: the estimator contract, the staged search with successive halving,
+calibration, the model file and the CLI (issue: choose the model from the data)."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+
+from trajhmm import HMMClassifier, HMMClassifierCV, load_model, save_model
+from trajhmm._params import ParameterError
+from trajhmm.calibration import calibrated_log_proba, expected_calibration_error, fit_temperature
+from trajhmm.exceptions import DataError, ModelFileError
+from trajhmm.search import Stages, default_param_grid
+
+from conftest import FAST, FLAGS, cli, write_folder
+
+SMALL = {k: v for k, v in FAST.items() if k != "random_state"}
+
+
+def _noisy(n_per_class=10, noise=0.35, seed=0, offsets=0.0):
+    """Two overlapping classes (a parabola up or down), so that some items are confused."""
+    rng = np.random.RandomState(seed)
+    t = np.linspace(0, 1, 30)[:, None]
+    X, y = [], []
+    for k, sign in enumerate((1, -1)):
+        for _ in range(n_per_class):
+            shift = offsets * rng.randn(1, 2)
+            X.append(np.hstack([t, 0.3 * sign * t ** 2]) + noise * rng.randn(30, 2) + shift)
+            y.append(f"c{k}")
+    return X, np.array(y)
+
+
+@pytest.fixture(scope="module")
+def searched(dataset):
+    X, y = dataset
+    grid = {"n_states": [2, 3, 4, 5], "covariance_type": ["diag"]}
+    return HMMClassifierCV(HMMClassifier(**SMALL), grid, cv=2, random_state=0).fit(X, y)
+
+
+# ---------------------------------------------------------------- estimator contract
+def test_clone_get_set_params_and_defaults():
+    clf = HMMClassifierCV(random_state=0)
+    assert clf.get_params(deep=False) == {"estimator": None, "param_grid": None, "cv": 3, "calibrate": True,
+                                          "n_jobs": None, "random_state": 0}
+    other = clone(clf).set_params(cv=4)
+    assert other.cv == 4 and clf.cv == 3
+
+
+def test_gridsearchcv_around_it_and_pickle(dataset):
+    X, y = dataset
+    inner = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0)
+    outer = GridSearchCV(inner, {"calibrate": [True, False]}, cv=2).fit(X, y)
+    assert set(outer.cv_results_["param_calibrate"]) == {True, False}
+    again = pickle.loads(pickle.dumps(outer.best_estimator_))
+    np.testing.assert_array_equal(again.predict_proba(X), outer.best_estimator_.predict_proba(X))
+
+
+def test_cv_results_are_scikit_learns_cross_validation(searched, dataset):
+    """Every fully evaluated candidate's fold scores equal cross_val_score of the same
+    HMMClassifier on the same folds (an independent computation)."""
+    X, y = dataset
+    res = searched.cv_results_
+    folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    full = np.flatnonzero(res["n_folds"] == 2)
+    assert len(full) >= 2
+    for i in full:
+        ref = cross_val_score(HMMClassifier(**SMALL, random_state=0).set_params(**res["params"][i]), X, y, cv=folds)
+        np.testing.assert_allclose([res["split0_test_score"][i], res["split1_test_score"][i]], ref)
+        assert res["mean_test_score"][i] == pytest.approx(ref.mean())
+    for key in ("params", "mean_test_score", "std_test_score", "rank_test_score", "mean_fit_time", "std_fit_time",
+                "mean_test_log_loss", "n_folds", "stage", "param_n_states"):
+        assert len(res[key]) == 4, key
+    best = res["params"][searched.best_index_]
+    assert best == searched.best_params_ and res["rank_test_score"][searched.best_index_] == 1
+    assert searched.best_score_ == pytest.approx(res["mean_test_score"][searched.best_index_])
+
+
+def test_successive_halving_stops_candidates_after_the_first_fold(searched):
+    """Four candidates: all on fold 0, at most half (2) go on, ranked by fold-0 accuracy."""
+    res = searched.cv_results_
+    assert sorted(res["n_folds"].tolist()) == [1, 1, 2, 2]
+    stopped = res["n_folds"] == 1
+    assert np.isnan(res["split1_test_score"][stopped]).all()
+    assert res["split0_test_score"][~stopped].min() >= res["split0_test_score"][stopped].max()
+    assert (res["rank_test_score"][stopped] > res["rank_test_score"][~stopped].max()).all()
+
+
+def test_result_does_not_depend_on_n_jobs(dataset, searched):
+    X, y = dataset
+    other = clone(searched).set_params(n_jobs=2).fit(X, y)
+    assert other.best_params_ == searched.best_params_
+    np.testing.assert_array_equal(other.cv_results_["mean_test_score"], searched.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(other.predict_proba(X), searched.predict_proba(X))
+
+
+def test_refit_is_the_best_candidate_on_all_data(searched, dataset):
+    X, y = dataset
+    ref = HMMClassifier(**SMALL, random_state=0).set_params(**searched.best_params_).fit(X, y)
+    np.testing.assert_array_equal(searched.predict_joint_log_proba(X), ref.predict_joint_log_proba(X))
+    assert searched.best_estimator_.n_jobs is None
+
+
+# ---------------------------------------------------------------- the search space
+def test_default_space_covers_what_decides_accuracy():
+    names = default_param_grid().names
+    for name in ("translation", "scaling", "resample", "derivatives", "n_states", "covariance_type", "topology",
+                 "reg_covar"):
+        assert name in names
+    assert "translation" not in default_param_grid(fixed=["translation"]).names
+
+
+def test_staged_search_keeps_the_winner_of_each_stage(dataset):
+    """Stage 2 searches around stage 1's winner: every stage-2 candidate carries it."""
+    X, y = dataset
+    stages = Stages([("a", {"derivatives": [0, 1]}), ("b", {"n_states": [2, 3]})])
+    clf = HMMClassifierCV(HMMClassifier(**SMALL), stages, cv=2, random_state=0).fit(X, y)
+    res = clf.cv_results_
+    stage_a = [p for p, s in zip(res["params"], res["stage"]) if s == "a"]
+    winner_a = max(stage_a, key=lambda p: res["mean_test_score"][res["params"].index(p)])["derivatives"]
+    assert all(p["derivatives"] == clf.best_params_["derivatives"] for p, s in zip(res["params"], res["stage"]) if s == "b")
+    assert set(clf.best_params_) == {"derivatives", "n_states"}
+    assert res["mean_test_score"][clf.best_index_] >= max(res["mean_test_score"][res["n_folds"] == 2]) - 1e-12
+    assert winner_a in (0, 1)
+
+
+def test_parameters_set_on_the_estimator_are_held_fixed(dataset):
+    X, y = dataset
+    est = HMMClassifier(translation="start", scaling="std", derivatives=0, resample="arclength",
+                        covariance_type="diag", n_states=3, reg_covar=0.1, topology="ergodic", n_points=20)
+    clf = HMMClassifierCV(est, cv=2, random_state=0).fit(X, y)
+    assert clf.best_params_ == {}  # everything the built-in space searches was set
+    kept = clf.best_estimator_.get_params()
+    assert (kept["translation"], kept["n_states"], kept["topology"]) == ("start", 3, "ergodic")
+    assert clf.cv_results_["params"] == [{}]
+
+
+def test_built_in_space_drops_values_the_fixed_parameters_rule_out(dataset):
+    X, y = dataset
+    est = HMMClassifier(n_points=8, translation="none", scaling="none", derivatives=1, resample="time",
+                        reg_covar=0.03 + 1e-9, n_iter=20)
+    clf = HMMClassifierCV(est, cv=2, random_state=0).fit(X[:16], y[:16])
+    assert all(p["n_states"] <= 8 for p in clf.cv_results_["params"])
+
+
+def test_bad_grids_are_refused_before_any_fit(dataset, monkeypatch):
+    X, y = dataset
+    calls = []
+    monkeypatch.setattr(HMMClassifier, "fit", lambda *a, **k: calls.append(1))
+    with pytest.raises(ParameterError, match="n_states"):
+        HMMClassifierCV(param_grid={"n_states": [2, 0]}).fit(X, y)
+    with pytest.raises(ParameterError, match="param_grid: expected names of HMMClassifier parameters"):
+        HMMClassifierCV(param_grid={"n_statez": [2]}).fit(X, y)
+    with pytest.raises(TypeError, match="param_grid"):
+        HMMClassifierCV(param_grid="n_states").fit(X, y)
+    with pytest.raises(TypeError, match="estimator"):
+        HMMClassifierCV(estimator="HMMClassifier").fit(X, y)
+    assert calls == []
+
+
+def test_small_classes(dataset):
+    X, y = dataset
+    keep = np.r_[np.flatnonzero(y == "wave")[:1], np.flatnonzero(y != "wave")]
+    with pytest.raises(DataError, match="at least 2 trajectories of every class"):
+        HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}).fit([X[i] for i in keep], y[keep])
+    keep = np.r_[np.flatnonzero(y == "wave")[:2], np.flatnonzero(y != "wave")]
+    clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=3).fit([X[i] for i in keep], y[keep])
+    assert clf.n_splits_ == 2  # the smallest class has 2
+
+
+def test_translation_is_found_when_positions_are_shifted():
+    """Shapes recorded at random places: the search picks a translation, and beats the
+    defaults on held-out data."""
+    X, y = _noisy(n_per_class=16, noise=0.03, seed=1, offsets=3.0)
+    Xt, yt = _noisy(n_per_class=16, noise=0.03, seed=2, offsets=3.0)
+    grid = Stages([("position", {"translation": ["none", "start"]})])
+    clf = HMMClassifierCV(HMMClassifier(**SMALL, derivatives=0), grid, random_state=0).fit(X, y)
+    assert clf.best_params_ == {"translation": "start"}
+    plain = HMMClassifier(**SMALL, derivatives=0, random_state=0).fit(X, y)
+    assert clf.score(Xt, yt) > plain.score(Xt, yt)
+
+
+# ---------------------------------------------------------------- calibration
+def test_fit_temperature_recovers_a_known_overconfidence():
+    rng = np.random.RandomState(0)
+    z = 2 * rng.randn(4000)
+    y = (rng.rand(4000) < 1 / (1 + np.exp(-z))).astype(int)
+    for factor in (5.0, 80.0):
+        t = fit_temperature(np.c_[np.zeros(4000), factor * z], y, np.log([0.5, 0.5]))
+        assert t == pytest.approx(factor, rel=0.1)
+
+
+def test_calibrated_log_proba_by_hand():
+    ll, prior = np.array([[-3.0, -7.0, -5.0]]), np.log([0.2, 0.3, 0.5])
+    logits = ll[0] / 2.0 + prior
+    expected = logits - np.log(np.exp(logits).sum())
+    np.testing.assert_allclose(calibrated_log_proba(ll, prior, 2.0)[0], expected)
+
+
+def test_ece_by_hand():
+    # bins of width 1/15: 0.95 and 0.97 share a bin (accuracy 1/2, confidence 0.96), 0.5 alone
+    proba = [[0.95, 0.05], [0.03, 0.97], [0.5, 0.5]]
+    ece = expected_calibration_error([0, 0, 0], proba)
+    assert ece == pytest.approx((2 * abs(0.5 - 0.96) + abs(1.0 - 0.5)) / 3)
+
+
+def _coherent(n_per_class, seed, spread=0.3):
+    """Two classes whose trajectories differ by a smooth random amplitude: the points of
+    one trajectory move together, which the per-point independence of an HMM ignores, so
+    its plain posteriors are far too sure (a deliberately overconfident case)."""
+    rng = np.random.RandomState(seed)
+    t = np.linspace(0, 1, 30)[:, None]
+    X, y = [], []
+    for k, sign in enumerate((1, -1)):
+        for _ in range(n_per_class):
+            a = 0.3 * sign + spread * rng.randn()
+            X.append(np.hstack([t, a * t ** 2]) + 0.02 * rng.randn(30, 2))
+            y.append(f"c{k}")
+    return X, np.array(y)
+
+
+def test_calibration_lowers_the_ece_of_an_overconfident_model():
+    X, y = _coherent(30, seed=3)
+    Xt, yt = _coherent(60, seed=4)
+    est = HMMClassifier(**SMALL, derivatives=0, covariance_type="diag")
+    plain = clone(est).set_params(random_state=0).fit(X, y)
+    cv = HMMClassifierCV(est, {"n_states": [4]}, random_state=0).fit(X, y)
+    truth = np.searchsorted(plain.classes_, yt)
+    ece_plain = expected_calibration_error(truth, plain.predict_proba(Xt))
+    ece_cv = expected_calibration_error(truth, cv.predict_proba(Xt))
+    assert plain.score(Xt, yt) < 0.9  # there are errors to be sure about
+    assert ece_plain > 0.1 and ece_cv < ece_plain / 2
+    wrong = cv.predict(Xt) != yt
+    assert np.median(cv.predict_proba(Xt).max(axis=1)[wrong]) < 0.9 < np.median(plain.predict_proba(Xt).max(axis=1)[wrong])
+    # one temperature: the same class wins as in the plain model (uniform priors)
+    np.testing.assert_array_equal(cv.predict(Xt), cv.best_estimator_.predict(Xt))
+    uncalibrated = clone(cv).set_params(calibrate=False).fit(X, y)
+    assert uncalibrated.temperature_ == 1.0
+    np.testing.assert_allclose(uncalibrated.predict_proba(Xt), uncalibrated.best_estimator_.predict_proba(Xt))
+
+
+# ---------------------------------------------------------------- model files
+def test_save_load_round_trip(searched, dataset, tmp_path):
+    X, _ = dataset
+    save_model(searched, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert isinstance(loaded, HMMClassifierCV)
+    np.testing.assert_array_equal(loaded.predict_proba(X), searched.predict_proba(X))
+    assert loaded.best_params_ == searched.best_params_ and loaded.temperature_ == searched.temperature_
+    assert loaded.cv_results_["params"] == searched.cv_results_["params"]
+    np.testing.assert_array_equal(loaded.cv_results_["split1_test_score"], searched.cv_results_["split1_test_score"])
+    assert loaded.get_params()["param_grid"] == searched.param_grid
+    staged = clone(searched).set_params(param_grid=default_param_grid())
+    staged.__dict__.update({k: v for k, v in searched.__dict__.items() if k.endswith("_")})
+    save_model(staged, tmp_path / "s.npz")
+    assert isinstance(load_model(tmp_path / "s.npz").param_grid, Stages)
+
+
+def _resign(path, edit):
+    """Rewrite a model file with ``edit(arrays, meta)`` applied and a valid checksum."""
+    import hashlib
+    import io
+    import zipfile
+
+    from trajhmm.persistence import MAGIC
+
+    raw = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw[len(MAGIC) + 32:])) as zf:
+        arrays = {n[:-4]: np.load(zf.open(n)) for n in zf.namelist()}
+    meta = json.loads(arrays.pop("meta.json").tobytes())
+    edit(arrays, meta)
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path.write_bytes(MAGIC + hashlib.sha256(buf.getvalue()).digest() + buf.getvalue())
+
+
+@pytest.mark.parametrize("edit, member", [
+    (lambda a, m: a.update(temperature_=np.array([-1.0])), "temperature_"),
+    (lambda a, m: a.update(temperature_=np.array([np.nan])), "temperature_"),
+    (lambda a, m: a.update(temperature_=np.array([1.0, 2.0])), "temperature_"),
+    (lambda a, m: a.pop("temperature_"), "temperature_"),
+    (lambda a, m: m["search"].update(best_params={"n_states": 99}), "meta.json"),
+    (lambda a, m: m["search"]["cv_results"]["mean_test_score"].pop(), "meta.json"),
+    (lambda a, m: m["search"].update(best_index=57), "meta.json"),
+    (lambda a, m: m.update(format_version=1), "meta.json"),
+    (lambda a, m: m.pop("search"), "meta.json"),
+])
+def test_crafted_search_members_are_refused(searched, tmp_path, edit, member):
+    path = tmp_path / "m.npz"
+    save_model(searched, path)
+    _resign(path, edit)
+    with pytest.raises(ModelFileError, match=f"^{path}: {member}: "):
+        load_model(path)
+
+
+def test_version_1_files_still_load(fitted, dataset, tmp_path):
+    path = tmp_path / "v1.npz"
+    save_model(fitted, path)
+    _resign(path, lambda a, m: m.update(format_version=1))
+    X, _ = dataset
+    np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted.predict_proba(X))
+
+
+# ---------------------------------------------------------------- command line
+def test_cli_train_searches_by_default_and_holds_given_flags(data_dir, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, out, err = cli(["train", data_dir, "-o", model, *FLAGS, "--derivatives", "1", "--translation", "none",
+                          "--scaling", "none", "--resample", "time", "--reg-covar", "0.03", "--topology", "left-right",
+                          "--covariance-type", "diag", "--cv", "2", "--n-jobs", "1"], capsys)
+    assert code == 0, err
+    clf = load_model(model)
+    assert isinstance(clf, HMMClassifierCV) and clf.best_params_ == {}
+    assert clf.best_estimator_.n_states == 4 and clf.best_estimator_.covariance_type == "diag"
+    assert "chosen:  (cross-validated accuracy" in out or "chosen: (cross-validated accuracy" in out
+    code, out, _ = cli(["info", model], capsys)
+    assert code == 0 and "model search (HMMClassifierCV):" in out and "temperature" in out
+    code, out, _ = cli(["predict", model, data_dir, "--proba", "--format", "json"], capsys)
+    assert code == 0
+    from trajhmm.datasets import load_dataset
+
+    ds = load_dataset(data_dir)
+    recs = [json.loads(line) for line in out.splitlines()]
+    expected = clf.predict_proba(ds.trajectories)
+    by_path = {str(p): i for i, p in enumerate(ds.paths)}
+    for r in recs:
+        np.testing.assert_allclose(list(r["proba"].values()), expected[by_path[r["path"]]], rtol=1e-9)
+        jll = clf.predict_joint_log_proba([ds.trajectories[by_path[r["path"]]]])[0]
+        assert r["margin"] == pytest.approx(np.sort(jll)[-1] - np.sort(jll)[-2], rel=1e-9)  # nats, raw
+
+
+def test_cli_train_searches_what_was_not_given(tmp_path, capsys):
+    X, y = _noisy(n_per_class=8, noise=0.05, seed=5, offsets=2.0)
+    write_folder(tmp_path / "d", [np.c_[x, np.zeros(len(x))] for x in X], y)
+    code, out, err = cli(["train", tmp_path / "d", "-o", tmp_path / "m.npz", "--n-points", "20", "--n-iter", "30",
+                          "--cv", "2", "--n-jobs", "1", "-q"], capsys)
+    assert code == 0, err
+    clf = load_model(tmp_path / "m.npz")
+    assert {"translation", "scaling", "n_states", "covariance_type"} <= set(clf.best_params_)
+    assert "n_points" not in clf.best_params_ and clf.best_estimator_.n_points == 20
+    assert out.startswith("chosen: ")  # -q: the chosen parameters, not the table
+
+
+def test_cli_no_search_trains_exactly_the_given_parameters(data_dir, tmp_path, capsys):
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", *FLAGS, "--no-search"], capsys)
+    assert code == 0, err
+    clf = load_model(tmp_path / "m.npz")
+    assert type(clf) is HMMClassifier and clf.n_states == 4
+    code, out, _ = cli(["info", tmp_path / "m.npz"], capsys)
+    assert "not calibrated" in out

@@ -1,0 +1,540 @@
+"""HMMClassifierCV: HMMClassifier with its parameters chosen from the data by
+cross-validation, and calibrated probabilities.
+
+The search (:class:`HMMClassifierCV`)
+-------------------------------------
+The built-in space (:func:`default_param_grid`) is searched in stages, each a small grid
+around the best candidate so far (coordinate-wise: the parameters that decide accuracy on
+trajectories interact little across stages):
+
+1. position and size invariance: ``translation`` x ``scaling``;
+2. what the models see: ``resample`` x ``derivatives``;
+3. model size: ``n_states`` x ``covariance_type``;
+4. regularisation and topology: ``reg_covar``, ``topology``.
+
+Within a stage, hopeless candidates stop early (successive halving over folds): when a
+stage has more than three candidates, all of them are first fitted on one fold; only those
+within two standard errors of the best first-fold accuracy (at least two, at most half)
+and the incumbent (the best of the stages before) go on to the other folds. The decisions are taken at these
+fixed points on complete rounds, so the result does not depend on ``n_jobs`` or on the
+order in which fits finish. Candidates are ranked by out-of-fold accuracy, ties broken by
+the calibrated out-of-fold log loss (smoother than accuracy on small data), then by the
+order of the grid (the defaults come first).
+
+Calibration
+-----------
+The best candidate's out-of-fold log-likelihoods give one temperature (see
+:mod:`trajhmm.calibration`): ``predict_proba`` is ``softmax(log p(x | c) / T + log
+prior)``. ``predict`` is its argmax (the same class as the plain model under uniform
+priors). ``predict_joint_log_proba`` stays the plain model's (nats).
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import ParameterGrid, StratifiedKFold
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from . import calibration
+from ._params import ParameterError, ParameterValueError, check_param, validate_params
+from .classifier import HMMClassifier
+from .exceptions import ConvergenceWarning, DataError
+
+__all__ = ["HMMClassifierCV", "Stages", "default_param_grid"]
+
+
+class Stages(tuple):
+    """A staged search space: a tuple of ``(name, grid)``, each grid a dict of parameter
+    -> list of values or a list of such dicts (scikit-learn's ``param_grid`` layout).
+    Stage s searches its grid around the best candidate of the stages before it."""
+
+    def __new__(cls, stages):
+        stages = tuple((str(name), grid) for name, grid in stages)
+        for name, grid in stages:
+            for part in grid if isinstance(grid, (list, tuple)) else [grid]:
+                if not isinstance(part, dict) or not part:
+                    raise ValueError(f"param_grid: stage {name!r}: expected a non-empty dict of lists, got {part!r}")
+        return super().__new__(cls, stages)
+
+    @property
+    def names(self):
+        """Every parameter some stage searches, in order of appearance."""
+        return _names(self)
+
+
+def _names(stages):
+    out = []
+    for _, grid in stages:
+        for part in _grid_parts(grid):
+            out.extend(k for k in part if k not in out)
+    return out
+
+
+# The built-in space. Every value was chosen on the development data only (the train
+# splits of ../shared/data and sample_data, nested cross-validation: README,
+# "Choosing the model from the data").
+_DEFAULT_STAGES = (
+    ("position and size", {"translation": ["none", "start", "center"], "scaling": ["none", "std"]}),
+    ("resampling and derivatives", {"resample": ["time", "arclength"], "derivatives": [0, 1, 2]}),
+    ("states and covariance", {"n_states": [6, 12, 20], "covariance_type": ["diag", "full"]}),
+    ("regularisation and topology", [{"reg_covar": [0.01, 0.03, 0.1, 0.3]}, {"topology": ["ergodic"]}]),
+)
+
+
+def default_param_grid(fixed=()):
+    """The built-in staged search space, without the parameters named in ``fixed``
+    (they keep the estimator's value).
+
+    Examples
+    --------
+    >>> [name for name, _ in default_param_grid()]
+    ['position and size', 'resampling and derivatives', 'states and covariance', 'regularisation and topology']
+    >>> default_param_grid(fixed=["translation", "scaling"])[0]
+    ('resampling and derivatives', {'resample': ['time', 'arclength'], 'derivatives': [0, 1, 2]})
+    """
+    fixed = set(fixed)
+    stages = []
+    for name, grid in _DEFAULT_STAGES:
+        parts = [{k: list(v) for k, v in part.items() if k not in fixed}
+                 for part in (grid if isinstance(grid, list) else [grid])]
+        parts = [p for p in parts if p]
+        if parts:
+            stages.append((name, parts if isinstance(grid, list) else parts[0]))
+    return Stages(stages)
+
+
+def _grid_parts(grid):
+    return list(grid) if isinstance(grid, (list, tuple)) else [grid]
+
+
+def _stage_candidates(grid, current):
+    """The candidates of one stage: ``current`` updated with each combination of the
+    grid, duplicates removed, in grid order (``current`` itself first when it is one)."""
+    out = []
+    for part in _grid_parts(grid):
+        for combo in ParameterGrid({k: list(v) for k, v in part.items()}):
+            cand = {**current, **combo}
+            if cand not in out:
+                out.append(cand)
+    if current in out:
+        out.remove(current)
+        out.insert(0, current)
+    return out
+
+
+class _Candidate:
+    """One evaluated parameter set: its out-of-fold log-likelihoods fold by fold."""
+
+    def __init__(self, params, stage):
+        self.params, self.stage = params, stage
+        self.ll, self.seconds = {}, {}
+
+    def rows(self, folds):
+        idx = [f for f in range(len(folds)) if f in self.ll]
+        return np.concatenate([folds[f][1] for f in idx]), np.concatenate([self.ll[f] for f in idx])
+
+    def fold_accuracy(self, folds, y_idx):
+        return {f: float((ll.argmax(1) == y_idx[folds[f][1]]).mean()) for f, ll in self.ll.items()}
+
+    def summary(self, folds, y_idx, log_prior):
+        """(accuracy, calibrated log loss) over the folds evaluated so far."""
+        rows, ll = self.rows(folds)
+        acc = float((ll.argmax(1) == y_idx[rows]).mean())
+        t = calibration.fit_temperature(ll, y_idx[rows], log_prior)
+        loss = -calibration.calibrated_log_proba(ll, log_prior, t)[np.arange(len(rows)), y_idx[rows]].mean()
+        return acc, float(loss)
+
+
+def _fold_fit(params, X_train, y_train, X_test):
+    """Fit one candidate on one fold: ``(log-likelihoods of X_test, fit seconds)``."""
+    clf = HMMClassifier(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # fold models are thrown away
+        t0 = time.perf_counter()
+        clf.fit(X_train, y_train)
+        seconds = time.perf_counter() - t0
+    ll, _ = clf._log_likelihoods(clf.transform(X_test))
+    return ll, seconds
+
+
+class HMMClassifierCV(ClassifierMixin, BaseEstimator):
+    """HMMClassifier whose parameters are chosen by stratified cross-validation on the
+    training data (the pattern of scikit-learn's LogisticRegressionCV), refitted on all
+    of it, with probabilities calibrated on the out-of-fold scores.
+
+    Parameters
+    ----------
+    estimator : HMMClassifier or None, default=None
+        The parameters not searched. With the built-in space, every parameter of
+        ``estimator`` that differs from HMMClassifier's default is held fixed (left out of
+        the search); pass ``param_grid=default_param_grid(fixed=[...])`` to hold others.
+        None: HMMClassifier().
+    param_grid : dict, list of dicts, Stages or None, default=None
+        A dict (or list of dicts) of parameter -> values is one grid, searched with the
+        successive halving described in :mod:`trajhmm.search`; :class:`Stages` is a
+        staged space; None is the built-in staged space (:func:`default_param_grid`).
+    cv : int or cross-validation splitter, default=3
+        Folds (stratified and shuffled with ``random_state``), or a scikit-learn splitter
+        (e.g. ``GroupKFold`` with ``fit(..., groups=)``). With an int, classes smaller
+        than ``cv`` reduce the folds to the smallest class size (at least 2).
+    calibrate : bool, default=True
+        Fit the temperature of :mod:`trajhmm.calibration` (False: the plain posteriors).
+    n_jobs : int or None, default=None
+        Parallel (candidate, fold) fits, and the final refit's runs.
+    random_state : int, RandomState or None, default=None
+        Seeds the folds and every model (overrides ``estimator.random_state``).
+
+    Attributes
+    ----------
+    best_params_ : dict
+        The chosen value of every searched parameter.
+    best_estimator_ : HMMClassifier
+        Refitted on all the training data with ``best_params_``.
+    best_score_ : float
+        Its mean cross-validated accuracy.
+    best_index_ : int
+        Its row in ``cv_results_``.
+    cv_results_ : dict of arrays
+        scikit-learn's layout, one entry per evaluated candidate: ``params``,
+        ``param_<name>`` (masked where not searched), ``split<k>_test_score`` (nan for folds
+        a stopped candidate never reached), ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score`` (candidates evaluated on every fold first), ``mean_fit_time``,
+        ``std_fit_time``, ``mean_test_log_loss`` (calibrated), ``n_folds`` and ``stage``.
+    temperature_ : float
+        The calibration temperature (1.0 when ``calibrate=False``).
+    classes_, n_features_in_ : as HMMClassifier's.
+    n_splits_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> t = np.linspace(0, 1, 40)[:, None]
+    >>> X = [np.hstack([t, s * t ** 2]) + 0.05 * rng.randn(40, 2) for s in (1, -1) for _ in range(6)]
+    >>> y = ["up"] * 6 + ["down"] * 6
+    >>> clf = HMMClassifierCV(param_grid={"n_states": [2, 4]}, random_state=0).fit(X, y)
+    >>> sorted(clf.best_params_), clf.predict(X[:1]).tolist(), clf.cv_results_["rank_test_score"].tolist()
+    (['n_states'], ['up'], [1, 1])
+    """
+
+    def __init__(self, estimator=None, param_grid=None, *, cv=3, calibrate=True, n_jobs=None, random_state=None):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.cv = cv
+        self.calibrate = calibrate
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ setup
+    def _base(self):
+        if self.estimator is None:
+            return HMMClassifier()
+        if not isinstance(self.estimator, HMMClassifier):
+            raise TypeError(f"estimator: expected an HMMClassifier or None, got {type(self.estimator).__name__}")
+        return clone(self.estimator)
+
+    def _stages(self, base):
+        """The staged space, and whether it is the built-in one."""
+        grid = self.param_grid
+        if grid is None:
+            defaults = HMMClassifier().get_params()
+            fixed = [k for k, v in base.get_params().items() if not _same(v, defaults[k])]
+            return default_param_grid(fixed=fixed), True
+        if isinstance(grid, Stages):
+            return grid, False
+        if isinstance(grid, dict) or (isinstance(grid, (list, tuple)) and all(isinstance(g, dict) for g in grid)):
+            return Stages([("grid", list(grid) if isinstance(grid, (list, tuple)) else grid)]), False
+        raise TypeError(f"param_grid: expected a dict, a list of dicts, Stages or None, got {type(grid).__name__}")
+
+    def _check_stages(self, stages, base, builtin):
+        """Every candidate valid before the first fit. A user grid raises the first
+        ParameterError; the built-in space drops values the fixed parameters rule out
+        (n_states above n_points)."""
+        params = base.get_params()
+        for name in stages.names:
+            if name not in params or name in ("random_state", "n_jobs"):
+                raise ParameterValueError("param_grid", "names of HMMClassifier parameters to search", repr(name))
+        if builtin and not _valid(params, True):
+            # a default the fixed parameters rule out (n_states=12 with n_points=8): start
+            # from the first value of the space that they allow
+            for k in stages.names:
+                values = [v for _, grid in stages for part in _grid_parts(grid) for v in part.get(k, [])]
+                ok = [v for v in values if _valid({**params, k: v}, True)]
+                if ok and not _valid(params, True):
+                    params[k] = ok[0]
+                    base.set_params(**{k: ok[0]})
+        out = []
+        for name, grid in stages:
+            parts = []
+            for part in _grid_parts(grid):
+                part = {k: list(v) for k, v in part.items()}
+                for k, values in part.items():
+                    if not values:
+                        raise ParameterValueError("param_grid", f"at least one value of {k}", "[]")
+                    ok = [v for v in values if _valid({**params, k: v}, builtin)]
+                    part[k] = ok or [params[k]]
+                parts.append(part)
+            for combo in (c for part in parts for c in ParameterGrid(part)):
+                validate_params({**params, **combo})
+            out.append((name, parts))
+        return Stages(out)
+
+    def _folds(self, X, y_idx, groups, seed):
+        if isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool):
+            check_param("cv", int(self.cv))
+            smallest = int(np.bincount(y_idx).min())
+            if smallest < 2:
+                raise DataError("y: cross-validation needs at least 2 trajectories of every class, the smallest "
+                                f"class has {smallest}; use HMMClassifier (trajhmm train --no-search)")
+            splitter = StratifiedKFold(n_splits=min(int(self.cv), smallest), shuffle=True, random_state=seed)
+        elif hasattr(self.cv, "split"):
+            splitter = self.cv
+        else:
+            raise TypeError(f"cv: expected an int >= 2 or a cross-validation splitter, got {self.cv!r}")
+        return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y_idx)), y_idx, groups)]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, groups=None, *, progress=None):
+        """Search, refit the best candidate on all of (X, y), calibrate.
+
+        Parameters
+        ----------
+        X, y : as :meth:`HMMClassifier.fit`.
+        groups : array-like of shape (n_samples,), optional
+            Group labels for a group-aware ``cv`` splitter.
+        progress : callable, optional
+            ``progress(done, total, info)`` after every finished (candidate, fold) fit
+            (``info``: ``stage``, ``params``, ``fold``) and every run of the final refit
+            (``info`` as HMMClassifier.fit gives it, plus ``stage="refit"``). ``total``
+            is the planned number of steps.
+        """
+        base = self._base()
+        stages, builtin = self._stages(base)
+        # nothing left to search (every parameter held fixed): the one candidate is still
+        # cross-validated, for the calibration
+        stages = self._check_stages(stages, base, builtin) if stages else (("given parameters", {}),)
+        X = list(X)
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != len(X):
+            raise DataError(f"y: expected {len(X)} labels (one per trajectory), got {len(y)}")
+        classes, y_idx = np.unique(y, return_inverse=True)
+        seed = self._seed(base)
+        base.set_params(random_state=seed, n_jobs=None)
+        folds = self._folds(X, y_idx, groups, seed)
+        log_prior = np.log(base._class_prior(np.bincount(y_idx, minlength=len(classes)).astype(float)))
+        runner = _Runner(X, y, folds, self.n_jobs, progress, stages, len(classes) * base.n_init + 1)
+        searched = _names(stages)
+        current = {k: base.get_params()[k] for k in searched}
+        evaluated = []
+        for name, grid in stages:
+            cands = [self._candidate(evaluated, c, name) for c in _stage_candidates(grid, current)]
+            best = self._run_stage(cands, base, runner, y_idx, log_prior, name)
+            current = dict(best.params)
+        self._finish(X, y, base, current, evaluated, folds, y_idx, log_prior, runner)
+        return self
+
+    def _seed(self, base):
+        rs = self.random_state if self.random_state is not None else base.random_state
+        if rs is None or isinstance(rs, (int, np.integer)):
+            return None if rs is None else int(rs)
+        return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
+
+    @staticmethod
+    def _candidate(evaluated, params, stage):
+        for cand in evaluated:
+            if cand.params == params:
+                return cand
+        cand = _Candidate(params, stage)
+        evaluated.append(cand)
+        return cand
+
+    def _run_stage(self, cands, base, runner, y_idx, log_prior, name):
+        """Successive halving over folds; returns the best fully evaluated candidate."""
+        n_folds = len(runner.folds)
+        if len(cands) > 3 and n_folds > 1:
+            runner.run(cands, [0], base, name)
+            cands = _survivors(cands, runner.folds, y_idx, log_prior)
+        runner.run(cands, range(n_folds), base, name)
+        return min(enumerate(cands), key=lambda ic: _rank_key(ic[1], ic[0], runner.folds, y_idx, log_prior))[1]
+
+    def _finish(self, X, y, base, best_params, evaluated, folds, y_idx, log_prior, runner):
+        """Refit the best on everything, calibrate, and fill the fitted attributes."""
+        best = next(c for c in evaluated if c.params == best_params and len(c.ll) == len(folds))
+        est = clone(base).set_params(**best_params, n_jobs=self.n_jobs)
+        est.fit(X, y, progress=runner.refit_progress())
+        est.set_params(n_jobs=self._base().n_jobs)
+        self.best_estimator_ = est
+        self.best_params_ = dict(best_params)
+        self.n_splits_ = len(folds)
+        rows, ll = best.rows(folds)
+        order = np.argsort(rows)
+        self.temperature_ = (calibration.fit_temperature(ll[order], y_idx[rows[order]], np.log(est.class_prior_))
+                             if self.calibrate else 1.0)
+        self.cv_results_ = _cv_results(evaluated, folds, y_idx, log_prior)
+        self.best_index_ = evaluated.index(best)
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+
+    # ------------------------------------------------------------------ predict
+    @property
+    def classes_(self):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.classes_
+
+    @property
+    def n_features_in_(self):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.n_features_in_
+
+    def _log_proba_from_joint(self, jll):
+        """Calibrated log-probabilities from the plain joint log-likelihoods."""
+        log_prior = np.log(self.best_estimator_.class_prior_)
+        return calibration.calibrated_log_proba(jll - log_prior, log_prior, self.temperature_)
+
+    def transform(self, X):
+        """The segments the class models see (see HMMClassifier.transform)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.transform(X)
+
+    def predict_joint_log_proba(self, X):
+        """The refitted model's log p(x | class) + log prior (nats, not calibrated)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_joint_log_proba(X)
+
+    def predict_log_proba(self, X):
+        """Calibrated posterior log-probabilities, shape (n_samples, n_classes)."""
+        return self._log_proba_from_joint(self.predict_joint_log_proba(X))
+
+    def predict_proba(self, X):
+        """Calibrated posterior probabilities, shape (n_samples, n_classes)."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """The most probable class (argmax of :meth:`predict_proba`)."""
+        return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+
+    def predict_with_unknown(self, X):
+        """See HMMClassifier.predict_with_unknown."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_with_unknown(X)
+
+    def is_unknown(self, X):
+        """See HMMClassifier.is_unknown."""
+        return self.predict_with_unknown(X)[1]
+
+    def predict_or_reject(self, X, unknown="unknown"):
+        """:meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True."""
+        jll, rejected = self.predict_with_unknown(X)
+        out = self.classes_[np.argmax(self._log_proba_from_joint(jll), axis=1)].astype(object)
+        out[rejected] = unknown
+        return out
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False
+    return type(a) is type(b) and a == b
+
+
+def _valid(params, builtin):
+    if not builtin:
+        return True
+    try:
+        validate_params(params)
+    except ParameterError:
+        return False
+    return True
+
+
+def _survivors(cands, folds, y_idx, log_prior):
+    """The candidates of a stage that go on after the first fold: those within two
+    standard errors of the best first-fold accuracy (at least two, at most half, best
+    first), and always the incumbent (a candidate already evaluated on every fold), in
+    grid order."""
+    keys = [_rank_key(c, i, folds, y_idx, log_prior) for i, c in enumerate(cands)]
+    order = sorted(range(len(cands)), key=keys.__getitem__)
+    best, n_test = -keys[order[0]][0], len(folds[0][1])
+    tolerance = 2 * max(math.sqrt(best * (1 - best) / n_test), 1 / n_test)
+    close = [i for i in order if -keys[i][0] >= best - tolerance]
+    keep = set(order[: min(max(2, len(close)), math.ceil(len(cands) / 2))])
+    keep.update(i for i, c in enumerate(cands) if len(c.ll) == len(folds))
+    return [cands[i] for i in sorted(keep)]
+
+
+def _rank_key(cand, index, folds, y_idx, log_prior):
+    """Higher accuracy, then lower calibrated log loss, then earlier in the grid."""
+    acc, loss = cand.summary(folds, y_idx, log_prior)
+    return (-acc, round(loss, 12), index)
+
+
+class _Runner:
+    """Runs (candidate, fold) fits as joblib tasks and reports progress. Each task's
+    result is kept by its candidate, so finished work is never redone."""
+
+    def __init__(self, X, y, folds, n_jobs, progress, stages, refit_runs):
+        self.X, self.y, self.folds, self.n_jobs, self.progress = X, y, folds, n_jobs, progress
+        self.done = 0
+        self.total = sum(_planned(stage, len(folds)) for stage in stages) + refit_runs
+
+    def run(self, cands, fold_ids, base, stage):
+        todo = [(c, f) for c in cands for f in fold_ids if f not in c.ll]
+        tasks = (delayed(_fold_fit)({**base.get_params(), **c.params}, [self.X[i] for i in self.folds[f][0]],
+                                    self.y[self.folds[f][0]], [self.X[i] for i in self.folds[f][1]])
+                 for c, f in todo)
+        stream = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks) if todo else ()
+        for (cand, f), (ll, seconds) in zip(todo, stream):
+            cand.ll[f], cand.seconds[f] = ll, seconds
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total, {"stage": stage, "params": cand.params, "fold": f})
+
+    def refit_progress(self):
+        if self.progress is None:
+            return None
+
+        def report(done, total, info):
+            self.progress(self.total - total + done, self.total, {**info, "stage": "refit"})
+        return report
+
+
+def _planned(stage, n_folds):
+    """The (candidate, fold) fits a stage plans at most (before duplicates are reused)."""
+    n = sum(len(ParameterGrid(part)) for part in _grid_parts(stage[1]))
+    return n * n_folds if n <= 3 or n_folds == 1 else n + (math.ceil(n / 2) + 1) * (n_folds - 1)
+
+
+def _cv_results(evaluated, folds, y_idx, log_prior):
+    """scikit-learn's cv_results_ layout over every evaluated candidate."""
+    n, k = len(evaluated), len(folds)
+    split = np.full((n, k), np.nan)
+    for i, cand in enumerate(evaluated):
+        for f, acc in cand.fold_accuracy(folds, y_idx).items():
+            split[i, f] = acc
+    summaries = [cand.summary(folds, y_idx, log_prior) for cand in evaluated]
+    n_folds = np.array([len(c.ll) for c in evaluated])
+    mean = np.nanmean(split, axis=1)
+    order = sorted(range(n), key=lambda i: (-n_folds[i], -summaries[i][0], summaries[i][1], i))
+    rank = np.empty(n, int)
+    for r, i in enumerate(order):
+        prev = order[r - 1] if r else None
+        same = prev is not None and n_folds[prev] == n_folds[i] and summaries[prev][0] == summaries[i][0]
+        rank[i] = rank[prev] if same else r + 1
+    seconds = [np.array(list(c.seconds.values())) for c in evaluated]
+    out = {"params": [dict(c.params) for c in evaluated]}
+    for name in sorted({k for c in evaluated for k in c.params}):
+        col = np.ma.masked_all(n, dtype=object)
+        for i, c in enumerate(evaluated):
+            col[i] = c.params[name]
+        out[f"param_{name}"] = col
+    for f in range(k):
+        out[f"split{f}_test_score"] = split[:, f]
+    out.update(mean_test_score=mean, std_test_score=np.nanstd(split, axis=1), rank_test_score=rank,
+               mean_fit_time=np.array([s.mean() for s in seconds]), std_fit_time=np.array([s.std() for s in seconds]),
+               mean_test_log_loss=np.array([s[1] for s in summaries]), n_folds=n_folds,
+               stage=np.array([c.stage for c in evaluated]))
+    return out
+
