@@ -1,13 +1,22 @@
-"""The cache of finished computations: content keys, atomic entries, safe removal."""
+"""The cache of finished EM runs: content keys, atomic entries, safe removal, and a fit
+that resumes after an interruption with exactly the model an uninterrupted fit gives."""
 
 import io
+import threading
 import zipfile
 
 import numpy as np
 import pytest
+from joblib import parallel_config
 
+import trajhmm.classifier
+import trajhmm.persistence
+from trajhmm import HMMClassifier
 from trajhmm._cache import CACHEDIR_TAG, FitCache, fingerprint
 from trajhmm.exceptions import DataError
+from trajhmm.hmm import model_arrays
+
+from conftest import FAST
 
 KEY = fingerprint("a key")
 OTHER_KEY = fingerprint("another key")
@@ -222,3 +231,159 @@ def test_remove_refuses_a_file(tmp_path):
     with pytest.raises(DataError, match="not a directory"):
         FitCache(path).remove()
     assert path.read_text() == "mine"
+
+
+# ------------------------------------------------------------------ HMMClassifier.fit
+PARAMS = dict(FAST, n_init=2)  # 4 classes x 2 restarts + the background: 9 EM runs
+N_RUNS = 9
+
+
+@pytest.fixture
+def em_runs(monkeypatch):
+    """Count the EM runs fit starts (in process: n_jobs=None)."""
+    calls = []
+    real = trajhmm.classifier._hmm.fit_hmm
+
+    def counting(*args, **kwargs):
+        calls.append(args[3])  # the seed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trajhmm.classifier._hmm, "fit_hmm", counting)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def reference(dataset):
+    """The uncached fit every cached fit must reproduce exactly."""
+    X, y = dataset
+    return HMMClassifier(**PARAMS).fit(X, y)
+
+
+def assert_same_fit(clf, ref, X):
+    np.testing.assert_array_equal(clf.predict_joint_log_proba(X), ref.predict_joint_log_proba(X))
+    for model, ref_model in zip(clf.models_ + [clf.background_model_], ref.models_ + [ref.background_model_]):
+        got, want = model_arrays(model), model_arrays(ref_model)
+        assert set(got) == set(want)
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+        assert model.monitor_.history == ref_model.monitor_.history
+        assert model.monitor_.iter == ref_model.monitor_.iter
+        assert model.monitor_.converged == ref_model.monitor_.converged
+    np.testing.assert_array_equal(clf.converged_, ref.converged_)
+    np.testing.assert_array_equal(clf.n_iter_, ref.n_iter_)
+    np.testing.assert_array_equal(clf.rejection_threshold_, ref.rejection_threshold_)
+    for hist, ref_hist in zip(clf.log_likelihood_history_, ref.log_likelihood_history_, strict=True):
+        np.testing.assert_array_equal(hist, ref_hist)
+
+
+def test_a_second_fit_with_the_cache_runs_no_em_and_gives_the_same_model(dataset, reference, tmp_path, em_runs):
+    X, y = dataset
+    first = HMMClassifier(**PARAMS).fit(X, y, cache_dir=tmp_path / "cache")
+    assert len(em_runs) == N_RUNS and len(FitCache(tmp_path / "cache")) == N_RUNS
+    assert_same_fit(first, reference, X)
+    reports = []
+    second = HMMClassifier(**PARAMS).fit(X, y, cache_dir=tmp_path / "cache",
+                                         progress=lambda done, total, info: reports.append((done, total, info)))
+    assert len(em_runs) == N_RUNS  # no new run
+    assert_same_fit(second, reference, X)
+    # cached runs still count as done, in the order of the runs
+    assert [(done, total) for done, total, _ in reports] == [(k, N_RUNS) for k in range(1, N_RUNS + 1)]
+    assert [info["label"] for _, _, info in reports][-1] == "(background)"
+    assert all(info["n_iter"] >= 1 for _, _, info in reports)
+
+
+class Interrupt:
+    """A progress callback that interrupts fit once ``after`` runs have finished."""
+
+    def __init__(self, after):
+        self.after = after
+
+    def __call__(self, done, total, info):
+        if done >= self.after:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_fit_resumes_where_it_stopped(dataset, reference, tmp_path, em_runs):
+    X, y = dataset
+    cache_dir = tmp_path / "cache"
+    with pytest.raises(KeyboardInterrupt):
+        HMMClassifier(**PARAMS).fit(X, y, cache_dir=cache_dir, progress=Interrupt(2))
+    assert len(em_runs) == 2 and len(FitCache(cache_dir)) == 2  # the finished runs are kept
+    reports = []
+    resumed = HMMClassifier(**PARAMS).fit(X, y, cache_dir=cache_dir,
+                                          progress=lambda done, total, info: reports.append((done, info)))
+    assert len(em_runs) == N_RUNS  # only the runs not in the cache
+    assert em_runs[2:] == sorted(set(em_runs[2:]), key=em_runs[2:].index)  # each once
+    assert_same_fit(resumed, reference, X)
+    assert len(FitCache(cache_dir)) == N_RUNS
+    finished = [done for done, info in reports if "n_iter" in info]
+    assert finished == list(range(1, N_RUNS + 1))
+    # the live per-iteration reports of the third run come after the two cached runs
+    assert [done for done, info in reports if "iteration" in info][0] == 2
+
+
+def test_a_run_is_stored_when_it_finishes_not_when_its_turn_comes(dataset, reference, tmp_path, em_runs, monkeypatch):
+    """Two threads: the first run waits until a later run has been stored (so the runs
+    finish out of order), then the interrupt comes as the first run is reported. Every run
+    that had finished is kept, the rest are cancelled, and the resumed fit runs only the
+    runs the cache lacks."""
+    X, y = dataset
+    cache_dir = tmp_path / "cache"
+    stored = threading.Event()
+    real_put, real_fit = FitCache.put, trajhmm.classifier._indexed_fit_hmm
+
+    def put(self, key, arrays):
+        real_put(self, key, arrays)
+        stored.set()
+
+    def first_run_last(index, *args):
+        if index == 0:
+            assert stored.wait(timeout=120), "no later run was stored while the first one was running"
+        return real_fit(index, *args)
+
+    monkeypatch.setattr(FitCache, "put", put)
+    monkeypatch.setattr(trajhmm.classifier, "_indexed_fit_hmm", first_run_last)
+    with parallel_config(backend="threading", n_jobs=2), pytest.raises(KeyboardInterrupt):
+        HMMClassifier(**PARAMS, n_jobs=2).fit(X, y, cache_dir=cache_dir, progress=Interrupt(1))
+    n_stored, n_started = len(FitCache(cache_dir)), len(em_runs)
+    assert 2 <= n_stored <= n_started < N_RUNS
+    with parallel_config(backend="threading", n_jobs=2):
+        resumed = HMMClassifier(**PARAMS, n_jobs=2).fit(X, y, cache_dir=cache_dir)
+    assert len(em_runs) - n_started == N_RUNS - n_stored
+    assert_same_fit(resumed.set_params(n_jobs=None), reference, X)  # scoring in process, no workers to start
+
+
+def _other_data(X, y):
+    X = list(X)
+    X[0] = X[0] + 1e-6
+    return X, y
+
+
+@pytest.mark.parametrize("change", ["data", "reg_covar", "tol", "random_state", "library_versions"])
+def test_any_change_of_what_a_run_depends_on_is_a_miss(dataset, tmp_path, em_runs, monkeypatch, change):
+    X, y = dataset
+    cache_dir = tmp_path / "cache"
+    HMMClassifier(**PARAMS).fit(X, y, cache_dir=cache_dir)
+    assert len(em_runs) == N_RUNS
+    params = dict(PARAMS)
+    if change == "data":
+        X, y = _other_data(X, y)
+    elif change == "library_versions":
+        versions = trajhmm.persistence.library_versions()
+        monkeypatch.setattr(trajhmm.persistence, "library_versions", lambda: {**versions, "hmmlearn": "0.0.1"})
+    else:
+        params[change] = {"reg_covar": 5e-2, "tol": 2e-3, "random_state": 1}[change]
+    HMMClassifier(**params).fit(X, y, cache_dir=cache_dir)
+    assert len(em_runs) == 2 * N_RUNS  # every run again
+    assert len(FitCache(cache_dir)) == 2 * N_RUNS
+
+
+def test_a_damaged_entry_is_run_again(dataset, reference, tmp_path, em_runs):
+    X, y = dataset
+    cache_dir = tmp_path / "cache"
+    HMMClassifier(**PARAMS).fit(X, y, cache_dir=cache_dir)
+    entry = sorted(cache_dir.glob("*.npz"))[0]
+    entry.write_bytes(entry.read_bytes()[:100])
+    clf = HMMClassifier(**PARAMS).fit(X, y, cache_dir=cache_dir)
+    assert len(em_runs) == N_RUNS + 1
+    assert_same_fit(clf, reference, X)
