@@ -13,6 +13,8 @@ The decision rule, in four steps:
 4. ``predict`` is the argmax of jll, ``predict_log_proba`` is ``jll - logsumexp(jll)``.
 """
 
+import contextlib
+import dataclasses
 import logging
 import warnings
 
@@ -24,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import hmm as _hmm
 from . import preprocessing
+from ._cache import FitCache, fingerprint
 from ._params import validate_params
 from ._validation import check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
@@ -76,6 +79,70 @@ class _RunProgress:
             self.progress(self.done, self.total, {"label": label, "restart": restart, "log_likelihood": run.log_likelihood,
                                                   "n_iter": run.n_iter, "converged": run.converged})
         return run
+
+    def report_ready(self, runs, results):
+        """Report, in order, every finished run (``results[i]`` not None) not reported yet
+        whose predecessors are all reported: runs may finish in any order."""
+        while self.done < len(results) and results[self.done] is not None:
+            label, restart = runs[self.done][:2]
+            self.finished(label, restart, results[self.done])
+
+
+@contextlib.contextmanager
+def _cancelled_when_left(stream):
+    """Close a joblib result generator on leaving the block, so an interrupted fit cancels
+    the runs not finished yet (without joblib's advice about unused tasks: the tasks are
+    unused because the user stopped)."""
+    try:
+        yield stream
+    finally:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".* tasks .*(successfully executed|cancelled)", category=UserWarning)
+            stream.close()
+
+
+def _indexed_fit_hmm(index, *args):
+    """``(index, fit_hmm(*args))``: one EM run and its place among fit's runs (they finish
+    in any order). The name keeps "fit_hmm" in the task names a Dask dashboard shows."""
+    return index, _hmm.fit_hmm(*args)
+
+
+class _RunCache:
+    """fit's finished EM runs on disk (a :class:`trajhmm._cache.FitCache`), one entry per
+    run. The key is everything a run's result depends on: the segments it trains on, the
+    model configuration, the covariance floor, its seed and the library versions; an entry
+    holds the model's arrays, the log-likelihood history and whether it converged."""
+
+    _MODEL = "model_"
+
+    def __init__(self, directory, config, floor):
+        from .persistence import library_versions  # persistence imports this module
+
+        self.store, self.config, self.floor = FitCache(directory), config, floor
+        self.versions = library_versions()
+
+    def key(self, data, seed):
+        fields = {name: plain_value(value) for name, value in dataclasses.asdict(self.config).items()}
+        return fingerprint("trajhmm-fit-run", data, fields, self.floor, int(seed), self.versions)
+
+    def get(self, key, n_features):
+        """The cached :class:`FitResult` of ``key``, or None."""
+        arrays = self.store.get(key)
+        if arrays is None:
+            return None
+        model = {name[len(self._MODEL):]: a for name, a in arrays.items() if name.startswith(self._MODEL)}
+        try:
+            history, converged, n_iter = arrays["history"], arrays["converged"], int(arrays["n_iter"])
+            if history.ndim != 1 or len(history) != n_iter:
+                return None
+            return _hmm.restore_fit(self.config, model, n_features, history, bool(converged))
+        except (KeyError, TypeError, ValueError):  # an entry of another layout: a miss
+            return None
+
+    def put(self, key, run):
+        arrays = {self._MODEL + name: a for name, a in _hmm.model_arrays(run.model).items()}
+        self.store.put(key, {**arrays, "history": np.asarray(run.history, dtype=float),
+                             "converged": np.bool_(run.converged), "n_iter": np.int64(run.n_iter)})
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -273,7 +340,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, *, progress=None):
+    def fit(self, X, y, *, progress=None, cache_dir=None):
         """Train one HMM per class.
 
         Parameters
@@ -290,6 +357,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             (``n_jobs`` 1 or None, no cluster backend), it is also called after every EM
             iteration with ``info`` = ``label``, ``restart``, ``iteration`` and the current
             ``log_likelihood`` (``done`` unchanged). The CLI draws its progress bar with it.
+        cache_dir : str or Path, optional
+            A directory of finished EM runs (created when needed; see
+            :class:`trajhmm._cache.FitCache`). Each run is looked up there before it is
+            started and stored as soon as it has finished, so a fit interrupted after k runs
+            and started again with the same ``cache_dir`` skips those k runs and ends with
+            exactly the model an uninterrupted fit gives. Runs are keyed by their data, the
+            model parameters, their seed and the library versions: any change is a miss,
+            never a stale result. A cached run keeps no hmmlearn log messages.
 
         Returns
         -------
@@ -299,7 +374,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         segs = self._segments(X)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
         segs, features = self._fit_features(segs)
-        runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress)
+        runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress, cache_dir)
         best, background = self._keep_best_runs(runs, classes)
 
         self.classes_ = classes
@@ -354,12 +429,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return segs, {"n_features_in_": n_dims, "n_model_features_": segs.shape[2], "feature_mask_": mask,
                       "feature_mean_": mean, "feature_scale_": scale_, "covariance_floor_": floor}
 
-    def _fit_runs(self, segs, y_idx, classes, floor, progress):
-        """Every EM run, as joblib tasks: ``n_init`` restarts per class (class-major),
-        then the background model on a subsample of all segments. Every seed is drawn
-        before any work is handed out, so the results do not depend on ``n_jobs``.
-        Returns the runs' :class:`FitResult` in that order."""
-        config = self._config()
+    def _plan_runs(self, segs, y_idx, classes):
+        """Every EM run as ``(label, restart, segments, seed)``: ``n_init`` restarts per class
+        (class-major), then the background model on a subsample of all segments. Every seed
+        is drawn here, before any work, so the results depend neither on ``n_jobs`` nor on
+        which runs a cache already holds."""
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=(len(classes), self.n_init))
         background_seed = rng.randint(np.iinfo(np.int32).max)
@@ -368,12 +442,31 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         runs = [(labels[k], r, segs[y_idx == k], int(seeds[k, r]))
                 for k in range(len(classes)) for r in range(self.n_init)]
         runs.append(("(background)", 0, segs[subset], int(background_seed)))
+        return runs
+
+    def _fit_runs(self, segs, y_idx, classes, floor, progress, cache_dir=None):
+        """Every EM run of :meth:`_plan_runs`, as joblib tasks; returns the runs'
+        :class:`FitResult` in that order. With ``cache_dir``, runs found there are not
+        started, and every other run is stored there as soon as its result reaches this
+        process (whatever the order they finish in), before ``progress`` hears of it."""
+        config = self._config()
+        runs = self._plan_runs(segs, y_idx, classes)
+        cache = None if cache_dir is None else _RunCache(cache_dir, config, floor)
+        keys = [None if cache is None else cache.key(data, seed) for _, _, data, seed in runs]
+        results = [None if key is None else cache.get(key, segs.shape[2]) for key in keys]
         reporter = _RunProgress(progress, len(runs), live=progress is not None and _runs_in_process(self.n_jobs))
-        stream = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            [delayed(_hmm.fit_hmm)(data, config, floor, seed, reporter.on_iteration(label, r))
-             for label, r, data, seed in runs]
+        stream = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(
+            delayed(_indexed_fit_hmm)(i, data, config, floor, seed, reporter.on_iteration(label, r))
+            for i, (label, r, data, seed) in enumerate(runs) if results[i] is None
         )
-        return [reporter.finished(label, r, res) for (label, r, _, _), res in zip(runs, stream)]
+        with _cancelled_when_left(stream):
+            reporter.report_ready(runs, results)
+            for i, run in stream:
+                if cache is not None:
+                    cache.put(keys[i], run)
+                results[i] = run
+                reporter.report_ready(runs, results)
+        return results
 
     def _keep_best_runs(self, runs, classes):
         """``(best, background)``: per class the restart with the best final training

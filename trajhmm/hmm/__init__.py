@@ -12,7 +12,7 @@ score them with hmmlearn's own API.
 
 from hmmlearn import __version__ as HMMLEARN_VERSION
 
-from .em import FitResult, clip_covariance, covariance_floor, fit_hmm
+from .em import FitResult, clip_covariance, covariance_floor, fit_hmm, restore_fit
 from .kernels import forward_backward, forward_log_likelihood, logsumexp
 from .models import (
     COVARIANCE_TYPES,
@@ -42,4 +42,5 @@ __all__ = [
     "model_arrays",
     "model_from_arrays",
     "n_free_parameters",
+    "restore_fit",
 ]

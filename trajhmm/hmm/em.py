@@ -33,7 +33,7 @@ from .emissions import Gaussian, GaussianMixture, emission_family, family_of, km
 from .kernels import forward_backward
 from .models import model_arrays, model_from_arrays, new_model, transition_structure
 
-__all__ = ["FitResult", "clip_covariance", "covariance_floor", "fit_hmm", "initial_parameters"]
+__all__ = ["FitResult", "clip_covariance", "covariance_floor", "fit_hmm", "initial_parameters", "restore_fit"]
 
 
 @dataclass
@@ -250,12 +250,30 @@ def fit_hmm(segments, config, floor, seed, on_iteration=None):
     with _captured_hmmlearn_logs() as records:
         model.fit(segments.reshape(-1, d), np.full(n, T))
     monitor.on_iteration = None  # the model is returned, possibly pickled: no callbacks in it
-    plain = model_from_arrays(config, model_arrays(model), n_features=d)
+    return _finished_run(config, model_arrays(model), d, monitor, bool(monitor.converged), records)
+
+
+def _finished_run(config, arrays, n_features, monitor, converged, log_messages):
+    """The :class:`FitResult` of a run: a plain model rebuilt from its arrays, with the
+    run's convergence monitor as ``monitor_``."""
+    plain = model_from_arrays(config, arrays, n_features=n_features)
     plain.monitor_ = monitor
     return FitResult(
         model=plain,
         history=list(monitor.history),
-        converged=bool(monitor.converged),
+        converged=converged,
         n_iter=monitor.iter,
-        log_messages=records,
+        log_messages=log_messages,
     )
+
+
+def restore_fit(config, arrays, n_features, history, converged):
+    """A finished run rebuilt from what :func:`fit_hmm` returned: the model's arrays
+    (:func:`model_arrays`), its log-likelihood history and whether it converged. It equals
+    the original :class:`FitResult` (the model, its ``monitor_``, history, converged and
+    n_iter) except for the log messages, which are not kept."""
+    monitor = _Monitor(config.tol, config.n_iter)
+    monitor.history = [float(v) for v in np.asarray(history, dtype=float).reshape(-1)]
+    monitor.iter = len(monitor.history)
+    monitor.on_iteration = None
+    return _finished_run(config, arrays, n_features, monitor, bool(converged), [])
