@@ -8,7 +8,7 @@ around the best candidate so far (coordinate-wise: the parameters that decide ac
 trajectories interact little across stages):
 
 1. position and size invariance: ``translation`` x ``scaling``;
-2. what the models see: ``resample`` x ``derivatives``;
+2. what the models see: ``derivatives``, or resampling along the path (``resample``);
 3. model size: ``n_states`` x ``covariance_type``;
 4. regularisation and topology: ``reg_covar``, ``topology``.
 
@@ -79,8 +79,8 @@ def _names(stages):
 # splits of ../shared/data and sample_data, nested cross-validation: README,
 # "Choosing the model from the data").
 _DEFAULT_STAGES = (
-    ("position and size", {"translation": ["none", "start", "center"], "scaling": ["none", "std"]}),
-    ("resampling and derivatives", {"resample": ["time", "arclength"], "derivatives": [0, 1, 2]}),
+    ("position and size", {"translation": ["none", "start"], "scaling": ["none", "std"]}),
+    ("derivatives and resampling", [{"derivatives": [0, 1, 2]}, {"resample": ["arclength"]}]),
     ("states and covariance", {"n_states": [6, 12, 20], "covariance_type": ["diag", "full"]}),
     ("regularisation and topology", [{"reg_covar": [0.01, 0.03, 0.1, 0.3]}, {"topology": ["ergodic"]}]),
 )
@@ -93,9 +93,9 @@ def default_param_grid(fixed=()):
     Examples
     --------
     >>> [name for name, _ in default_param_grid()]
-    ['position and size', 'resampling and derivatives', 'states and covariance', 'regularisation and topology']
-    >>> default_param_grid(fixed=["translation", "scaling"])[0]
-    ('resampling and derivatives', {'resample': ['time', 'arclength'], 'derivatives': [0, 1, 2]})
+    ['position and size', 'derivatives and resampling', 'states and covariance', 'regularisation and topology']
+    >>> default_param_grid(fixed=["translation", "scaling", "resample"])[:2]
+    (('derivatives and resampling', [{'derivatives': [0, 1, 2]}]), ('states and covariance', {'n_states': [6, 12, 20], 'covariance_type': ['diag', 'full']}))
     """
     fixed = set(fixed)
     stages = []
