@@ -211,3 +211,47 @@ def test_workers_with_another_trajhmm_version_are_refused(cluster, tmp_path, fit
     monkeypatch.setattr("trajhmm.cli.__version__", "0.0.0-client")
     code, _, err = cli(["predict", tmp_path / "m.npz", tmp_path, "--scheduler", c.scheduler_address], capsys)
     assert code == 1 and "the workers run trajhmm" in err and "0.0.0-client" in err and err.count("\n") == 1
+
+
+def test_a_lost_cluster_is_one_error_and_a_rerun_resumes_from_the_cache(tmp_path, dataset):
+    """The scheduler goes away in the middle of a model search: one DataError naming the
+    address (the CLI prints it as one line, exit 1); the fits finished before are in the
+    cache and a rerun (here locally) skips them and ends with the uninterrupted model."""
+    from sklearn.base import clone
+
+    import trajhmm.search
+    from trajhmm import HMMClassifierCV
+    from trajhmm._cache import FitCache
+    from trajhmm._cluster import dask_backend
+    from trajhmm.exceptions import DataError
+
+    X, y = dataset
+    small = {k: v for k, v in FAST.items() if k != "random_state"}
+    search = HMMClassifierCV(HMMClassifier(**small), {"n_states": [2, 3]}, cv=2, random_state=0)
+    cache = tmp_path / "cache"
+    with local_cluster() as (c, client):
+        address = c.scheduler_address
+
+        def progress(done, total, info):
+            if done == 2:
+                c.close()  # the cluster is gone after two finished fits
+
+        with pytest.raises(DataError, match=f"^--scheduler {address}: lost the Dask cluster"), \
+                dask_backend(address, name="--scheduler"):
+            clone(search).fit(X, y, progress=progress, cache_dir=cache)
+    assert len(FitCache(cache)) >= 2
+    runs = []
+    original = trajhmm.search._fold_fit
+
+    def counting(*args):
+        runs.append(1)
+        return original(*args)
+
+    trajhmm.search._fold_fit = counting
+    try:
+        resumed = clone(search).fit(X, y, cache_dir=cache)
+    finally:
+        trajhmm.search._fold_fit = original
+    assert len(runs) <= 4 - 2
+    reference = clone(search).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))

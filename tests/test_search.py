@@ -350,3 +350,105 @@ def test_cli_no_search_trains_exactly_the_given_parameters(data_dir, tmp_path, c
     assert type(clf) is HMMClassifier and clf.n_states == 4
     code, out, _ = cli(["info", tmp_path / "m.npz"], capsys)
     assert "not calibrated" in out
+
+
+# ---------------------------------------------------------------- interrupted searches
+def _counting_fold_fits(monkeypatch):
+    import trajhmm.search
+
+    calls = []
+    original = trajhmm.search._fold_fit
+
+    def counting(*args):
+        calls.append(args[1])
+        return original(*args)
+
+    monkeypatch.setattr(trajhmm.search, "_fold_fit", counting)
+    return calls
+
+
+def test_an_interrupted_search_resumes_from_the_cache(dataset, tmp_path, monkeypatch):
+    X, y = dataset
+    search = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3, 4, 5]}, cv=2, random_state=0)
+    reference = clone(search).fit(X, y)
+
+    def interrupt(done, total, info):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        clone(search).fit(X, y, progress=interrupt, cache_dir=tmp_path / "c")
+    calls = _counting_fold_fits(monkeypatch)
+    resumed = clone(search).fit(X, y, cache_dir=tmp_path / "c")
+    n_fits = int(reference.cv_results_["n_folds"].sum())
+    assert len(calls) == n_fits - 3
+    np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+    assert resumed.cv_results_["params"] == reference.cv_results_["params"]
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"])
+    calls.clear()
+    clone(search).fit(X, y, cache_dir=tmp_path / "c")  # everything is there now, the refit's runs too
+    assert calls == []
+
+
+def test_the_cache_is_keyed_by_data_and_parameters(dataset, tmp_path, monkeypatch):
+    X, y = dataset
+    search = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0)
+    clone(search).fit(X, y, cache_dir=tmp_path)
+    calls = _counting_fold_fits(monkeypatch)
+    clone(search).set_params(estimator=HMMClassifier(**{**SMALL, "reg_covar": 0.1})).fit(X, y, cache_dir=tmp_path)
+    assert len(calls) == 4
+    calls.clear()
+    clone(search).fit([x * 2 for x in X], y, cache_dir=tmp_path)
+    assert len(calls) == 4
+    calls.clear()
+    clone(search).fit(X, y[::-1], cache_dir=tmp_path)
+    assert len(calls) == 4
+
+
+def _default_sigint():
+    """In the child before exec: SIGINT back to its default action (pytest may have been
+    started with SIGINT ignored, which a child would inherit)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_cli_sigint_then_rerun_skips_the_finished_fits_and_writes_the_same_model(data_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    model = tmp_path / "m.npz"
+    cmd = [sys.executable, "-m", "trajhmm", "-v", "tune", str(data_dir), "-o", str(model), "--n-states", "2", "3", "4",
+           "5", "6", "7", "--n-points", "30", "--n-iter", "60", "--tol", "0", "--cv", "2", "--n-jobs", "1"]
+    cache = tmp_path / "m.npz.cache"
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, preexec_fn=_default_sigint)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(cache.glob("*.npz"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # waiting for a state: two finished fits on disk
+        assert proc.poll() is None, "the search ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert not model.exists() and len(list(cache.glob("*.npz"))) >= 2
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "resumed: " in done.stderr and "fits taken from the cache" in done.stderr
+    assert not cache.exists()  # removed once the run completed
+    fresh = tmp_path / "fresh.npz"
+    cmd2 = [*cmd[:7], str(fresh), *cmd[8:], "--keep-cache"]
+    assert subprocess.run(cmd2, capture_output=True, text=True, cwd=ROOT, timeout=300).returncode == 0
+    assert (tmp_path / "fresh.npz.cache" / "CACHEDIR.TAG").exists()
+    from trajhmm.datasets import load_dataset
+
+    X = load_dataset(data_dir).trajectories
+    np.testing.assert_array_equal(load_model(model).predict_proba(X), load_model(fresh).predict_proba(X))

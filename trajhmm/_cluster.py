@@ -48,8 +48,26 @@ def dask_backend(address, *, name="scheduler", version=__version__, timeout=None
         logger.info("running tasks on the Dask cluster at %s", address)
         with parallel_config(backend="dask"):
             yield
+    except BaseException as exc:
+        if _lost_cluster(exc):
+            raise DataError(f"{name} {address}: lost the Dask cluster ({type(exc).__name__}: "
+                            f"{' '.join(str(exc).split()) or 'no message'}); nothing was written; rerun the same "
+                            "command to resume from the finished fits") from None
+        raise
     finally:
         client.close()
+
+
+def _lost_cluster(exc):
+    """True for the errors a scheduler or worker that went away gives (connection closed,
+    futures cancelled, workers killed, timeouts), not for errors of the work itself."""
+    import asyncio
+    import concurrent.futures
+
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, DataError)):
+        return False
+    cancelled = (asyncio.CancelledError, concurrent.futures.CancelledError, TimeoutError, ConnectionError)
+    return isinstance(exc, cancelled) or type(exc).__module__.split(".")[0] == "distributed"
 
 
 def _trajhmm_version():

@@ -370,12 +370,17 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : HMMClassifier
         """
+        return self._fit(X, y, progress=progress, cache_dir=cache_dir)
+
+    def _fit(self, X, y, *, progress=None, cache_dir=None, rejection=True):
+        """:meth:`fit`; ``rejection=False`` skips the background model and the rejection
+        thresholds (the model search's fold models only score), with the same class models."""
         self._check_params()
         segs = self._segments(X)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
         segs, features = self._fit_features(segs)
-        runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress, cache_dir)
-        best, background = self._keep_best_runs(runs, classes)
+        runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress, cache_dir, rejection)
+        best = self._keep_best_runs(runs, classes)
 
         self.classes_ = classes
         self.class_count_ = counts
@@ -386,8 +391,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([run.converged for run in best])
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
-        self.background_model_ = background.model
-        self.rejection_threshold_ = self._fit_rejection(segs, y_idx)
+        if rejection:
+            self.background_model_ = runs[-1].model
+            self.rejection_threshold_ = self._fit_rejection(segs, y_idx)
         self._warn_not_converged()
         return self
 
@@ -429,7 +435,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return segs, {"n_features_in_": n_dims, "n_model_features_": segs.shape[2], "feature_mask_": mask,
                       "feature_mean_": mean, "feature_scale_": scale_, "covariance_floor_": floor}
 
-    def _plan_runs(self, segs, y_idx, classes):
+    def _plan_runs(self, segs, y_idx, classes, background=True):
         """Every EM run as ``(label, restart, segments, seed)``: ``n_init`` restarts per class
         (class-major), then the background model on a subsample of all segments. Every seed
         is drawn here, before any work, so the results depend neither on ``n_jobs`` nor on
@@ -441,16 +447,17 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         labels = classes.tolist()
         runs = [(labels[k], r, segs[y_idx == k], int(seeds[k, r]))
                 for k in range(len(classes)) for r in range(self.n_init)]
-        runs.append(("(background)", 0, segs[subset], int(background_seed)))
+        if background:
+            runs.append(("(background)", 0, segs[subset], int(background_seed)))
         return runs
 
-    def _fit_runs(self, segs, y_idx, classes, floor, progress, cache_dir=None):
+    def _fit_runs(self, segs, y_idx, classes, floor, progress, cache_dir=None, background=True):
         """Every EM run of :meth:`_plan_runs`, as joblib tasks; returns the runs'
         :class:`FitResult` in that order. With ``cache_dir``, runs found there are not
         started, and every other run is stored there as soon as its result reaches this
         process (whatever the order they finish in), before ``progress`` hears of it."""
         config = self._config()
-        runs = self._plan_runs(segs, y_idx, classes)
+        runs = self._plan_runs(segs, y_idx, classes, background)
         cache = None if cache_dir is None else _RunCache(cache_dir, config, floor)
         keys = [None if cache is None else cache.key(data, seed) for _, _, data, seed in runs]
         results = [None if key is None else cache.get(key, segs.shape[2]) for key in keys]
@@ -469,9 +476,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return results
 
     def _keep_best_runs(self, runs, classes):
-        """``(best, background)``: per class the restart with the best final training
-        log-likelihood (the first on ties), and the background run. hmmlearn's messages
-        of the class runs are logged at debug level."""
+        """Per class, the restart with the best final training log-likelihood (the first
+        on ties). hmmlearn's messages of the class runs are logged at debug level."""
         best = []
         for k in range(len(classes)):
             restarts = runs[k * self.n_init : (k + 1) * self.n_init]
@@ -479,7 +485,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 for msg in run.log_messages:
                     logger.debug("class %r, restart %d: hmmlearn: %s", classes[k], r, msg)
             best.append(max(restarts, key=lambda run: run.log_likelihood))
-        return best, runs[-1]
+        return best
 
     def _fit_rejection(self, segs, y_idx):
         """Thresholds of open-set rejection: score = per-point log-likelihood ratio of

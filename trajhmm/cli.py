@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _params, datasets, metrics, model_selection, persistence
+from ._cache import FitCache
 from ._cluster import dask_backend
 from ._version import __version__
 from .classifier import HMMClassifier
@@ -103,6 +104,14 @@ def _add_common(parser, command, progress=False):
                             help="allow a pickle-based model file (it can run code: only for files you trust)")
 
 
+def _add_cache_flags(parser):
+    parser.add_argument("--cache-dir", metavar="DIR", type=Path,
+                        help="keep every finished fit here, so that rerunning the same command after an interrupt "
+                        "skips them and ends with the same model (default: MODEL.cache beside the output; removed "
+                        "when the run completes)")
+    parser.add_argument("--keep-cache", action="store_true", help="do not remove the cache when the run completes")
+
+
 def _add_plot_parsers(sub):
     p = sub.add_parser("plot", help="draw a figure to a PNG (or PDF/SVG) file; needs the plot extra: "
                        "pip install 'trajhmm[plot]'", epilog=EXIT_CODES)
@@ -146,6 +155,7 @@ def build_parser():
                    help="train exactly the given parameters (defaults for the others) instead of choosing them by "
                    "cross-validation; probabilities are then not calibrated")
     _add_common(p, "train", progress=True)
+    _add_cache_flags(p)
 
     p = sub.add_parser("predict", help="predict the class of trajectory files", epilog=EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
@@ -166,7 +176,8 @@ def build_parser():
                        epilog=EXIT_CODES)
     p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="best model (refit on all data)")
-    _add_common(p, "tune")
+    _add_common(p, "tune", progress=True)
+    _add_cache_flags(p)
 
     _add_plot_parsers(sub)
 
@@ -244,6 +255,21 @@ def _one_line(text):
 
 
 # ---------------------------------------------------------------------- commands
+def _cache_dir(args):
+    return args.cache_dir or Path(str(args.output) + ".cache")
+
+
+def _done_with_cache(args, cache_dir):
+    """After a completed run: remove the cache (unless --keep-cache); a cache folder
+    holding files of others is left alone, with a warning."""
+    if args.keep_cache:
+        return
+    try:
+        FitCache(cache_dir).remove()
+    except DataError as exc:
+        logger.warning("%s", exc)
+
+
 def _cmd_train(args, out):
     ds = _load_labelled(args)
     params = _estimator_params(args)
@@ -262,7 +288,7 @@ def _cmd_train(args, out):
     try:
         n_train, held_out = model_selection._fit_held_out(
             clf, ds.trajectories, ds.labels, args.test_size, random_state=args.random_state,
-            progress=_train_progress(bar) if bar else None, source=args.data_dir)
+            progress=_train_progress(bar) if bar else None, source=args.data_dir, cache_dir=_cache_dir(args))
     finally:
         if bar:
             bar.close()
@@ -274,6 +300,7 @@ def _cmd_train(args, out):
         clf.set_params(n_jobs=None)
         _print_search(clf, out, args.quiet, n=n_train)
     persistence.save_model(clf, args.output, format=args.model_format)
+    _done_with_cache(args, _cache_dir(args))
     if not args.quiet:
         print(f"trained {len(clf.classes_)} classes on {n_train} trajectories; model written to {args.output}",
               file=out)
@@ -506,13 +533,14 @@ def _cmd_tune(args, out):
     clf = HMMClassifierCV(HMMClassifier(**fixed), grid, cv=args.cv, n_jobs=args.n_jobs, random_state=args.random_state)
     bar = _progress_bar(args, 1, "fit", "model search")
     try:
-        clf.fit(ds.trajectories, ds.labels, progress=_train_progress(bar) if bar else None)
+        clf.fit(ds.trajectories, ds.labels, progress=_train_progress(bar) if bar else None, cache_dir=_cache_dir(args))
     finally:
         if bar:
             bar.close()
     clf.set_params(n_jobs=None)
     _print_search(clf, out, top=len(clf.cv_results_["params"]), n=len(ds))
     persistence.save_model(clf, args.output)
+    _done_with_cache(args, _cache_dir(args))
     print(f"refit on all {len(ds)} trajectories; model written to {args.output}", file=out)
     return _report_skipped(ds.skipped)
 

@@ -29,6 +29,7 @@ prior)``. ``predict`` is its argmax (the same class as the plain model under uni
 priors). ``predict_joint_log_proba`` stays the plain model's (nats).
 """
 
+import logging
 import math
 import time
 import warnings
@@ -41,11 +42,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import calibration
+from ._cache import FitCache, fingerprint
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
+from ._validation import check_trajectories
 from .classifier import HMMClassifier
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifierCV", "Stages", "default_param_grid"]
+
+logger = logging.getLogger(__name__)
 
 
 class Stages(tuple):
@@ -94,8 +99,8 @@ def default_param_grid(fixed=()):
     --------
     >>> [name for name, _ in default_param_grid()]
     ['position and size', 'derivatives and resampling', 'states and covariance', 'regularisation and topology']
-    >>> default_param_grid(fixed=["translation", "scaling", "resample"])[:2]
-    (('derivatives and resampling', [{'derivatives': [0, 1, 2]}]), ('states and covariance', {'n_states': [6, 12, 20], 'covariance_type': ['diag', 'full']}))
+    >>> default_param_grid(fixed=["translation", "scaling", "resample"])[0]
+    ('derivatives and resampling', [{'derivatives': [0, 1, 2]}])
     """
     fixed = set(fixed)
     stages = []
@@ -150,16 +155,17 @@ class _Candidate:
         return acc, float(loss)
 
 
-def _fold_fit(params, X_train, y_train, X_test):
-    """Fit one candidate on one fold: ``(log-likelihoods of X_test, fit seconds)``."""
+def _fold_fit(index, params, X_train, y_train, X_test):
+    """Fit one candidate on one fold: ``(index, log-likelihoods of X_test, fit seconds)``.
+    Fold models only score: no background model, no rejection thresholds."""
     clf = HMMClassifier(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fold models are thrown away
         t0 = time.perf_counter()
-        clf.fit(X_train, y_train)
+        clf._fit(X_train, y_train, rejection=False)
         seconds = time.perf_counter() - t0
     ll, _ = clf._log_likelihoods(clf.transform(X_test))
-    return ll, seconds
+    return index, ll, seconds
 
 
 class HMMClassifierCV(ClassifierMixin, BaseEstimator):
@@ -299,7 +305,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y_idx)), y_idx, groups)]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, groups=None, *, progress=None):
+    def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
         """Search, refit the best candidate on all of (X, y), calibrate.
 
         Parameters
@@ -312,13 +318,20 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             (``info``: ``stage``, ``params``, ``fold``) and every run of the final refit
             (``info`` as HMMClassifier.fit gives it, plus ``stage="refit"``). ``total``
             is the planned number of steps.
+        cache_dir : str or Path, optional
+            Every finished (candidate, fold) fit and every EM run of the refit is kept
+            there (:class:`trajhmm._cache.FitCache`: plain npz files keyed by the data,
+            the folds, the parameters and the library versions, so nothing stale is
+            ever served); a rerun after an interrupt skips them and ends with the same
+            model. The directory is left in place (``trajhmm train`` removes it when the
+            run completes, unless ``--keep-cache``).
         """
         base = self._base()
         stages, builtin = self._stages(base)
         # nothing left to search (every parameter held fixed): the one candidate is still
         # cross-validated, for the calibration
         stages = self._check_stages(stages, base, builtin) if stages else (("given parameters", {}),)
-        X = list(X)
+        X = check_trajectories(X)
         y = column_or_1d(np.asarray(y), warn=True)
         if len(y) != len(X):
             raise DataError(f"y: expected {len(X)} labels (one per trajectory), got {len(y)}")
@@ -328,6 +341,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         folds = self._folds(X, y_idx, groups, seed)
         log_prior = np.log(base._class_prior(np.bincount(y_idx, minlength=len(classes)).astype(float)))
         runner = _Runner(X, y, folds, self.n_jobs, progress, stages, len(classes) * base.n_init + 1)
+        runner.cache = None if cache_dir is None else _FoldCache(cache_dir, X, y_idx, classes)
         searched = _names(stages)
         current = {k: base.get_params()[k] for k in searched}
         evaluated = []
@@ -335,7 +349,9 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             cands = [self._candidate(evaluated, c, name) for c in _stage_candidates(grid, current)]
             best = self._run_stage(cands, base, runner, y_idx, log_prior, name)
             current = dict(best.params)
-        self._finish(X, y, base, current, evaluated, folds, y_idx, log_prior, runner)
+        if runner.hits:
+            logger.info("resumed: %d finished (candidate, fold) fits taken from the cache %s", runner.hits, cache_dir)
+        self._finish(X, y, base, current, evaluated, folds, y_idx, log_prior, runner, cache_dir)
         return self
 
     def _seed(self, base):
@@ -362,11 +378,11 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         runner.run(cands, range(n_folds), base, name)
         return min(enumerate(cands), key=lambda ic: _rank_key(ic[1], ic[0], runner.folds, y_idx, log_prior))[1]
 
-    def _finish(self, X, y, base, best_params, evaluated, folds, y_idx, log_prior, runner):
+    def _finish(self, X, y, base, best_params, evaluated, folds, y_idx, log_prior, runner, cache_dir=None):
         """Refit the best on everything, calibrate, and fill the fitted attributes."""
         best = next(c for c in evaluated if c.params == best_params and len(c.ll) == len(folds))
         est = clone(base).set_params(**best_params, n_jobs=self.n_jobs)
-        est.fit(X, y, progress=runner.refit_progress())
+        est.fit(X, y, progress=runner.refit_progress(), cache_dir=cache_dir)
         est.set_params(n_jobs=self._base().n_jobs)
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
@@ -477,20 +493,37 @@ class _Runner:
 
     def __init__(self, X, y, folds, n_jobs, progress, stages, refit_runs):
         self.X, self.y, self.folds, self.n_jobs, self.progress = X, y, folds, n_jobs, progress
-        self.done = 0
+        self.done, self.cache, self.hits = 0, None, 0
         self.total = sum(_planned(stage, len(folds)) for stage in stages) + refit_runs
 
     def run(self, cands, fold_ids, base, stage):
-        todo = [(c, f) for c in cands for f in fold_ids if f not in c.ll]
-        tasks = (delayed(_fold_fit)({**base.get_params(), **c.params}, [self.X[i] for i in self.folds[f][0]],
-                                    self.y[self.folds[f][0]], [self.X[i] for i in self.folds[f][1]])
-                 for c, f in todo)
-        stream = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks) if todo else ()
-        for (cand, f), (ll, seconds) in zip(todo, stream):
-            cand.ll[f], cand.seconds[f] = ll, seconds
-            self.done += 1
-            if self.progress is not None:
-                self.progress(self.done, self.total, {"stage": stage, "params": cand.params, "fold": f})
+        """Fit every (candidate, fold) of ``cands`` x ``fold_ids`` not done yet: from
+        the cache when it holds them, else as joblib tasks whose results are cached as
+        they arrive (in any order: the decisions wait for the whole round)."""
+        todo = [(c, f, {**base.get_params(), **c.params}) for c in cands for f in fold_ids if f not in c.ll]
+        keys = [self.cache.key(params, self.folds[f]) if self.cache else None for _, f, params in todo]
+        missing = []
+        for i, (cand, f, _) in enumerate(todo):
+            hit = self.cache.get(keys[i]) if self.cache else None
+            if hit is None:
+                missing.append(i)
+            else:
+                self.hits += 1
+                self._done(cand, f, *hit, stage)
+        tasks = (delayed(_fold_fit)(i, todo[i][2], [self.X[j] for j in self.folds[todo[i][1]][0]],
+                                    self.y[self.folds[todo[i][1]][0]], [self.X[j] for j in self.folds[todo[i][1]][1]])
+                 for i in missing)
+        if missing:
+            for i, ll, seconds in Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(tasks):
+                if self.cache:
+                    self.cache.put(keys[i], ll, seconds)
+                self._done(todo[i][0], todo[i][1], ll, seconds, stage)
+
+    def _done(self, cand, fold, ll, seconds, stage):
+        cand.ll[fold], cand.seconds[fold] = ll, seconds
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, {"stage": stage, "params": cand.params, "fold": fold})
 
     def refit_progress(self):
         if self.progress is None:
@@ -499,6 +532,41 @@ class _Runner:
         def report(done, total, info):
             self.progress(self.total - total + done, self.total, {**info, "stage": "refit"})
         return report
+
+
+class _FoldCache:
+    """Out-of-fold log-likelihoods of finished (candidate, fold) fits on disk."""
+
+    def __init__(self, directory, X, y_idx, classes):
+        from .persistence import library_versions
+
+        self.cache = FitCache(directory)
+        self.data = fingerprint(X, y_idx, [repr(c) for c in classes.tolist()])
+        self.versions = library_versions()
+
+    def key(self, params, fold):
+        return fingerprint("trajhmm-cv-fold", self.data, fold[0], fold[1], _plain(params), self.versions)
+
+    def get(self, key):
+        hit = self.cache.get(key)
+        if hit is None or set(hit) != {"ll", "seconds"} or hit["seconds"].shape != (1,):
+            return None
+        return hit["ll"], float(hit["seconds"][0])
+
+    def put(self, key, ll, seconds):
+        self.cache.put(key, {"ll": ll, "seconds": np.array([seconds])})
+
+
+def _plain(params):
+    """Parameters as fingerprint takes them (numpy scalars and RandomState made plain)."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, np.random.RandomState):
+            v = repr(v.get_state()[1].tobytes())
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
 
 
 def _planned(stage, n_folds):
