@@ -120,7 +120,8 @@ def test_tune_cli(data_dir, dataset, tmp_path, capsys):
     ds = load_dataset(data_dir)
     folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
     for r in rows:
-        clf = HMMClassifier(derivatives=int(r[-1]), n_states=1, n_points=3, n_iter=50, tol=1e-3, random_state=0)
+        # (the search's fold fits stop EM at a relative gain of 3e-3: trajhmm.search._SEARCH_TOL)
+        clf = HMMClassifier(derivatives=int(r[-1]), n_states=1, n_points=3, n_iter=50, tol=3e-3, random_state=0)
         scores = cross_val_score(clf, ds.trajectories, np.asarray(ds.labels), cv=folds)
         assert float(r[1]) == pytest.approx(scores.mean(), abs=5e-5)
         assert float(r[2]) == pytest.approx(scores.std(), abs=5e-5)

@@ -325,7 +325,7 @@ def _print_search(clf, out, quiet=False, top=10, n=None):
         print("  ".join(h.rjust(w) for h, w in zip(header, widths)), file=out)
         for row in rows:
             print("  ".join(c.rjust(w) for c, w in zip(row, widths)), file=out)
-    chosen = ", ".join(f"{k}={v!r}" for k, v in clf.best_params_.items())
+    chosen = ", ".join(f"{k}={clf.best_params_[k]!r}" for k in shown)
     print(f"chosen: {chosen} (cross-validated accuracy {clf.best_score_:.4f}; probabilities calibrated, "
           f"temperature {clf.temperature_:.3g})", file=out)
 
@@ -519,10 +519,12 @@ def _cmd_info(args, out):
 
 
 def _tune_grid(args):
-    """(grid, fixed) of ``trajhmm tune``: the grid-able flags as lists, the others fixed."""
+    """(grid, fixed) of ``trajhmm tune``: the grid-able flags given several values, and
+    the others (held fixed)."""
     params = _estimator_params(args)
-    grid = {name: v if isinstance(v, list) else [v] for name, v in params.items() if name in _params.GRID_PARAMS}
-    fixed = {name: v for name, v in params.items() if name not in grid and name not in ("random_state", "n_jobs")}
+    grid = {name: v for name, v in params.items() if name in _params.GRID_PARAMS and isinstance(v, list) and len(v) > 1}
+    fixed = {name: v[0] if isinstance(v, list) else v for name, v in params.items()
+             if name not in grid and name not in ("random_state", "n_jobs")}
     return grid, fixed
 
 
