@@ -38,8 +38,10 @@ def old_loader(ref, tmp):
     """``load_model`` of trajhmm/persistence.py at commit ``ref``."""
     text = subprocess.run(["git", "show", f"{ref}:trajhmm/persistence.py"], cwd=HERE.parent, check=True,
                           capture_output=True, text=True).stdout
-    for rel in ("from . import _hmm", "from ._version", "from .exceptions", "from .classifier"):
-        text = text.replace(rel, rel.replace("from .", "from trajhmm.").replace("trajhmm. import", "trajhmm import"))
+    # (the private _hmm module of that time is the trajhmm.hmm package now, same functions)
+    text = text.replace("from . import _hmm", "from trajhmm import hmm as _hmm")
+    for rel in ("from ._version", "from .exceptions", "from .classifier"):
+        text = text.replace(rel, rel.replace("from .", "from trajhmm."))
     path = Path(tmp) / "persistence_old.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("persistence_old", path)

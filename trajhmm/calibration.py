@@ -15,6 +15,9 @@ from scipy.special import log_softmax, logsumexp
 
 __all__ = ["fit_temperature", "calibrated_log_proba", "expected_calibration_error"]
 
+# The smoothed target of the true class is 1 - a / (n + 2a) for n held-out rows: a = 1 is
+# Laplace's rule of succession.
+_PSEUDO_COUNT = 1.0
 # The search interval of log T: from 1/100 (a model that is not sure enough) to 1e6.
 _LOG_T_BOUNDS = (np.log(1e-2), np.log(1e6))
 
@@ -71,7 +74,7 @@ def fit_temperature(log_likelihood, y_idx, log_prior):
     if len(ll) == 0:
         return 1.0
     rows = np.arange(len(ll))
-    eps = 1.0 / (len(ll) + 2)
+    eps = _PSEUDO_COUNT / (len(ll) + 2 * _PSEUDO_COUNT)
     others = np.ones(ll.shape, bool)
     others[rows, y_idx] = False
 

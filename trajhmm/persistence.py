@@ -45,8 +45,9 @@ __all__ = [
     "library_versions",
 ]
 
-# 1: HMMClassifier. 2: also HMMClassifierCV (the refitted best model, its calibration
-# temperature and the search's results); version-1 files still load.
+# 1: HMMClassifier. 2: HMMClassifierCV (the refitted best model, its calibration
+# temperature and the search's results). An HMMClassifier is still written as version 1
+# (nothing in it changed), so older trajhmm versions keep reading it.
 FORMAT_VERSION = 2
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
@@ -155,6 +156,7 @@ def _fitted_state(clf):
         arrays, meta = _fitted_state(clf.best_estimator_)
         arrays["temperature_"] = np.array([clf.temperature_], dtype=float)
         meta["estimator"] = "HMMClassifierCV"
+        meta["format_version"] = 2
         meta["search"] = _search_meta(clf)
         meta["arrays"] = sorted(arrays)
         return arrays, meta
@@ -171,7 +173,7 @@ def _fitted_state(clf):
         arrays[f"background.{key}"] = value
     meta = {
         "format": "trajhmm-model",
-        "format_version": FORMAT_VERSION,
+        "format_version": 1,  # an HMMClassifier's layout has not changed: older trajhmm reads it
         "versions": library_versions(),
         "estimator": type(clf).__name__,
         "params": _json_params(clf),
