@@ -255,3 +255,10 @@ def test_a_lost_cluster_is_one_error_and_a_rerun_resumes_from_the_cache(tmp_path
     assert len(runs) <= 4 - 2
     reference = clone(search).fit(X, y)
     np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+
+
+def test_a_broken_pipe_is_not_a_lost_cluster():
+    from trajhmm._cluster import _lost_cluster
+
+    assert not _lost_cluster(BrokenPipeError()) and not _lost_cluster(KeyboardInterrupt())
+    assert _lost_cluster(ConnectionResetError()) and _lost_cluster(TimeoutError())

@@ -162,6 +162,40 @@ def test_bad_grids_are_refused_before_any_fit(dataset, monkeypatch):
     assert calls == []
 
 
+def test_grid_values_must_be_lists_and_folds_must_hold_every_class(dataset):
+    from sklearn.model_selection import GroupKFold
+
+    X, y = dataset
+    with pytest.raises(TypeError, match="param_grid: n_states: expected a list of values, got 2"):
+        HMMClassifierCV(param_grid={"n_states": 2}).fit(X, y)
+    groups = (y == "wave").astype(int)  # one class entirely in one group
+    with pytest.raises(DataError, match="the training part of fold 0 lacks some classes"):
+        HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=GroupKFold(2)).fit(X, y, groups=groups)
+
+
+def test_a_cache_without_a_seed_warns_that_nothing_can_resume(dataset, tmp_path):
+    X, y = dataset
+    with pytest.warns(UserWarning, match="random_state=None"):
+        HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2).fit(X, y, cache_dir=tmp_path)
+
+
+def test_rejection_is_decided_for_the_returned_class(dataset):
+    """Under empirical priors the calibrated winner can differ from the plain model's; the
+    open-set test follows the label predict returns."""
+    X, y = dataset
+    keep = np.r_[np.flatnonzero(y == "wave")[:3], np.flatnonzero(y != "wave")]
+    Xk, yk = [X[i] for i in keep], y[keep]
+    clf = HMMClassifierCV(HMMClassifier(**SMALL, priors="empirical"), {"n_states": [3]}, cv=3, random_state=0).fit(Xk, yk)
+    labels = clf.predict_or_reject(X, unknown=None)
+    accepted = np.array([v is not None for v in labels])
+    np.testing.assert_array_equal(labels[accepted], clf.predict(X)[accepted])
+    est = clf.best_estimator_
+    ll, llb = est._log_likelihoods(est.transform(X), background=True)
+    winner = np.searchsorted(clf.classes_, clf.predict(X))
+    expected = est._rejection_ratio(ll, llb, winner) < est.rejection_threshold_[winner]
+    np.testing.assert_array_equal(clf.is_unknown(X), expected)
+
+
 def test_small_classes(dataset):
     X, y = dataset
     keep = np.r_[np.flatnonzero(y == "wave")[:1], np.flatnonzero(y != "wave")]
@@ -289,6 +323,16 @@ def _resign(path, edit):
     (lambda a, m: m["search"].update(best_index=57), "meta.json"),
     (lambda a, m: m.update(format_version=1), "meta.json"),
     (lambda a, m: m.pop("search"), "meta.json"),
+    (lambda a, m: m["search"]["cv_results"].update(params=[1, 2, 3, 4]), "meta.json"),
+    (lambda a, m: m["search"]["cv_results"].update(params=[{}, {}, {}, {}]), "meta.json"),
+    (lambda a, m: m["search"]["cv_results"].update(mean_fit_time=["x"] * 4), "meta.json"),
+    (lambda a, m: m["search"]["cv_results"]["split0_test_score"].pop(), "meta.json"),
+    (lambda a, m: m["search"]["cv_results"].pop("split1_test_score"), "meta.json"),
+    (lambda a, m: m["search"].update(n_splits=10 ** 9), "meta.json"),
+    (lambda a, m: m["search"]["params"].update(estimator={"n_states": -5}), "meta.json"),
+    (lambda a, m: m["search"]["params"].update(cv="abc"), "meta.json"),
+    (lambda a, m: m["search"]["params"].update(surprise=1), "meta.json"),
+    (lambda a, m: m["search"]["params"].update(param_grid={"n_states": 3}), "meta.json"),
 ])
 def test_crafted_search_members_are_refused(searched, tmp_path, edit, member):
     path = tmp_path / "m.npz"
@@ -296,6 +340,23 @@ def test_crafted_search_members_are_refused(searched, tmp_path, edit, member):
     _resign(path, edit)
     with pytest.raises(ModelFileError, match=f"^{path}: {member}: "):
         load_model(path)
+
+
+def test_crafted_search_files_are_one_line_in_the_cli(searched, tmp_path, capsys):
+    path = tmp_path / "m.npz"
+    save_model(searched, path)
+    _resign(path, lambda a, m: m["search"]["cv_results"].update(params=[{}, {}, {}, {}]))
+    code, out, err = cli(["info", path], capsys)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and "meta.json: search" in err
+
+
+def test_numpy_grid_values_are_saved_as_plain_values(dataset, tmp_path):
+    X, y = dataset
+    clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": np.arange(2, 4)}, cv=2, random_state=0).fit(X, y)
+    assert type(clf.best_params_["n_states"]) is int
+    save_model(clf, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert loaded.param_grid == {"n_states": [2, 3]} and loaded.best_params_ == clf.best_params_
 
 
 def test_version_1_files_still_load(fitted, dataset, tmp_path):
@@ -343,6 +404,26 @@ def test_cli_train_searches_what_was_not_given(tmp_path, capsys):
     assert {"translation", "scaling", "n_states", "covariance_type"} <= set(clf.best_params_)
     assert "n_points" not in clf.best_params_ and clf.best_estimator_.n_points == 20
     assert out.startswith("chosen: ")  # -q: the chosen parameters, not the table
+
+
+def test_cli_search_with_few_points_drops_the_state_counts_they_rule_out(data_dir, tmp_path, capsys):
+    code, out, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", "--n-points", "8", "--n-iter", "20", "--cv", "2",
+                          "--n-jobs", "1", "-q"], capsys)
+    assert code == 0, err
+    clf = load_model(tmp_path / "m.npz")
+    assert all(p["n_states"] <= 8 for p in clf.cv_results_["params"]) and clf.best_estimator_.n_points == 8
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "x.npz", "--n-points", "8", "--n-states", "12"], capsys)
+    assert code == 2 and "argument --n-states: expected an integer <= --n-points (8), got 12" in err
+
+
+def test_tune_in_python_takes_a_cache(dataset, tmp_path, monkeypatch):
+    from trajhmm.model_selection import tune
+
+    X, y = dataset
+    best, ranking = tune(X, y, {"n_states": [2, 3]}, cv=2, cache_dir=tmp_path, **SMALL)
+    calls = _counting_fold_fits(monkeypatch)
+    again, _ = tune(X, y, {"n_states": [2, 3]}, cv=2, cache_dir=tmp_path, **SMALL)
+    assert calls == [] and again.n_states == best.n_states
 
 
 def test_cli_no_search_trains_exactly_the_given_parameters(data_dir, tmp_path, capsys):

@@ -64,8 +64,8 @@ def _lost_cluster(exc):
     import asyncio
     import concurrent.futures
 
-    if isinstance(exc, (KeyboardInterrupt, SystemExit, DataError)):
-        return False
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, DataError, BrokenPipeError)):
+        return False  # (a closed stdout, `trajhmm predict ... | head`, is not the cluster)
     cancelled = (asyncio.CancelledError, concurrent.futures.CancelledError, TimeoutError, ConnectionError)
     return isinstance(exc, cancelled) or type(exc).__module__.split(".")[0] == "distributed"
 

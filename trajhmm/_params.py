@@ -111,7 +111,9 @@ PARAMS = {p.name: p for p in (
     _est("n_jobs", "int", None, "parallel jobs over classes x restarts (-1: all cores)", none=True, nonzero=True,
          commands=("predict",), cli_default={"train": -1, "tune": -1},
          cli_help={"predict": "batches scored in parallel (-1: all cores; with --scheduler: the cluster decides)",
-                   "tune": "parallel (candidate, fold) fits (-1: all cores)"}),
+                   "tune": "parallel (candidate, fold) fits (-1: all cores)",
+                   "train": "parallel fits: the search's (candidate, fold) fits, then classes x restarts "
+                            "(-1: all cores)"}),
     # ------------------------------------------------ command-line only
     Param("test_size", "float", 0.0, "hold out this stratified fraction, report accuracy on it, and save the "
           "model trained on the rest (0: train on everything)", low=0.0, high=1.0, high_open=True,

@@ -567,8 +567,11 @@ def _usage_error(args, exc):
 def _check_params(args):
     """Cross-parameter checks (n_states <= n_points), for every tune candidate: before
     any work. Raises ParameterError."""
-    if args.command == "train":
+    if args.command == "train" and args.no_search:
         _params.validate_params(_estimator_params(args))
+    elif args.command == "train":  # the search holds the given flags fixed and chooses the others
+        params = _estimator_params(args)
+        _params.validate_params({k: params[k] for k in getattr(args, "given", [])})
     elif args.command == "tune":
         grid, fixed = _tune_grid(args)
         model_selection._check_grid(grid, fixed)

@@ -10,7 +10,7 @@ from .exceptions import DataError
 __all__ = ["tune"]
 
 
-def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
+def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, cache_dir=None, **fixed):
     """Cross-validate the combinations of ``param_grid`` and refit the best on all data:
     :class:`~trajhmm.HMMClassifierCV` with that grid, returning its refitted model and
     its table (the one search path; see :mod:`trajhmm.search` for the successive halving
@@ -26,6 +26,8 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
         Seeds the folds and every model.
     n_jobs : int or None
         Parallel (candidate, fold) fits.
+    progress, cache_dir : as for :meth:`HMMClassifierCV.fit` (progress reports; finished
+        fits kept on disk, so that a rerun after an interrupt resumes).
     **fixed : other HMMClassifier parameters, the same for every candidate.
 
     Returns
@@ -60,7 +62,7 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, **fixed):
     if counts.min() < cv:
         raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, the smallest class has {counts.min()}")
     search = HMMClassifierCV(HMMClassifier(**fixed), param_grid, cv=cv, n_jobs=n_jobs, random_state=random_state)
-    search.fit(list(X), y)
+    search.fit(list(X), y, progress=progress, cache_dir=cache_dir)
     res = search.cv_results_
     ranking = [
         {

@@ -192,7 +192,9 @@ def _search_meta(clf):
 
     grid = clf.param_grid
     if isinstance(grid, Stages):
-        grid = {"stages": [[name, g] for name, g in grid]}
+        grid = {"stages": [[name, _json_value(g)] for name, g in grid], "builtin": grid.builtin}
+    else:
+        grid = _json_value(grid)
     res = clf.cv_results_
     table = {key: [None if isinstance(v, float) and not math.isfinite(v) else v for v in np.asarray(res[key]).tolist()]
              for key in _CV_RESULT_KEYS + tuple(k for k in res if k.startswith("split"))}
@@ -200,14 +202,25 @@ def _search_meta(clf):
                          "calibrate": bool(clf.calibrate),
                          "estimator": None if clf.estimator is None else _json_params(clf.estimator),
                          "random_state": clf.random_state if isinstance(clf.random_state, int) else None},
-              "best_params": clf.best_params_, "best_index": int(clf.best_index_), "n_splits": int(clf.n_splits_),
-              "cv_results": {"params": res["params"], **table}}
+              "best_params": _json_value(clf.best_params_), "best_index": int(clf.best_index_),
+              "n_splits": int(clf.n_splits_), "cv_results": {"params": _json_value(res["params"]), **table}}
     try:
         json.dumps(search)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"HMMClassifierCV: its parameters cannot be stored in the safe format ({exc}); "
                              "use format='pickle'") from None
     return search
+
+
+def _json_value(value):
+    """Dicts, lists and tuples with numpy arrays and scalars made plain JSON data."""
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_value(value.tolist())
+    return value.item() if isinstance(value, np.generic) else value
 
 
 _CV_RESULT_KEYS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_fit_time", "std_fit_time",
@@ -637,11 +650,12 @@ def _check_meta(meta, fail):
 
 
 def _check_search_meta(meta, clf, fail):
-    """The search part of an HMMClassifierCV file: chosen values that are the model's
-    parameters, a table whose columns agree in length."""
+    """The search part of an HMMClassifierCV file: its own parameters, chosen values that
+    are the model's parameters, a table whose columns agree (types and lengths)."""
     search = meta.get("search")
     if meta.get("format_version", 0) < 2 or not isinstance(search, dict):
         fail("meta.json", "search: expected the search results of an HMMClassifierCV (format version >= 2)")
+    _check_search_params(search.get("params"), fail)
     best, table = search.get("best_params"), search.get("cv_results")
     params = clf.get_params()
     if not isinstance(best, dict) or any(k not in params or params[k] != v for k, v in best.items()):
@@ -649,12 +663,56 @@ def _check_search_meta(meta, clf, fail):
     if not isinstance(table, dict) or not isinstance(table.get("params"), list):
         fail("meta.json", "search: cv_results: expected an object with a params list")
     n = len(table["params"])
-    for key in _CV_RESULT_KEYS:
-        if not isinstance(table.get(key), list) or len(table[key]) != n:
-            fail("meta.json", f"search: cv_results: {key}: expected a list of {n} values")
+    if not all(isinstance(p, dict) and set(p) == set(best) for p in table["params"]):
+        fail("meta.json", f"search: cv_results: params: expected {n} objects with the keys {sorted(best)}")
     index, splits = search.get("best_index"), search.get("n_splits")
-    if not (isinstance(index, int) and 0 <= index < n and isinstance(splits, int) and splits >= 1):
+    if not (_is_int(index) and 0 <= index < n and _is_int(splits) and 1 <= splits <= _MAX_FOLDS):
         fail("meta.json", f"search: best_index {index!r} / n_splits {splits!r} out of range")
+    columns = list(_CV_RESULT_KEYS) + [f"split{k}_test_score" for k in range(splits)]
+    if set(table) != {"params", *columns}:
+        fail("meta.json", f"search: cv_results: expected the columns params, {', '.join(columns)}")
+    for key in columns:
+        values = table[key]
+        kind = str if key == "stage" else (int, float, type(None))
+        if not isinstance(values, list) or len(values) != n or not all(
+                isinstance(v, kind) and not isinstance(v, bool) for v in values):
+            fail("meta.json", f"search: cv_results: {key}: expected a list of {n} {'names' if kind is str else 'numbers'}")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_SEARCH_PARAM_KEYS = ("calibrate", "cv", "estimator", "param_grid", "random_state")
+_MAX_FOLDS = 1000  # bounds the table's split<k> columns
+
+
+def _check_search_params(own, fail):
+    """HMMClassifierCV's own parameters as stored: the keys it has, of the types a file
+    may hold, a valid estimator and a grid that builds."""
+    from .classifier import HMMClassifier
+    from .search import Stages
+
+    if not isinstance(own, dict) or sorted(own) != list(_SEARCH_PARAM_KEYS):
+        fail("meta.json", f"search: params: expected the keys {', '.join(_SEARCH_PARAM_KEYS)}")
+    if not (own["cv"] is None or (_is_int(own["cv"]) and own["cv"] >= 2)) or not isinstance(own["calibrate"], bool):
+        fail("meta.json", f"search: params: cv {own['cv']!r} / calibrate {own['calibrate']!r}: expected an int >= 2 "
+                          "or null / true or false")
+    if not (own["random_state"] is None or _is_int(own["random_state"])):
+        fail("meta.json", f"search: params: random_state: expected an integer or null, got {own['random_state']!r}")
+    try:
+        if own["estimator"] is not None:  # each value on its own: the search may replace n_states, ...
+            from ._params import check_param
+
+            for key, value in HMMClassifier(**own["estimator"]).get_params().items():
+                check_param(key, value)
+        grid = own["param_grid"]
+        if isinstance(grid, dict) and set(grid) == {"stages", "builtin"}:
+            Stages(grid["stages"], builtin=grid["builtin"])
+        elif grid is not None:
+            Stages([("grid", grid)])
+    except (TypeError, ValueError) as exc:
+        fail("meta.json", f"search: params: {exc}")
 
 
 def _hmm_layout(K, M, ct, F):
@@ -834,8 +892,8 @@ def _search_from_meta(best, arrays, meta):
     search = meta["search"]
     own = dict(search["params"])
     grid = own.get("param_grid")
-    if isinstance(grid, dict) and set(grid) == {"stages"}:
-        own["param_grid"] = Stages(grid["stages"])
+    if isinstance(grid, dict) and set(grid) == {"stages", "builtin"}:
+        own["param_grid"] = Stages(grid["stages"], builtin=grid["builtin"])
     own["estimator"] = None if own.get("estimator") is None else HMMClassifier(**own["estimator"])
     own["cv"] = own.get("cv") or search["n_splits"]
     clf = HMMClassifierCV(**own)

@@ -45,7 +45,7 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
 from ._validation import check_trajectories
-from .classifier import HMMClassifier
+from .classifier import HMMClassifier, _cancelled_when_left
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifierCV", "Stages", "default_param_grid"]
@@ -56,15 +56,25 @@ logger = logging.getLogger(__name__)
 class Stages(tuple):
     """A staged search space: a tuple of ``(name, grid)``, each grid a dict of parameter
     -> list of values or a list of such dicts (scikit-learn's ``param_grid`` layout).
-    Stage s searches its grid around the best candidate of the stages before it."""
+    Stage s searches its grid around the best candidate of the stages before it.
+    ``builtin`` (set by :func:`default_param_grid`): values that the estimator's fixed
+    parameters rule out (n_states above n_points) are dropped instead of refused."""
 
-    def __new__(cls, stages):
+    def __new__(cls, stages, builtin=False):
         stages = tuple((str(name), grid) for name, grid in stages)
         for name, grid in stages:
             for part in grid if isinstance(grid, (list, tuple)) else [grid]:
                 if not isinstance(part, dict) or not part:
                     raise ValueError(f"param_grid: stage {name!r}: expected a non-empty dict of lists, got {part!r}")
-        return super().__new__(cls, stages)
+                for key, values in part.items():
+                    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                        raise TypeError(f"param_grid: {key}: expected a list of values, got {values!r}")
+        self = super().__new__(cls, stages)
+        self.builtin = bool(builtin)
+        return self
+
+    def __getnewargs__(self):  # pickling and copying keep the flag
+        return (tuple(self), self.builtin)
 
     @property
     def names(self):
@@ -110,7 +120,20 @@ def default_param_grid(fixed=()):
         parts = [p for p in parts if p]
         if parts:
             stages.append((name, parts if isinstance(grid, list) else parts[0]))
-    return Stages(stages)
+    return Stages(stages, builtin=True)
+
+
+def _plain_grid(grid):
+    """A dict of parameter -> values with numpy values made plain Python (np.arange(2, 4)
+    gives [2, 3]), so that the chosen parameters are JSON data."""
+    from ._validation import plain_value
+
+    out = {}
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"param_grid: {key}: expected a list of values, got {values!r}")
+        out[key] = [plain_value(v) for v in values]
+    return out
 
 
 def _grid_parts(grid):
@@ -252,11 +275,12 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             fixed = [k for k, v in base.get_params().items() if not _same(v, defaults[k])]
             return default_param_grid(fixed=fixed), True
         if isinstance(grid, Stages):
-            return grid, False
+            return grid, grid.builtin
         if isinstance(grid, (dict, list, tuple)) and len(grid) == 0:
             return Stages([]), False  # nothing to search: the estimator is cross-validated as it is
         if isinstance(grid, dict) or (isinstance(grid, (list, tuple)) and all(isinstance(g, dict) for g in grid)):
-            return Stages([("grid", list(grid) if isinstance(grid, (list, tuple)) else grid)]), False
+            return Stages([("grid", [_plain_grid(g) for g in grid] if isinstance(grid, (list, tuple))
+                            else _plain_grid(grid))]), False
         raise TypeError(f"param_grid: expected a dict, a list of dicts, Stages or None, got {type(grid).__name__}")
 
     def _check_stages(self, stages, base, builtin):
@@ -304,7 +328,13 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             splitter = self.cv
         else:
             raise TypeError(f"cv: expected an int >= 2 or a cross-validation splitter, got {self.cv!r}")
-        return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y_idx)), y_idx, groups)]
+        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y_idx)), y_idx, groups)]
+        n_classes = len(np.unique(y_idx))
+        for k, (train, _) in enumerate(folds):
+            if len(np.unique(y_idx[train])) < n_classes:
+                raise DataError(f"cv: the training part of fold {k} lacks some classes ({len(np.unique(y_idx[train]))} "
+                                f"of {n_classes}): every class needs trajectories in every training part")
+        return folds
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
@@ -345,6 +375,9 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         runner = _Runner(X, y, _capped(folds, y_idx, seed), self.n_jobs, progress, stages,
                          len(classes) * base.n_init + 1)
         runner.cache = None if cache_dir is None else _FoldCache(cache_dir, X, y_idx, classes)
+        if cache_dir is not None and seed is None:
+            warnings.warn("cache_dir: with random_state=None the folds and models differ on every run, so a "
+                          "rerun finds nothing to resume; give an int random_state", UserWarning, stacklevel=2)
         searched = _names(stages)
         current = {k: base.get_params()[k] for k in searched}
         evaluated = []
@@ -437,9 +470,25 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
 
     def predict_with_unknown(self, X):
-        """See HMMClassifier.predict_with_unknown."""
+        """``(jll, unknown)``: :meth:`predict_joint_log_proba` and :meth:`is_unknown` from
+        one scoring pass; the open-set test is that of the class :meth:`predict` returns
+        (HMMClassifier.is_unknown, for the calibrated winner)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_with_unknown(X)
+        est = self.best_estimator_
+        ll, ll_background = est._log_likelihoods(est.transform(X), background=True)
+        jll = ll + np.log(est.class_prior_)
+        best = np.argmax(self._log_proba_from_joint(jll), axis=1)
+        return jll, est._rejection_ratio(ll, ll_background, best) < est.rejection_threshold_[best]
+
+    def bic(self, X, y):
+        """The refitted model's BIC (see HMMClassifier.bic)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.bic(X, y)
+
+    def aic(self, X, y):
+        """The refitted model's AIC (see HMMClassifier.aic)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.aic(X, y)
 
     def is_unknown(self, X):
         """See HMMClassifier.is_unknown."""
@@ -517,10 +566,12 @@ class _Runner:
                                     self.y[self.folds[todo[i][1]][0]], [self.X[j] for j in self.folds[todo[i][1]][1]])
                  for i in missing)
         if missing:
-            for i, ll, seconds in Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(tasks):
-                if self.cache:
-                    self.cache.put(keys[i], ll, seconds)
-                self._done(todo[i][0], todo[i][1], ll, seconds, stage)
+            stream = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(tasks)
+            with _cancelled_when_left(stream):  # an interrupt cancels the fits not finished yet
+                for i, ll, seconds in stream:
+                    if self.cache:
+                        self.cache.put(keys[i], ll, seconds)
+                    self._done(todo[i][0], todo[i][1], ll, seconds, stage)
 
     def _done(self, cand, fold, ll, seconds, stage):
         cand.ll[fold], cand.seconds[fold] = ll, seconds
