@@ -135,6 +135,13 @@ def models(tmp_path_factory, small):
         path = root / f"{ct}-{m}.npz"
         save_model(clf, path)
         out[(ct, m)] = clf, path
+    from trajhmm import HMMClassifierCV  # a format-2 file: the model search's members too
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = HMMClassifierCV(HMMClassifier(**{**FAST, "n_iter": 5}), {"n_states": [2, 3]}, cv=2).fit(X, y)
+    save_model(clf, root / "cv.npz")
+    out["cv"] = clf, root / "cv.npz"
     return out
 
 
@@ -478,8 +485,10 @@ def test_save_model_refuses_an_invalid_model(models, tmp_path, fmt):
 def _mutation(draw, arrays):
     """One structural change to the members of a model file (a description, a function)."""
     names = sorted(k for k in arrays if k != "meta.json")
-    what = draw(st.sampled_from(["value", "shape", "value", "dtype", "value", "missing", "extra", "json",
-                                 "json_type"]))
+    kinds = ["value", "shape", "value", "dtype", "value", "missing", "extra", "json", "json_type"]
+    what = draw(st.sampled_from(kinds + (["search", "search"] if "search" in arrays["meta.json"] else [])))
+    if what == "search":
+        return _search_mutation(draw, arrays)
     if what == "value":
         names = [k for k in names if arrays[k].dtype.kind in "fb"]
     name = draw(st.sampled_from(names))
@@ -522,6 +531,27 @@ def _mutation(draw, arrays):
     return f"{what}:{key}={value}", set_json
 
 
+def _search_mutation(draw, arrays):
+    """A change to the JSON part of an HMMClassifierCV file: a field replaced, removed or
+    given another type, anywhere in "search"."""
+    search = arrays["meta.json"]["search"]
+    paths = [("search", k) for k in search] + [("params", k) for k in search["params"]] + \
+            [("cv_results", k) for k in search["cv_results"]]
+    where, key = draw(st.sampled_from(paths))
+    value = draw(st.sampled_from([None, 0, -1, 7, 10 ** 9, 2.5, "x", True, [], [1], {}, {"n_states": 3}, [{}],
+                                  "remove"]))
+
+    def change(m):
+        meta = json.loads(json.dumps(m["meta.json"]))
+        target = meta["search"] if where == "search" else meta["search"][where]
+        if value == "remove":
+            target.pop(key)
+        else:
+            target[key] = value
+        m["meta.json"] = meta
+    return f"search:{where}.{key}={value}", change
+
+
 @settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
@@ -529,7 +559,7 @@ def test_fuzz_re_signed_structural_mutations(models, small, tmp_path_factory, tr
     """Valid files of every covariance type, one or two structural mutations, re-signed:
     either a model that predicts finite results, or a one-line ModelFileError, through
     load_model and the CLI. Never another exception, never a traceback."""
-    kind = data.draw(st.sampled_from(TYPES))
+    kind = data.draw(st.sampled_from([*TYPES, "cv", "cv"]))
     path = models[kind][1]
     arrays = members(path)
     done = []
@@ -564,6 +594,7 @@ def test_fuzz_re_signed_structural_mutations(models, small, tmp_path_factory, tr
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert unknown.dtype == bool
     assert main(["predict", str(out), str(trajectory)]) == 0, done
+    assert main(["info", str(out)]) == 0, done
 
 
 def test_npy_headers_in_another_spelling_go_through_numpys_parser(full, tmp_path, small):
