@@ -71,6 +71,8 @@ def _add_declared(parser, command):
     title = "model parameters (see HMMClassifier)"
     if command == "tune":
         title += "; the ones marked [grid] take several values, every combination is cross-validated"
+    elif command == "train":
+        title += "; the ones you give are held fixed, the search chooses the others (with --no-search: the defaults)"
     model = None
     for p in _params.params_for(command):
         if p.estimator and model is None and command in ("train", "tune"):
