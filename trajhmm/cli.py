@@ -571,9 +571,11 @@ def _check_params(args):
     any work. Raises ParameterError."""
     if args.command == "train" and args.no_search:
         _params.validate_params(_estimator_params(args))
-    elif args.command == "train":  # the search holds the given flags fixed and chooses the others
+    elif args.command == "train":  # the search chooses what it searches; everything else is checked now
         params = _estimator_params(args)
-        _params.validate_params({k: params[k] for k in getattr(args, "given", [])})
+        given = getattr(args, "given", [])
+        searched = set(default_param_grid(fixed=given).names)
+        _params.validate_params({k: v for k, v in params.items() if k not in searched})
     elif args.command == "tune":
         grid, fixed = _tune_grid(args)
         model_selection._check_grid(grid, fixed)
