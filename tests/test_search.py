@@ -105,6 +105,21 @@ def test_refit_is_the_best_candidate_on_all_data(searched, dataset):
     assert searched.best_estimator_.n_jobs is None
 
 
+def test_bic_and_aic_are_those_of_an_independent_refit(searched, dataset):
+    """The refitted best candidate's criteria: an HMMClassifier fitted here with the same
+    parameters gives the same values; an unfitted search refuses."""
+    from sklearn.exceptions import NotFittedError
+
+    X, y = dataset
+    ref = HMMClassifier(**SMALL, random_state=0).set_params(**searched.best_params_).fit(X, y)
+    assert searched.bic(X, y) == pytest.approx(ref.bic(X, y), rel=1e-12)
+    assert searched.aic(X, y) == pytest.approx(ref.aic(X, y), rel=1e-12)
+    assert searched.bic(X, y) != pytest.approx(searched.aic(X, y))
+    for criterion in ("bic", "aic"):
+        with pytest.raises(NotFittedError):
+            getattr(HMMClassifierCV(), criterion)(X, y)
+
+
 # ---------------------------------------------------------------- the search space
 def test_default_space_covers_what_decides_accuracy():
     names = default_param_grid().names
