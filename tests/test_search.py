@@ -120,6 +120,40 @@ def test_bic_and_aic_are_those_of_an_independent_refit(searched, dataset):
             getattr(HMMClassifierCV(), criterion)(X, y)
 
 
+def test_fit_times_are_durations_within_the_search(dataset):
+    """mean_fit_time and std_fit_time are durations of fold fits: positive, and no fold
+    fit can take longer than the whole search around it."""
+    import time
+
+    X, y = dataset
+    t0 = time.perf_counter()
+    clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0).fit(X, y)
+    elapsed = time.perf_counter() - t0
+    res = clf.cv_results_
+    assert (res["mean_fit_time"] > 0).all() and (res["mean_fit_time"] <= elapsed).all()
+    assert (res["std_fit_time"] >= 0).all() and (res["std_fit_time"] <= elapsed).all()
+
+
+def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
+    """n_jobs is passed to the final refit (its EM runs in parallel) and the returned
+    estimator keeps the n_jobs of the given one."""
+    from joblib import parallel_config
+
+    X, y = dataset
+    seen = []
+    original = HMMClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        seen.append(self.n_jobs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HMMClassifier, "fit", fit)
+    with parallel_config(backend="threading"):
+        clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2, n_jobs=2, random_state=0).fit(X, y)
+    assert seen == [2]  # fold fits do not go through fit: only the refit
+    assert clf.best_estimator_.n_jobs is None
+
+
 # ---------------------------------------------------------------- the search space
 def test_default_space_covers_what_decides_accuracy():
     names = default_param_grid().names
