@@ -522,6 +522,17 @@ def test_an_interrupted_search_resumes_from_the_cache(dataset, tmp_path, monkeyp
     assert calls == []
 
 
+def test_a_rerun_logs_how_many_fits_came_from_the_cache(dataset, tmp_path, caplog):
+    X, y = dataset
+    search = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0)
+    with caplog.at_level("INFO", logger="trajhmm.search"):
+        first = clone(search).fit(X, y, cache_dir=tmp_path)
+        assert "resumed" not in caplog.text
+        clone(search).fit(X, y, cache_dir=tmp_path)
+    n_fits = int(first.cv_results_["n_folds"].sum())
+    assert f"resumed: {n_fits} finished (candidate, fold) fits taken from the cache" in caplog.text
+
+
 def test_the_cache_is_keyed_by_data_and_parameters(dataset, tmp_path, monkeypatch):
     X, y = dataset
     search = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0)
