@@ -134,6 +134,25 @@ def test_fit_times_are_durations_within_the_search(dataset):
     assert (res["std_fit_time"] >= 0).all() and (res["std_fit_time"] <= elapsed).all()
 
 
+def test_progress_counts_to_the_planned_total(dataset):
+    """4 candidates on 2 folds: all 4 on fold 0, at most ceil(4 / 2) + 1 = 3 (the best half
+    and an incumbent) on fold 1, then the refit's EM runs (one per class and restart, plus
+    the background model): the plan of the halving, whatever the survivors; the last step
+    reaches it."""
+    X, y = dataset
+    calls = []
+    est = HMMClassifier(**SMALL)
+    HMMClassifierCV(est, {"n_states": [2, 3, 4, 5]}, cv=2, random_state=0).fit(
+        X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
+    refit_runs = len(set(y)) * est.n_init + 1
+    total = 4 + 3 + refit_runs
+    # two went on to fold 1: 6 fold fits, then the refit's runs count up to the total
+    assert calls[:6] == [(i, total, "grid") for i in range(1, 7)]
+    refit = calls[6:]
+    assert {(t, stage) for _, t, stage in refit} == {(total, "refit")}
+    assert [d for d, _, _ in refit] == sorted(d for d, _, _ in refit) and refit[-1][0] == total
+
+
 def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
     """n_jobs is passed to the final refit (its EM runs in parallel) and the returned
     estimator keeps the n_jobs of the given one."""
