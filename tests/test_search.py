@@ -204,7 +204,7 @@ def test_parameters_set_on_the_estimator_are_held_fixed(dataset):
     assert clf.best_params_ == {}  # everything the built-in space searches was set
     kept = clf.best_estimator_.get_params()
     assert (kept["translation"], kept["n_states"], kept["topology"]) == ("start", 3, "ergodic")
-    assert clf.cv_results_["params"] == [{}]
+    assert clf.cv_results_["params"] == [{}] and clf.cv_results_["stage"].tolist() == ["given parameters"]
 
 
 def test_built_in_space_drops_values_the_fixed_parameters_rule_out(dataset):
@@ -241,9 +241,28 @@ def test_grid_values_must_be_lists_and_folds_must_hold_every_class(dataset):
         HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=GroupKFold(2)).fit(X, y, groups=groups)
 
 
+def test_a_cv_that_is_neither_an_int_nor_a_splitter_is_refused(dataset):
+    X, y = dataset
+    for cv, shown in (("five", "'five'"), (2.5, "2.5"), (True, "True")):  # a str has a split method too
+        with pytest.raises(TypeError, match=f"cv: expected an int >= 2 or a cross-validation splitter, got {shown}"):
+            HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=cv).fit(X, y)
+
+
+def test_the_estimators_random_state_seeds_the_search_when_none_is_given(dataset):
+    """random_state=None on the search: the estimator's seed decides the folds and the
+    models, exactly as if it had been given to the search."""
+    X, y = dataset
+    grid = {"n_states": [2, 3]}
+    own = HMMClassifierCV(HMMClassifier(**SMALL, random_state=3), grid, cv=2).fit(X, y)
+    given = HMMClassifierCV(HMMClassifier(**SMALL), grid, cv=2, random_state=3).fit(X, y)
+    for key in ("split0_test_score", "split1_test_score", "mean_test_log_loss"):
+        np.testing.assert_array_equal(own.cv_results_[key], given.cv_results_[key])
+    np.testing.assert_array_equal(own.predict_proba(X), given.predict_proba(X))
+
+
 def test_a_cache_without_a_seed_warns_that_nothing_can_resume(dataset, tmp_path):
     X, y = dataset
-    with pytest.warns(UserWarning, match="random_state=None"):
+    with pytest.warns(UserWarning, match="random_state=None .* rerun finds nothing to resume; give an int random_state"):
         HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2).fit(X, y, cache_dir=tmp_path)
 
 
