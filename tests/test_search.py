@@ -223,8 +223,10 @@ def test_bad_grids_are_refused_before_any_fit(dataset, monkeypatch):
         HMMClassifierCV(param_grid={"n_states": [2, 0]}).fit(X, y)
     with pytest.raises(ParameterError, match="param_grid: expected names of HMMClassifier parameters"):
         HMMClassifierCV(param_grid={"n_statez": [2]}).fit(X, y)
-    with pytest.raises(TypeError, match="param_grid"):
-        HMMClassifierCV(param_grid="n_states").fit(X, y)
+    for grid in ("n_states", [{"n_states": [2]}, "n_states"]):
+        expected = f"param_grid: expected a dict, a list of dicts, Stages or None, got {type(grid).__name__}"
+        with pytest.raises(TypeError, match=expected):
+            HMMClassifierCV(param_grid=grid).fit(X, y)
     with pytest.raises(TypeError, match="estimator"):
         HMMClassifierCV(estimator="HMMClassifier").fit(X, y)
     assert calls == []
