@@ -570,7 +570,7 @@ def test_a_rerun_logs_how_many_fits_came_from_the_cache(dataset, tmp_path, caplo
         assert "resumed" not in caplog.text
         clone(search).fit(X, y, cache_dir=tmp_path)
     n_fits = int(first.cv_results_["n_folds"].sum())
-    assert f"resumed: {n_fits} finished (candidate, fold) fits taken from the cache" in caplog.text
+    assert caplog.messages == [f"resumed: {n_fits} finished (candidate, fold) fits taken from the cache {tmp_path}"]
 
 
 def test_the_cache_is_keyed_by_data_and_parameters(dataset, tmp_path, monkeypatch):
