@@ -87,6 +87,10 @@ def test_put_then_get_gives_the_same_arrays_and_tags_the_directory(tmp_path):
     assert sorted(p.name for p in cache.directory.iterdir()) == sorted([CACHEDIR_TAG, f"{KEY}.npz"])
 
 
+def test_repr_names_the_directory(tmp_path):
+    assert repr(FitCache(tmp_path / "c")) == f"FitCache({str(tmp_path / 'c')!r})"
+
+
 def test_an_entry_is_plain_npz(tmp_path):
     cache = FitCache(tmp_path)
     cache.put(KEY, ARRAYS)

@@ -105,6 +105,74 @@ def test_refit_is_the_best_candidate_on_all_data(searched, dataset):
     assert searched.best_estimator_.n_jobs is None
 
 
+def test_bic_and_aic_are_those_of_an_independent_refit(searched, dataset):
+    """The refitted best candidate's criteria: an HMMClassifier fitted here with the same
+    parameters gives the same values; an unfitted search refuses."""
+    from sklearn.exceptions import NotFittedError
+
+    X, y = dataset
+    ref = HMMClassifier(**SMALL, random_state=0).set_params(**searched.best_params_).fit(X, y)
+    assert searched.bic(X, y) == pytest.approx(ref.bic(X, y), rel=1e-12)
+    assert searched.aic(X, y) == pytest.approx(ref.aic(X, y), rel=1e-12)
+    assert searched.bic(X, y) != pytest.approx(searched.aic(X, y))
+    for criterion in ("bic", "aic"):
+        with pytest.raises(NotFittedError):
+            getattr(HMMClassifierCV(), criterion)(X, y)
+
+
+def test_fit_times_are_durations_within_the_search(dataset):
+    """mean_fit_time and std_fit_time are durations of fold fits: positive, and no fold
+    fit can take longer than the whole search around it."""
+    import time
+
+    X, y = dataset
+    t0 = time.perf_counter()
+    clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0).fit(X, y)
+    elapsed = time.perf_counter() - t0
+    res = clf.cv_results_
+    assert (res["mean_fit_time"] > 0).all() and (res["mean_fit_time"] <= elapsed).all()
+    assert (res["std_fit_time"] >= 0).all() and (res["std_fit_time"] <= elapsed).all()
+
+
+def test_progress_counts_to_the_planned_total(dataset):
+    """4 candidates on 2 folds: all 4 on fold 0, at most ceil(4 / 2) + 1 = 3 (the best half
+    and an incumbent) on fold 1, then the refit's EM runs (one per class and restart, plus
+    the background model): the plan of the halving, whatever the survivors; the last step
+    reaches it."""
+    X, y = dataset
+    calls = []
+    est = HMMClassifier(**SMALL)
+    HMMClassifierCV(est, {"n_states": [2, 3, 4, 5]}, cv=2, random_state=0).fit(
+        X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
+    refit_runs = len(set(y)) * est.n_init + 1
+    total = 4 + 3 + refit_runs
+    # two went on to fold 1: 6 fold fits, then the refit's runs count up to the total
+    assert calls[:6] == [(i, total, "grid") for i in range(1, 7)]
+    refit = calls[6:]
+    assert {(t, stage) for _, t, stage in refit} == {(total, "refit")}
+    assert [d for d, _, _ in refit] == sorted(d for d, _, _ in refit) and refit[-1][0] == total
+
+
+def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
+    """n_jobs is passed to the final refit (its EM runs in parallel) and the returned
+    estimator keeps the n_jobs of the given one."""
+    from joblib import parallel_config
+
+    X, y = dataset
+    seen = []
+    original = HMMClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        seen.append(self.n_jobs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HMMClassifier, "fit", fit)
+    with parallel_config(backend="threading"):
+        clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2, n_jobs=2, random_state=0).fit(X, y)
+    assert seen == [2]  # fold fits do not go through fit: only the refit
+    assert clf.best_estimator_.n_jobs is None
+
+
 # ---------------------------------------------------------------- the search space
 def test_default_space_covers_what_decides_accuracy():
     names = default_param_grid().names
@@ -136,7 +204,7 @@ def test_parameters_set_on_the_estimator_are_held_fixed(dataset):
     assert clf.best_params_ == {}  # everything the built-in space searches was set
     kept = clf.best_estimator_.get_params()
     assert (kept["translation"], kept["n_states"], kept["topology"]) == ("start", 3, "ergodic")
-    assert clf.cv_results_["params"] == [{}]
+    assert clf.cv_results_["params"] == [{}] and clf.cv_results_["stage"].tolist() == ["given parameters"]
 
 
 def test_built_in_space_drops_values_the_fixed_parameters_rule_out(dataset):
@@ -155,8 +223,10 @@ def test_bad_grids_are_refused_before_any_fit(dataset, monkeypatch):
         HMMClassifierCV(param_grid={"n_states": [2, 0]}).fit(X, y)
     with pytest.raises(ParameterError, match="param_grid: expected names of HMMClassifier parameters"):
         HMMClassifierCV(param_grid={"n_statez": [2]}).fit(X, y)
-    with pytest.raises(TypeError, match="param_grid"):
-        HMMClassifierCV(param_grid="n_states").fit(X, y)
+    for grid in ("n_states", [{"n_states": [2]}, "n_states"]):
+        expected = f"param_grid: expected a dict, a list of dicts, Stages or None, got {type(grid).__name__}"
+        with pytest.raises(TypeError, match=expected):
+            HMMClassifierCV(param_grid=grid).fit(X, y)
     with pytest.raises(TypeError, match="estimator"):
         HMMClassifierCV(estimator="HMMClassifier").fit(X, y)
     assert calls == []
@@ -173,9 +243,28 @@ def test_grid_values_must_be_lists_and_folds_must_hold_every_class(dataset):
         HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=GroupKFold(2)).fit(X, y, groups=groups)
 
 
+def test_a_cv_that_is_neither_an_int_nor_a_splitter_is_refused(dataset):
+    X, y = dataset
+    for cv, shown in (("five", "'five'"), (2.5, "2.5"), (True, "True")):  # a str has a split method too
+        with pytest.raises(TypeError, match=f"cv: expected an int >= 2 or a cross-validation splitter, got {shown}"):
+            HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=cv).fit(X, y)
+
+
+def test_the_estimators_random_state_seeds_the_search_when_none_is_given(dataset):
+    """random_state=None on the search: the estimator's seed decides the folds and the
+    models, exactly as if it had been given to the search."""
+    X, y = dataset
+    grid = {"n_states": [2, 3]}
+    own = HMMClassifierCV(HMMClassifier(**SMALL, random_state=3), grid, cv=2).fit(X, y)
+    given = HMMClassifierCV(HMMClassifier(**SMALL), grid, cv=2, random_state=3).fit(X, y)
+    for key in ("split0_test_score", "split1_test_score", "mean_test_log_loss"):
+        np.testing.assert_array_equal(own.cv_results_[key], given.cv_results_[key])
+    np.testing.assert_array_equal(own.predict_proba(X), given.predict_proba(X))
+
+
 def test_a_cache_without_a_seed_warns_that_nothing_can_resume(dataset, tmp_path):
     X, y = dataset
-    with pytest.warns(UserWarning, match="random_state=None"):
+    with pytest.warns(UserWarning, match="random_state=None .* rerun finds nothing to resume; give an int random_state"):
         HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2).fit(X, y, cache_dir=tmp_path)
 
 
@@ -471,6 +560,17 @@ def test_an_interrupted_search_resumes_from_the_cache(dataset, tmp_path, monkeyp
     calls.clear()
     clone(search).fit(X, y, cache_dir=tmp_path / "c")  # everything is there now, the refit's runs too
     assert calls == []
+
+
+def test_a_rerun_logs_how_many_fits_came_from_the_cache(dataset, tmp_path, caplog):
+    X, y = dataset
+    search = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0)
+    with caplog.at_level("INFO", logger="trajhmm.search"):
+        first = clone(search).fit(X, y, cache_dir=tmp_path)
+        assert "resumed" not in caplog.text
+        clone(search).fit(X, y, cache_dir=tmp_path)
+    n_fits = int(first.cv_results_["n_folds"].sum())
+    assert caplog.messages == [f"resumed: {n_fits} finished (candidate, fold) fits taken from the cache {tmp_path}"]
 
 
 def test_the_cache_is_keyed_by_data_and_parameters(dataset, tmp_path, monkeypatch):

@@ -324,7 +324,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
                 raise DataError("y: cross-validation needs at least 2 trajectories of every class, the smallest "
                                 f"class has {smallest}; use HMMClassifier (trajhmm train --no-search)")
             splitter = StratifiedKFold(n_splits=min(int(self.cv), smallest), shuffle=True, random_state=seed)
-        elif hasattr(self.cv, "split"):
+        elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
             splitter = self.cv
         else:
             raise TypeError(f"cv: expected an int >= 2 or a cross-validation splitter, got {self.cv!r}")
