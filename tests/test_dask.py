@@ -213,10 +213,12 @@ def test_workers_with_another_trajhmm_version_are_refused(cluster, tmp_path, fit
     assert code == 1 and "the workers run trajhmm" in err and "0.0.0-client" in err and err.count("\n") == 1
 
 
-def test_a_lost_cluster_is_one_error_and_a_rerun_resumes_from_the_cache(tmp_path, dataset):
-    """The scheduler goes away in the middle of a model search: one DataError naming the
-    address (the CLI prints it as one line, exit 1); the fits finished before are in the
-    cache and a rerun (here locally) skips them and ends with the uninterrupted model."""
+@pytest.mark.parametrize("close_after", [2, 4])
+def test_a_lost_cluster_is_one_error_and_a_rerun_resumes_from_the_cache(tmp_path, dataset, close_after):
+    """The scheduler goes away in the middle of a model search (after 2 of its 4 fold fits,
+    or after all of them, before the refit): one DataError naming the address (the CLI
+    prints it as one line, exit 1); the fits finished before are in the cache and a rerun
+    (here locally) skips them and ends with the uninterrupted model."""
     from sklearn.base import clone
 
     import trajhmm.search
@@ -233,13 +235,13 @@ def test_a_lost_cluster_is_one_error_and_a_rerun_resumes_from_the_cache(tmp_path
         address = c.scheduler_address
 
         def progress(done, total, info):
-            if done == 2:
-                c.close()  # the cluster is gone after two finished fits
+            if done == close_after:
+                c.close()  # the cluster is gone after that many finished fits
 
         with pytest.raises(DataError, match=f"^--scheduler {address}: lost the Dask cluster"), \
                 dask_backend(address, name="--scheduler"):
             clone(search).fit(X, y, progress=progress, cache_dir=cache)
-    assert len(FitCache(cache)) >= 2
+    assert len(FitCache(cache)) >= close_after
     runs = []
     original = trajhmm.search._fold_fit
 
@@ -252,7 +254,7 @@ def test_a_lost_cluster_is_one_error_and_a_rerun_resumes_from_the_cache(tmp_path
         resumed = clone(search).fit(X, y, cache_dir=cache)
     finally:
         trajhmm.search._fold_fit = original
-    assert len(runs) <= 4 - 2
+    assert len(runs) <= 4 - close_after
     reference = clone(search).fit(X, y)
     np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
 

@@ -49,7 +49,8 @@ def dask_backend(address, *, name="scheduler", version=__version__, timeout=None
         with parallel_config(backend="dask"):
             yield
     except BaseException as exc:
-        if _lost_cluster(exc):
+        gone = getattr(client, "status", "running") not in ("running", "newly-created")
+        if _lost_cluster(exc) or (gone and not isinstance(exc, (KeyboardInterrupt, SystemExit, DataError))):
             raise DataError(f"{name} {address}: lost the Dask cluster ({type(exc).__name__}: "
                             f"{' '.join(str(exc).split()) or 'no message'}); nothing was written; rerun the same "
                             "command to resume from the finished fits") from None
@@ -60,7 +61,9 @@ def dask_backend(address, *, name="scheduler", version=__version__, timeout=None
 
 def _lost_cluster(exc):
     """True for the errors a scheduler or worker that went away gives (connection closed,
-    futures cancelled, workers killed, timeouts), not for errors of the work itself."""
+    futures cancelled, workers killed, timeouts), not for errors of the work itself. (Any
+    error once the client is no longer running counts too: joblib's Dask backend then
+    fails with whatever the closed client gives, e.g. an AttributeError.)"""
     import asyncio
     import concurrent.futures
 
