@@ -375,6 +375,8 @@ def test_save_load_round_trip(searched, dataset, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), searched.predict_proba(X))
     assert loaded.best_params_ == searched.best_params_ and loaded.temperature_ == searched.temperature_
     assert loaded.cv_results_["params"] == searched.cv_results_["params"]
+    assert set(loaded.cv_results_) == set(searched.cv_results_)
+    assert loaded.cv_results_["param_n_states"].tolist() == searched.cv_results_["param_n_states"].tolist()
     np.testing.assert_array_equal(loaded.cv_results_["split1_test_score"], searched.cv_results_["split1_test_score"])
     assert loaded.get_params()["param_grid"] == searched.param_grid
     staged = clone(searched).set_params(param_grid=default_param_grid())

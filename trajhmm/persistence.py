@@ -907,5 +907,10 @@ def _search_from_meta(best, arrays, meta):
     for key, values in table.items():
         if key != "params":
             clf.cv_results_[key] = np.array([np.nan if v is None else v for v in values])
+    for name in sorted({k for p in table["params"] for k in p}):  # scikit-learn's param_<name> columns
+        column = np.ma.masked_all(len(table["params"]), dtype=object)
+        for i, p in enumerate(table["params"]):
+            column[i] = p[name]
+        clf.cv_results_[f"param_{name}"] = column
     clf.best_score_ = float(clf.cv_results_["mean_test_score"][clf.best_index_])
     return clf
