@@ -188,12 +188,9 @@ def test_staged_search_keeps_the_winner_of_each_stage(dataset):
     stages = Stages([("a", {"derivatives": [0, 1]}), ("b", {"n_states": [2, 3]})])
     clf = HMMClassifierCV(HMMClassifier(**SMALL), stages, cv=2, random_state=0).fit(X, y)
     res = clf.cv_results_
-    stage_a = [p for p, s in zip(res["params"], res["stage"]) if s == "a"]
-    winner_a = max(stage_a, key=lambda p: res["mean_test_score"][res["params"].index(p)])["derivatives"]
     assert all(p["derivatives"] == clf.best_params_["derivatives"] for p, s in zip(res["params"], res["stage"]) if s == "b")
     assert set(clf.best_params_) == {"derivatives", "n_states"}
     assert res["mean_test_score"][clf.best_index_] >= max(res["mean_test_score"][res["n_folds"] == 2]) - 1e-12
-    assert winner_a in (0, 1)
 
 
 def test_parameters_set_on_the_estimator_are_held_fixed(dataset):

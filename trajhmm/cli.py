@@ -294,12 +294,10 @@ def _cmd_train(args, out):
     finally:
         if bar:
             bar.close()
-    if args.no_search:
-        # --n-jobs is how this run trains, not part of the model: saved as None (one process),
-        # so the model file scores in-process wherever it is loaded.
-        clf.set_params(n_jobs=None)
-    else:
-        clf.set_params(n_jobs=None)
+    # --n-jobs is how this run trains, not part of the model: saved as None (one process),
+    # so the model file scores in-process wherever it is loaded.
+    clf.set_params(n_jobs=None)
+    if not args.no_search:
         _print_search(clf, out, args.quiet, n=n_train)
     persistence.save_model(clf, args.output, format=args.model_format)
     _done_with_cache(args, _cache_dir(args))

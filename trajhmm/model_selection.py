@@ -55,8 +55,7 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
     """
     from .search import HMMClassifierCV
 
-    check_param("cv", cv)
-    _check_grid(param_grid, fixed)
+    check_param("cv", cv)  # (the grid is validated by HMMClassifierCV.fit, before any fit)
     y = np.asarray(y)
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < cv:
