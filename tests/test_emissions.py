@@ -62,3 +62,26 @@ def test_free_parameters_count_the_stored_emission_values(ct, n_mix):
     else:
         n += cov.size
     assert family.n_free_parameters(K, d) == n
+
+
+def test_mixture_components_on_identical_points_are_pulled_apart():
+    """k-means puts both components of a state whose points are all equal on the same
+    point; they would stay identical through EM, so they start nudged apart."""
+    means, _ = GaussianMixture("diag", 2)._initial_state(np.ones((6, 3)), np.eye(3), np.random.RandomState(0))
+    assert not np.allclose(means[0], means[1])
+    assert np.abs(means - 1).max() < 1  # nudged by a fraction of the state's spread
+
+
+def test_spherical_mixture_variances_are_maximum_likelihood():
+    """Two far clusters, one state, two spherical components: at convergence each variance
+    is its cluster's mean squared distance to its mean over the d dimensions (hmmlearn's
+    default spherical prior would divide by d (N + 1) - n_mix instead of d N)."""
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(40, 3) + 10.0, 2.0 * rng.randn(40, 3) - 10.0
+    X = np.r_[a, b][rng.permutation(80)].reshape(4, 20, 3)
+    cfg = HMMConfig(n_states=1, n_mix=2, covariance_type="spherical", topology="ergodic", n_iter=50, tol=1e-10)
+    model = fit_hmm(X, cfg, covariance_floor(X.reshape(-1, 3), 1e-6), seed=0).model
+    order = np.argsort(model.means_[0, :, 0])  # the component near -10 first
+    np.testing.assert_allclose(model.means_[0, order], [b.mean(0), a.mean(0)], rtol=1e-6)
+    expected = [((c - c.mean(0)) ** 2).sum(1).mean() / 3 for c in (b, a)]
+    np.testing.assert_allclose(model.covars_[0, order], expected, rtol=1e-5)

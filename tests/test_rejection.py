@@ -77,6 +77,8 @@ def test_is_unknown_by_hand_for_every_item(small):
     np.testing.assert_array_equal(unknown, expected)
     out = clf.predict_or_reject(test_items, unknown="?")
     np.testing.assert_array_equal(out, np.where(expected, "?", clf.classes_[best]).astype(object))
+    default = clf.predict_or_reject(test_items)  # the documented default label
+    np.testing.assert_array_equal(default, np.where(expected, "unknown", clf.classes_[best]).astype(object))
 
 
 @pytest.fixture(scope="module")

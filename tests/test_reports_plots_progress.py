@@ -153,3 +153,23 @@ def test_fit_progress_reports_runs_and_live_em_log_likelihoods(dataset):
         np.testing.assert_array_equal(live, clf.log_likelihood_history_[k])  # every EM iteration, as it happened
     plain = HMMClassifier(**FAST).fit(X, y)
     np.testing.assert_array_equal(plain.predict_proba(X), clf.predict_proba(X))
+
+
+def test_live_progress_follows_joblib_running_the_runs_here(dataset):
+    """Per-iteration reports need every run in this process, one at a time: so with
+    joblib's sequential backend even when n_jobs asks for 2, never with 2 threads."""
+    from joblib import parallel_config
+
+    from trajhmm import HMMClassifier
+
+    X, y = dataset
+
+    def live_reports(backend):
+        calls = []
+        with parallel_config(backend=backend):
+            HMMClassifier(**FAST, n_jobs=2).fit(X, y, progress=lambda done, total, info: calls.append(info))
+        assert sum("iteration" not in c for c in calls) == 5  # every finished run, in both cases
+        return sum("iteration" in c for c in calls)
+
+    assert live_reports("sequential") > 0
+    assert live_reports("threading") == 0

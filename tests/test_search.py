@@ -379,7 +379,8 @@ def test_save_load_round_trip(searched, dataset, tmp_path):
     staged = clone(searched).set_params(param_grid=default_param_grid())
     staged.__dict__.update({k: v for k, v in searched.__dict__.items() if k.endswith("_")})
     save_model(staged, tmp_path / "s.npz")
-    assert isinstance(load_model(tmp_path / "s.npz").param_grid, Stages)
+    grid = load_model(tmp_path / "s.npz").param_grid
+    assert isinstance(grid, Stages) and grid.builtin is True and grid == default_param_grid()
 
 
 def _resign(path, edit):
@@ -427,6 +428,14 @@ def test_crafted_search_members_are_refused(searched, tmp_path, edit, member):
     save_model(searched, path)
     _resign(path, edit)
     with pytest.raises(ModelFileError, match=f"^{path}: {member}: "):
+        load_model(path)
+
+
+def test_a_plain_classifiers_file_is_not_taken_for_a_search(searched, tmp_path):
+    path = tmp_path / "m.npz"
+    save_model(searched, path)
+    _resign(path, lambda a, m: m.pop("search"))
+    with pytest.raises(ModelFileError, match="search: expected the search results of an HMMClassifierCV"):
         load_model(path)
 
 
