@@ -183,3 +183,18 @@ def test_bad_data(dataset):
     clf = HMMClassifier(**FAST).fit(X, y)
     with pytest.raises(DataError, match=r"X\[0\]: expected 3 dims like the training data, got 2"):
         clf.predict([X[0][:, :2]])
+
+
+def test_each_class_keeps_its_best_restart_and_logs_hmmlearns_messages(caplog):
+    """Per class the restart with the highest final log-likelihood (the first on ties);
+    hmmlearn's messages go to the debug log, naming class and restart."""
+    from types import SimpleNamespace
+
+    def run(ll, *messages):
+        return SimpleNamespace(log_likelihood=ll, log_messages=list(messages))
+
+    runs = [run(-5.0), run(-2.0, "step 3: no gain"), run(-2.0), run(-1.0), run(-9.0), run(-1.0)]
+    with caplog.at_level("DEBUG", logger="trajhmm.classifier"):
+        best = HMMClassifier(n_init=3)._keep_best_runs(runs, np.array(["a", "b"]))
+    assert best[0] is runs[1] and best[1] is runs[3]
+    assert [r.getMessage() for r in caplog.records] == ["class 'a', restart 1: hmmlearn: step 3: no gain"]

@@ -197,3 +197,12 @@ def test_derivatives_by_hand():
     np.testing.assert_array_equal(add_derivatives(X, 0), X)
     with pytest.raises(ValueError, match="derivatives"):
         add_derivatives(X, -1)
+
+
+def test_scale_returns_floats_and_names_its_parameter():
+    ints = np.arange(24).reshape(2, 4, 3)
+    for mode in ("none", "std", "path_length"):
+        assert scale(ints, mode).dtype == np.float64
+    np.testing.assert_array_equal(scale(ints, "none"), ints)
+    with pytest.raises(ValueError, match=r"^scaling: expected one of 'none', .*, got 'unit'$"):
+        scale(ints, "unit")

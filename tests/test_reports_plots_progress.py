@@ -148,6 +148,7 @@ def test_fit_progress_reports_runs_and_live_em_log_likelihoods(dataset):
     clf = HMMClassifier(**FAST).fit(X, y, progress=lambda done, total, info: calls.append((done, total, dict(info))))
     finished = [c for c in calls if "iteration" not in c[2]]
     assert [c[0] for c in finished] == list(range(1, 6)) and {c[1] for c in calls} == {5}  # 4 classes + background
+    assert [(c[2]["label"], c[2]["restart"]) for c in finished] == [(k, 0) for k in [*clf.classes_, "(background)"]]
     for k, label in enumerate(clf.classes_):
         live = [c[2]["log_likelihood"] for c in calls if c[2]["label"] == label and "iteration" in c[2]]
         np.testing.assert_array_equal(live, clf.log_likelihood_history_[k])  # every EM iteration, as it happened

@@ -435,7 +435,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return segs, {"n_features_in_": n_dims, "n_model_features_": segs.shape[2], "feature_mask_": mask,
                       "feature_mean_": mean, "feature_scale_": scale_, "covariance_floor_": floor}
 
-    def _plan_runs(self, segs, y_idx, classes, background=True):
+    def _plan_runs(self, segs, y_idx, classes, background):
         """Every EM run as ``(label, restart, segments, seed)``: ``n_init`` restarts per class
         (class-major), then the background model on a subsample of all segments. Every seed
         is drawn here, before any work, so the results depend neither on ``n_jobs`` nor on
@@ -451,7 +451,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             runs.append(("(background)", 0, segs[subset], int(background_seed)))
         return runs
 
-    def _fit_runs(self, segs, y_idx, classes, floor, progress, cache_dir=None, background=True):
+    def _fit_runs(self, segs, y_idx, classes, floor, progress, cache_dir, background):
         """Every EM run of :meth:`_plan_runs`, as joblib tasks; returns the runs'
         :class:`FitResult` in that order. With ``cache_dir``, runs found there are not
         started, and every other run is stored there as soon as its result reaches this
@@ -483,7 +483,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             restarts = runs[k * self.n_init : (k + 1) * self.n_init]
             for r, run in enumerate(restarts):
                 for msg in run.log_messages:
-                    logger.debug("class %r, restart %d: hmmlearn: %s", classes[k], r, msg)
+                    logger.debug("class %r, restart %d: hmmlearn: %s", plain_value(classes[k]), r, msg)
             best.append(max(restarts, key=lambda run: run.log_likelihood))
         return best
 
