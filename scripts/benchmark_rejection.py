@@ -1,78 +1,134 @@
-"""Open-set rejection on held-out classes: train without one class, then count how often
-its test trajectories are flagged unknown, and what rejection costs on the known classes.
+"""Open-set rejection across data sets: leave groups of classes out of training, then
+measure what rejection costs the known classes and how many unseen items it flags.
 
-    python scripts/benchmark_rejection.py [PATH.npz] [--classes b c d e | all] [--slacks 0.75 1 1.25]
+    python scripts/benchmark_rejection.py                    # every set in ../shared/data
+    python scripts/benchmark_rejection.py PATH.npz ...       # chosen sets
+    python scripts/benchmark_rejection.py --rates 0.01 0.02 0.05 0.1 --plot tradeoff.png
+    python scripts/benchmark_rejection.py --method search    # HMMClassifierCV (default rate only)
 
-PATH.npz as for benchmark_accuracy.py (default: the character trajectories). For each
-held-out class (one fit per class, trajhmm defaults, random_state=0), prints the known-class
-accuracy without rejection and, for the library's rejection rule (``is_unknown``), the
-accuracy with rejection (a rejected trajectory counts as wrong), the drop in points and the
-fraction of the held-out class flagged unknown. ``--slacks`` adds the same figures for other
-values of the rule's slack (threshold = quantile - slack x (median - quantile) of each
-class's training scores), computed from the same fits: this is how the default slack was
-chosen (on the letters other than b c d e).
+For each set (train/test splits as in ../shared/data/README.md) the classes are cut into
+groups of max(1, round(n_classes / 5)) (sorted labels, consecutive) and each group is left
+out in turn: the model is trained on the train split of the other classes; on the test
+split, the known-class accuracy without rejection and with it (``predict_or_reject``; a
+rejected known item counts as wrong), the fraction of the left-out classes' items flagged
+unknown, and the fraction of known items rejected (the realised rate, to compare with
+``rejection_rate``). Printed per set and rate: the mean and worst drop in points over the
+groups, the mean fraction flagged and the realised rate pooled over the groups. This is the
+protocol of issue 17. ``--rates`` re-thresholds the same fits: the threshold is the rate
+quantile of the out-of-fold scores each fit computed (HMMClassifier's cross-fitting), so
+every rate is what ``HMMClassifier(rejection_rate=rate)`` would do. ``--plot`` draws the
+trade-off (drop vs unseen flagged, one line per set over the rates; needs matplotlib).
 """
 
 import argparse
+import time
 import warnings
+from pathlib import Path
 
 import numpy as np
-from benchmark_accuracy import DEFAULT
 
-from trajhmm import HMMClassifier
-from trajhmm.classifier import _REJECTION_SLACK
+from trajhmm import HMMClassifier, HMMClassifierCV
+from trajhmm.classifier import rejection_threshold
 from trajhmm.datasets import load_npz
 
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
-def class_score_stats(clf, X, y):
-    """Per class: (quantile, median) of its training trajectories' rejection scores, as
-    ``fit`` computes them."""
-    y_idx = np.searchsorted(clf.classes_, y)
-    scores = clf._rejection_scores(clf.transform(X), y_idx)
-    return np.array([(np.quantile(scores[y_idx == k], clf.rejection_quantile), np.median(scores[y_idx == k]))
-                     for k in range(len(clf.classes_))])
+
+class _KeepScores(HMMClassifier):
+    """HMMClassifier that keeps the out-of-fold scores its threshold came from."""
+
+    def _oof_rejection_scores(self, *args):
+        self.oof_scores = super()._oof_rejection_scores(*args)
+        return self.oof_scores
+
+
+def groups_of(classes):
+    size = max(1, round(len(classes) / 5))
+    return [classes[i : i + size] for i in range(0, len(classes), size)]
+
+
+def one_group(make, rates, Xtr, ytr, Xte, yte, left_out):
+    """Per rate: (known accuracy, known accuracy with rejection, unseen flagged, known
+    rejected count, known count)."""
+    known_tr = ~np.isin(ytr, left_out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = make().fit([x for x, k in zip(Xtr, known_tr) if k], ytr[known_tr])
+    est = getattr(clf, "best_estimator_", clf)
+    known = ~np.isin(yte, left_out)
+    plain = clf.predict(Xte)
+    rows = []
+    for rate in rates:
+        if rate is not None:
+            est.rejection_threshold_ = np.full(len(est.classes_), rejection_threshold(est.oof_scores, rate))
+        unknown = clf.is_unknown(Xte)
+        correct = plain[known] == yte[known]
+        rows.append((correct.mean(), (correct & ~unknown[known]).mean(), unknown[~known].mean(),
+                     unknown[known].sum(), known.sum()))
+    return rows
+
+
+def plot(curves, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
+    for name, (rates, drops, flagged) in curves.items():
+        ax.plot(drops, flagged, marker="o", label=name)
+        for r, x, y in zip(rates, drops, flagged):
+            ax.annotate(f"{r:g}", (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    ax.axvline(2, color="grey", lw=0.8, ls="--")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("known-class accuracy lost (points, mean over left-out groups)")
+    ax.set_ylabel("unseen-class items flagged (mean over left-out groups)")
+    ax.set_title("Open-set rejection: cost vs catch (labels: rejection_rate)")
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("path", nargs="?", default=str(DEFAULT))
-    p.add_argument("--classes", nargs="+", default=["b", "c", "d", "e"], help="held-out classes, or 'all'")
-    p.add_argument("--slacks", nargs="*", type=float, default=[], help="other slack values to report")
-    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("paths", nargs="*", help="npz bundles (default: every .npz in ../shared/data)")
+    p.add_argument("--method", choices=("defaults", "search"), default="defaults")
+    p.add_argument("--rates", type=float, nargs="+", default=None,
+                   help="rejection rates to evaluate on the same fits (defaults only; default: the library's)")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the trade-off over --rates")
+    p.add_argument("--n-jobs", type=int, default=-1)
     args = p.parse_args()
-    warnings.simplefilter("ignore")
-    tr, te = load_npz(args.path, split="train"), load_npz(args.path, split="test")
-    ytr, yte = np.array(tr.labels), np.array(te.labels)
-    held_out = sorted(set(ytr.tolist())) if args.classes == ["all"] else args.classes
-    slacks = [_REJECTION_SLACK] + [s for s in args.slacks if s != _REJECTION_SLACK]
-    print(f"{'held out':>8s} {'slack':>5s} {'known acc':>9s} {'with reject':>11s} {'drop (pts)':>10s} "
-          f"{'held-out flagged':>16s}")
-    table = {s: [] for s in slacks}
-    for held in held_out:
-        keep = ytr != held
-        Xk = [x for x, k in zip(tr.trajectories, keep) if k]
-        clf = HMMClassifier(random_state=0, n_jobs=args.n_jobs).fit(Xk, ytr[keep])
-        jll, unknown = clf.predict_with_unknown(te.trajectories)
-        best = jll.argmax(axis=1)
-        correct = clf.classes_[best] == yte
-        known = yte != held
-        stats = class_score_stats(clf, Xk, ytr[keep])
-        score = clf._rejection_scores(clf.transform(te.trajectories), best)
-        before = correct[known].mean()
-        for slack in slacks:
-            threshold = stats[:, 0] - slack * (stats[:, 1] - stats[:, 0])
-            flagged = unknown if slack == _REJECTION_SLACK else score < threshold[best]
-            if slack == _REJECTION_SLACK:  # the library's rule, recomputed here as a check
-                assert np.array_equal(flagged, score < threshold[best])
-            after = (correct & ~flagged)[known].mean()
-            table[slack].append((100 * (before - after), flagged[~known].mean()))
-            print(f"{held:>8s} {slack:5.2f} {before:9.4f} {after:11.4f} {table[slack][-1][0]:10.2f} "
-                  f"{table[slack][-1][1]:16.3f}", flush=True)
-    for slack in slacks:
-        drops, flagged = np.array(table[slack]).T
-        print(f"slack {slack:.2f}: mean drop {drops.mean():.2f} points (max {drops.max():.2f}), mean flagged "
-              f"{flagged.mean():.3f}, held-out classes flagged in most cases {(flagged > 0.5).sum()}/{len(flagged)}"
-              + ("  <- default" if slack == _REJECTION_SLACK else ""))
+    if args.method == "search" and args.rates:
+        p.error("--rates needs --method defaults (the search keeps its out-of-fold scores to itself)")
+    paths = args.paths or sorted(str(f) for f in DATA.glob("*.npz"))
+    rates = args.rates or [None]
+    make = (lambda: _KeepScores(random_state=0, n_jobs=args.n_jobs)) if args.method == "defaults" else \
+        (lambda: HMMClassifierCV(random_state=0, n_jobs=args.n_jobs))
+    print(f"{'set':26s} {'rate':>6s} {'groups':>6s} {'known acc':>9s} {'w/ reject':>9s} {'drop mean':>9s} "
+          f"{'drop max':>8s} {'unseen flagged':>14s} {'known rejected':>14s} {'s':>6s}", flush=True)
+    curves = {}
+    for path in paths:
+        tr, te = load_npz(path, split="train"), load_npz(path, split="test")
+        ytr, yte = np.asarray(tr.labels), np.asarray(te.labels)
+        t0 = time.perf_counter()
+        per_group = np.array([one_group(make, rates, tr.trajectories, ytr, te.trajectories, yte, g)
+                              for g in groups_of(sorted(set(ytr.tolist())))])  # (groups, rates, 5)
+        seconds = time.perf_counter() - t0
+        name = Path(path).stem
+        curve = ([], [], [])
+        for j, rate in enumerate(rates):
+            rows = per_group[:, j]
+            drops = 100 * (rows[:, 0] - rows[:, 1])
+            realised = rows[:, 3].sum() / rows[:, 4].sum()
+            label = "default" if rate is None else f"{rate:g}"
+            print(f"{name:26s} {label:>6s} {len(rows):6d} {rows[:, 0].mean():9.4f} {rows[:, 1].mean():9.4f} "
+                  f"{drops.mean():9.2f} {drops.max():8.2f} {rows[:, 2].mean():14.3f} {realised:14.4f} {seconds:6.1f}",
+                  flush=True)
+            for lst, v in zip(curve, (rate, drops.mean(), rows[:, 2].mean())):
+                lst.append(v)
+        curves[name] = curve
+    if args.plot and args.rates:
+        plot(curves, args.plot)
 
 
 if __name__ == "__main__":

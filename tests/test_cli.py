@@ -64,7 +64,7 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
 
     code, out, _ = cli(["info", model_path], capsys)
-    assert code == 0 and "format: trajhmm-model version 1" in out and "arc_up: n=8" in out
+    assert code == 0 and "format: trajhmm-model version 3" in out and "arc_up: n=8" in out
 
 
 def test_train_with_held_out_accuracy(tmp_path, data_dir, capsys):
@@ -144,7 +144,7 @@ def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys
     values = {"n_states": 3, "n_mix": 2, "covariance_type": "diag", "topology": "ergodic", "max_jump": 2,
               "n_points": 15, "resample": "arclength", "translation": "center", "scaling": "std", "derivatives": 2,
               "standardize": False, "reg_covar": 0.05, "n_iter": 7, "tol": 0.01, "n_init": 2,
-              "priors": "empirical", "rejection_quantile": 0.05, "random_state": 4, "n_jobs": 1}
+              "priors": "empirical", "rejection_rate": 0.05, "random_state": 4, "n_jobs": 1}
     defaults = HMMClassifier().get_params()
     assert set(values) == set(defaults) and all(values[k] != defaults[k] for k in values)
     argv = ["train", data_dir, "-o", tmp_path / "m.npz", "-q", "--no-search"]

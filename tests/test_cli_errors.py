@@ -98,7 +98,7 @@ def test_n_jobs_defaults_to_all_cores_for_train_and_tune_only():
     ("--tol", "-1", "argument --tol: expected a number >= 0.0, got -1.0"),
     ("--n-init", "0", "argument --n-init: expected an integer >= 1, got 0"),
     ("--max-jump", "0", "argument --max-jump: expected an integer >= 1, got 0"),
-    ("--rejection-quantile", "0.9", "argument --rejection-quantile: expected a number <= 0.5, got 0.9"),
+    ("--rejection-rate", "0.9", "argument --rejection-rate: expected a number <= 0.5, got 0.9"),
     ("--n-jobs", "0", "argument --n-jobs: expected an integer other than 0, got 0"),
 ])
 def test_d3_tune_bad_values_are_one_line_exit_2(data_dir, tmp_path, capsys, flag, value, expected):

@@ -257,8 +257,23 @@ def test_a_non_finite_value_in_any_float_member_is_refused(models, tmp_path, val
                 m[n] = m[n].copy()
                 m[n].flat[0] = value
 
+            if name == "rejection_threshold_" and value == -np.inf:
+                # -inf is "rejection off", but only as the one pooled threshold of every class
+                refused(mutate(path, tmp_path / "bad.npz", change), f": {name}: expected one pooled threshold")
+                continue
             refused(mutate(path, tmp_path / "bad.npz", change), f": {name}: non-finite value")
-    cli_refuses(tmp_path / "bad.npz", trajectory, capsys, "non-finite value")
+    bad = mutate(path, tmp_path / "bad.npz", lambda m: m.update(covariance_floor_=np.full_like(m["covariance_floor_"], value)))
+    cli_refuses(bad, trajectory, capsys, "non-finite value")
+
+
+def test_rejection_off_is_a_threshold_of_minus_infinity_for_every_class(models, tmp_path, small):
+    path = models[("full", 1)][1]
+
+    def change(m):
+        m["rejection_threshold_"] = np.full_like(m["rejection_threshold_"], -np.inf)
+
+    loaded = load_model(mutate(path, tmp_path / "off.npz", change))
+    assert not loaded.is_unknown(small[0]).any()
 
 
 @pytest.mark.parametrize("kind", TYPES, ids=TYPE_IDS)

@@ -39,7 +39,7 @@ def test_declared_choices_are_the_ones_the_code_accepts():
     ({"tol": float("inf")}, TypeError, "tol: expected a finite real number, got inf"),
     ({"derivatives": 4}, ValueError, "derivatives: expected an integer <= 3, got 4"),
     ({"standardize": "yes"}, TypeError, "standardize: expected True or False, got 'yes'"),
-    ({"rejection_quantile": 0.9}, ValueError, "rejection_quantile: expected a number <= 0.5, got 0.9"),
+    ({"rejection_rate": 0.9}, ValueError, "rejection_rate: expected a number <= 0.5, got 0.9"),
     ({"priors": "flat"}, ValueError, "priors: expected one of 'uniform', 'empirical', got 'flat'"),
     ({"topology": "ring"}, ValueError, "topology: expected one of 'ergodic', 'left-right', got 'ring'"),
     ({"n_jobs": 0}, ValueError, "n_jobs: expected an integer other than 0, got 0"),

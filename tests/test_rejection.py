@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from trajhmm import HMMClassifier, classifier, save_model
+from trajhmm import DataError, HMMClassifier, save_model
 from trajhmm.cli import main
 
 from conftest import FAST, make_sample_data, write_folder
 
 KNOWN = ("reach_x", "arc_up", "helix_ccw", "wave")
 UNSEEN = ("reach_y", "arc_side", "helix_cw", "hook_left", "hook_right", "drop")
-QUANTILE = 0.2  # not the default 0.01, so a quantile that is ignored shows
+RATE = 0.2  # not the default 0.01, so a rate that is ignored shows
 
 
 def _data(per_class, seed, classes):
@@ -29,38 +29,89 @@ def _scores(models, segments):
         return np.array([[m.score(s) for m in models] for s in segments])
 
 
+class _Spy(HMMClassifier):
+    """Records every fit of the cross-fitting (training labels' indices by identity of
+    the trajectories) and the out-of-fold scores."""
+
+    def _fit(self, X, y, groups=None, **kwargs):
+        if kwargs.get("rejection") == "background":
+            _Spy.fold_fits.append([id(x) for x in X])
+        return super()._fit(X, y, groups, **kwargs)
+
+    def _oof_rejection_scores(self, *args):
+        _Spy.oof = super()._oof_rejection_scores(*args)
+        return _Spy.oof
+
+
 @pytest.fixture(scope="module")
 def small():
-    """Trained on 6 of each known class (rejection_quantile=0.2); test items: 3 held-out
+    """Trained on 6 of each known class (rejection_rate=0.2); test items: 3 held-out
     of each known class and 2 of each unseen class."""
     X, y = _data(6, 1, KNOWN)
-    clf = HMMClassifier(**dict(FAST, rejection_quantile=QUANTILE)).fit(X, y)
+    _Spy.fold_fits = []
+    clf = _Spy(**dict(FAST, rejection_rate=RATE)).fit(X, y)
     Xk, _ = _data(3, 7, KNOWN)
     Xu, _ = _data(2, 7, UNSEEN)
-    return clf, X, y, Xk + Xu
+    return clf, X, y, Xk + Xu, list(_Spy.fold_fits), _Spy.oof
 
 
-def _hand_thresholds(clf, X, y, slack):
+def test_threshold_is_the_rate_quantile_of_out_of_fold_scores(small):
+    clf, X, y, _, fold_fits, oof = small
+    # 3 folds: each training trajectory is held out of exactly one fold fit, and its score
+    # comes from that fold's models (not from a model that saw it)
+    assert len(fold_fits) == 3
+    held_out = [sum(id(x) not in set(f) for f in fold_fits) for x in X]
+    assert held_out == [1] * len(X)
+    assert all(len(set(f)) == 2 * len(X) // 3 for f in fold_fits)  # stratified: 4 of each of the 6 per class
+    assert np.isfinite(oof).all()
+    np.testing.assert_array_equal(clf.rejection_threshold_, np.full(len(KNOWN), np.quantile(oof, RATE)))
+    # out-of-fold scores are lower than the model's own training scores (why the
+    # threshold is not taken from those)
     ll = _scores(clf.models_ + [clf.background_model_], clf.transform(X))
     idx = np.searchsorted(clf.classes_, y)
     own = (ll[np.arange(len(X)), idx] - ll[:, -1]) / clf.n_points
-    q = np.array([np.quantile(own[idx == k], clf.rejection_quantile) for k in range(len(clf.classes_))])
-    med = np.array([np.median(own[idx == k]) for k in range(len(clf.classes_))])
-    return q - slack * (med - q)
+    assert np.median(oof) < np.median(own)
 
 
-def test_thresholds_by_hand(small):
-    clf, X, y, _ = small
-    assert clf.rejection_quantile == QUANTILE
-    expected = _hand_thresholds(clf, X, y, classifier._REJECTION_SLACK)
-    np.testing.assert_allclose(clf.rejection_threshold_, expected, rtol=1e-9, atol=1e-9)
-    # thresholds differ between classes (so one class's threshold used for another shows)
-    assert np.ptp(expected) > 0.1
+def test_folds_keep_each_group_on_one_side():
+    X, y = _data(6, 1, KNOWN)
+    groups = np.arange(len(y)) % 4  # 4 recording sessions, each with every class
+    _Spy.fold_fits = []
+    _Spy(**FAST).fit(X, y, groups=groups)
+    ids = {id(x): g for x, g in zip(X, groups)}
+    for fit in _Spy.fold_fits:
+        trained = {ids[i] for i in fit}
+        held_out = {g for g in groups if g not in trained}
+        assert held_out and trained.isdisjoint(held_out)
+        assert set(fit) == {id(x) for x, g in zip(X, groups) if g in trained}  # a group is all in or all out
+    with pytest.raises(DataError, match="groups: 3 folds need at least 3 groups, got 2"):
+        HMMClassifier(**FAST).fit(X, y, groups=np.arange(len(y)) % 2)
+    with pytest.raises(DataError, match=f"groups: expected {len(y)} group labels"):
+        HMMClassifier(**FAST).fit(X, y, groups=[0, 1, 2])
+
+
+def test_rate_zero_turns_rejection_off_without_cross_fitting():
+    X, y = _data(6, 1, KNOWN)
+    _Spy.fold_fits = []
+    clf = _Spy(**dict(FAST, rejection_rate=0.0)).fit(X, y)
+    assert _Spy.fold_fits == [] and np.isneginf(clf.rejection_threshold_).all()
+    Xu, _ = _data(2, 7, UNSEEN)
+    assert not clf.is_unknown(Xu).any()
+    # the class models do not depend on the rate
+    np.testing.assert_array_equal(clf.predict_proba(Xu), HMMClassifier(**FAST).fit(X, y).predict_proba(Xu))
+
+
+def test_a_class_of_one_trajectory_turns_rejection_off_with_a_warning():
+    X, y = _data(6, 1, KNOWN)
+    keep = [i for i in range(len(y)) if y[i] != "wave"] + [int(np.flatnonzero(y == "wave")[0])]
+    with pytest.warns(UserWarning, match="open-set rejection is off: .* the smallest class has 1"):
+        clf = HMMClassifier(**FAST).fit([X[i] for i in keep], y[keep])
+    assert np.isneginf(clf.rejection_threshold_).all()
 
 
 def test_is_unknown_by_hand_for_every_item(small):
-    clf, X, y, test_items = small
-    thresholds = _hand_thresholds(clf, X, y, classifier._REJECTION_SLACK)
+    clf, X, y, test_items, _, _ = small
+    thresholds = clf.rejection_threshold_
     ll = _scores(clf.models_ + [clf.background_model_], clf.transform(test_items))
     jll = ll[:, :-1] + np.log(clf.class_prior_)
     best = np.argmax(jll, axis=1)
@@ -69,7 +120,6 @@ def test_is_unknown_by_hand_for_every_item(small):
     # both decisions occur, and the decision is not a function of the score alone: with
     # any one threshold for all classes some items would be decided differently
     assert expected.any() and not expected.all()
-    assert any(((score < t) != expected).any() for t in thresholds)
     assert np.abs(score - thresholds[best]).min() > 1e-6  # no item on the edge
     np.testing.assert_array_equal(clf.is_unknown(test_items), expected)
     jll_out, unknown = clf.predict_with_unknown(test_items)
@@ -89,8 +139,8 @@ def larger():
 
 
 def test_held_out_items_of_known_classes_are_mostly_accepted(larger):
-    # 25 new trajectories of each known class, never used in training. Measured: 2 of 100
-    # rejected (slack 1; slack 0 rejects 12, slack 0.5 rejects 4).
+    # 25 new trajectories of each known class, never used in training. Measured: 0 of 100
+    # rejected at the default rate 0.01 (and at 0.05).
     Xk, yk = _data(25, 2, KNOWN)
     assert larger.score(Xk, yk) == 1.0
     rejected = larger.is_unknown(Xk)
@@ -100,8 +150,8 @@ def test_held_out_items_of_known_classes_are_mostly_accepted(larger):
 
 
 def test_unseen_classes_are_flagged_more_than_known_ones(larger):
-    # 10 trajectories of each of 6 classes never seen. Measured with slack 1: 95 % flagged
-    # overall, every class at least 80 % (slack 5: 65 %, two classes at 0 %).
+    # 10 trajectories of each of 6 classes never seen. Measured at the default rate: 95 %
+    # flagged overall, every class at least 80 %.
     Xu, yu = _data(10, 2, UNSEEN)
     Xk, _ = _data(25, 2, KNOWN)
     unseen = larger.is_unknown(Xu)
@@ -111,8 +161,17 @@ def test_unseen_classes_are_flagged_more_than_known_ones(larger):
     assert unseen.mean() >= larger.is_unknown(Xk).mean() + 0.75
 
 
+def test_the_rate_is_what_new_known_trajectories_lose():
+    """At rejection_rate 0.2, about a fifth of new trajectories of the known classes are
+    rejected (measured: 18 of 100); the rate is honoured within a factor of two."""
+    X, y = _data(20, 1, KNOWN)
+    clf = HMMClassifier(**dict(FAST, rejection_rate=RATE)).fit(X, y)
+    Xk, _ = _data(25, 2, KNOWN)
+    assert RATE / 2 <= clf.is_unknown(Xk).mean() <= 2 * RATE
+
+
 def test_cli_unknown_label_is_printed_for_exactly_the_rejected_files(small, tmp_path, capsys):
-    clf, _, _, test_items = small
+    clf, _, _, test_items, _, _ = small
     save_model(clf, tmp_path / "m.npz")
     paths = write_folder(tmp_path / "new", test_items, ["item"] * len(test_items), fmt="%.10f")
     expected = clf.is_unknown(test_items)

@@ -160,16 +160,16 @@ def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
 
     X, y = dataset
     seen = []
-    original = HMMClassifier.fit
+    original = HMMClassifier._fit
 
-    def fit(self, *args, **kwargs):
+    def _fit(self, *args, **kwargs):
         seen.append(self.n_jobs)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(HMMClassifier, "fit", fit)
+    monkeypatch.setattr(HMMClassifier, "_fit", _fit)
     with parallel_config(backend="threading"):
         clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2, n_jobs=2, random_state=0).fit(X, y)
-    assert seen == [2]  # fold fits do not go through fit: only the refit
+    assert seen == [None, None, 2]  # the 2 fold fits (the search parallelises over them), then the refit
     assert clf.best_estimator_.n_jobs is None
 
 
@@ -462,6 +462,72 @@ def test_version_1_files_still_load(fitted, dataset, tmp_path):
     _resign(path, lambda a, m: m.update(format_version=1))
     X, _ = dataset
     np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted.predict_proba(X))
+
+
+def test_the_refit_threshold_is_the_rate_quantile_of_the_searchs_out_of_fold_scores(dataset, monkeypatch):
+    """The search's fold models (with their background models) score the held-out part;
+    the refit takes its open-set threshold from those scores and is not cross-fitted again."""
+    from trajhmm import search
+
+    X, y = dataset
+    rows = {id(x): i for i, x in enumerate(X)}
+    captured = []
+    real = search._fold_fit
+
+    def spy(index, params, X_train, y_train, X_test):
+        out = real(index, params, X_train, y_train, X_test)
+        captured.append(([rows[id(x)] for x in X_test], out[1]))
+        return out
+
+    def no_cross_fitting(*args):
+        raise AssertionError("the refit was cross-fitted again")
+
+    monkeypatch.setattr(search, "_fold_fit", spy)
+    monkeypatch.setattr(HMMClassifier, "_oof_rejection_scores", no_cross_fitting)
+    clf = HMMClassifierCV(HMMClassifier(**SMALL, rejection_rate=0.2), {"n_states": [3]}, cv=2, random_state=0).fit(X, y)
+    idx = np.concatenate([r for r, _ in captured])
+    assert sorted(idx) == list(range(len(X)))  # every trajectory held out once
+    both = np.concatenate([ll for _, ll in captured])
+    ll, ll_background = both[:, :-1], both[:, -1]
+    est = clf.best_estimator_
+    pred = np.argmax(calibrated_log_proba(ll, np.log(est.class_prior_), clf.temperature_), axis=1)
+    score = (ll[np.arange(len(ll)), pred] - ll_background) / est.n_points
+    np.testing.assert_allclose(est.rejection_threshold_, np.quantile(score, 0.2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_files_before_rejection_rate_load_with_their_thresholds(fitted, searched, dataset, tmp_path, version):
+    """Format 1/2 files hold rejection_quantile and per-class thresholds (the earlier rule,
+    same score): they load as rejection_rate and reject exactly what they did."""
+    X, _ = dataset
+    model = fitted if version == 1 else searched
+    est = getattr(model, "best_estimator_", model)
+    old = np.linspace(-3.0, -1.0, len(est.classes_))
+
+    def edit(arrays, meta):
+        meta["format_version"] = version
+        meta["params"]["rejection_quantile"] = meta["params"].pop("rejection_rate")
+        if version == 2:
+            estimator = meta["search"]["params"]["estimator"]
+            estimator["rejection_quantile"] = estimator.pop("rejection_rate")
+        arrays["rejection_threshold_"] = old
+
+    path = tmp_path / "old.npz"
+    save_model(model, path)
+    _resign(path, edit)
+    loaded = load_model(path)
+    loaded_est = getattr(loaded, "best_estimator_", loaded)
+    assert loaded_est.rejection_rate == est.rejection_rate and "rejection_quantile" not in loaded_est.get_params()
+    np.testing.assert_array_equal(loaded_est.rejection_threshold_, old)
+    ll, ll_background = est._log_likelihoods(est.transform(X), background=True)
+    best = np.argmax(loaded.predict_proba(X), axis=1)
+    score = (ll[np.arange(len(X)), best] - ll_background) / est.n_points
+    np.testing.assert_array_equal(loaded.is_unknown(X), score < old[best])
+    # a current file holds one pooled threshold
+    save_model(model, path)
+    _resign(path, lambda arrays, meta: arrays.update(rejection_threshold_=old))
+    with pytest.raises(ModelFileError, match="rejection_threshold_: expected one pooled threshold"):
+        load_model(path)
 
 
 # ---------------------------------------------------------------- command line

@@ -104,8 +104,8 @@ PARAMS = {p.name: p for p in (
     _est("tol", "float", 1e-3, "EM relative convergence tolerance", low=0.0),
     _est("n_init", "int", 1, "EM restarts per class (best kept)", low=1),
     _est("priors", "choice", "uniform", "class priors", choices=("uniform", "empirical"), array_ok=True),
-    _est("rejection_quantile", "float", 0.01, "open-set rejection quantile of each class's training scores",
-         low=0.0, high=0.5),
+    _est("rejection_rate", "float", 0.01, "open-set rejection: the fraction of known-class trajectories one "
+         "accepts to lose (0: off)", low=0.0, high=0.5),
     _est("random_state", "seed", None, "seed (default 0 in the CLI, so runs are reproducible)", none=True,
          cli_default={"train": 0, "tune": 0}),
     _est("n_jobs", "int", None, "parallel jobs over classes x restarts (-1: all cores)", none=True, nonzero=True,

@@ -20,7 +20,8 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -36,13 +37,30 @@ __all__ = ["HMMClassifier"]
 logger = logging.getLogger(__name__)
 
 _SCORE_CHUNK = 8192
-# Open-set rejection: the background model is trained on at most this many segments, and
-# each class's threshold sits this many (median - quantile) spreads below the quantile
-# (training scores are optimistic). Chosen on the character data with 16 letters held out
-# one at a time: the smallest slack for which no letter costs the known classes more than
-# 1 point; letters b c d e were kept out of that choice (README, "Open-set rejection").
+# Open-set rejection: the background model is trained on at most this many segments; the
+# threshold is the rejection_rate quantile of out-of-fold scores from this many folds
+# (README, "Open-set rejection").
 _BACKGROUND_MAX_SEGMENTS = 400
-_REJECTION_SLACK = 1.0
+_REJECTION_FOLDS = 3
+
+
+def stratified_folds(y_idx, n_splits, groups=None, random_state=None):
+    """``[(train, test), ...]`` index pairs, stratified by class; with ``groups`` (subjects,
+    sessions) no group is on both sides of a split. The one place both the model search
+    and the rejection's cross-fitting cut their folds."""
+    if groups is None:
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    else:
+        groups = column_or_1d(np.asarray(groups), warn=True)
+        if len(groups) != len(y_idx):
+            raise DataError(f"groups: expected {len(y_idx)} group labels (one per trajectory), got {len(groups)}")
+        n_groups = len(np.unique(groups))
+        if n_groups < n_splits:
+            raise DataError(f"groups: {n_splits} folds need at least {n_splits} groups, got {n_groups}")
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class has only k members"
+        return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y_idx)), y_idx, groups)]
 
 
 def _runs_in_process(n_jobs):
@@ -190,10 +208,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     priors : {"uniform", "empirical"} or array-like of shape (n_classes,), default="uniform"
         Class priors: equal, the training class frequencies, or given (aligned with the
         sorted class labels, normalised to sum to 1).
-    rejection_quantile : float, default=0.01
-        Open-set rejection (see :meth:`is_unknown`): each class's threshold on the
-        background-normalised score is derived from this quantile of the class's own
-        training trajectories.
+    rejection_rate : float, default=0.01
+        Open-set rejection (see :meth:`is_unknown`): the fraction of known-class
+        trajectories one accepts to see rejected. The threshold is this quantile of
+        out-of-fold scores: :meth:`fit` cross-fits 3 folds (stratified; by ``groups``
+        when given) on top of the model itself, about twice the cost of the fit. 0 turns
+        rejection off (no cross-fitting; nothing is ever unknown).
     random_state : int, RandomState or None, default=None
         Seeds every initialisation. All per-task seeds are drawn before work is handed to
         joblib, so results do not depend on ``n_jobs``.
@@ -227,7 +247,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         the reference of open-set rejection.
     rejection_threshold_ : ndarray of shape (n_classes,)
         Thresholds of open-set rejection on the per-point log-likelihood ratio between
-        the class model and the background model.
+        the class model and the background model: one pooled value for every class
+        (files written before trajhmm 0.4 hold per-class thresholds of the earlier rule).
 
     Examples
     --------
@@ -260,7 +281,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         tol=1e-3,
         n_init=1,
         priors="uniform",
-        rejection_quantile=0.01,
+        rejection_rate=0.01,
         random_state=None,
         n_jobs=None,
     ):
@@ -280,7 +301,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.n_init = n_init
         self.priors = priors
-        self.rejection_quantile = rejection_quantile
+        self.rejection_rate = rejection_rate
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -340,8 +361,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, *, progress=None, cache_dir=None):
-        """Train one HMM per class.
+    def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
+        """Train one HMM per class, the background model and the rejection threshold.
 
         Parameters
         ----------
@@ -349,9 +370,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             Trajectories of any lengths (at least 2 points each).
         y : array-like of shape (n_samples,)
             Class labels of any type (strings from folder names, ints, ...).
+        groups : array-like of shape (n_samples,), optional
+            Who or what recorded each trajectory (subject, session): the folds that
+            calibrate open-set rejection never split a group, so the threshold reflects
+            recordings of new people.
         progress : callable, optional
             Called as ``progress(done, total, info)`` each time one EM run (a class x
-            restart, or the background model) has finished, in the order of the runs;
+            restart, or the background model; then the same for each rejection fold, with
+            ``info["rejection_fold"]``) has finished, in the order of the runs;
             ``info`` is a dict with ``label``, ``restart``, ``log_likelihood``, ``n_iter``
             and ``converged``. When the runs happen one at a time in this process
             (``n_jobs`` 1 or None, no cluster backend), it is also called after every EM
@@ -370,16 +396,19 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : HMMClassifier
         """
-        return self._fit(X, y, progress=progress, cache_dir=cache_dir)
+        return self._fit(X, y, groups, progress=progress, cache_dir=cache_dir)
 
-    def _fit(self, X, y, *, progress=None, cache_dir=None, rejection=True):
-        """:meth:`fit`; ``rejection=False`` skips the background model and the rejection
-        thresholds (the model search's fold models only score), with the same class models."""
+    def _fit(self, X, y, groups=None, *, progress=None, cache_dir=None, rejection="oof"):
+        """:meth:`fit`. ``rejection``: "oof" (fit's: background model, threshold from
+        cross-fitted scores), "background" (background model; the threshold, -inf, is
+        left to the caller: the model search sets it from its own out-of-fold scores) or
+        None (class models only). The class models are the same in every case."""
         self._check_params()
         segs = self._segments(X)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
         segs, features = self._fit_features(segs)
-        runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress, cache_dir, rejection)
+        runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress, cache_dir,
+                              rejection is not None)
         best = self._keep_best_runs(runs, classes)
 
         self.classes_ = classes
@@ -391,11 +420,47 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([run.converged for run in best])
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
-        if rejection:
+        if rejection is not None:
             self.background_model_ = runs[-1].model
-            self.rejection_threshold_ = self._fit_rejection(segs, y_idx)
+            self.rejection_threshold_ = np.full(len(classes), -np.inf)
+            if rejection == "oof" and self.rejection_rate > 0:
+                scores = self._oof_rejection_scores(X, y_idx, groups, progress, cache_dir, len(runs))
+                if scores is not None:
+                    self.rejection_threshold_[:] = rejection_threshold(scores, self.rejection_rate)
         self._warn_not_converged()
         return self
+
+    def _oof_rejection_scores(self, X, y_idx, groups, progress, cache_dir, done):
+        """Open-set scores of every training trajectory from models that did not see it:
+        ``_REJECTION_FOLDS`` stratified folds (by ``groups`` when given), each fitted like
+        this model. None, with a warning, when a class is too small to be held out."""
+        smallest = int(np.bincount(y_idx).min())
+        if smallest < 2:
+            warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
+                          f"calibrate, the smallest class has {smallest}", UserWarning, stacklevel=3)
+            return None
+        trajectories = check_trajectories(X)
+        rng = check_random_state(self.random_state)
+        split_seed, *fold_seeds = rng.randint(np.iinfo(np.int32).max, size=_REJECTION_FOLDS + 1)
+        folds = stratified_folds(y_idx, min(_REJECTION_FOLDS, smallest), groups, int(split_seed))
+        scores = np.empty(len(y_idx))
+        for k, (train, test) in enumerate(folds):
+            fold = clone(self).set_params(random_state=int(fold_seeds[k]))
+            report = None
+            if progress is not None:
+                def report(d, t, info, k=k):
+                    progress(done + k * t + d, done + len(folds) * t, {**info, "rejection_fold": k})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # the model's own fit warns
+                fold._fit([trajectories[i] for i in train], self.classes_[y_idx[train]], progress=report,
+                          cache_dir=cache_dir, rejection="background")
+            if len(fold.classes_) != len(self.classes_):
+                raise DataError(f"groups: rejection fold {k} holds no trajectory of some class in its training part; "
+                                "every class needs trajectories of at least 2 groups")
+            ll, ll_background = fold._log_likelihoods(fold.transform([trajectories[i] for i in test]), background=True)
+            best = np.argmax(ll + np.log(fold.class_prior_), axis=1)
+            scores[test] = fold._rejection_ratio(ll, ll_background, best)
+        return scores
 
     def _prepare_labels(self, y, n_samples):
         """``(classes, y_idx, counts, prior)``: the sorted labels, each sample's class
@@ -487,17 +552,6 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             best.append(max(restarts, key=lambda run: run.log_likelihood))
         return best
 
-    def _fit_rejection(self, segs, y_idx):
-        """Thresholds of open-set rejection: score = per-point log-likelihood ratio of
-        the class model to the background model; each class's threshold is the
-        rejection_quantile of its own training scores, lowered by _REJECTION_SLACK
-        (median - quantile) spreads."""
-        own_scores = self._rejection_scores(segs, y_idx)
-        classes = range(len(self.classes_))
-        q = np.array([np.quantile(own_scores[y_idx == k], self.rejection_quantile) for k in classes])
-        median = np.array([np.median(own_scores[y_idx == k]) for k in classes])
-        return q - _REJECTION_SLACK * (median - q)
-
     def _warn_not_converged(self):
         for k in np.flatnonzero(~self.converged_):
             label = plain_value(self.classes_[k])
@@ -535,11 +589,6 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     def _rejection_ratio(self, ll, ll_background, classes):
         """Per-point log-likelihood ratio of class ``classes[i]``'s model to the background."""
         return (ll[np.arange(len(ll)), classes] - ll_background) / self.n_points
-
-    def _rejection_scores(self, segs, classes):
-        """Open-set score of each segment for the class index ``classes[i]``: the per-point
-        log-likelihood ratio of that class's model to ``background_model_``."""
-        return self._rejection_ratio(*self._log_likelihoods(segs, background=True), classes)
 
     def predict_joint_log_proba(self, X):
         """log p(x | class) + log prior for every trajectory and class.
@@ -617,7 +666,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         The score is the per-point log-likelihood ratio between the predicted class's model
         and ``background_model_`` (one HMM of all classes pooled): a trajectory of a known
         class fits its class much better than the background, one of an unseen class
-        about as well. Below the class's ``rejection_threshold_`` it is unknown.
+        about as well. Below ``rejection_threshold_`` it is unknown: the threshold is the
+        ``rejection_rate`` quantile of the training trajectories' out-of-fold scores, so
+        about that fraction of new trajectories of known classes is rejected.
         """
         return self.predict_with_unknown(X)[1]
 
@@ -630,3 +681,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         out = self.classes_[np.argmax(jll, axis=1)].astype(object)
         out[rejected] = unknown
         return out
+
+
+def rejection_threshold(scores, rate):
+    """The open-set threshold: the ``rate`` quantile of out-of-fold scores of known
+    trajectories (a trajectory is unknown below it)."""
+    return float(np.quantile(np.asarray(scores, dtype=float), rate))

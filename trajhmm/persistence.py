@@ -48,7 +48,7 @@ __all__ = [
 # 1: HMMClassifier. 2: HMMClassifierCV (the refitted best model, its calibration
 # temperature and the search's results). An HMMClassifier is still written as version 1
 # (nothing in it changed), so older trajhmm versions keep reading it.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -156,7 +156,6 @@ def _fitted_state(clf):
         arrays, meta = _fitted_state(clf.best_estimator_)
         arrays["temperature_"] = np.array([clf.temperature_], dtype=float)
         meta["estimator"] = "HMMClassifierCV"
-        meta["format_version"] = 2
         meta["search"] = _search_meta(clf)
         meta["arrays"] = sorted(arrays)
         return arrays, meta
@@ -173,7 +172,7 @@ def _fitted_state(clf):
         arrays[f"background.{key}"] = value
     meta = {
         "format": "trajhmm-model",
-        "format_version": 1,  # an HMMClassifier's layout has not changed: older trajhmm reads it
+        "format_version": FORMAT_VERSION,
         "versions": library_versions(),
         "estimator": type(clf).__name__,
         "params": _json_params(clf),
@@ -489,6 +488,21 @@ def _read_meta(zf, path):
             f"{path}: model file format {version} is newer than this trajhmm supports "
             f"({FORMAT_VERSION}); upgrade trajhmm to load it"
         )
+    return _upgraded(meta)
+
+
+def _upgraded(meta):
+    """Files of format 1 and 2 (before rejection_rate): their ``rejection_quantile`` is
+    read as ``rejection_rate``, and their per-class thresholds (the earlier rule, on the
+    same score) are kept, so such a model rejects exactly what it did."""
+    if meta["format_version"] < 3:
+        holders = [meta.get("params")]
+        search = meta.get("search")
+        if isinstance(search, dict) and isinstance(search.get("params"), dict):
+            holders.append(search["params"].get("estimator"))
+        for params in holders:
+            if isinstance(params, dict) and "rejection_quantile" in params and "rejection_rate" not in params:
+                params["rejection_rate"] = params.pop("rejection_quantile")
     return meta
 
 
@@ -608,8 +622,16 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
     for name, spec in layout.items():
         _check_spec(name, arrays[name].shape, arrays[name].dtype, spec, fail)
     for name, arr in arrays.items():
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        if arr.dtype.kind != "f":
+            continue
+        # rejection_threshold_ is -inf when rejection is off (rejection_rate 0, or too few
+        # trajectories to calibrate it)
+        bad = np.isnan(arr) | (arr == np.inf) if name == "rejection_threshold_" else ~np.isfinite(arr)
+        if bad.any():
             fail(name, "non-finite value (nan or inf)")
+    thresholds = arrays["rejection_threshold_"]
+    if meta["format_version"] >= 3 and (thresholds != thresholds[0]).any():
+        fail("rejection_threshold_", f"expected one pooled threshold for every class, got {thresholds.tolist()}")
     _check_classes(arrays, dims, fail)
     if dims["cv"] and not 1e-6 <= arrays["temperature_"][0] <= 1e12:
         fail("temperature_", f"expected a temperature in [1e-06, 1e+12], got {arrays['temperature_'][0]:.3g}")

@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.model_selection import ParameterGrid, StratifiedKFold
+from sklearn.model_selection import ParameterGrid
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -45,7 +45,7 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
 from ._validation import check_trajectories
-from .classifier import HMMClassifier, _cancelled_when_left
+from .classifier import HMMClassifier, _cancelled_when_left, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifierCV", "Stages", "default_param_grid"]
@@ -160,7 +160,7 @@ class _Candidate:
 
     def __init__(self, params, stage):
         self.params, self.stage = params, stage
-        self.ll, self.seconds = {}, {}
+        self.ll, self.ll_background, self.seconds = {}, {}, {}
 
     def rows(self, folds):
         idx = [f for f in range(len(folds)) if f in self.ll]
@@ -186,16 +186,17 @@ class _Candidate:
 
 
 def _fold_fit(index, params, X_train, y_train, X_test):
-    """Fit one candidate on one fold: ``(index, log-likelihoods of X_test, fit seconds)``.
-    Fold models only score: no background model, no rejection thresholds."""
+    """Fit one candidate on one fold: ``(index, log-likelihoods of X_test, fit seconds)``,
+    the log-likelihoods under the class models and, in the last column, under the
+    background model (the out-of-fold scores of open-set rejection)."""
     clf = HMMClassifier(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fold models are thrown away
         t0 = time.perf_counter()
-        clf._fit(X_train, y_train, rejection=False)
+        clf._fit(X_train, y_train, rejection="background")
         seconds = time.perf_counter() - t0
-    ll, _ = clf._log_likelihoods(clf.transform(X_test))
-    return index, ll, seconds
+    ll, ll_background = clf._log_likelihoods(clf.transform(X_test), background=True)
+    return index, np.column_stack([ll, ll_background]), seconds
 
 
 class HMMClassifierCV(ClassifierMixin, BaseEstimator):
@@ -215,9 +216,11 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         successive halving described in :mod:`trajhmm.search`; :class:`Stages` is a
         staged space; None is the built-in staged space (:func:`default_param_grid`).
     cv : int or cross-validation splitter, default=3
-        Folds (stratified and shuffled with ``random_state``), or a scikit-learn splitter
-        (e.g. ``GroupKFold`` with ``fit(..., groups=)``). With an int, classes smaller
-        than ``cv`` reduce the folds to the smallest class size (at least 2).
+        Folds (stratified and shuffled with ``random_state``; with ``fit(..., groups=)``
+        no group is on both sides of a split), or a scikit-learn splitter. With an int,
+        classes smaller than ``cv`` reduce the folds to the smallest class size (at least 2).
+        The same out-of-fold scores calibrate the probabilities and set the refitted
+        model's open-set threshold (its ``rejection_rate`` quantile).
     calibrate : bool, default=True
         Fit the temperature of :mod:`trajhmm.calibration` (False: the plain posteriors).
     n_jobs : int or None, default=None
@@ -330,12 +333,12 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             if smallest < 2:
                 raise DataError("y: cross-validation needs at least 2 trajectories of every class, the smallest "
                                 f"class has {smallest}; use HMMClassifier (trajhmm train --no-search)")
-            splitter = StratifiedKFold(n_splits=min(int(self.cv), smallest), shuffle=True, random_state=seed)
+            # with groups, no group on both sides of a split (StratifiedGroupKFold)
+            folds = stratified_folds(y_idx, min(int(self.cv), smallest), groups, seed)
         elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
-            splitter = self.cv
+            folds = [(np.asarray(tr), np.asarray(te)) for tr, te in self.cv.split(np.zeros(len(y_idx)), y_idx, groups)]
         else:
             raise TypeError(f"cv: expected an int >= 2 or a cross-validation splitter, got {self.cv!r}")
-        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y_idx)), y_idx, groups)]
         n_classes = len(np.unique(y_idx))
         for k, (train, _) in enumerate(folds):
             if len(np.unique(y_idx[train])) < n_classes:
@@ -351,7 +354,8 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         ----------
         X, y : as :meth:`HMMClassifier.fit`.
         groups : array-like of shape (n_samples,), optional
-            Group labels for a group-aware ``cv`` splitter.
+            Who or what recorded each trajectory (subject, session): the folds keep each
+            group on one side (also for a group-aware ``cv`` splitter).
         progress : callable, optional
             ``progress(done, total, info)`` after every finished (candidate, fold) fit
             (``info``: ``stage``, ``params``, ``fold``) and every run of the final refit
@@ -425,15 +429,24 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         """Refit the best on everything, calibrate, and fill the fitted attributes."""
         best = next(c for c in evaluated if c.params == best_params and len(c.ll) == len(folds))
         est = clone(base).set_params(**best_params, n_jobs=self.n_jobs)
-        est.fit(X, y, progress=runner.refit_progress(), cache_dir=cache_dir)
+        # the refit's rejection threshold comes from the search's out-of-fold scores below,
+        # not from another cross-fitting
+        est._fit(X, y, progress=runner.refit_progress(), cache_dir=cache_dir, rejection="background")
         est.set_params(n_jobs=self._base().n_jobs)
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
         self.n_splits_ = len(folds)
         rows, ll = best.rows(folds)
         order = np.argsort(rows)
-        self.temperature_ = (calibration.fit_temperature(ll[order], y_idx[rows[order]], np.log(est.class_prior_))
+        log_prior = np.log(est.class_prior_)
+        self.temperature_ = (calibration.fit_temperature(ll[order], y_idx[rows[order]], log_prior)
                              if self.calibrate else 1.0)
+        if est.rejection_rate > 0:
+            # the open-set test of the class predict returns (the calibrated argmax)
+            ll_background = np.concatenate([best.ll_background[f] for f in range(len(folds))])
+            pred = np.argmax(calibration.calibrated_log_proba(ll, log_prior, self.temperature_), axis=1)
+            est.rejection_threshold_[:] = rejection_threshold(est._rejection_ratio(ll, ll_background, pred),
+                                                              est.rejection_rate)
         self.cv_results_ = _cv_results(evaluated, folds, y_idx, log_prior)
         self.best_index_ = evaluated.index(best)
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
@@ -577,7 +590,7 @@ class _Runner:
                     self._done(todo[i][0], todo[i][1], ll, seconds, stage)
 
     def _done(self, cand, fold, ll, seconds, stage):
-        cand.ll[fold], cand.seconds[fold] = ll, seconds
+        cand.ll[fold], cand.ll_background[fold], cand.seconds[fold] = ll[:, :-1], ll[:, -1], seconds
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total, {"stage": stage, "params": cand.params, "fold": fold})
@@ -628,7 +641,8 @@ class _FoldCache:
         self.versions = library_versions()
 
     def key(self, params, fold):
-        return fingerprint("trajhmm-cv-fold", self.data, fold[0], fold[1], _plain(params), self.versions)
+        # "/2": the entries hold the background model's column too
+        return fingerprint("trajhmm-cv-fold/2", self.data, fold[0], fold[1], _plain(params), self.versions)
 
     def get(self, key):
         hit = self.cache.get(key)
