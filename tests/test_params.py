@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from trajhmm import HMMClassifier, _params, save_model
+from trajhmm import DataError, HMMClassifier, _params, save_model
 from trajhmm import hmm as _hmm
 from trajhmm._params import PARAMS, ParameterError, check_param, validate_params
 from trajhmm.model_selection import tune
@@ -109,3 +109,41 @@ def test_feature_names_one_function_for_info_and_plots():
 
     assert _feature_names(3, 1) == ["x", "y", "z", "d1x", "d1y", "d1z"]
     assert _feature_names(4, 0) == ["x", "y", "z", "dim3"]
+
+
+# ---------------------------------------------------------------- trajhmm._validation, exact messages
+def test_trajectory_collection_messages_name_what_was_expected_and_found():
+    import re
+
+    from trajhmm._validation import check_trajectories
+
+    def message(*args, **kwargs):
+        with pytest.raises(DataError) as info:
+            check_trajectories(*args, **kwargs)
+        return str(info.value)
+
+    a3, b2 = np.zeros((4, 3)), np.ones((5, 2))
+    assert message(np.zeros((2, 3))) == ("X: expected a sequence of (n_points, n_dims) arrays or one array "
+                                         "(n_samples, n_points, n_dims), got an array of shape (2, 3)")
+    assert message(5) == "X: expected a sequence of (n_points, n_dims) arrays, got int"
+    assert message([]) == "X: expected at least one trajectory, got none"
+    assert message([a3, b2]) == "X[1]: expected 3 dims like the other trajectories, got 2"
+    # dims_source names where n_dims came from; when n_dims is inferred it is "the other trajectories"
+    assert message([b2], n_dims=3, dims_source="the training data") == "X[0]: expected 3 dims like the training data, got 2"
+    assert message([b2], n_dims=3) == "X[0]: expected 3 dims like the other trajectories, got 2"
+    assert message([a3, b2], dims_source="the training data") == "X[1]: expected 3 dims like the other trajectories, got 2"
+    # an object array is a collection of trajectories of any lengths, not one 3-D array
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = a3, np.ones((7, 3))
+    assert [t.shape for t in check_trajectories(ragged)] == [(4, 3), (7, 3)]
+    assert re.fullmatch(r"X\[1\]: expected 3 dims like the other trajectories, got 2",
+                        message(np.array([a3, b2[:, :2]], dtype=object)))
+
+
+def test_check_int_takes_none_only_when_allowed():
+    from trajhmm._validation import check_int
+
+    assert check_int(None, "n_jobs", allow_none=True) is None
+    with pytest.raises(TypeError, match=r"^n_states: expected an integer, got None \(NoneType\)$"):
+        check_int(None, "n_states")
+    assert check_int(np.int64(3), "n_states", min_val=1) == 3

@@ -204,5 +204,7 @@ def test_scale_returns_floats_and_names_its_parameter():
     for mode in ("none", "std", "path_length"):
         assert scale(ints, mode).dtype == np.float64
     np.testing.assert_array_equal(scale(ints, "none"), ints)
+    np.testing.assert_array_equal(scale(ints), ints)  # the default is no scaling
+    np.testing.assert_array_equal(translate(ints), ints)  # and no translation
     with pytest.raises(ValueError, match=r"^scaling: expected one of 'none', .*, got 'unit'$"):
         scale(ints, "unit")

@@ -192,3 +192,21 @@ def test_cli_unknown_label_is_printed_for_exactly_the_rejected_files(small, tmp_
     np.testing.assert_array_equal(custom, np.where(expected, "NONE", plain))
     # without --reject the label is never used
     np.testing.assert_array_equal(labels("--unknown-label", "NONE"), plain)
+
+
+def test_a_calibration_fold_that_cannot_be_fitted_turns_rejection_off(monkeypatch):
+    """The model itself is fine, one fold's part of the data is not (say, constant): the
+    model is kept, rejection is off and the warning says why."""
+    X, y = _data(6, 1, KNOWN)
+    real = HMMClassifier._fit
+
+    def failing_folds(self, X, y, groups=None, **kwargs):
+        if kwargs.get("rejection") == "background":
+            raise DataError("X: every feature is constant over the training trajectories")
+        return real(self, X, y, groups, **kwargs)
+
+    monkeypatch.setattr(HMMClassifier, "_fit", failing_folds)
+    with pytest.warns(UserWarning, match=r"open-set rejection is off: its calibration fold 0 could not be fitted "
+                                         r"\(X: every feature is constant"):
+        clf = HMMClassifier(**FAST).fit(X, y)
+    assert np.isneginf(clf.rejection_threshold_).all() and clf.score(X, y) == 1.0

@@ -450,10 +450,15 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             if progress is not None:
                 def report(d, t, info, k=k):
                     progress(done + k * t + d, done + len(folds) * t, {**info, "rejection_fold": k})
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # the model's own fit warns
-                fold._fit([trajectories[i] for i in train], self.classes_[y_idx[train]], progress=report,
-                          cache_dir=cache_dir, rejection="background")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)  # the model's own fit warns
+                    fold._fit([trajectories[i] for i in train], self.classes_[y_idx[train]], progress=report,
+                              cache_dir=cache_dir, rejection="background")
+            except DataError as exc:  # e.g. every feature constant in a fold's part of the data
+                warnings.warn(f"open-set rejection is off: its calibration fold {k} could not be fitted ({exc})",
+                              UserWarning, stacklevel=3)
+                return None
             if len(fold.classes_) != len(self.classes_):
                 raise DataError(f"groups: rejection fold {k} holds no trajectory of some class in its training part; "
                                 "every class needs trajectories of at least 2 groups")
