@@ -210,3 +210,12 @@ def test_a_calibration_fold_that_cannot_be_fitted_turns_rejection_off(monkeypatc
                                          r"\(X: every feature is constant"):
         clf = HMMClassifier(**FAST).fit(X, y)
     assert np.isneginf(clf.rejection_threshold_).all() and clf.score(X, y) == 1.0
+
+
+def test_a_class_recorded_by_one_group_turns_rejection_off_with_a_warning():
+    X, y = _data(6, 1, KNOWN)
+    groups = np.arange(len(y)) % 3
+    groups[y == "wave"] = 0  # every "wave" from the same session: a fold without any
+    with pytest.warns(UserWarning, match="open-set rejection is off: the training part of its calibration fold"):
+        clf = HMMClassifier(**FAST).fit(X, y, groups=groups)
+    assert np.isneginf(clf.rejection_threshold_).all() and clf.score(X, y) == 1.0

@@ -248,7 +248,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     rejection_threshold_ : ndarray of shape (n_classes,)
         Thresholds of open-set rejection on the per-point log-likelihood ratio between
         the class model and the background model: one pooled value for every class
-        (files written before trajhmm 0.4 hold per-class thresholds of the earlier rule).
+        (model files of format 1 and 2 hold per-class thresholds of the earlier rule).
 
     Examples
     --------
@@ -460,8 +460,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                               UserWarning, stacklevel=3)
                 return None
             if len(fold.classes_) != len(self.classes_):
-                raise DataError(f"groups: rejection fold {k} holds no trajectory of some class in its training part; "
-                                "every class needs trajectories of at least 2 groups")
+                warnings.warn(f"open-set rejection is off: the training part of its calibration fold {k} has no "
+                              "trajectory of some class (with groups: every class needs trajectories of at least "
+                              "2 groups)", UserWarning, stacklevel=3)
+                return None
             ll, ll_background = fold._log_likelihoods(fold.transform([trajectories[i] for i in test]), background=True)
             best = np.argmax(ll + np.log(fold.class_prior_), axis=1)
             scores[test] = fold._rejection_ratio(ll, ll_background, best)
