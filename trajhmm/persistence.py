@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from . import hmm
+from ._validation import plain_value
 from ._version import __version__
 from .exceptions import ModelFileError, ModelVersionWarning
 
@@ -133,10 +134,7 @@ def atomic_write(path, mode="wb"):
 def _json_params(clf):
     params = {}
     for key, value in clf.get_params(deep=False).items():
-        if isinstance(value, np.ndarray):
-            value = value.tolist()
-        elif isinstance(value, np.generic):
-            value = value.item()
+        value = _json_value(value)
         if key == "random_state" and not (value is None or isinstance(value, int)):
             value = None  # a RandomState instance is not data; the fitted model does not need it
         params[key] = value
@@ -219,7 +217,7 @@ def _json_value(value):
         return [_json_value(v) for v in value]
     if isinstance(value, np.ndarray):
         return _json_value(value.tolist())
-    return value.item() if isinstance(value, np.generic) else value
+    return plain_value(value)
 
 
 _CV_RESULT_KEYS = ("mean_test_score", "std_test_score", "rank_test_score", "mean_fit_time", "std_fit_time",

@@ -44,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from . import calibration
 from ._cache import FitCache, fingerprint
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
-from ._validation import check_trajectories
+from ._validation import check_trajectories, plain_value
 from .classifier import HMMClassifier, _cancelled_when_left, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
 
@@ -58,17 +58,12 @@ class Stages(tuple):
     -> list of values or a list of such dicts (scikit-learn's ``param_grid`` layout).
     Stage s searches its grid around the best candidate of the stages before it.
     ``builtin`` (set by :func:`default_param_grid`): values that the estimator's fixed
-    parameters rule out (n_states above n_points) are dropped instead of refused."""
+    parameters rule out (n_states above n_points) are dropped instead of refused. Values
+    are kept as plain Python lists (``np.arange(2, 4)`` gives ``[2, 3]``), so that the
+    chosen parameters are JSON data."""
 
     def __new__(cls, stages, builtin=False):
-        stages = tuple((str(name), grid) for name, grid in stages)
-        for name, grid in stages:
-            for part in grid if isinstance(grid, (list, tuple)) else [grid]:
-                if not isinstance(part, dict) or not part:
-                    raise ValueError(f"param_grid: stage {name!r}: expected a non-empty dict of lists, got {part!r}")
-                for key, values in part.items():
-                    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-                        raise TypeError(f"param_grid: {key}: expected a list of values, got {values!r}")
+        stages = tuple((str(name), _checked_grid(str(name), grid)) for name, grid in stages)
         self = super().__new__(cls, stages)
         self.builtin = bool(builtin)
         return self
@@ -123,17 +118,19 @@ def default_param_grid(fixed=()):
     return Stages(stages, builtin=True)
 
 
-def _plain_grid(grid):
-    """A dict of parameter -> values with numpy values made plain Python (np.arange(2, 4)
-    gives [2, 3]), so that the chosen parameters are JSON data."""
-    from ._validation import plain_value
-
-    out = {}
-    for key, values in grid.items():
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise TypeError(f"param_grid: {key}: expected a list of values, got {values!r}")
-        out[key] = [plain_value(v) for v in values]
-    return out
+def _checked_grid(name, grid):
+    """One stage's grid (a dict of parameter -> values, or a list of such dicts), checked,
+    with every list of values made a plain Python list."""
+    parts = grid if isinstance(grid, (list, tuple)) else [grid]
+    out = []
+    for part in parts:
+        if not isinstance(part, dict) or not part:
+            raise ValueError(f"param_grid: stage {name!r}: expected a non-empty dict of lists, got {part!r}")
+        for key, values in part.items():
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                raise TypeError(f"param_grid: {key}: expected a list of values, got {values!r}")
+        out.append({key: [plain_value(v) for v in values] for key, values in part.items()})
+    return out if isinstance(grid, (list, tuple)) else out[0]
 
 
 def _grid_parts(grid):
@@ -289,8 +286,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         if isinstance(grid, (dict, list, tuple)) and len(grid) == 0:
             return Stages([]), False  # nothing to search: the estimator is cross-validated as it is
         if isinstance(grid, dict) or (isinstance(grid, (list, tuple)) and all(isinstance(g, dict) for g in grid)):
-            return Stages([("grid", [_plain_grid(g) for g in grid] if isinstance(grid, (list, tuple))
-                            else _plain_grid(grid))]), False
+            return Stages([("grid", grid)]), False
         raise TypeError(f"param_grid: expected a dict, a list of dicts, Stages or None, got {type(grid).__name__}")
 
     def _check_stages(self, stages, base, builtin):
