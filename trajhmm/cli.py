@@ -205,7 +205,7 @@ def _progress_bar(args, total, unit, desc):
 
 
 def _estimator_params(args):
-    return {name: getattr(args, name) for name in _params.ESTIMATOR_PARAMS}
+    return {name: getattr(args, name) for name in _params.ESTIMATOR_PARAMS if _params.PARAMS[name].cli}
 
 
 def _load_labelled(args, path=None):
