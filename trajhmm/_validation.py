@@ -97,8 +97,13 @@ def check_labels(y, n_samples):
     from sklearn.utils.validation import column_or_1d
 
     y = column_or_1d(np.asarray(y), warn=True)
-    if y.dtype == object and all(isinstance(v, str) for v in y):
-        y = y.astype(str)
+    if y.dtype == object:
+        kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)
+                        else type(v).__name__ for v in y})
+        if kinds == ["strings"]:
+            y = y.astype(str)
+        elif len(kinds) > 1:
+            raise DataError(f"y: expected labels of one kind (all strings or all numbers), got {' and '.join(kinds)}")
     if len(y) != n_samples:
         raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(y)}")
     return y

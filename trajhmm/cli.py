@@ -208,13 +208,59 @@ def _estimator_params(args):
     return {name: getattr(args, name) for name in _params.ESTIMATOR_PARAMS if _params.PARAMS[name].cli}
 
 
-def _load_labelled(args, path=None):
-    return datasets.load_dataset(path or args.data_dir, split=args.split, on_invalid=args.on_invalid,
-                                 variable=args.variable)
+def _names(text):
+    """A --columns / --time-column value: names, or 0-based positions written as numbers."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",")]
+    if not all(names):
+        raise DataError(f"expected column names separated by commas, got {text!r}")
+    return [int(t) if t.isdigit() else t for t in names]
 
 
-def _load_model(args, path=None):
-    return persistence.load_model(path or args.model, trusted=args.trust_pickle)
+def _reading(args, reader=None):
+    """The reading options of the command line, over ``reader`` (a model's stored ones):
+    a flag given on the command line wins."""
+    time = _names(args.time_column_name)
+    given = {"columns": _names(args.columns), "time_column": time[0] if time else None,
+             "layout": None if args.layout == "auto" else args.layout, "delimiter": args.delimiter,
+             "decimal": args.decimal, "encoding": args.encoding,
+             "missing": None if args.missing == "error" else args.missing, "variable": args.variable,
+             "id_column": args.id_column}
+    if time is not None and len(time) != 1:
+        raise DataError(f"--time-column: expected one column, got {args.time_column_name!r}")
+    return {**(reader or {}), **{k: v for k, v in given.items() if v is not None}}
+
+
+def _load_labelled(args, path=None, reader=None):
+    """The labelled data of the command: a long table (with --id-column), or a folder
+    tree, .npz bundle or .ts file; read as ``reader`` (a model's) says, unless a flag
+    says otherwise."""
+    path = path or args.data_dir
+    reading = _reading(args, reader)
+    if "id_column" in reading:
+        if not args.label_column:
+            raise DataError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
+        from .tables import load_table
+
+        options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
+        return load_table(path, label_column=args.label_column, group_column=getattr(args, "group_column", None),
+                          **options)
+    for flag in ("label_column", "group_column"):
+        if getattr(args, flag, None):
+            raise DataError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
+    return datasets.load_dataset(path, split=args.split, on_invalid=args.on_invalid, pattern=args.pattern,
+                                 label_level=args.label_level, **reading)
+
+
+def _load_model(args, path=None, return_reader=False):
+    return persistence.load_model(path or args.model, trusted=args.trust_pickle, return_reader=return_reader)
+
+
+def _estimator_for(args, ds):
+    """The model parameters of the command line, and the data's time column (the readers
+    put it first)."""
+    return {**_estimator_params(args), "time_column": ds.time_column}
 
 
 def _report_skipped(skipped):
@@ -274,7 +320,7 @@ def _done_with_cache(args, cache_dir):
 
 def _cmd_train(args, out):
     ds = _load_labelled(args)
-    params = _estimator_params(args)
+    params = _estimator_for(args, ds)
     n_classes = len(set(ds.labels))
     if args.no_search:
         clf = HMMClassifier(**params)
@@ -290,7 +336,8 @@ def _cmd_train(args, out):
     try:
         n_train, held_out = model_selection._fit_held_out(
             clf, ds.trajectories, ds.labels, args.test_size, random_state=args.random_state,
-            progress=_train_progress(bar) if bar else None, source=args.data_dir, cache_dir=_cache_dir(args))
+            progress=_train_progress(bar) if bar else None, source=args.data_dir, cache_dir=_cache_dir(args),
+            groups=getattr(ds, "groups", None))
     finally:
         if bar:
             bar.close()
@@ -299,7 +346,7 @@ def _cmd_train(args, out):
     clf.set_params(n_jobs=None)
     if not args.no_search:
         _print_search(clf, out, args.quiet, n=n_train)
-    persistence.save_model(clf, args.output, format=args.model_format)
+    persistence.save_model(clf, args.output, format=args.model_format, reader=ds.reader)
     _done_with_cache(args, _cache_dir(args))
     if not args.quiet:
         print(f"trained {len(clf.classes_)} classes on {n_train} trajectories; model written to {args.output}",
@@ -350,12 +397,17 @@ def _train_progress(bar):
 
 
 def _cmd_predict(args, out):
-    clf = _load_model(args)
+    clf, reader = _load_model(args, return_reader=True)
     classes = [str(c) for c in clf.classes_]
-    results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
-                            unknown=args.unknown_label, on_invalid=args.on_invalid,
-                            variable=args.variable, n_jobs=args.n_jobs)
-    count = lambda: sum(1 for _ in datasets.iter_trajectory_files(args.paths))  # noqa: E731 (names only)
+    reading = _reading(args, reader)
+    if args.id_column:  # tables: one prediction per id
+        results = _predict_tables(clf, args, reading)
+        count = None
+    else:
+        results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
+                                unknown=args.unknown_label, on_invalid=args.on_invalid, n_jobs=args.n_jobs,
+                                reader=reading, pattern=args.pattern)
+        count = lambda: sum(1 for _ in datasets.iter_trajectory_files(args.paths, pattern=args.pattern))  # noqa: E731
     skipped = []
     bar = _progress_bar(args, count, "file", "predicting")
     try:
@@ -369,6 +421,24 @@ def _cmd_predict(args, out):
         if bar is not None:
             bar.close()
     return _report_skipped(skipped)
+
+
+def _predict_tables(clf, args, reading):
+    """Predictions for every id of every table of ``args.paths``, as FilePrediction
+    records whose path is the id."""
+    from .prediction import FilePrediction, prediction_rows
+    from .tables import load_table
+
+    options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
+    for path in args.paths:
+        ds = load_table(path, **options)
+        if ds.trajectories[0].shape[1] != clf.n_features_in_:
+            raise DataError(f"{path}: expected {clf.n_features_in_} columns like the model's training data, got "
+                            f"{ds.trajectories[0].shape[1]} (choose them with --columns / --time-column)")
+        rows = prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label)
+        for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
+            yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,
+                                 proba, rejected)
 
 
 def _write_predictions(fh, results, bar, args, classes, skipped):
@@ -398,8 +468,8 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
 
 
 def _cmd_evaluate(args, out):
-    clf = _load_model(args)
-    report, skipped = metrics._evaluate(clf, _load_labelled(args), source=args.data_dir,
+    clf, reader = _load_model(args, return_reader=True)
+    report, skipped = metrics._evaluate(clf, _load_labelled(args, reader=reader), source=args.data_dir,
                                         on_invalid=args.on_invalid)
     _print_report(report, out)
     if args.report:
@@ -440,17 +510,19 @@ def _confusion_table(labels, matrix):
 
 
 def _plot_confusion(args, plotting):
-    report, skipped = metrics._evaluate(_load_model(args), _load_labelled(args), source=args.data_dir,
+    clf, reader = _load_model(args, return_reader=True)
+    report, skipped = metrics._evaluate(clf, _load_labelled(args, reader=reader), source=args.data_dir,
                                         on_invalid=args.on_invalid)
     return plotting.plot_confusion(report["confusion_matrix"], report["labels"], normalize=args.normalize,
                                    title=f"{args.model} on {args.data_dir}: accuracy {report['accuracy']:.4f}"), skipped
 
 
 def _plot_trajectories(args, plotting):
-    ds = _load_labelled(args)
     if not args.model:
+        ds = _load_labelled(args)
         return plotting.plot_trajectories(ds.trajectories, [str(lb) for lb in ds.labels]), ds.skipped
-    clf = _load_model(args)
+    clf, reader = _load_model(args, return_reader=True)
+    ds = _load_labelled(args, reader=reader)
     X, labels, skipped = metrics._matching_dims(clf, ds, args.on_invalid, source=args.data_dir)
     predicted = np.asarray(clf.predict(X)).astype(str)
     return plotting.plot_trajectories(X, labels, predicted=predicted), skipped
@@ -461,9 +533,9 @@ def _plot_convergence(args, plotting):
 
 
 def _plot_states(args, plotting):
-    clf, X, skipped = _load_model(args), None, []
+    (clf, reader), X, skipped = _load_model(args, return_reader=True), None, []
     if args.data:
-        ds = _load_labelled(args, args.data)
+        ds = _load_labelled(args, args.data, reader=reader)
         X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
         skipped = ds.skipped
     return plotting.plot_states(clf, args.label, X), skipped
@@ -531,6 +603,7 @@ def _tune_grid(args):
 def _cmd_tune(args, out):
     ds = _load_labelled(args)
     grid, fixed = _tune_grid(args)
+    fixed["time_column"] = ds.time_column
     logger.info("cross-validating %d candidates x %d folds", len(model_selection._candidates(grid)), args.cv)
     clf = HMMClassifierCV(HMMClassifier(**fixed), grid, cv=args.cv, n_jobs=args.n_jobs, random_state=args.random_state)
     bar = _progress_bar(args, 1, "fit", "model search")
@@ -541,7 +614,7 @@ def _cmd_tune(args, out):
             bar.close()
     clf.set_params(n_jobs=None)
     _print_search(clf, out, top=len(clf.cv_results_["params"]), n=len(ds))
-    persistence.save_model(clf, args.output)
+    persistence.save_model(clf, args.output, reader=ds.reader)
     _done_with_cache(args, _cache_dir(args))
     print(f"refit on all {len(ds)} trajectories; model written to {args.output}", file=out)
     return _report_skipped(ds.skipped)

@@ -186,10 +186,10 @@ def _fitted_state(clf):
 
 
 #: What a model file may say of how its training data were read (``save_model(...,
-#: reader=)``): the reading options of :func:`trajhmm.read_trajectory` and the table's id
-#: column, with the JSON types each takes. Choices are checked by the readers when used.
+#: reader=)``): the reading options of :func:`trajhmm.read_trajectory` (tables take the
+#: same names), with the JSON types each takes. Choices are checked by the readers.
 READER_KEYS = {"columns": list, "time_column": (str, int), "layout": str, "delimiter": str, "decimal": str,
-               "encoding": str, "missing": str, "variable": str, "id_column": str}
+               "encoding": str, "missing": str, "variable": str}
 
 
 def check_reader(reader, fail=None):

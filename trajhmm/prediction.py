@@ -47,7 +47,7 @@ class SkippedFile:
 
 
 def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unknown", on_invalid="error",
-                  variable=None, n_jobs=None):
+                  variable=None, n_jobs=None, reader=None, pattern=None):
     """Predict the class of every trajectory file under ``paths``, lazily, in order.
 
     Parameters
@@ -67,6 +67,12 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
         .mat files: the variable to read.
     n_jobs : int, optional
         Batches scored in parallel (joblib; under a Dask backend, on the cluster).
+    reader : dict, optional
+        How to read every file: the options of :func:`trajhmm.read_trajectory` (columns,
+        time_column, delimiter, ...), e.g. the ones stored with the model
+        (``load_model(path, return_reader=True)``).
+    pattern : str, optional
+        Folders: only the files whose name matches this glob.
 
     Yields
     ------
@@ -88,16 +94,17 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     check_is_fitted(getattr(model, "best_estimator_", model), "models_")  # HMMClassifierCV: its refitted model
     check_param("batch_size", batch_size)
     check_param("on_invalid", on_invalid)
-    files = datasets.iter_trajectory_files(paths)
+    reader = {**(reader or {}), **({"variable": variable} if variable is not None else {})}
+    files = datasets.iter_trajectory_files(paths, pattern=pattern)
     batches = iter(lambda: list(itertools.islice(files, batch_size)), [])
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, variable, os.getcwd()) for batch in batches
+        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, reader, os.getcwd()) for batch in batches
     )
     for batch_results in results:
         yield from batch_results
 
 
-def _predict_batch(model, paths, reject, unknown, on_invalid, variable, cwd=None):
+def _predict_batch(model, paths, reject, unknown, on_invalid, reader, cwd=None):
     """One task: read ``paths`` and predict them (runs where joblib sends it: on a Dask
     worker, relative paths are resolved against the client's working directory ``cwd``,
     and reported as given)."""
@@ -106,11 +113,12 @@ def _predict_batch(model, paths, reject, unknown, on_invalid, variable, cwd=None
         try:
             where = os.path.join(cwd, path) if cwd else path
             try:
-                traj = datasets.read_trajectory(where, **datasets.options_for(where, variable=variable))
+                traj = datasets.read_trajectory(where, **datasets.options_for(where, **reader))
             except DataError as exc:  # name the file as the user gave it
                 raise DataError(str(exc).replace(where, path, 1)) from None
             if traj.shape[1] != model.n_features_in_:
-                raise DataError(f"{path}: expected {model.n_features_in_} dims like the model, got {traj.shape[1]}")
+                raise DataError(f"{path}: expected {model.n_features_in_} columns like the model's training data, got "
+                                f"{traj.shape[1]} (choose them with --columns / --time-column, or --layout)")
         except DataError as exc:
             if on_invalid == "error":
                 raise

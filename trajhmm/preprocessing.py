@@ -97,8 +97,8 @@ def check_times(times, n_points, name="times"):
     step = np.diff(t)
     if (step <= 0).any():
         i = int(np.argmax(step <= 0)) + 1
-        raise ValueError(f"{name}: expected strictly increasing time stamps, got {t[i]!r} at point {i} "
-                         f"after {t[i - 1]!r}")
+        raise ValueError(f"{name}: expected strictly increasing time stamps, got {float(t[i])!r} at point {i} "
+                         f"after {float(t[i - 1])!r}")
     return t
 
 
