@@ -518,14 +518,19 @@ def _plot_confusion(args, plotting):
 
 
 def _plot_trajectories(args, plotting):
+    def coordinates(X, time_column):  # what is drawn: the time stamps are not a coordinate
+        return X if time_column is None else [np.delete(x, time_column, axis=1) for x in X]
+
     if not args.model:
         ds = _load_labelled(args)
-        return plotting.plot_trajectories(ds.trajectories, [str(lb) for lb in ds.labels]), ds.skipped
+        return plotting.plot_trajectories(coordinates(ds.trajectories, ds.time_column),
+                                          [str(lb) for lb in ds.labels]), ds.skipped
     clf, reader = _load_model(args, return_reader=True)
     ds = _load_labelled(args, reader=reader)
     X, labels, skipped = metrics._matching_dims(clf, ds, args.on_invalid, source=args.data_dir)
     predicted = np.asarray(clf.predict(X)).astype(str)
-    return plotting.plot_trajectories(X, labels, predicted=predicted), skipped
+    time_column = getattr(clf, "best_estimator_", clf).time_column
+    return plotting.plot_trajectories(coordinates(X, time_column), labels, predicted=predicted), skipped
 
 
 def _plot_convergence(args, plotting):
@@ -557,17 +562,22 @@ def _cmd_plot(args, out):
 def _cmd_info(args, out):
     from .plotting import _feature_names
 
-    loaded = _load_model(args)
+    loaded, reader = _load_model(args, return_reader=True)
     clf = getattr(loaded, "best_estimator_", loaded)
     meta = persistence.model_metadata(args.model)
     print(f"model file: {args.model}", file=out)
     if meta:
         print(f"format: trajhmm-model version {meta['format_version']}", file=out)
         print("saved with: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items())), file=out)
-    print(f"input dims: {clf.n_features_in_}; model features: {clf.n_model_features_}", file=out)
-    names = _feature_names(clf.n_features_in_, clf.derivatives)
+    print("files read with: " + (", ".join(f"{k}={v!r}" for k, v in sorted(reader.items())) if reader
+                                 else "the default options"), file=out)
+    timed = clf.time_column is not None
+    print(f"input columns: {clf.n_features_in_}" + (f" (column {clf.time_column}: time stamps)" if timed else "")
+          + f"; model features: {clf.n_model_features_}", file=out)
+    names = _feature_names(clf.n_features_in_ - timed, clf.derivatives)
     dropped = [n for n, keep in zip(names, clf.feature_mask_) if not keep]
-    print(f"preprocessing: resample {clf.n_points} points evenly in {clf.resample}, translation={clf.translation}, "
+    where = "in time (the time stamps)" if timed and clf.resample == "time" else f"in {clf.resample}"
+    print(f"preprocessing: resample {clf.n_points} points evenly {where}, translation={clf.translation}, "
           f"scaling={clf.scaling}, derivatives={clf.derivatives}, standardize={clf.standardize}"
           + (f"; constant features dropped: {', '.join(dropped)}" if dropped else ""), file=out)
     print(f"model: {clf.n_states} states, n_mix={clf.n_mix}, {clf.covariance_type} covariance, {clf.topology}"
