@@ -446,7 +446,7 @@ def _positions(path, table, given):
     else:
         for v in wanted:
             if isinstance(v, str):
-                what = "a header row" if path.suffix.lower() in _TEXT else "column names"
+                what = "header row" if path.suffix.lower() in _TEXT else "column names"
                 raise DataError(f"{path}: has no {what}, so columns are chosen by 0-based position, got the name "
                                 f"{v!r}; pass positions 0 to {n - 1} (columns=[0, 2] / --columns 0,2)")
             if v >= n:
@@ -492,7 +492,7 @@ def _hint(table, c, cell):
     text = cell.strip().strip("\"'")
     if decimal != "," and _DECIMAL_COMMA.match(text):
         return "; it looks like a decimal comma: pass decimal=',' (--decimal ,)"
-    if any(ch in text for ch in ",;\t") or (delimiter is not None and " " in text):
+    if any(ch in text for ch in ",;\t|") or (delimiter is not None and " " in text):
         return (f"; the columns are split at {_DELIMITER_NAMES.get(delimiter, repr(delimiter))}: if they are "
                 "separated by another character, pass delimiter= (--delimiter)")
     if sum(1 for _, cc, _ in table.bad if cc == c) == len(table.lines):
@@ -675,8 +675,8 @@ def _read_text(path, delimiter=None, decimal=None, encoding=None):
         raise DataError(f"{path}: empty file (no data lines)")
     delimiter = _detect_delimiter(lines[0][1]) if delimiter is None else delimiter
     cut = _cutter(delimiter)
-    decimal = decimal or _detect_decimal(path, lines[:3], cut, delimiter)
     names = [_unquote(c) for c in cut(lines[0][1])]
+    decimal = decimal or _detect_decimal(lines, cut, delimiter)
     if _is_header(names, decimal):
         first_no = lines[0][0]
         lines = lines[2:] if len(lines) > 1 and _is_units(cut(lines[1][1]), decimal) else lines[1:]
@@ -684,7 +684,7 @@ def _read_text(path, delimiter=None, decimal=None, encoding=None):
             raise DataError(f"{path}: header only (line {first_no}), no data rows")
     else:
         names = None
-    if delimiter is not None and delimiter != " " and all(ln.rstrip(_SPACES).endswith(delimiter) for _, ln in lines):
+    if _trailing(lines, names, cut, delimiter):
         lines = [(i, ln.rstrip(_SPACES)[:-1]) for i, ln in lines]  # a delimiter ending every line
         names = names[:-1] if names and names[-1] == "" else names
     table = _fast_table(lines, cut, decimal) or _slow_table(path, lines, cut, decimal)
@@ -694,12 +694,21 @@ def _read_text(path, delimiter=None, decimal=None, encoding=None):
     return table
 
 
-def _detect_decimal(path, lines, cut, delimiter):
-    """"," when the columns are split at ";" or tabs and a cell looks like 1,0686, else "."."""
+def _detect_decimal(lines, cut, delimiter):
+    """"," when the columns are split at ";" or tabs and a cell of a line after the first
+    (which may be a header) looks like 1,0686, else "."."""
     if delimiter not in (";", "\t"):
         return "."
-    comma = any(_DECIMAL_COMMA.match(_unquote(c)) for _, ln in lines for c in cut(ln))
+    comma = any(_DECIMAL_COMMA.match(_unquote(c)) for _, ln in lines[1:] if "," in ln for c in cut(ln))
     return "," if comma else "."
+
+
+def _trailing(lines, names, cut, delimiter):
+    """Every data line ends with the delimiter, and the header (if any) has no name for the
+    empty column that this makes: the delimiter is a line end, not an empty last column."""
+    if delimiter is None or delimiter == " " or not all(ln.rstrip(_SPACES).endswith(delimiter) for _, ln in lines):
+        return False
+    return names is None or names[-1] == "" or len(names) == len(cut(lines[0][1])) - 1
 
 
 def _is_units(cells, decimal):
