@@ -2,6 +2,7 @@
 (time columns, decimal commas, pandas output, units rows, UTF-16, gaps, README files in
 the data folder, symbolic links, subject/label trees)."""
 
+import json
 import logging
 import os
 import re
@@ -128,6 +129,7 @@ def test_a_time_like_column_read_as_a_coordinate_warns(tmp_path, name):
     ctx = _no_warnings()
     try:  # told which columns to read: no warning
         np.testing.assert_array_equal(read_trajectory(p, columns=["x"]), [[1], [2], [3]])
+        np.testing.assert_array_equal(read_trajectory(p, columns=["x", name]), [[1, 0], [2, 1], [3, 2]])
         np.testing.assert_array_equal(read_trajectory(p, time_column=name), [[0, 1], [1, 2], [2, 3]])
     finally:
         ctx.__exit__(None, None, None)
@@ -335,6 +337,11 @@ def test_d13_a_folder_without_trajectory_files_is_an_error(tmp_path):
     assert str(info.value) == f"{docs}: no trajectory files (ignored 2 files that are not trajectory data (1 .json, 1 .md))"
     with pytest.raises(DataError, match=re.escape(f"{empty}: no trajectory files (an empty folder)")):
         list_trajectory_files(empty)
+    _tree(docs, {"a/1.csv": GOOD, "b/README.md": "x"})  # a class folder with only a README
+    with pytest.raises(DataError) as info:
+        load_trajectories(docs)
+    assert str(info.value) == (f"{docs / 'b'}: empty class folder (no trajectory files; ignored 1 file that is not "
+                               "trajectory data (1 .md))")
 
 
 def test_iter_trajectory_files_is_lazy_and_ignores_non_data(tmp_path, caplog):
@@ -385,6 +392,7 @@ def test_dataset_reader_reads_new_files_like_the_training_files(tmp_path):
     ds = load_trajectories(root, time_column="time", columns=["y", "x"])
     assert ds.time_column == 0
     assert ds.reader == {"columns": ["y", "x"], "time_column": "time"}
+    assert json.loads(json.dumps(ds.reader)) == ds.reader
     np.testing.assert_array_equal(ds.trajectories[0], [[0, 2, 1.5], [1, 4.5, 3]])
     new = _write(tmp_path / "new.csv", "time;x;y;label\n0;7;8;q\n2;9;10;q\n")
     np.testing.assert_array_equal(read_trajectory(new, **ds.reader), [[0, 8, 7], [2, 10, 9]])

@@ -387,7 +387,7 @@ class _Table:
 def _note(notes, path, key, message):
     """A warning now (``notes`` None), or kept for the tree: the first file's message, and a count."""
     if notes is None:
-        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=4)
+        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=6)  # the caller of read_trajectory
     elif key in notes:
         notes[key][1] += 1
     else:
@@ -471,7 +471,7 @@ def _finish(path, table, given, notes):
         _check_time(path, table, arr[:, 0], sel[0])
     if not np.isfinite(arr).all():
         arr = _fill(path, table, arr.copy(), sel, has_time, given.get("missing", "error"))
-    if table.names is not None and not has_time:
+    if table.names is not None and not has_time and given.get("columns") is None:
         _time_like(path, table, sel, notes)
     return check_trajectory(arr, name=str(path))
 
@@ -815,7 +815,7 @@ class _Ignored:
     """The files of a tree left unread, by kind (".md", "Thumbs.db", "not matching --pattern ...")."""
 
     def __init__(self, pattern=None):
-        self.pattern, self.paths, self.kinds = pattern, [], Counter()
+        self.pattern, self.paths, self.kinds = pattern, [], []
 
     def kind(self, name):
         """Why a file is not read (None: it is read)."""
@@ -833,16 +833,19 @@ class _Ignored:
 
     def add(self, path, kind):
         self.paths.append(str(path))
-        self.kinds[kind] += 1
+        self.kinds.append(kind)
 
-    def describe(self):
-        n = len(self.paths)
-        kinds = ", ".join(f"{k} {name}" for name, k in sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+    def describe(self, start=0):
+        """"ignored 4 files that are not trajectory data (2 .md, 1 .json, 1 Thumbs.db)", for
+        the files added since the ``start``-th."""
+        counts = Counter(self.kinds[start:])
+        n = sum(counts.values())
+        kinds = ", ".join(f"{k} {name}" for name, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return f"ignored {n} file{'s' * (n != 1)} that {'are' if n != 1 else 'is'} not trajectory data ({kinds})"
 
-    def nothing(self, folder):
+    def nothing(self, folder, start=0):
         """The error for a folder without a trajectory file."""
-        return DataError(f"{folder}: no trajectory files ({self.describe() if self.paths else 'an empty folder'})")
+        return DataError(f"{folder}: no trajectory files ({self.describe(start) if self.paths[start:] else 'an empty folder'})")
 
     def log(self, root):
         if self.paths:
@@ -1047,12 +1050,13 @@ def _class_files(root, ignored):
     _warn_nested(root, classes)
     top = (os.path.realpath(root),)
     for cls in classes:
-        n = 0
+        n, start = 0, len(ignored.paths)
         for f in _walk(str(cls), ignored, top):
             n += 1
             yield f, cls.name
         if not n:
-            raise DataError(f"{cls}: empty class folder (no trajectory files)")
+            also = f"; {ignored.describe(start)}" if ignored.paths[start:] else ""
+            raise DataError(f"{cls}: empty class folder (no trajectory files{also})")
 
 
 def _level_files(root, ignored, level):
@@ -1087,7 +1091,7 @@ def _warn_nested(root, classes):
     shown = lambda names: ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")  # noqa: E731
     warnings.warn(f"{root}: the class folders hold sub-folders with the same names ({shown(repeated)}): labels are "
                   f"taken from the first level ({shown([c.name for c in classes])}); if the labels are the "
-                  "sub-folders, pass label_level=2 (--label-level 2)", UserWarning, stacklevel=4)
+                  "sub-folders, pass label_level=2 (--label-level 2)", UserWarning, stacklevel=6)
 
 
 def _check_consistent_dims(ds, on_invalid):
