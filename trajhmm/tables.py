@@ -65,21 +65,23 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
             raise DataError(f"{name}: {what}: no column {col!r}; the table has {', '.join(map(repr, names))}")
     if not wanted:
         raise DataError(f"{name}: no coordinate columns left besides {', '.join(c for c in special.values() if c)}")
+    pd = _pandas()
     for col in wanted:
-        if not np.issubdtype(frame[col].dtype, np.number):
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
             raise DataError(f"{name}: column {col!r} is not numeric ({frame[col].dtype}); choose the coordinates "
                             "with columns= / --columns")
     return wanted
 
 
-def _times(values, name):
-    """Time stamps as float seconds: numbers as they are, datetimes relative to the first."""
-    if np.issubdtype(values.dtype, np.datetime64):
-        ns = values.astype("datetime64[ns]").astype(np.int64)
+def _times(column, name):
+    """Time stamps as float seconds: numbers as they are, dates relative to the first."""
+    pd = _pandas()
+    if pd.api.types.is_datetime64_any_dtype(column):
+        ns = column.to_numpy(dtype="datetime64[ns]").astype(np.int64)
         return (ns - ns.min()) / 1e9
-    if not np.issubdtype(values.dtype, np.number):
-        raise DataError(f"{name}: the time column is not numbers or dates ({values.dtype})")
-    return values.astype(float)
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        raise DataError(f"{name}: the time column is not numbers or dates ({column.dtype})")
+    return column.to_numpy(dtype=float)
 
 
 def load_table(source, *, id_column, label_column=None, time_column=None, columns=None, group_column=None,
@@ -116,7 +118,8 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     TrajectoryDataset
         ``trajectories`` in the order of the sorted ids; ``ids`` the id of each; ``paths``
         ``source[id=...]``; ``reader`` what ``save_model(..., reader=)`` stores so that
-        ``trajhmm predict`` reads new tables the same way.
+        ``trajhmm predict`` reads new tables the same way (the coordinate columns by
+        name, so a table with more columns, such as its labels, reads alike).
 
     Examples
     --------
@@ -133,7 +136,7 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
         row = int(np.flatnonzero(frame[id_column].isna().to_numpy())[0])
         raise DataError(f"{name}: {_row(row, line0)}: empty id")
     ds = TrajectoryDataset(time_column=None if time_column is None else 0,
-                           reader={k: v for k, v in (("columns", list(wanted) if columns is not None else None),
+                           reader={k: v for k, v in (("columns", list(wanted)),
                                                      ("time_column", time_column),
                                                      ("missing", None if missing == "error" else missing))
                                    if v is not None})
@@ -165,10 +168,10 @@ def _row(index, line0):
     return f"line {index + line0}" if line0 is not None else f"row {index}"
 
 
-def _one_value(rows, column, ident, name, what):
+def _one_value(rows, column, where, what):
     values = rows[column].unique()
     if len(values) != 1:
-        raise DataError(f"{name}: id {ident!r}: expected one {what} per trajectory, got {sorted(map(str, values))}")
+        raise DataError(f"{where}: expected one {what} per trajectory, got {sorted(map(str, values))}")
     value = values[0]
     return value.item() if isinstance(value, np.generic) else value
 
@@ -179,7 +182,7 @@ def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_col
     coords = rows[wanted].to_numpy(dtype=float)
     positions = rows.index.to_numpy() if line0 is not None else order
     if time_column is not None:
-        t = _times(rows[time_column].to_numpy(), where)
+        t = _times(rows[time_column], where)
         order = np.argsort(t, kind="stable")
         t, coords, positions = t[order], coords[order], np.asarray(positions)[order]
         if not np.isfinite(t).all():
@@ -200,6 +203,6 @@ def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_col
     ds.paths.append(where)
     ds.ids.append(ident.item() if isinstance(ident, np.generic) else ident)
     if label_column is not None:
-        ds.labels.append(_one_value(rows, label_column, ident, name, "label"))
+        ds.labels.append(_one_value(rows, label_column, where, "label"))
     if group_column is not None:
-        ds.groups.append(_one_value(rows, group_column, ident, name, "group"))
+        ds.groups.append(_one_value(rows, group_column, where, "group"))
