@@ -73,6 +73,10 @@ def test_groups_and_unlabelled_tables(dataset):
     (lambda t: t.assign(x=t["x"].where(t.index != 5)), {},
      r"the table\[id=0\]: row 5, column 'x': missing value; pass missing='interpolate' \(--missing interpolate\)"),
     (lambda t: t.assign(id=t["id"].where(t.index != 2)), {}, r"the table: row 2: empty id"),
+    (lambda t: t.assign(y=t["y"].where(t.index != 4, np.inf)), {"missing": "interpolate"},
+     r"the table\[id=0\]: row 4, column 'y': expected a finite number, got inf"),
+    (lambda t: t.assign(z=np.nan), {"missing": "interpolate"},
+     r"the table\[id=0\]: column 'z' has no values, nothing to interpolate from; leave it out with columns="),
     (lambda t: t[t.index != 1].iloc[:1], {}, r"expected at least 2 points, got 1"),
 ])
 def test_table_errors_name_the_row_and_the_fix(dataset, edit, kwargs, message):
@@ -150,7 +154,8 @@ def test_the_same_trajectories_in_every_shape_give_the_same_predictions(dataset,
     for key, got in predictions.items():
         assert got == expected, key
     assert np.mean(np.array(expected) == np.array([f'"{c}"' for c in yte])) == 1.0
-    assert load_model(d / "b.npz", return_reader=True)[1] == {"time_column": "t"}
+    model, reader = load_model(d / "b.npz", return_reader=True)
+    assert reader == {"time_column": "t"} and model.time_column == 0
 
 
 def test_cli_table_flags_errors(dataset, tmp_path, capsys):

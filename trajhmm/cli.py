@@ -337,7 +337,7 @@ def _cmd_train(args, out):
         n_train, held_out = model_selection._fit_held_out(
             clf, ds.trajectories, ds.labels, args.test_size, random_state=args.random_state,
             progress=_train_progress(bar) if bar else None, source=args.data_dir, cache_dir=_cache_dir(args),
-            groups=getattr(ds, "groups", None))
+            groups=ds.groups)
     finally:
         if bar:
             bar.close()
@@ -407,7 +407,8 @@ def _cmd_predict(args, out):
         results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
                                 unknown=args.unknown_label, on_invalid=args.on_invalid, n_jobs=args.n_jobs,
                                 reader=reading, pattern=args.pattern)
-        count = lambda: sum(1 for _ in datasets.iter_trajectory_files(args.paths, pattern=args.pattern))  # noqa: E731
+        count = lambda: sum(1 for _ in datasets.iter_trajectory_files(  # noqa: E731 (names only)
+            args.paths, pattern=args.pattern, log_ignored=False))
     skipped = []
     bar = _progress_bar(args, count, "file", "predicting")
     try:
@@ -433,8 +434,8 @@ def _predict_tables(clf, args, reading):
     for path in args.paths:
         ds = load_table(path, **options)
         if ds.trajectories[0].shape[1] != clf.n_features_in_:
-            raise DataError(f"{path}: expected {clf.n_features_in_} columns like the model's training data, got "
-                            f"{ds.trajectories[0].shape[1]} (choose them with --columns / --time-column)")
+            raise DataError(f"{path}: expected {clf.n_features_in_} dims like the model, got "
+                            f"{ds.trajectories[0].shape[1]} (choose the columns with --columns / --time-column)")
         rows = prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label)
         for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
             yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,

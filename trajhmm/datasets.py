@@ -529,16 +529,27 @@ def _fill(path, table, arr, sel, has_time, missing):
         got = "nan" if cell.strip().lower() == "nan" else "an empty cell" if not cell.strip() else repr(cell.strip())
         raise DataError(f"{path}: {table.where(i, j)}: expected a finite number, got {got} (a missing value); "
                         "pass missing='interpolate' (--missing interpolate) to fill missing values from their neighbours")
-    x = arr[:, 0] if has_time else np.arange(len(arr), dtype=float)
-    for k in np.flatnonzero(np.isnan(body).any(axis=0)):
-        ok = ~np.isnan(body[:, k])
-        if not ok.any():
-            j = sel[k + first]
-            name = repr(table.names[j]) if table.names is not None else f"at position {j}"
-            raise DataError(f"{path}: column {name} has no values (every cell is missing), nothing to interpolate "
-                            "from; leave it out with columns= (--columns)")
-        body[~ok, k] = np.interp(x[~ok], x[ok], body[ok, k])
+    empty = fill_gaps(body, arr[:, 0] if has_time else None)
+    if empty is not None:
+        j = sel[empty + first]
+        name = repr(table.names[j]) if table.names is not None else f"at position {j}"
+        raise DataError(f"{path}: column {name} has no values (every cell is missing), nothing to interpolate "
+                        "from; leave it out with columns= (--columns)")
     return arr
+
+
+def fill_gaps(values, times=None):
+    """Fill the NaN cells of ``values`` (n_points, n_cols) in place by linear interpolation
+    along ``times`` (default: the row index) within each column; leading and trailing
+    gaps take the nearest value. Returns None, or the index of the first column without
+    any value (left as it is)."""
+    x = np.arange(len(values), dtype=float) if times is None else np.asarray(times, dtype=float)
+    for k in np.flatnonzero(np.isnan(values).any(axis=0)):
+        ok = ~np.isnan(values[:, k])
+        if not ok.any():
+            return int(k)
+        values[~ok, k] = np.interp(x[~ok], x[ok], values[ok, k])
+    return None
 
 
 def _time_like(path, table, sel, notes):
@@ -769,8 +780,8 @@ def _is_float(text):
 
 @dataclass
 class TrajectoryDataset:
-    """Labelled trajectories (from a folder tree, a .ts file or an .npz bundle), in a
-    deterministic order.
+    """Labelled trajectories (from a folder tree, a .ts file, an .npz bundle or a table),
+    in a deterministic order.
 
     Attributes
     ----------
@@ -793,6 +804,11 @@ class TrajectoryDataset:
         an array (see :func:`reader_options`), as plain JSON values: a model trained on
         this data set can read new files the same way with
         ``read_trajectory(path, **options_for(path, **dataset.reader))``.
+    ids : list or None
+        Tables (:func:`trajhmm.load_table`): the id of each trajectory.
+    groups : list or None
+        Tables read with ``group_column``: who or what recorded each trajectory, for
+        ``fit(X, y, groups=dataset.groups)``.
     """
 
     trajectories: list = field(default_factory=list)
@@ -802,6 +818,8 @@ class TrajectoryDataset:
     ignored: list = field(default_factory=list)
     time_column: int = None
     reader: dict = field(default_factory=dict)
+    ids: list = None
+    groups: list = None
 
     def __len__(self):
         return len(self.trajectories)
@@ -899,9 +917,10 @@ def list_trajectory_files(paths, *, pattern=None):
     return list(iter_trajectory_files(paths, pattern=pattern))
 
 
-def iter_trajectory_files(paths, *, pattern=None):
+def iter_trajectory_files(paths, *, pattern=None, log_ignored=True):
     """Like :func:`list_trajectory_files`, lazily: one folder listed at a time, so a
-    stream over many files never holds more than one folder's names."""
+    stream over many files never holds more than one folder's names. ``log_ignored=False``:
+    no summary of the ignored files (a second pass over the same folders, to count them)."""
     if pattern is not None:
         _check_pattern(pattern)
     if isinstance(paths, (str, os.PathLike)):
@@ -916,7 +935,8 @@ def iter_trajectory_files(paths, *, pattern=None):
             for f in _walk(str(p), ignored):
                 n += 1
                 yield f
-            ignored.log(p)
+            if log_ignored:
+                ignored.log(p)
             if not n:
                 raise ignored.nothing(p)
         else:

@@ -117,8 +117,7 @@ def _predict_batch(model, paths, reject, unknown, on_invalid, reader, cwd=None):
             except DataError as exc:  # name the file as the user gave it
                 raise DataError(str(exc).replace(where, path, 1)) from None
             if traj.shape[1] != model.n_features_in_:
-                raise DataError(f"{path}: expected {model.n_features_in_} columns like the model's training data, got "
-                                f"{traj.shape[1]} (choose them with --columns / --time-column, or --layout)")
+                raise DataError(f"{path}: expected {model.n_features_in_} dims like the model, got {traj.shape[1]}")
         except DataError as exc:
             if on_invalid == "error":
                 raise

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import TrajectoryDataset
+from .datasets import TrajectoryDataset, fill_gaps
 from .exceptions import DataError
 
 __all__ = ["load_table", "TABLE_SUFFIXES"]
@@ -139,8 +139,8 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
                            reader={k: v for k, v in (("columns", list(wanted)),
                                                      ("time_column", time_column),
                                                      ("missing", None if missing == "error" else missing))
-                                   if v is not None})
-    ds.ids, ds.groups = [], [] if group_column else None
+                                   if v is not None},
+                           ids=[], groups=[] if group_column else None)
     for ident, rows in frame.groupby(id_column, sort=True):
         _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_column, group_column, missing)
     if not ds.trajectories:
@@ -148,20 +148,6 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     if label_column is None:
         ds.labels = []
     return ds
-
-
-def fill_missing(values, times, where):
-    """NaN cells filled by linear interpolation along ``times`` (or the row index) within
-    each column; leading and trailing gaps take the nearest value."""
-    values = np.array(values, dtype=float)
-    axis = np.arange(len(values), dtype=float) if times is None else np.asarray(times, dtype=float)
-    for c in range(values.shape[1]):
-        bad = ~np.isfinite(values[:, c])
-        if bad.all():
-            raise DataError(f"{where}: column {c + 1} has no value at all")
-        if bad.any():
-            values[bad, c] = np.interp(axis[bad], axis[~bad], values[~bad, c])
-    return values
 
 
 def _row(index, line0):
@@ -192,11 +178,16 @@ def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_col
             raise DataError(f"{where}: {_row(int(positions[same[0] + 1]), line0)}: time stamp {t[same[0]]!r} "
                             "repeats; expected one row per time")
     if not np.isfinite(coords).all():
-        if missing != "interpolate":
-            r, c = np.argwhere(~np.isfinite(coords))[0]
-            raise DataError(f"{where}: {_row(int(positions[r]), line0)}, column {wanted[c]!r}: missing value; pass "
-                            "missing='interpolate' (--missing interpolate) to fill gaps")
-        coords = fill_missing(coords, None if time_column is None else t, where)
+        bad = np.isinf(coords) | (np.isnan(coords) if missing != "interpolate" else False)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise DataError(f"{where}: {_row(int(positions[r]), line0)}, column {wanted[c]!r}: "
+                            + (f"expected a finite number, got {coords[r, c]}" if np.isinf(coords[r, c]) else
+                               "missing value; pass missing='interpolate' (--missing interpolate) to fill gaps"))
+        empty = fill_gaps(coords, None if time_column is None else t)
+        if empty is not None:
+            raise DataError(f"{where}: column {wanted[empty]!r} has no values, nothing to interpolate from; leave it "
+                            "out with columns= (--columns)")
     if len(coords) < 2:
         raise DataError(f"{where}: expected at least 2 points, got {len(coords)}")
     ds.trajectories.append(coords if time_column is None else np.column_stack([t, coords]))
