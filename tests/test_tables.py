@@ -166,3 +166,24 @@ def test_cli_table_flags_errors(dataset, tmp_path, capsys):
     assert code == 1 and "a table needs --label-column" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli(["train", tmp_path, "-o", tmp_path / "m.npz", "--label-column", "label", "--no-search"], capsys)
     assert code == 1 and "--label-column applies to tables, with --id-column" in err
+
+
+def test_cli_evaluate_predict_and_groups_on_tables(dataset, tmp_path, capsys):
+    X, y = dataset
+    table = _long(X, y)
+    table["subject"] = np.where(table["label"] == "wave", "s1", "s" + (table["id"] % 3).astype(str))
+    table.to_csv(tmp_path / "t.csv", index=False)
+    flags = ["--id-column", "id", "--label-column", "label", "--time-column", "t"]
+    # the groups reach the rejection's calibration folds: a class recorded by one subject only
+    # cannot be held out by subject
+    code, _, err = cli(["train", tmp_path / "t.csv", "-o", tmp_path / "m.npz", *flags, "--group-column", "subject",
+                        "--no-search", *FLAGS, "--rejection-rate", "0.05"], capsys)
+    assert code == 0 and "open-set rejection is off" in err and "with groups" in err
+    code, out, err = cli(["evaluate", tmp_path / "m.npz", tmp_path / "t.csv", *flags], capsys)
+    assert code == 0 and f"accuracy: 1.0000 ({len(X)}/{len(X)} trajectories)" in out
+    code, out, _ = cli(["predict", tmp_path / "m.npz", tmp_path / "t.csv", "--id-column", "id"], capsys)
+    lines = [line.split("\t")[:2] for line in out.splitlines()]
+    assert code == 0 and lines == [[str(i), lb] for i, lb in enumerate(y)]
+    code, _, err = cli(["train", tmp_path / "t.csv", "-o", tmp_path / "m.npz", "--group-column", "subject",
+                        "--no-search"], capsys)
+    assert code == 1 and "--group-column applies to tables, with --id-column" in err
