@@ -246,7 +246,7 @@ def test_d7_evaluate_labels_the_model_does_not_know(tmp_path, capsys, fitted, da
 def test_d12_every_skipped_file_is_reported_once_with_its_name(tmp_path, capsys, dataset):
     X, y = dataset
     write_folder(tmp_path / "d", X, y)
-    stray = tmp_path / "d" / "README.txt"
+    stray = tmp_path / "d" / "stray.txt"
     stray.write_text("not a trajectory\n")
     bad = tmp_path / "d" / "wave" / "bad.csv"
     bad.write_text("x,y,z\n1,2,3\n4,oops,6\n")

@@ -277,15 +277,15 @@ GOOD = "1,2,3\n4,5,6\n0.5,-1,2.5\n"
 def test_files_that_are_not_data_are_ignored_with_one_summary(tmp_path, caplog):
     root = _tree(tmp_path / "data", {
         "README.md": "# my data", "NOTES.md": "x", "meta.json": "{}", "a/Thumbs.db": "x", "a/1.csv": GOOD,
-        "b/1.csv": GOOD, "b/sub/info.md": "x",
+        "b/1.csv": GOOD, "b/sub/info.md": "x", "a/README.txt": "recorded in 2024", "LICENSE": "CC BY 4.0",
     })
     with caplog.at_level(logging.WARNING, logger="trajhmm.datasets"):
         ds = load_trajectories(root)
     assert ds.labels == ["a", "b"]
     assert [r.getMessage() for r in caplog.records] == [
-        f"{root}: ignored 5 files that are not trajectory data (3 .md, 1 .json, 1 Thumbs.db)"]
+        f"{root}: ignored 7 files that are not trajectory data (2 .md, 2 README, 1 .json, 1 LICENSE, 1 Thumbs.db)"]
     assert sorted(ds.ignored) == sorted(str(root / f) for f in ("NOTES.md", "README.md", "meta.json", "a/Thumbs.db",
-                                                                 "b/sub/info.md"))
+                                                                 "b/sub/info.md", "a/README.txt", "LICENSE"))
     _write(root / "stray.csv", GOOD)  # a trajectory file at the top is still an error
     with pytest.raises(DataError, match=r"stray\.csv: expected only class folders in"):
         load_trajectories(root)
@@ -331,17 +331,17 @@ def test_d13_a_folder_without_trajectory_files_is_an_error(tmp_path):
     with pytest.raises(DataError) as info:
         load_trajectories(docs)
     assert str(info.value).startswith(f"{docs}: no trajectory files (ignored 2 files that are not trajectory data "
-                                      "(1 .json, 1 .md))")
+                                      "(1 .json, 1 README))")
     with pytest.raises(DataError) as info:
         list(iter_trajectory_files([docs]))
-    assert str(info.value) == f"{docs}: no trajectory files (ignored 2 files that are not trajectory data (1 .json, 1 .md))"
+    assert str(info.value) == f"{docs}: no trajectory files (ignored 2 files that are not trajectory data (1 .json, 1 README))"
     with pytest.raises(DataError, match=re.escape(f"{empty}: no trajectory files (an empty folder)")):
         list_trajectory_files(empty)
     _tree(docs, {"a/1.csv": GOOD, "b/README.md": "x"})  # a class folder with only a README
     with pytest.raises(DataError) as info:
         load_trajectories(docs)
     assert str(info.value) == (f"{docs / 'b'}: empty class folder (no trajectory files; ignored 1 file that is not "
-                               "trajectory data (1 .md))")
+                               "trajectory data (1 README))")
 
 
 def test_iter_trajectory_files_is_lazy_and_ignores_non_data(tmp_path, caplog):
@@ -350,7 +350,7 @@ def test_iter_trajectory_files_is_lazy_and_ignores_non_data(tmp_path, caplog):
     assert os.path.relpath(next(files), root) == "x/1.csv"  # the first file before the rest is listed
     with caplog.at_level(logging.WARNING, logger="trajhmm.datasets"):
         assert [os.path.relpath(f, root) for f in files] == ["y/2.txt"]
-    assert caplog.records[-1].getMessage() == f"{root}: ignored 1 file that is not trajectory data (1 .md)"
+    assert caplog.records[-1].getMessage() == f"{root}: ignored 1 file that is not trajectory data (1 README)"
 
 
 def test_d15_subject_label_trees_warn_and_label_level_reads_them(tmp_path):

@@ -73,6 +73,8 @@ _TIME_NAMES = {"t", "time", "timestamp", "timestamps", "time_s", "time_ms"}
 _MISSING = {"", "na", "n/a", "nan", "null", "none"}
 # Files that are never trajectory data, whatever their suffix (lower case).
 _JUNK = {".ds_store", "thumbs.db", "desktop.ini"}
+# Documents that sit beside data whatever their suffix: never read as trajectories.
+_DOC_NAMES = ("readme", "license", "licence", "changelog")
 
 
 @dataclass(frozen=True)
@@ -840,6 +842,8 @@ class _Ignored:
         low = name.lower()
         if low in _JUNK:
             return name
+        if low.startswith(_DOC_NAMES):  # README.txt is not data, though .txt is a trajectory format
+            return name.split(".")[0]
         if name.startswith("."):
             return "hidden"
         suffix = os.path.splitext(low)[1]
