@@ -1,4 +1,5 @@
 import json
+import select
 import subprocess
 import sys
 
@@ -157,3 +158,45 @@ def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys
     # n_jobs is how the training ran, not part of the model: a saved model predicts in this
     # process (n_jobs=None) unless its user says otherwise
     assert load_model(tmp_path / "m.npz").get_params() == {**values, "n_jobs": None, "time_column": None}
+
+
+def test_predict_reads_json_lines_from_stdin(model_path, dataset, monkeypatch, capsys):
+    import io
+
+    X, y = dataset
+    lines = [json.dumps({"id": f"q{i}", "points": X[i].tolist()}) for i in (0, 9)]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join([lines[0], "", lines[1]]) + "\n"))
+    code, out, err = cli(["predict", model_path, "-", "--format", "json"], capsys)
+    assert code == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [(g["path"], g["label"]) for g in got] == [("q0", y[0]), ("q9", y[9])]
+    bad = [lines[0], "{not json", json.dumps({"id": 3, "points": [[1, 2]]}), json.dumps({"points": X[1][:, :2].tolist()})]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(bad) + "\n"))
+    code, out, err = cli(["predict", model_path, "-", "--on-invalid", "skip"], capsys)
+    assert code == 3 and out.splitlines()[0].startswith(f"q0\t{y[0]}\t")
+    assert "<stdin>:2: not valid JSON" in err and "<stdin>:3: points: expected at least 2 points, got 1" in err
+    assert "<stdin>:4: expected 3 dims like the model, got 2" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(bad[1] + "\n"))
+    code, out, err = cli(["predict", model_path, "-"], capsys)
+    assert code == 1 and err.startswith("trajhmm: error: <stdin>:1: not valid JSON") and len(err.splitlines()) == 1
+    code, _, err = cli(["predict", model_path, "-", model_path], capsys)
+    assert code == 1 and "standard input is read alone" in err
+
+
+def test_predict_answers_each_stdin_line_before_the_input_ends(model_path, dataset):
+    """One long-running process serves a pipe that stays open: the answer to a line comes
+    before the next line is written."""
+    X, y = dataset
+    proc = subprocess.Popen([sys.executable, "-m", "trajhmm", "predict", str(model_path), "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for i in (0, 9):
+            proc.stdin.write(json.dumps({"id": i, "points": X[i].tolist()}) + "\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)  # never hangs the suite
+            assert ready, "no answer within 60 s while the pipe stays open"
+            assert proc.stdout.readline().split("\t")[:2] == [str(i), y[i]]  # the pipe is still open
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()

@@ -26,7 +26,7 @@ from ._cluster import dask_backend
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
-from .prediction import SkippedFile, predict_files
+from .prediction import SkippedFile, predict_files, predict_json_lines
 from .search import HMMClassifierCV, default_param_grid
 
 __all__ = ["main", "build_parser"]
@@ -161,7 +161,10 @@ def build_parser():
 
     p = sub.add_parser("predict", help="predict the class of trajectory files", epilog=EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="trajectory files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="trajectory files or folders; tables with --id-column; - alone: JSON Lines on standard input, "
+                   'one trajectory per line ({"id": ..., "points": [[x, y, z], ...], "t": [...]}), each answered '
+                   "as it arrives")
     p.add_argument("--proba", action="store_true", help="add the probability of every class")
     p.add_argument("--reject", action="store_true",
                    help="report trajectories that fit no class well as unknown (open-set rejection)")
@@ -400,7 +403,13 @@ def _cmd_predict(args, out):
     clf, reader = _load_model(args, return_reader=True)
     classes = [str(c) for c in clf.classes_]
     reading = _reading(args, reader)
-    if args.id_column:  # tables: one prediction per id
+    if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
+        results = predict_json_lines(clf, sys.stdin, reject=args.reject, unknown=args.unknown_label,
+                                     on_invalid=args.on_invalid)
+        count = None
+    elif "-" in args.paths:
+        raise DataError("-: standard input is read alone (predict MODEL -), not with files")
+    elif args.id_column:  # tables: one prediction per id
         results = _predict_tables(clf, args, reading)
         count = None
     else:
@@ -459,12 +468,14 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
             if args.proba:
                 rec["proba"] = dict(zip(classes, r.proba.tolist()))
             fh.write(json.dumps(rec) + "\n")
-            continue
-        cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
-        if writer:
-            writer.writerow(cols)
         else:
-            fh.write("\t".join(cols) + "\n")
+            cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
+            if writer:
+                writer.writerow(cols)
+            else:
+                fh.write("\t".join(cols) + "\n")
+        if args.paths == ["-"]:  # a live pipe: each answer as soon as it is known
+            fh.flush()
     return n
 
 

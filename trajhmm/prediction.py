@@ -8,6 +8,7 @@ workers of a Dask cluster do the reading and scoring and the client only sees re
 """
 
 import itertools
+import json
 import os
 from dataclasses import dataclass
 
@@ -17,9 +18,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
 from ._params import check_param
+from ._validation import check_trajectory
 from .exceptions import DataError
 
-__all__ = ["FilePrediction", "SkippedFile", "predict_files"]
+__all__ = ["FilePrediction", "SkippedFile", "predict_files", "predict_json_lines"]
 
 
 @dataclass(frozen=True)
@@ -152,3 +154,58 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]
         yield label, float(margin[i]), proba[i], bool(rejected[i])
+
+
+def _json_trajectory(model, line, where):
+    """``(id, array)`` of one JSON Lines record ``{"id": ..., "points": [[...], ...],
+    "t": [...]}``; the time stamps go first when the model takes column 0 as time."""
+    try:
+        rec = json.loads(line)
+    except ValueError as exc:
+        raise DataError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(rec, dict) or "points" not in rec:
+        raise DataError(f'{where}: expected an object {{"id": ..., "points": [[...], ...]}}, got {line.strip()[:60]!r}')
+    points = check_trajectory(_numbers(rec["points"], where), name=f"{where}: points")
+    time_column = getattr(getattr(model, "best_estimator_", model), "time_column", None)
+    if time_column is not None:
+        if "t" not in rec:
+            raise DataError(f'{where}: the model takes time stamps: expected "t" (one per point)')
+        t = _numbers(rec["t"], where)
+        if t.shape != (len(points),):
+            raise DataError(f'{where}: expected "t" with {len(points)} time stamps (one per point), got shape {t.shape}')
+        points = np.insert(points, time_column, t, axis=1)
+    if points.shape[1] != model.n_features_in_:
+        raise DataError(f"{where}: expected {model.n_features_in_} dims like the model, got {points.shape[1]}")
+    return rec.get("id", where), points
+
+
+def _numbers(value, where):
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: expected numbers, got {str(value)[:60]!r}") from None
+
+
+def predict_json_lines(model, lines, *, reject=False, unknown="unknown", on_invalid="error", name="<stdin>"):
+    """Predict one trajectory per JSON Lines record, answering each as it is read (for a
+    long-running process fed by a pipe: ``sensor | trajhmm predict model.npz -``).
+
+    Each non-empty line is ``{"id": ..., "points": [[x, y, z], ...]}``, plus ``"t": [...]``
+    (one time stamp per point) for a model with a time column. Yields a
+    :class:`FilePrediction` whose ``path`` is the record's id (``name:line`` without one),
+    or a :class:`SkippedFile` for a bad line with ``on_invalid="skip"``.
+    """
+    check_param("on_invalid", on_invalid)
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{line_no}"
+        try:
+            ident, x = _json_trajectory(model, line, where)
+        except DataError as exc:
+            if on_invalid == "error":
+                raise
+            yield SkippedFile(where, str(exc))
+            continue
+        label, margin, proba, rejected = next(prediction_rows(model, [x], reject, unknown))
+        yield FilePrediction(str(ident), label, margin, proba, rejected)
