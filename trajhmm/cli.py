@@ -211,27 +211,27 @@ def _estimator_params(args):
     return {name: getattr(args, name) for name in _params.ESTIMATOR_PARAMS if _params.PARAMS[name].cli}
 
 
-def _names(text):
+def _names(text, name):
     """A --columns / --time-column value: names, or 0-based positions written as numbers."""
     if text is None:
         return None
     names = [t.strip() for t in text.split(",")]
     if not all(names):
-        raise DataError(f"expected column names separated by commas, got {text!r}")
+        raise ValueError(f"{name}: expected column names separated by commas, got {text!r}")
     return [int(t) if t.isdigit() else t for t in names]
 
 
 def _reading(args, reader=None):
     """The reading options of the command line, over ``reader`` (a model's stored ones):
     a flag given on the command line wins."""
-    time = _names(args.time_column_name)
-    given = {"columns": _names(args.columns), "time_column": time[0] if time else None,
+    time = _names(args.time_column_name, "time_column")
+    given = {"columns": _names(args.columns, "columns"), "time_column": time[0] if time else None,
              "layout": None if args.layout == "auto" else args.layout, "delimiter": args.delimiter,
              "decimal": args.decimal, "encoding": args.encoding,
              "missing": None if args.missing == "error" else args.missing, "variable": args.variable,
              "id_column": args.id_column}
     if time is not None and len(time) != 1:
-        raise DataError(f"--time-column: expected one column, got {args.time_column_name!r}")
+        raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
     return {**(reader or {}), **{k: v for k, v in given.items() if v is not None}}
 
 
@@ -674,6 +674,23 @@ def _check_params(args):
         model_selection._check_grid(grid, fixed)
 
 
+def _check_reading(args):
+    """The reading flags, checked before any work: a bad value is a usage error (exit 2)
+    naming the flag. Returns the exit code, or None when they are fine."""
+    if not hasattr(args, "columns"):  # a command that reads no data
+        return None
+    try:
+        given = {k: v for k, v in _reading(args).items() if k in datasets.OPTIONS}
+        datasets.check_options(**given, pattern=args.pattern, **({"label_level": args.label_level}
+                                                                  if hasattr(args, "label_level") else {}))
+    except (ValueError, TypeError) as exc:
+        name, _, text = str(exc).partition(": ")
+        flag = {"time_column": "--time-column"}.get(name, "--" + name.replace("_", "-"))
+        print(f"trajhmm {_command_name(args)}: error: argument {flag}: {text}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
+
+
 class _Logging:
     """Logs and warnings of the library on stderr while a command runs, as one line each
     ("trajhmm: ..."; "trajhmm: warning: ..."). Skipped files are reported by the command
@@ -743,6 +760,9 @@ def main(argv=None, *, stdout=None):
         _check_params(args)
     except _params.ParameterError as exc:
         return _usage_error(args, exc)
+    code = _check_reading(args)
+    if code is not None:
+        return code
     return _run(args, stdout or sys.stdout)
 
 

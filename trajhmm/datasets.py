@@ -202,21 +202,27 @@ def _users_of(option):
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
-def _own_options(fmt, path, given):
-    """Validate ``given`` against ``fmt``: refuse what it does not use; return what its
-    parser takes."""
+def check_options(**given):
+    """The checks of reading options that need no file: unknown names (TypeError), values
+    out of their range and options that contradict each other (ValueError naming the
+    option). The command line runs them before any work."""
     for name, value in given.items():
         if name not in OPTIONS:
             raise TypeError(f"unexpected keyword argument {name!r}")
         if name in _CHOICES:
             check_choice(value, name, _CHOICES[name])
-        if value is None or (value is OPTIONS[name] or (isinstance(value, str | int) and value == OPTIONS[name])):
-            continue
-        if name in _CHECKS:
+        if value is not None and not _is_default(name, value) and name in _CHECKS:
             _CHECKS[name](value)
-        if name not in fmt.options:
-            raise DataError(f"{path}: {name}= applies to {_users_of(name)} only, got {fmt.what}")
     _check_together(given)
+
+
+def _own_options(fmt, path, given):
+    """Validate ``given`` against ``fmt``: refuse what it does not use; return what its
+    parser takes."""
+    check_options(**given)
+    for name, value in given.items():
+        if value is not None and not _is_default(name, value) and name not in fmt.options:
+            raise DataError(f"{path}: {name}= applies to {_users_of(name)} only, got {fmt.what}")
     return {k: given.get(k, OPTIONS[k]) for k in fmt.options if k not in _COMMON[fmt.kind]}
 
 
