@@ -1,4 +1,5 @@
 import json
+import select
 import subprocess
 import sys
 
@@ -64,7 +65,7 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
 
     code, out, _ = cli(["info", model_path], capsys)
-    assert code == 0 and "format: trajhmm-model version 3" in out and "arc_up: n=8" in out
+    assert code == 0 and "format: trajhmm-model version 4" in out and "arc_up: n=8" in out
 
 
 def test_train_with_held_out_accuracy(tmp_path, data_dir, capsys):
@@ -122,7 +123,8 @@ def test_every_estimator_parameter_has_a_flag():
 
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     dests = {a.dest for a in train._actions}
-    assert set(HMMClassifier().get_params()) <= dests
+    # time_column is set from --time-column NAME (the readers put the time stamps first)
+    assert set(HMMClassifier().get_params()) - {"time_column"} <= dests and "time_column_name" in dests
 
 
 @pytest.mark.parametrize("entry", [[sys.executable, "-m", "trajhmm"], ["trajhmm"]])
@@ -146,7 +148,8 @@ def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys
               "standardize": False, "reg_covar": 0.05, "n_iter": 7, "tol": 0.01, "n_init": 2,
               "priors": "empirical", "rejection_rate": 0.05, "random_state": 4, "n_jobs": 1}
     defaults = HMMClassifier().get_params()
-    assert set(values) == set(defaults) and all(values[k] != defaults[k] for k in values)
+    # time_column comes from --time-column NAME (test_tables: a timed folder's model has time_column 0)
+    assert set(values) == set(defaults) - {"time_column"} and all(values[k] != defaults[k] for k in values)
     argv = ["train", data_dir, "-o", tmp_path / "m.npz", "-q", "--no-search"]
     for name, value in values.items():
         argv += ["--" + name.replace("_", "-"), str(value).lower() if isinstance(value, bool) else value]
@@ -154,4 +157,46 @@ def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys
     assert code == 0, err
     # n_jobs is how the training ran, not part of the model: a saved model predicts in this
     # process (n_jobs=None) unless its user says otherwise
-    assert load_model(tmp_path / "m.npz").get_params() == {**values, "n_jobs": None}
+    assert load_model(tmp_path / "m.npz").get_params() == {**values, "n_jobs": None, "time_column": None}
+
+
+def test_predict_reads_json_lines_from_stdin(model_path, dataset, monkeypatch, capsys):
+    import io
+
+    X, y = dataset
+    lines = [json.dumps({"id": f"q{i}", "points": X[i].tolist()}) for i in (0, 9)]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join([lines[0], "", lines[1]]) + "\n"))
+    code, out, err = cli(["predict", model_path, "-", "--format", "json"], capsys)
+    assert code == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [(g["path"], g["label"]) for g in got] == [("q0", y[0]), ("q9", y[9])]
+    bad = [lines[0], "{not json", json.dumps({"id": 3, "points": [[1, 2]]}), json.dumps({"points": X[1][:, :2].tolist()})]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(bad) + "\n"))
+    code, out, err = cli(["predict", model_path, "-", "--on-invalid", "skip"], capsys)
+    assert code == 3 and out.splitlines()[0].startswith(f"q0\t{y[0]}\t")
+    assert "<stdin>:2: not valid JSON" in err and "<stdin>:3: points: expected at least 2 points, got 1" in err
+    assert "<stdin>:4: expected 3 dims like the model, got 2" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(bad[1] + "\n"))
+    code, out, err = cli(["predict", model_path, "-"], capsys)
+    assert code == 1 and err.startswith("trajhmm: error: <stdin>:1: not valid JSON") and len(err.splitlines()) == 1
+    code, _, err = cli(["predict", model_path, "-", model_path], capsys)
+    assert code == 1 and "standard input is read alone" in err
+
+
+def test_predict_answers_each_stdin_line_before_the_input_ends(model_path, dataset):
+    """One long-running process serves a pipe that stays open: the answer to a line comes
+    before the next line is written."""
+    X, y = dataset
+    proc = subprocess.Popen([sys.executable, "-m", "trajhmm", "predict", str(model_path), "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for i in (0, 9):
+            proc.stdin.write(json.dumps({"id": i, "points": X[i].tolist()}) + "\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)  # never hangs the suite
+            assert ready, "no answer within 60 s while the pipe stays open"
+            assert proc.stdout.readline().split("\t")[:2] == [str(i), y[i]]  # the pipe is still open
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()

@@ -246,7 +246,7 @@ def test_d7_evaluate_labels_the_model_does_not_know(tmp_path, capsys, fitted, da
 def test_d12_every_skipped_file_is_reported_once_with_its_name(tmp_path, capsys, dataset):
     X, y = dataset
     write_folder(tmp_path / "d", X, y)
-    stray = tmp_path / "d" / "README.txt"
+    stray = tmp_path / "d" / "stray.txt"
     stray.write_text("not a trajectory\n")
     bad = tmp_path / "d" / "wave" / "bad.csv"
     bad.write_text("x,y,z\n1,2,3\n4,oops,6\n")
@@ -257,3 +257,20 @@ def test_d12_every_skipped_file_is_reported_once_with_its_name(tmp_path, capsys,
                                         f"trajhmm: skipped: {bad}: line 3, column 2: expected a number, got 'oops'",
                                         "trajhmm: 2 file(s) skipped as invalid"]
     assert load_model(tmp_path / "m.npz").n_jobs is None  # --n-jobs is the run's, not the model's
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--delimiter", "ab"], "argument --delimiter: expected one character such as"),
+    (["--encoding", "foo"], "argument --encoding: expected a codec name such as 'utf-8'"),
+    (["--pattern="], "argument --pattern: expected a file name pattern such as '*.csv', got ''"),
+    (["--columns", "x,x"], "argument --columns: 'x' is listed twice"),
+    (["--columns", "x,,y"], "argument --columns: expected column names separated by commas, got 'x,,y'"),
+    (["--time-column", "t,u"], "argument --time-column: expected one column, got 't,u'"),
+    (["--columns", "x,t", "--time-column", "t"], "argument --columns: 't' is the time_column; list only the coordinates"),
+    (["--decimal", ";"], "argument --decimal: expected one of"),
+    (["--label-level", "0"], "argument --label-level: expected an integer >= 1, got 0"),
+])
+def test_reading_flags_are_usage_errors_before_any_work(tmp_path, capsys, flags, message):
+    code, out, err = cli(["train", tmp_path / "nothing", "-o", tmp_path / "m.npz", "--no-search", *flags], capsys)
+    assert code == 2 and message in err.strip().splitlines()[-1], err
+    assert not (tmp_path / "m.npz").exists()

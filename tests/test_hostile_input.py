@@ -22,6 +22,7 @@ from trajhmm import (
     read_trajectory,
     save_model,
 )
+from trajhmm.datasets import SUFFIXES as TRAJECTORY_SUFFIXES
 
 from conftest import BAD_FILES, FAST, FLAGS, ROOT, SAMPLE_DATA, Marker, cli, write_folder
 
@@ -51,10 +52,13 @@ def test_every_bad_file_in_predict_and_train(tmp_path, name, text, message, fitt
     plain = re.sub(r"\\(.)", r"\1", message)  # the regex of BAD_FILES as plain text
     with pytest.raises(DataError, match=message):
         read_trajectory(bad)
-    with pytest.raises(DataError, match=message):
-        load_trajectories(data)
     code, _, err = cli(["predict", model, bad], capsys)
     assert_one_line_error(code, err, bad, plain)
+    if bad.suffix not in TRAJECTORY_SUFFIXES:  # in a folder, a file that is not trajectory data is ignored, not an error
+        assert load_trajectories(data).ignored == [str(bad)]
+        return
+    with pytest.raises(DataError, match=message):
+        load_trajectories(data)
     code, _, err = cli(["train", data, "-o", tmp_path / "new.npz", *FLAGS, "--no-search"], capsys)
     assert_one_line_error(code, err, bad, plain)
     assert not (tmp_path / "new.npz").exists()

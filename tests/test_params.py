@@ -124,7 +124,7 @@ def test_trajectory_collection_messages_name_what_was_expected_and_found():
 
     a3, b2 = np.zeros((4, 3)), np.ones((5, 2))
     assert message(np.zeros((2, 3))) == ("X: expected a sequence of (n_points, n_dims) arrays or one array "
-                                         "(n_samples, n_points, n_dims), got an array of shape (2, 3)")
+                                         "(n_samples, n_points, n_dims), got an array of shape (2, 3) (one trajectory: pass [x])")
     assert message(5) == "X: expected a sequence of (n_points, n_dims) arrays, got int"
     assert message([]) == "X: expected at least one trajectory, got none"
     assert message([a3, b2]) == "X[1]: expected 3 dims like the other trajectories, got 2"

@@ -1,4 +1,3 @@
-import json
 import os
 import subprocess
 import sys
@@ -9,7 +8,7 @@ import pytest
 
 from trajhmm import ModelFileError, ModelVersionWarning, load_model, persistence, save_model
 
-from conftest import Marker
+from conftest import Marker, resign
 
 
 def test_round_trip_gives_identical_predictions(fitted, dataset, tmp_path):
@@ -81,19 +80,8 @@ def test_truncated_foreign_and_missing_files(fitted, tmp_path):
 
 def _rewrite_meta(path, out, change):
     """Re-sign a model file after changing its metadata (what a newer trajhmm would write)."""
-    import hashlib
-    import io
-
-    payload = path.read_bytes()[persistence._HEADER:]
-    with np.load(io.BytesIO(payload)) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    meta = json.loads(arrays["meta.json"].tobytes())
-    change(meta)
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    body = buf.getvalue()
-    out.write_bytes(persistence.MAGIC + hashlib.sha256(body).digest() + body)
+    out.write_bytes(path.read_bytes())
+    resign(out, lambda arrays, meta: change(meta))
 
 
 def test_newer_format_and_other_versions(fitted, tmp_path):

@@ -8,7 +8,7 @@ def test_all_is_pinned():
     assert sorted(trajhmm.__all__) == sorted([
         "__version__", "HMMClassifier",
         "HMMClassifierCV", "TrajectoryDataset", "read_trajectory",
-        "load_trajectories", "list_trajectory_files", "resample", "save_model",
+        "load_trajectories", "list_trajectory_files", "load_table", "resample", "save_model",
         "load_model", "TrajHMMError", "DataError", "ModelFileError",
         "ModelVersionWarning", "ConvergenceWarning", "NotFittedError",
         "predict_files", "FilePrediction", "SkippedFile",

@@ -61,7 +61,23 @@ SAMPLES = {**{s: _text for s in (".csv", ".txt", ".tsv", ".dat")},
            ".npy": _npy, ".mat": _mat, ".npz": _npz, ".ts": _ts, "folder": _folder}
 REGISTRY = {**FORMATS, "folder": FOLDER}
 # A non-default value for each option.
-VALUES = {"variable": "traj", "layout": "columns", "split": "train", "on_invalid": "skip", "max_bytes": 8}
+VALUES = {"variable": "traj", "layout": "columns", "split": "train", "on_invalid": "skip", "max_bytes": 8,
+          "columns": [0, 2], "time_column": 0, "delimiter": "|", "decimal": ",", "encoding": "utf-16-le",
+          "missing": "interpolate", "pattern": "*.mat", "label_level": 2}
+
+
+def _rewrite(key, path, data=X, sep=None, encoding="utf-8", decimal="."):
+    """The sample ``key`` at ``path`` (every .csv and .mat file of the folder) holding ``data``."""
+    files = [path] if key != "folder" else sorted(path.rglob("*.csv")) + sorted(path.rglob("*.mat"))
+    for f in files:
+        if f.suffix == ".npy":
+            np.save(f, data)
+        elif f.suffix == ".mat":
+            savemat(f, {"traj": data})
+        else:
+            sep_f = sep or {".csv": ",", ".tsv": "\t"}.get(f.suffix, " ")
+            text = "".join(sep_f.join(f"{v:.17g}".replace(".", decimal) for v in row) + "\n" for row in data)
+            f.write_bytes(text.encode(encoding))
 
 
 def test_every_format_has_a_sample_and_every_option_a_value():
@@ -108,6 +124,41 @@ def _honoured(tmp_path, key, option):
     elif option == "max_bytes":
         with pytest.raises(DataError, match="larger than the limit of 8 bytes"):
             _load(key, path, max_bytes=8)
+    else:
+        _honoured_reading(tmp_path, key, path, option)
+
+
+def _honoured_reading(tmp_path, key, path, option):
+    """The reading options of issue "Real data in, as users hold it"."""
+    if option == "columns":
+        np.testing.assert_array_equal(_first(_load(key, path, columns=[0, 2])), X[:, [0, 2]])
+    elif option == "time_column":  # X[:, 0] is not sorted: honoured means checked
+        with pytest.raises(DataError, match="time stamps must increase strictly"):
+            _load(key, path, time_column=0)
+        _rewrite(key, path, np.hstack([np.arange(20.0)[:, None], X]))
+        np.testing.assert_array_equal(_first(_load(key, path, time_column=0, columns=[3, 1])),
+                                      np.hstack([np.arange(20.0)[:, None], X[:, [2, 0]]]))
+    elif option in ("delimiter", "decimal", "encoding"):
+        value = VALUES[option]
+        write = {"delimiter": {"sep": "|"}, "decimal": {"sep": ";", "decimal": ","}, "encoding": {"encoding": value}}
+        _rewrite(key, path, **write[option])
+        with pytest.raises(DataError):
+            _load(key, path, **{option: {"decimal": "."}.get(option)})
+        np.testing.assert_array_equal(_first(_load(key, path, **{option: value})), X)
+    elif option == "missing":
+        gap = X.copy()
+        gap[5, 1] = np.nan
+        _rewrite(key, path, gap)
+        with pytest.raises(DataError, match="missing value"):
+            _load(key, path)
+        filled = X.copy()
+        filled[5, 1] = (X[4, 1] + X[6, 1]) / 2
+        np.testing.assert_allclose(_first(_load(key, path, missing="interpolate")), filled, rtol=1e-15)
+    elif option == "pattern":
+        assert [Path(p).name for p in _load(key, path, pattern="*.mat").paths] == ["2.mat", "2.mat"]
+    elif option == "label_level":  # data/a/1.csv is one folder down: no label at level 2
+        with pytest.raises(DataError, match=r"a/1\.csv: expected a file at least 2 folders below .*label_level=2"):
+            _load(key, path, label_level=2)
     else:  # pragma: no cover - a new option needs its check here
         raise AssertionError(f"no check for option {option!r}")
 

@@ -15,7 +15,7 @@ from trajhmm.calibration import calibrated_log_proba, expected_calibration_error
 from trajhmm.exceptions import DataError, ModelFileError
 from trajhmm.search import Stages, default_param_grid
 
-from conftest import FAST, FLAGS, cli, write_folder
+from conftest import FAST, FLAGS, cli, resign, write_folder
 
 SMALL = {k: v for k, v in FAST.items() if k != "random_state"}
 
@@ -383,25 +383,6 @@ def test_save_load_round_trip(searched, dataset, tmp_path):
     assert isinstance(grid, Stages) and grid.builtin is True and grid == default_param_grid()
 
 
-def _resign(path, edit):
-    """Rewrite a model file with ``edit(arrays, meta)`` applied and a valid checksum."""
-    import hashlib
-    import io
-    import zipfile
-
-    from trajhmm.persistence import MAGIC
-
-    raw = path.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(raw[len(MAGIC) + 32:])) as zf:
-        arrays = {n[:-4]: np.load(zf.open(n)) for n in zf.namelist()}
-    meta = json.loads(arrays.pop("meta.json").tobytes())
-    edit(arrays, meta)
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    path.write_bytes(MAGIC + hashlib.sha256(buf.getvalue()).digest() + buf.getvalue())
-
-
 @pytest.mark.parametrize("edit, member", [
     (lambda a, m: a.update(temperature_=np.array([-1.0])), "temperature_"),
     (lambda a, m: a.update(temperature_=np.array([np.nan])), "temperature_"),
@@ -426,7 +407,7 @@ def _resign(path, edit):
 def test_crafted_search_members_are_refused(searched, tmp_path, edit, member):
     path = tmp_path / "m.npz"
     save_model(searched, path)
-    _resign(path, edit)
+    resign(path, edit)
     with pytest.raises(ModelFileError, match=f"^{path}: {member}: "):
         load_model(path)
 
@@ -434,7 +415,7 @@ def test_crafted_search_members_are_refused(searched, tmp_path, edit, member):
 def test_a_plain_classifiers_file_is_not_taken_for_a_search(searched, tmp_path):
     path = tmp_path / "m.npz"
     save_model(searched, path)
-    _resign(path, lambda a, m: m.pop("search"))
+    resign(path, lambda a, m: m.pop("search"))
     with pytest.raises(ModelFileError, match="search: expected the search results of an HMMClassifierCV"):
         load_model(path)
 
@@ -442,7 +423,7 @@ def test_a_plain_classifiers_file_is_not_taken_for_a_search(searched, tmp_path):
 def test_crafted_search_files_are_one_line_in_the_cli(searched, tmp_path, capsys):
     path = tmp_path / "m.npz"
     save_model(searched, path)
-    _resign(path, lambda a, m: m["search"]["cv_results"].update(params=[{}, {}, {}, {}]))
+    resign(path, lambda a, m: m["search"]["cv_results"].update(params=[{}, {}, {}, {}]))
     code, out, err = cli(["info", path], capsys)
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and "meta.json: search" in err
 
@@ -459,7 +440,7 @@ def test_numpy_grid_values_are_saved_as_plain_values(dataset, tmp_path):
 def test_version_1_files_still_load(fitted, dataset, tmp_path):
     path = tmp_path / "v1.npz"
     save_model(fitted, path)
-    _resign(path, lambda a, m: m.update(format_version=1))
+    resign(path, lambda a, m: m.update(format_version=1))
     X, _ = dataset
     np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted.predict_proba(X))
 
@@ -514,7 +495,7 @@ def test_files_before_rejection_rate_load_with_their_thresholds(fitted, searched
 
     path = tmp_path / "old.npz"
     save_model(model, path)
-    _resign(path, edit)
+    resign(path, edit)
     loaded = load_model(path)
     loaded_est = getattr(loaded, "best_estimator_", loaded)
     assert loaded_est.rejection_rate == est.rejection_rate and "rejection_quantile" not in loaded_est.get_params()
@@ -525,7 +506,7 @@ def test_files_before_rejection_rate_load_with_their_thresholds(fitted, searched
     np.testing.assert_array_equal(loaded.is_unknown(X), score < old[best])
     # a current file holds one pooled threshold
     save_model(model, path)
-    _resign(path, lambda arrays, meta: arrays.update(rejection_threshold_=old))
+    resign(path, lambda arrays, meta: arrays.update(rejection_threshold_=old))
     with pytest.raises(ModelFileError, match="rejection_threshold_: expected one pooled threshold"):
         load_model(path)
 

@@ -9,6 +9,7 @@ from .persistence import load_model, save_model
 from .prediction import FilePrediction, SkippedFile, predict_files
 from .preprocessing import resample
 from .search import HMMClassifierCV
+from .tables import load_table
 
 __all__ = [
     "__version__",
@@ -18,6 +19,7 @@ __all__ = [
     "read_trajectory",
     "load_trajectories",
     "list_trajectory_files",
+    "load_table",
     "resample",
     "predict_files",
     "FilePrediction",

@@ -68,13 +68,15 @@ class Param:
     cli_default: dict = field(default_factory=dict)
     cli_help: dict = field(default_factory=dict)
     metavar: str = None
+    cli: bool = True
+    flag_name: str = None
 
     @property
     def flag(self):
-        return "--" + self.name.replace("_", "-")
+        return "--" + (self.flag_name or self.name).replace("_", "-")
 
     def applies_to(self, command):
-        return command in self.commands or (self.estimator and command in _ESTIMATOR_COMMANDS)
+        return self.cli and (command in self.commands or (self.estimator and command in _ESTIMATOR_COMMANDS))
 
 
 def _est(name, kind, default, text, **kw):
@@ -93,6 +95,9 @@ PARAMS = {p.name: p for p in (
     _est("n_points", "int", 50, "points every trajectory is resampled to", low=2, grid=True),
     _est("resample", "choice", "time", "resample evenly in time or along the path",
          choices=preprocessing.RESAMPLE_METHODS, grid=True),
+    # the command line names the time column of the files (--time-column); the readers put it first
+    _est("time_column", "int", None, "the column of every trajectory holding its time stamps", low=0, none=True,
+         cli=False),
     _est("translation", "choice", "none", "per-trajectory translation", choices=preprocessing.TRANSLATIONS,
          grid=True),
     _est("scaling", "choice", "none", "per-trajectory scaling", choices=preprocessing.SCALINGS, grid=True),
@@ -136,6 +141,33 @@ PARAMS = {p.name: p for p in (
           commands=_READERS, metavar="NAME"),
     Param("variable", "text", None, ".mat files: the variable to read", commands=_READERS + ("predict",),
           metavar="NAME"),
+    # ------------------------------------------------ how files and tables are read (stored in the model)
+    Param("columns", "text", None, "the coordinate columns, comma-separated: header names (0-based positions "
+          "for files without a header); default: every column but the time column", commands=_READERS + ("predict",),
+          metavar="X,Y,Z"),
+    Param("time_column_name", "text", None, "the column of time stamps (a header name; a 0-based position "
+          "without a header): points are resampled evenly in real time, and it is never a feature",
+          commands=_READERS + ("predict",), metavar="NAME", flag_name="time_column"),
+    Param("layout", "choice", "auto", "text/.npy/.mat files: one row per time point (rows), one column per "
+          "time point (columns), or auto", choices=datasets._CHOICES["layout"], commands=_READERS + ("predict",)),
+    Param("delimiter", "text", None, "text files: the column separator (default: detected)",
+          commands=_READERS + ("predict",), metavar="CHAR"),
+    Param("decimal", "choice", None, "text files: the decimal mark (default: detected)", choices=(".", ","),
+          none=True, commands=_READERS + ("predict",)),
+    Param("encoding", "text", None, "text files: the text encoding (default: UTF-8, or UTF-16 with a byte-order "
+          "mark)", commands=_READERS + ("predict",), metavar="CODEC"),
+    Param("missing", "choice", "error", "empty or NaN cells: an error naming them, or filled by linear "
+          "interpolation along time", choices=("error", "interpolate"), commands=_READERS + ("predict",)),
+    Param("pattern", "text", None, "folders: read only the files whose name matches GLOB (e.g. '*.csv')",
+          commands=_READERS + ("predict",), metavar="GLOB"),
+    Param("label_level", "int", 1, "folders: the folder level below DATA_DIR that names the class (2 for "
+          "DATA/<subject>/<label>/files)", low=1, commands=_READERS),
+    Param("id_column", "text", None, "DATA is one table (.csv, .tsv, .parquet): the column naming the "
+          "trajectory of each row", commands=_READERS + ("predict",), metavar="NAME"),
+    Param("label_column", "text", None, "tables: the column of class labels", commands=_READERS, metavar="NAME"),
+    Param("group_column", "text", None, "tables: the column naming who or what recorded each trajectory "
+          "(subject, session): rejection is calibrated on folds that keep groups apart",
+          commands=("train",), metavar="NAME"),
 )}
 
 ESTIMATOR_PARAMS = tuple(name for name, p in PARAMS.items() if p.estimator)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .exceptions import DataError
 
-__all__ = ["check_trajectory", "check_trajectories", "check_choice", "check_int"]
+__all__ = ["check_trajectory", "check_trajectories", "check_labels", "check_choice", "check_int"]
 
 
 def check_trajectory(trajectory, name="trajectory", n_dims=None):
@@ -46,11 +46,13 @@ def check_trajectories(X, n_dims=None, names=None, dims_source=None):
     ``n_dims`` came from in error messages ("the training data").
     """
     source = dims_source or "the other trajectories"
+    _refuse_containers(X)
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim != 3:
+            one = " (one trajectory: pass [x])" if X.ndim == 2 else ""
             raise DataError(
                 "X: expected a sequence of (n_points, n_dims) arrays or one array "
-                f"(n_samples, n_points, n_dims), got an array of shape {X.shape}"
+                f"(n_samples, n_points, n_dims), got an array of shape {X.shape}{one}"
             )
         items = list(X)
     elif isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
@@ -75,6 +77,36 @@ def check_trajectories(X, n_dims=None, names=None, dims_source=None):
             )
         out.append(arr)
     return out
+
+
+def _refuse_containers(X):
+    """The objects users pass for X that are not trajectories, refused with the fix."""
+    if hasattr(X, "trajectories") and hasattr(X, "labels"):
+        raise DataError(f"X: expected a sequence of (n_points, n_dims) arrays, got a {type(X).__name__}; "
+                        "pass its arrays: fit(ds.trajectories, ds.labels)")
+    if hasattr(X, "columns") and hasattr(X, "iloc"):
+        raise DataError(f"X: expected a sequence of (n_points, n_dims) arrays, got a {type(X).__name__}; a long "
+                        "table (one row per point) becomes trajectories with trajhmm.load_table(df, id_column=..., "
+                        "label_column=...), then fit(ds.trajectories, ds.labels)")
+
+
+def check_labels(y, n_samples):
+    """``y`` as a 1-D array of ``n_samples`` labels; strings held as objects (pandas
+    object or category columns) become a numpy string array, so they are stored as
+    strings; numbers stay numbers."""
+    from sklearn.utils.validation import column_or_1d
+
+    y = column_or_1d(np.asarray(y), warn=True)
+    if y.dtype == object:
+        kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)
+                        else type(v).__name__ for v in y})
+        if kinds == ["strings"]:
+            y = y.astype(str)
+        elif len(kinds) > 1:
+            raise DataError(f"y: expected labels of one kind (all strings or all numbers), got {' and '.join(kinds)}")
+    if len(y) != n_samples:
+        raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(y)}")
+    return y
 
 
 def plain_value(value):

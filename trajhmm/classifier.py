@@ -29,7 +29,7 @@ from . import hmm as _hmm
 from . import preprocessing
 from ._cache import FitCache, fingerprint
 from ._params import validate_params
-from ._validation import check_trajectories, plain_value
+from ._validation import check_labels, check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifier"]
@@ -185,7 +185,16 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Every trajectory is resampled to this many points.
     resample : {"time", "arclength"}, default="time"
         Resampling evenly in time (keeps the speed profile) or along the path
-        (speed-invariant). See :func:`trajhmm.preprocessing.resample`.
+        (speed-invariant). See :func:`trajhmm.preprocessing.resample`. "time" means the
+        time stamps when ``time_column`` names them, the sample index otherwise.
+    time_column : int or None, default=None
+        The column of every trajectory that holds its time stamps (strictly increasing,
+        any unit and origin), or None when there are none. The time column is never a
+        feature: it places the resampled points evenly in real time (irregular sampling,
+        gaps). The readers put the time stamps first when given ``time_column=``, so a
+        data set read with one is fitted with ``time_column=0``
+        (``HMMClassifier(time_column=ds.time_column)``). The trajectories stay plain
+        arrays, so Pipeline, GridSearchCV and cross_val_score work unchanged.
     translation : {"none", "start", "end", "center"}, default="none"
         Per-trajectory translation applied after resampling.
     scaling : {"none", "path_length", "std"}, default="none"
@@ -229,7 +238,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     class_prior_ : ndarray of shape (n_classes,)
     class_count_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-        Number of dims of the input trajectories.
+        Number of columns of the input trajectories (the time column included).
     n_model_features_ : int
         Number of features the class models see.
     feature_mask_ : ndarray of bool
@@ -272,6 +281,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         max_jump=None,
         n_points=50,
         resample="time",
+        time_column=None,
         translation="none",
         scaling="none",
         derivatives=1,
@@ -292,6 +302,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.max_jump = max_jump
         self.n_points = n_points
         self.resample = resample
+        self.time_column = time_column
         self.translation = translation
         self.scaling = scaling
         self.derivatives = derivatives
@@ -338,10 +349,29 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     def _segments(self, X, n_dims=None):
         """Resample, translate, scale and add derivatives (no standardisation)."""
         trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
-        segs = preprocessing.resample_all(trajectories, self.n_points, self.resample)
+        trajectories, times = self._split_times(trajectories)
+        segs = preprocessing.resample_all(trajectories, self.n_points, self.resample, times)
         segs = preprocessing.translate(segs, self.translation)
         segs = preprocessing.scale(segs, self.scaling)
         return preprocessing.add_derivatives(segs, self.derivatives)
+
+    def _split_times(self, trajectories):
+        """``(coordinates, times)``: the time column taken out of every trajectory and
+        checked (None when there is none)."""
+        c = self.time_column
+        if c is None:
+            return trajectories, None
+        width = trajectories[0].shape[1]
+        if c >= width or width < 2:
+            raise DataError(f"time_column: expected the index of a column of X besides at least one coordinate, "
+                            f"got {c} for trajectories of {width} columns")
+        times = []
+        for i, t in enumerate(trajectories):
+            try:
+                times.append(preprocessing.check_times(t[:, c], len(t), name=f"X[{i}] (time column {c})"))
+            except ValueError as exc:
+                raise DataError(str(exc)) from None
+        return [np.delete(t, c, axis=1) for t in trajectories], times
 
     def transform(self, X):
         """The segments the class models see.
@@ -472,9 +502,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     def _prepare_labels(self, y, n_samples):
         """``(classes, y_idx, counts, prior)``: the sorted labels, each sample's class
         index, the class counts and the class priors."""
-        y = column_or_1d(np.asarray(y), warn=True)
-        if len(y) != n_samples:
-            raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(y)}")
+        y = check_labels(y, n_samples)
         classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(classes) < 2:
             raise DataError(
@@ -501,7 +529,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         else:
             mean = np.zeros(segs.shape[2])
             scale_ = np.ones(segs.shape[2])
-        n_dims = segs.shape[2] // (self.derivatives + 1)
+        n_dims = segs.shape[2] // (self.derivatives + 1) + (self.time_column is not None)
         segs = ((segs - mean) / scale_)[:, :, mask]
         floor = _hmm.covariance_floor(segs.reshape(-1, segs.shape[2]), self.reg_covar)
         return segs, {"n_features_in_": n_dims, "n_model_features_": segs.shape[2], "feature_mask_": mask,
@@ -631,9 +659,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     def _information_criterion(self, X, y, penalty):
         check_is_fitted(self, "models_")
         segs = self.transform(X)
-        y = column_or_1d(np.asarray(y))
-        if len(y) != len(segs):
-            raise DataError(f"y: expected {len(segs)} labels (one per trajectory), got {len(y)}")
+        y = check_labels(y, len(segs))
         total = 0.0
         config = self._config()
         for k, c in enumerate(self.classes_):

@@ -26,7 +26,7 @@ from ._cluster import dask_backend
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
-from .prediction import SkippedFile, predict_files
+from .prediction import SkippedFile, predict_files, predict_json_lines
 from .search import HMMClassifierCV, default_param_grid
 
 __all__ = ["main", "build_parser"]
@@ -161,7 +161,10 @@ def build_parser():
 
     p = sub.add_parser("predict", help="predict the class of trajectory files", epilog=EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="trajectory files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="trajectory files or folders; tables with --id-column; - alone: JSON Lines on standard input, "
+                   'one trajectory per line ({"id": ..., "points": [[x, y, z], ...], "t": [...]}), each answered '
+                   "as it arrives")
     p.add_argument("--proba", action="store_true", help="add the probability of every class")
     p.add_argument("--reject", action="store_true",
                    help="report trajectories that fit no class well as unknown (open-set rejection)")
@@ -205,16 +208,62 @@ def _progress_bar(args, total, unit, desc):
 
 
 def _estimator_params(args):
-    return {name: getattr(args, name) for name in _params.ESTIMATOR_PARAMS}
+    return {name: getattr(args, name) for name in _params.ESTIMATOR_PARAMS if _params.PARAMS[name].cli}
 
 
-def _load_labelled(args, path=None):
-    return datasets.load_dataset(path or args.data_dir, split=args.split, on_invalid=args.on_invalid,
-                                 variable=args.variable)
+def _names(text, name):
+    """A --columns / --time-column value: names, or 0-based positions written as numbers."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",")]
+    if not all(names):
+        raise ValueError(f"{name}: expected column names separated by commas, got {text!r}")
+    return [int(t) if t.isdigit() else t for t in names]
 
 
-def _load_model(args, path=None):
-    return persistence.load_model(path or args.model, trusted=args.trust_pickle)
+def _reading(args, reader=None):
+    """The reading options of the command line, over ``reader`` (a model's stored ones):
+    a flag given on the command line wins."""
+    time = _names(args.time_column_name, "time_column")
+    given = {"columns": _names(args.columns, "columns"), "time_column": time[0] if time else None,
+             "layout": None if args.layout == "auto" else args.layout, "delimiter": args.delimiter,
+             "decimal": args.decimal, "encoding": args.encoding,
+             "missing": None if args.missing == "error" else args.missing, "variable": args.variable,
+             "id_column": args.id_column}
+    if time is not None and len(time) != 1:
+        raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
+    return {**(reader or {}), **{k: v for k, v in given.items() if v is not None}}
+
+
+def _load_labelled(args, path=None, reader=None):
+    """The labelled data of the command: a long table (with --id-column), or a folder
+    tree, .npz bundle or .ts file; read as ``reader`` (a model's) says, unless a flag
+    says otherwise."""
+    path = path or args.data_dir
+    reading = _reading(args, reader)
+    if "id_column" in reading:
+        if not args.label_column:
+            raise DataError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
+        from .tables import load_table
+
+        options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
+        return load_table(path, label_column=args.label_column, group_column=getattr(args, "group_column", None),
+                          **options)
+    for flag in ("label_column", "group_column"):
+        if getattr(args, flag, None):
+            raise DataError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
+    return datasets.load_dataset(path, split=args.split, on_invalid=args.on_invalid, pattern=args.pattern,
+                                 label_level=args.label_level, **reading)
+
+
+def _load_model(args, path=None, return_reader=False):
+    return persistence.load_model(path or args.model, trusted=args.trust_pickle, return_reader=return_reader)
+
+
+def _estimator_for(args, ds):
+    """The model parameters of the command line, and the data's time column (the readers
+    put it first)."""
+    return {**_estimator_params(args), "time_column": ds.time_column}
 
 
 def _report_skipped(skipped):
@@ -274,7 +323,7 @@ def _done_with_cache(args, cache_dir):
 
 def _cmd_train(args, out):
     ds = _load_labelled(args)
-    params = _estimator_params(args)
+    params = _estimator_for(args, ds)
     n_classes = len(set(ds.labels))
     if args.no_search:
         clf = HMMClassifier(**params)
@@ -290,7 +339,8 @@ def _cmd_train(args, out):
     try:
         n_train, held_out = model_selection._fit_held_out(
             clf, ds.trajectories, ds.labels, args.test_size, random_state=args.random_state,
-            progress=_train_progress(bar) if bar else None, source=args.data_dir, cache_dir=_cache_dir(args))
+            progress=_train_progress(bar) if bar else None, source=args.data_dir, cache_dir=_cache_dir(args),
+            groups=ds.groups)
     finally:
         if bar:
             bar.close()
@@ -299,7 +349,7 @@ def _cmd_train(args, out):
     clf.set_params(n_jobs=None)
     if not args.no_search:
         _print_search(clf, out, args.quiet, n=n_train)
-    persistence.save_model(clf, args.output, format=args.model_format)
+    persistence.save_model(clf, args.output, format=args.model_format, reader=ds.reader)
     _done_with_cache(args, _cache_dir(args))
     if not args.quiet:
         print(f"trained {len(clf.classes_)} classes on {n_train} trajectories; model written to {args.output}",
@@ -350,12 +400,24 @@ def _train_progress(bar):
 
 
 def _cmd_predict(args, out):
-    clf = _load_model(args)
+    clf, reader = _load_model(args, return_reader=True)
     classes = [str(c) for c in clf.classes_]
-    results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
-                            unknown=args.unknown_label, on_invalid=args.on_invalid,
-                            variable=args.variable, n_jobs=args.n_jobs)
-    count = lambda: sum(1 for _ in datasets.iter_trajectory_files(args.paths))  # noqa: E731 (names only)
+    reading = _reading(args, reader)
+    if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
+        results = predict_json_lines(clf, sys.stdin, reject=args.reject, unknown=args.unknown_label,
+                                     on_invalid=args.on_invalid)
+        count = None
+    elif "-" in args.paths:
+        raise DataError("-: standard input is read alone (predict MODEL -), not with files")
+    elif args.id_column:  # tables: one prediction per id
+        results = _predict_tables(clf, args, reading)
+        count = None
+    else:
+        results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
+                                unknown=args.unknown_label, on_invalid=args.on_invalid, n_jobs=args.n_jobs,
+                                reader=reading, pattern=args.pattern)
+        count = lambda: sum(1 for _ in datasets.iter_trajectory_files(  # noqa: E731 (names only)
+            args.paths, pattern=args.pattern, log_ignored=False))
     skipped = []
     bar = _progress_bar(args, count, "file", "predicting")
     try:
@@ -369,6 +431,24 @@ def _cmd_predict(args, out):
         if bar is not None:
             bar.close()
     return _report_skipped(skipped)
+
+
+def _predict_tables(clf, args, reading):
+    """Predictions for every id of every table of ``args.paths``, as FilePrediction
+    records whose path is the id."""
+    from .prediction import FilePrediction, prediction_rows
+    from .tables import load_table
+
+    options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
+    for path in args.paths:
+        ds = load_table(path, **options)
+        if ds.trajectories[0].shape[1] != clf.n_features_in_:
+            raise DataError(f"{path}: expected {clf.n_features_in_} dims like the model, got "
+                            f"{ds.trajectories[0].shape[1]} (choose the columns with --columns / --time-column)")
+        rows = prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label)
+        for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
+            yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,
+                                 proba, rejected)
 
 
 def _write_predictions(fh, results, bar, args, classes, skipped):
@@ -388,18 +468,20 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
             if args.proba:
                 rec["proba"] = dict(zip(classes, r.proba.tolist()))
             fh.write(json.dumps(rec) + "\n")
-            continue
-        cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
-        if writer:
-            writer.writerow(cols)
         else:
-            fh.write("\t".join(cols) + "\n")
+            cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
+            if writer:
+                writer.writerow(cols)
+            else:
+                fh.write("\t".join(cols) + "\n")
+        if args.paths == ["-"]:  # a live pipe: each answer as soon as it is known
+            fh.flush()
     return n
 
 
 def _cmd_evaluate(args, out):
-    clf = _load_model(args)
-    report, skipped = metrics._evaluate(clf, _load_labelled(args), source=args.data_dir,
+    clf, reader = _load_model(args, return_reader=True)
+    report, skipped = metrics._evaluate(clf, _load_labelled(args, reader=reader), source=args.data_dir,
                                         on_invalid=args.on_invalid)
     _print_report(report, out)
     if args.report:
@@ -440,20 +522,27 @@ def _confusion_table(labels, matrix):
 
 
 def _plot_confusion(args, plotting):
-    report, skipped = metrics._evaluate(_load_model(args), _load_labelled(args), source=args.data_dir,
+    clf, reader = _load_model(args, return_reader=True)
+    report, skipped = metrics._evaluate(clf, _load_labelled(args, reader=reader), source=args.data_dir,
                                         on_invalid=args.on_invalid)
     return plotting.plot_confusion(report["confusion_matrix"], report["labels"], normalize=args.normalize,
                                    title=f"{args.model} on {args.data_dir}: accuracy {report['accuracy']:.4f}"), skipped
 
 
 def _plot_trajectories(args, plotting):
-    ds = _load_labelled(args)
+    def coordinates(X, time_column):  # what is drawn: the time stamps are not a coordinate
+        return X if time_column is None else [np.delete(x, time_column, axis=1) for x in X]
+
     if not args.model:
-        return plotting.plot_trajectories(ds.trajectories, [str(lb) for lb in ds.labels]), ds.skipped
-    clf = _load_model(args)
+        ds = _load_labelled(args)
+        return plotting.plot_trajectories(coordinates(ds.trajectories, ds.time_column),
+                                          [str(lb) for lb in ds.labels]), ds.skipped
+    clf, reader = _load_model(args, return_reader=True)
+    ds = _load_labelled(args, reader=reader)
     X, labels, skipped = metrics._matching_dims(clf, ds, args.on_invalid, source=args.data_dir)
     predicted = np.asarray(clf.predict(X)).astype(str)
-    return plotting.plot_trajectories(X, labels, predicted=predicted), skipped
+    time_column = getattr(clf, "best_estimator_", clf).time_column
+    return plotting.plot_trajectories(coordinates(X, time_column), labels, predicted=predicted), skipped
 
 
 def _plot_convergence(args, plotting):
@@ -461,9 +550,9 @@ def _plot_convergence(args, plotting):
 
 
 def _plot_states(args, plotting):
-    clf, X, skipped = _load_model(args), None, []
+    (clf, reader), X, skipped = _load_model(args, return_reader=True), None, []
     if args.data:
-        ds = _load_labelled(args, args.data)
+        ds = _load_labelled(args, args.data, reader=reader)
         X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
         skipped = ds.skipped
     return plotting.plot_states(clf, args.label, X), skipped
@@ -485,17 +574,22 @@ def _cmd_plot(args, out):
 def _cmd_info(args, out):
     from .plotting import _feature_names
 
-    loaded = _load_model(args)
+    loaded, reader = _load_model(args, return_reader=True)
     clf = getattr(loaded, "best_estimator_", loaded)
     meta = persistence.model_metadata(args.model)
     print(f"model file: {args.model}", file=out)
     if meta:
         print(f"format: trajhmm-model version {meta['format_version']}", file=out)
         print("saved with: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items())), file=out)
-    print(f"input dims: {clf.n_features_in_}; model features: {clf.n_model_features_}", file=out)
-    names = _feature_names(clf.n_features_in_, clf.derivatives)
+    print("files read with: " + (", ".join(f"{k}={v!r}" for k, v in sorted(reader.items())) if reader
+                                 else "the default options"), file=out)
+    timed = clf.time_column is not None
+    print(f"input columns: {clf.n_features_in_}" + (f" (column {clf.time_column}: time stamps)" if timed else "")
+          + f"; model features: {clf.n_model_features_}", file=out)
+    names = _feature_names(clf.n_features_in_ - timed, clf.derivatives)
     dropped = [n for n, keep in zip(names, clf.feature_mask_) if not keep]
-    print(f"preprocessing: resample {clf.n_points} points evenly in {clf.resample}, translation={clf.translation}, "
+    where = "in time (the time stamps)" if timed and clf.resample == "time" else f"in {clf.resample}"
+    print(f"preprocessing: resample {clf.n_points} points evenly {where}, translation={clf.translation}, "
           f"scaling={clf.scaling}, derivatives={clf.derivatives}, standardize={clf.standardize}"
           + (f"; constant features dropped: {', '.join(dropped)}" if dropped else ""), file=out)
     print(f"model: {clf.n_states} states, n_mix={clf.n_mix}, {clf.covariance_type} covariance, {clf.topology}"
@@ -531,6 +625,7 @@ def _tune_grid(args):
 def _cmd_tune(args, out):
     ds = _load_labelled(args)
     grid, fixed = _tune_grid(args)
+    fixed["time_column"] = ds.time_column
     logger.info("cross-validating %d candidates x %d folds", len(model_selection._candidates(grid)), args.cv)
     clf = HMMClassifierCV(HMMClassifier(**fixed), grid, cv=args.cv, n_jobs=args.n_jobs, random_state=args.random_state)
     bar = _progress_bar(args, 1, "fit", "model search")
@@ -541,7 +636,7 @@ def _cmd_tune(args, out):
             bar.close()
     clf.set_params(n_jobs=None)
     _print_search(clf, out, top=len(clf.cv_results_["params"]), n=len(ds))
-    persistence.save_model(clf, args.output)
+    persistence.save_model(clf, args.output, reader=ds.reader)
     _done_with_cache(args, _cache_dir(args))
     print(f"refit on all {len(ds)} trajectories; model written to {args.output}", file=out)
     return _report_skipped(ds.skipped)
@@ -577,6 +672,23 @@ def _check_params(args):
     elif args.command == "tune":
         grid, fixed = _tune_grid(args)
         model_selection._check_grid(grid, fixed)
+
+
+def _check_reading(args):
+    """The reading flags, checked before any work: a bad value is a usage error (exit 2)
+    naming the flag. Returns the exit code, or None when they are fine."""
+    if not hasattr(args, "columns"):  # a command that reads no data
+        return None
+    try:
+        given = {k: v for k, v in _reading(args).items() if k in datasets.OPTIONS}
+        datasets.check_options(**given, pattern=args.pattern, **({"label_level": args.label_level}
+                                                                  if hasattr(args, "label_level") else {}))
+    except (ValueError, TypeError) as exc:
+        name, _, text = str(exc).partition(": ")
+        flag = {"time_column": "--time-column"}.get(name, "--" + name.replace("_", "-"))
+        print(f"trajhmm {_command_name(args)}: error: argument {flag}: {text}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
 
 
 class _Logging:
@@ -648,6 +760,9 @@ def main(argv=None, *, stdout=None):
         _check_params(args)
     except _params.ParameterError as exc:
         return _usage_error(args, exc)
+    code = _check_reading(args)
+    if code is not None:
+        return code
     return _run(args, stdout or sys.stdout)
 
 

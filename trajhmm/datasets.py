@@ -12,22 +12,27 @@ time point. Every problem raises :class:`~trajhmm.exceptions.DataError` naming t
 (and the line and column for text files).
 """
 
+import codecs
+import fnmatch
 import logging
 import os
 import re
 import stat
 import types
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ._validation import check_choice, check_trajectory
+from ._validation import check_choice, check_int, check_trajectory
 from .exceptions import DataError
 
 __all__ = [
     "FOLDER",
     "FORMATS",
+    "READER_OPTIONS",
     "SUFFIXES",
     "Format",
     "TrajectoryDataset",
@@ -39,6 +44,7 @@ __all__ = [
     "options_for",
     "read_trajectory",
     "read_ts",
+    "reader_options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,14 +55,26 @@ MAX_BYTES = 256 * 2**20
 DATASET_MAX_BYTES = 1 << 30
 
 #: Every reading option and the value that means "not given".
-OPTIONS = types.MappingProxyType(
-    {"variable": None, "layout": "auto", "split": None, "on_invalid": "error", "max_bytes": None}
-)
+OPTIONS = types.MappingProxyType({
+    "variable": None, "layout": "auto", "split": None, "on_invalid": "error", "max_bytes": None,
+    "columns": None, "time_column": None, "delimiter": None, "decimal": None, "encoding": None,
+    "missing": "error", "pattern": None, "label_level": 1,
+})
+#: The options that decide how one file becomes an array (:attr:`TrajectoryDataset.reader`).
+READER_OPTIONS = ("columns", "time_column", "layout", "delimiter", "decimal", "encoding", "missing", "variable")
 ON_INVALID = ("error", "skip")
-_CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ON_INVALID}
-# "auto" layout: an array with 2.._MAX_WIDE_ROWS rows and more columns than that is
-# column-per-time.
+_CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ON_INVALID, "missing": ("error", "interpolate")}
+# "auto" layout: a headerless array with 2.._MAX_WIDE_ROWS rows and more columns than that
+# is column-per-time.
 _MAX_WIDE_ROWS = 16
+# Header names that look like time stamps (lower case; any name starting with "time" too).
+_TIME_NAMES = {"t", "time", "timestamp", "timestamps", "time_s", "time_ms"}
+# Cells read as a missing value (lower case), besides "nan".
+_MISSING = {"", "na", "n/a", "nan", "null", "none"}
+# Files that are never trajectory data, whatever their suffix (lower case).
+_JUNK = {".ds_store", "thumbs.db", "desktop.ini"}
+# Documents that sit beside data whatever their suffix: never read as trajectories.
+_DOC_NAMES = ("readme", "license", "licence", "changelog")
 
 
 @dataclass(frozen=True)
@@ -68,8 +86,9 @@ class Format:
         labelled trajectories) or "tree" (a folder of class folders).
     read : the parser. It receives the entry's options except the ones the common code
         applies to every format of its kind (:data:`_COMMON`). A trajectory parser returns
-        an array; a dataset or tree parser yields ``(name, (label, array) or DataError)``
-        items (:func:`_collect` raises or skips the errors, as ``on_invalid`` says).
+        an array (or a table of cells, for text); a dataset or tree parser yields
+        ``(name, (label, array) or DataError)`` items (:func:`_collect` raises or skips the
+        errors, as ``on_invalid`` says).
     options : the options the format honours; any other option, when given, is refused.
     max_bytes : the default size limit of one file.
     """
@@ -81,12 +100,72 @@ class Format:
     max_bytes: int = MAX_BYTES
 
 
-# Options applied by the common code (file check, orientation, skipping), per kind.
+# Options applied by the common code (file check, orientation, column selection, missing
+# values, skipping), per kind.
 _COMMON = {
-    "trajectory": ("layout", "max_bytes"),
+    "trajectory": ("layout", "max_bytes", "columns", "time_column", "missing"),
     "dataset": ("on_invalid", "max_bytes"),
     "tree": ("on_invalid",),
 }
+
+
+def _column_kind(value, name):
+    if isinstance(value, str) and value:
+        return str
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= 0:
+        return int
+    raise ValueError(f"{name}: expected a column name (str) or a 0-based position (int >= 0), got {value!r}")
+
+
+def _check_columns(value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"columns: expected a list of column names or 0-based positions, got {value!r}")
+    items = list(value)
+    if not items:
+        raise ValueError("columns: expected at least one column, got an empty list")
+    if len({_column_kind(v, "columns") for v in items}) > 1:
+        raise ValueError(f"columns: expected names (str) or 0-based positions (int), not both; got {items!r}")
+    twice = [v for v, n in Counter(items).items() if n > 1]
+    if twice:
+        raise ValueError(f"columns: {twice[0]!r} is listed twice")
+
+
+def _check_delimiter(value):
+    if not isinstance(value, str) or len(value) != 1 or value in "\"'.-+0123456789eE\n\r":
+        raise ValueError(f"delimiter: expected one character such as ',', ';', '\\t' or ' ', got {value!r}")
+
+
+def _check_encoding(value):
+    try:
+        codecs.lookup(value)
+    except (LookupError, TypeError):
+        raise ValueError(f"encoding: expected a codec name such as 'utf-8', 'utf-16' or 'latin-1', got {value!r}") from None
+
+
+def _check_pattern(value):
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"pattern: expected a file name pattern such as '*.csv', got {value!r}")
+
+
+# Checks of option values (given, not the default): a wrong value is the caller's error.
+_CHECKS = {
+    "columns": _check_columns,
+    "time_column": lambda v: _column_kind(v, "time_column"),
+    "delimiter": _check_delimiter,
+    "decimal": lambda v: check_choice(v, "decimal", (".", ",")),
+    "encoding": _check_encoding,
+    "pattern": _check_pattern,
+    "label_level": lambda v: check_int(v, "label_level", min_val=1),
+}
+
+
+def _check_together(given):
+    delimiter, decimal = given.get("delimiter"), given.get("decimal")
+    if delimiter is not None and delimiter == decimal:
+        raise ValueError(f"decimal: the decimal mark {decimal!r} cannot also be the delimiter")
+    columns, time_column = given.get("columns"), given.get("time_column")
+    if columns is not None and time_column is not None and time_column in list(columns):
+        raise ValueError(f"columns: {time_column!r} is the time_column; list only the coordinates")
 
 
 def _unknown_suffix(path, kind):
@@ -123,15 +202,26 @@ def _users_of(option):
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
-def _own_options(fmt, path, given):
-    """Validate ``given`` against ``fmt``: refuse what it does not use; return what its
-    parser takes."""
+def check_options(**given):
+    """The checks of reading options that need no file: unknown names (TypeError), values
+    out of their range and options that contradict each other (ValueError naming the
+    option). The command line runs them before any work."""
     for name, value in given.items():
         if name not in OPTIONS:
             raise TypeError(f"unexpected keyword argument {name!r}")
         if name in _CHOICES:
             check_choice(value, name, _CHOICES[name])
-        if name not in fmt.options and value is not None and value != OPTIONS[name]:
+        if value is not None and not _is_default(name, value) and name in _CHECKS:
+            _CHECKS[name](value)
+    _check_together(given)
+
+
+def _own_options(fmt, path, given):
+    """Validate ``given`` against ``fmt``: refuse what it does not use; return what its
+    parser takes."""
+    check_options(**given)
+    for name, value in given.items():
+        if value is not None and not _is_default(name, value) and name not in fmt.options:
             raise DataError(f"{path}: {name}= applies to {_users_of(name)} only, got {fmt.what}")
     return {k: given.get(k, OPTIONS[k]) for k in fmt.options if k not in _COMMON[fmt.kind]}
 
@@ -158,32 +248,90 @@ def _parse(path, read, **options):
 def options_for(path, **options):
     """The subset of ``options`` that the format of ``path`` honours (options left at
     their default dropped). For collections of files: an option such as ``variable``
-    given for a folder applies to the ``.mat`` files in it."""
+    given for a folder applies to the ``.mat`` files in it, ``delimiter`` to its text files.
+    ``read_trajectory(path, **options_for(path, **dataset.reader))`` reads a new file the
+    way the files of ``dataset`` were read."""
     fmt = FORMATS.get(Path(path).suffix.lower())
-    return {k: v for k, v in options.items() if fmt is not None and k in fmt.options and v != OPTIONS.get(k)}
+    return {k: v for k, v in options.items() if fmt is not None and k in fmt.options and not _is_default(k, v)}
 
 
-def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES):
+def _is_default(name, value):
+    default = OPTIONS.get(name)
+    return value is default or (isinstance(value, str | int) and value == default)
+
+
+def reader_options(**options):
+    """The reading options among ``options`` that decide how one file becomes an array
+    (:data:`READER_OPTIONS`: columns, time_column, layout, delimiter, decimal, encoding,
+    missing, variable), without those left at their default, as plain JSON values (a list
+    for ``columns``). :func:`load_trajectories` keeps them in ``dataset.reader``."""
+    out = {}
+    for name in READER_OPTIONS:
+        value = options.get(name, OPTIONS[name])
+        if not _is_default(name, value):
+            plain = lambda v: v if isinstance(v, str) else int(v)  # noqa: E731 (numpy ints too)
+            out[name] = [plain(v) for v in value] if name == "columns" else plain(value) if name == "time_column" else value
+    return out
+
+
+def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES, columns=None, time_column=None,
+                    delimiter=None, decimal=None, encoding=None, missing="error"):
     """Read one trajectory file as a float array of shape (n_points, n_dims).
 
     Parameters
     ----------
     path : str or Path
-        A ``.csv`` file (comma or semicolon separated, with or without one header row),
-        a ``.txt``/``.tsv``/``.dat`` file (whitespace or tab separated), a ``.npy`` file
-        (read without pickle) or a MATLAB ``.mat`` file (v4 to v7.2, via scipy.io).
+        A ``.csv`` file or a ``.txt``/``.tsv``/``.dat`` file (comma, semicolon, tab or
+        whitespace separated, with or without one header row), a ``.npy`` file (read
+        without pickle) or a MATLAB ``.mat`` file (v4 to v7.2, via scipy.io).
     variable : str, optional
         For ``.mat`` files: the variable to read. By default the file must hold exactly one
         2-D numeric variable. Refused for the other formats.
     layout : {"auto", "rows", "columns"}, default="auto"
         How time is laid out. "rows": one row per time point. "columns": one column per
         time point (MATLAB's habit of storing a 3 x n array); the array is transposed.
-        "auto": rows, unless the array has 2 to 16 rows and more than 16 columns (the
-        shape of a 3 x 501 MATLAB array): then it is taken as column-per-time and
-        transposed. Small ambiguous arrays (a 2 x 3 file) are read as rows; pass
-        ``layout="columns"`` for short column-per-time trajectories.
+        "auto": rows, unless the array has no header row, 2 to 16 rows and more than 16
+        columns (the shape of a 3 x 501 MATLAB array): then it is taken as column-per-time
+        and transposed, with a warning. A file with a header row of names is never
+        transposed by "auto" (names mean one column per variable). Small ambiguous arrays
+        (a 2 x 3 file) are read as rows; pass ``layout="columns"`` for short
+        column-per-time trajectories.
     max_bytes : int, default=256 MiB
         Files larger than this are refused without being read.
+    columns : list of str or int, optional
+        The coordinates to read, in this order: header names for a text file with a header
+        row, 0-based positions for a file without one (and for ``.npy``/``.mat``). A file
+        whose header is the bare numbers 0..n-1 takes either. By default every column
+        (except the time column).
+    time_column : str or int, optional
+        The column of time stamps (a name, or a 0-based position as for ``columns``). The
+        returned array then holds the time stamps in column 0 and the coordinates after
+        it. The time stamps must be finite and strictly increasing: rows out of order are
+        an error naming the line, they are not sorted. Without ``time_column``, a header
+        column named like time (t, time, timestamp, time_s, ...) that is read as a
+        coordinate is warned about.
+    delimiter : str, optional
+        Text files: the one character between columns (" " means any run of whitespace).
+        By default the first line decides: tab, else ";", else ",", else whitespace.
+    decimal : {".", ","}, optional
+        Text files: the decimal mark. By default ".", or "," when the columns are
+        separated by ";" or tabs and the cells look like ``1,0686``.
+    encoding : str, optional
+        Text files: the codec. By default UTF-8 (a byte-order mark is dropped), or UTF-16
+        when the file starts with a UTF-16 byte-order mark.
+    missing : {"error", "interpolate"}, default="error"
+        Missing values (empty cells, NaN, NA, null): an error naming the line and column,
+        or filled by linear interpolation along the rows (against the time stamps when
+        ``time_column`` is given, else the row number); leading and trailing gaps take the
+        nearest value. A column without any value is an error.
+
+    Text files are read forgivingly: blank lines and lines starting with ``#`` are
+    skipped; the first line is a header when one of its cells is not a number, or when it
+    is exactly the integers ``0,1,...,n-1`` (n >= 2, no decimal point: the header pandas
+    writes for an unnamed frame); a line of units directly under a header (``s,m,m`` or
+    ``[s],[m],[m]``: no cell a number) is skipped; a first header cell that is empty or
+    ``Unnamed: 0`` marks a pandas index column, which is dropped; a delimiter at the end of
+    every line is dropped; quoted numbers are read as numbers.
 
     Returns
     -------
@@ -194,22 +342,232 @@ def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES):
     >>> import numpy as np, tempfile, os
     >>> d = tempfile.mkdtemp()
     >>> p = os.path.join(d, "t.csv")
-    >>> _ = open(p, "w").write("x,y,z\\n1,2,3\\n4,5,6\\n0,0,0\\n")
-    >>> read_trajectory(p).shape
-    (3, 3)
+    >>> _ = open(p, "w").write("t,x,y,z\\n0.0,1,2,3\\n0.1,4,5,6\\n0.2,0,0,0\\n")
+    >>> read_trajectory(p, time_column="t", columns=["x", "z"])
+    array([[0. , 1. , 3. ],
+           [0.1, 4. , 6. ],
+           [0.2, 0. , 0. ]])
     """
-    path = Path(path)
+    given = {"variable": variable, "layout": layout, "max_bytes": max_bytes, "columns": columns,
+             "time_column": time_column, "delimiter": delimiter, "decimal": decimal, "encoding": encoding,
+             "missing": missing}
+    return _read(Path(path), given)
+
+
+def _read(path, given, notes=None):
+    """:func:`read_trajectory` with the options as a dict; warnings go to ``notes`` (a
+    folder tree: one warning per kind for the whole tree) or are issued now (None)."""
     fmt = FORMATS.get(path.suffix.lower())
-    own = _open(path, fmt, {"variable": variable, "layout": layout, "max_bytes": max_bytes})
-    arr = _parse(path, fmt.read, **own)
-    if arr.ndim == 1:
-        # A single column is a 1-D trajectory; a single row of a text file is ambiguous
-        # and is rejected by check_trajectory below (fewer than 2 points).
-        arr = arr[:, None]
-    wide = arr.ndim == 2 and 2 <= arr.shape[0] <= _MAX_WIDE_ROWS < arr.shape[1]
-    if arr.ndim == 2 and (layout == "columns" or (layout == "auto" and wide)):
-        arr = arr.T
+    own = _open(path, fmt, given)
+    got = _parse(path, fmt.read, **own)
+    table = got if isinstance(got, _Table) else _Table(got if got.ndim == 2 else got[:, None])
+    return _finish(path, table, given, notes)
+
+
+@dataclass
+class _Table:
+    """One file's numbers, with what messages need to point at a cell.
+
+    values : (rows, columns) floats as stored in the file; NaN for missing and non-number cells.
+    names : the header row (text files with one), else None.
+    lines : the file line of each row (text files), else None (rows are counted).
+    cols : the file column (1-based) of each column, else None.
+    bad : (row, column, cell) of each cell that is not a number, in file order.
+    tokens : (row, column) -> the text of each missing cell read as NaN (slow path only).
+    """
+
+    values: np.ndarray
+    names: list = None
+    lines: list = None
+    cols: list = None
+    bad: list = field(default_factory=list)
+    tokens: dict = field(default_factory=dict)
+    transposed: bool = False
+    split: tuple = None  # text files: (delimiter, decimal), for the hint of a bad cell
+
+    def where(self, i, j):
+        """Where element (i, j) of the (possibly transposed) array is in the file."""
+        r, c = (j, i) if self.transposed else (i, j)
+        line = f"line {self.lines[r]}" if self.lines is not None else f"row {r + 1}"
+        return f"{line}, column {self.cols[c] if self.cols is not None else c + 1}"
+
+
+def _note(notes, path, key, message):
+    """A warning now (``notes`` None), or kept for the tree: the first file's message, and a count."""
+    if notes is None:
+        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=6)  # the caller of read_trajectory
+    elif key in notes:
+        notes[key][1] += 1
+    else:
+        notes[key] = [f"{path}: {message}", 1]
+
+
+def _emit_notes(notes, root):
+    for message, count in notes.values():
+        more = f" (and {count - 1} more file{'s' * (count > 2)} like it in {root})" if count > 1 else ""
+        warnings.warn(message + more, UserWarning, stacklevel=3)
+
+
+def _orient(path, table, given, notes):
+    layout = given.get("layout", "auto")
+    rows, cols = table.values.shape
+    wide = table.names is None and 2 <= rows <= _MAX_WIDE_ROWS < cols
+    if layout == "columns" or (layout == "auto" and wide):
+        if table.names is not None and any(isinstance(v, str) for v in _selected(given)):
+            raise DataError(f"{path}: layout='columns' reads each column as a time point, so the header names "
+                            "no variables; select columns by 0-based position, or pass layout='rows' (--layout rows)")
+        if layout == "auto":
+            _note(notes, path, "layout", f"a {rows} x {cols} array without a header was read as {cols} points of "
+                  f"{rows} dims (layout='auto': 2 to {_MAX_WIDE_ROWS} rows and more columns is one column per "
+                  "time point); if the rows are time points, pass layout='rows' (--layout rows)")
+        table.values, table.transposed, table.names = table.values.T, True, None
+
+
+def _selected(given):
+    columns, time_column = given.get("columns"), given.get("time_column")
+    return [*(columns if columns is not None else ()), *(() if time_column is None else (time_column,))]
+
+
+def _bare_numbers(names):
+    return len(names) >= 2 and names == [str(i) for i in range(len(names))]
+
+
+def _positions(path, table, given):
+    """The columns of ``table`` to read (time first) from ``columns``/``time_column``."""
+    n = table.values.shape[1]
+    wanted = _selected(given)
+    if table.names is not None:
+        names = table.names
+        if len(names) != n and wanted:
+            raise DataError(f"{path}: the header row has {len(names)} names ({', '.join(names)}) but the rows have "
+                            f"{n} columns; fix the header, or pass layout/delimiter= (--delimiter)")
+        if _bare_numbers(names):
+            wanted = [str(v) for v in wanted]
+        lookup = {name: i for i, name in reversed(list(enumerate(names)))}
+        for v in wanted:
+            if not isinstance(v, str):
+                raise DataError(f"{path}: has a header row, so columns are chosen by name, got the position {v}; "
+                                f"pass names (columns= / --columns, time_column= / --time-column): {', '.join(names)}")
+            if v not in lookup:
+                raise DataError(f"{path}: no column named {v!r}; the header names: {', '.join(names)}")
+        index = [lookup[v] for v in wanted]
+    else:
+        for v in wanted:
+            if isinstance(v, str):
+                what = "header row" if path.suffix.lower() in _TEXT else "column names"
+                raise DataError(f"{path}: has no {what}, so columns are chosen by 0-based position, got the name "
+                                f"{v!r}; pass positions 0 to {n - 1} (columns=[0, 2] / --columns 0,2)")
+            if v >= n:
+                raise DataError(f"{path}: column {v} is out of range: the array has {n} columns (positions 0 to {n - 1})")
+        index = [int(v) for v in wanted]
+    t = index.pop() if given.get("time_column") is not None else None
+    coords = index if given.get("columns") is not None else [j for j in range(n) if j != t]
+    return ([] if t is None else [t]) + coords
+
+
+def _finish(path, table, given, notes):
+    """Orientation, column selection, bad cells, time stamps, missing values, then the
+    one trajectory check."""
+    _orient(path, table, given, notes)
+    has_time = given.get("time_column") is not None
+    plain = not table.transposed and given.get("columns") is None and not has_time
+    sel = list(range(table.values.shape[1])) if plain else _positions(path, table, given)
+    if table.bad:
+        _check_bad(path, table, sel)
+    arr = table.values if plain else table.values[:, sel]
+    if has_time:
+        _check_time(path, table, arr[:, 0], sel[0])
+    if not np.isfinite(arr).all():
+        arr = _fill(path, table, arr.copy(), sel, has_time, given.get("missing", "error"))
+    if table.names is not None and not has_time and given.get("columns") is None:
+        _time_like(path, table, sel, notes)
     return check_trajectory(arr, name=str(path))
+
+
+def _check_bad(path, table, sel):
+    """The first cell that is not a number in a column that is read."""
+    keep = set(sel)
+    for r, c, cell in table.bad:
+        i, j = (c, r) if table.transposed else (r, c)
+        if j in keep:
+            hint = _hint(table, c, cell) if table.split is not None else ""
+            raise DataError(f"{path}: {table.where(i, j)}: expected a number, got {cell!r}{hint}")
+
+
+def _hint(table, c, cell):
+    """The option that would read a cell that is not a number, when one would."""
+    delimiter, decimal = table.split
+    text = cell.strip().strip("\"'")
+    if decimal != "," and _DECIMAL_COMMA.match(text):
+        return "; it looks like a decimal comma: pass decimal=',' (--decimal ,)"
+    if any(ch in text for ch in ",;\t|") or (delimiter is not None and " " in text):
+        return (f"; the columns are split at {_DELIMITER_NAMES.get(delimiter, repr(delimiter))}: if they are "
+                "separated by another character, pass delimiter= (--delimiter)")
+    if sum(1 for _, cc, _ in table.bad if cc == c) == len(table.lines):
+        return f"; column {table.cols[c]} is not numeric: pass columns= (--columns) to read only the numeric columns"
+    return ""
+
+
+def _check_time(path, table, t, j):
+    name = repr(table.names[j]) if table.names is not None else str(j)
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        i = bad[0]
+        raise DataError(f"{path}: {table.where(i, j)}: the time column {name} must hold finite numbers, got {t[i]}")
+    down = np.flatnonzero(np.diff(t) <= 0)
+    if down.size:
+        i = down[0] + 1
+        raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {t[i]:g} after "
+                        f"{t[i - 1]:g} ({table.where(i - 1, j).split(',')[0]}); rows are not sorted: sort the file "
+                        "by time, or pass another time_column= (--time-column)")
+
+
+def _fill(path, table, arr, sel, has_time, missing):
+    """Infinite values are errors; missing ones (NaN) too, or interpolated along the rows."""
+    first = 1 if has_time else 0
+    body = arr[:, first:]
+    bad = np.argwhere(np.isinf(body) | (np.isnan(body) if missing == "error" else False))
+    if bad.size:
+        i, k = bad[0]
+        j = sel[k + first]
+        if np.isinf(body[i, k]):
+            raise DataError(f"{path}: {table.where(i, j)}: expected a finite number, got {body[i, k]}")
+        r, c = (j, i) if table.transposed else (i, j)
+        cell = table.tokens.get((r, c), "nan")
+        got = "nan" if cell.strip().lower() == "nan" else "an empty cell" if not cell.strip() else repr(cell.strip())
+        raise DataError(f"{path}: {table.where(i, j)}: expected a finite number, got {got} (a missing value); "
+                        "pass missing='interpolate' (--missing interpolate) to fill missing values from their neighbours")
+    empty = fill_gaps(body, arr[:, 0] if has_time else None)
+    if empty is not None:
+        j = sel[empty + first]
+        name = repr(table.names[j]) if table.names is not None else f"at position {j}"
+        raise DataError(f"{path}: column {name} has no values (every cell is missing), nothing to interpolate "
+                        "from; leave it out with columns= (--columns)")
+    return arr
+
+
+def fill_gaps(values, times=None):
+    """Fill the NaN cells of ``values`` (n_points, n_cols) in place by linear interpolation
+    along ``times`` (default: the row index) within each column; leading and trailing
+    gaps take the nearest value. Returns None, or the index of the first column without
+    any value (left as it is)."""
+    x = np.arange(len(values), dtype=float) if times is None else np.asarray(times, dtype=float)
+    for k in np.flatnonzero(np.isnan(values).any(axis=0)):
+        ok = ~np.isnan(values[:, k])
+        if not ok.any():
+            return int(k)
+        values[~ok, k] = np.interp(x[~ok], x[ok], values[ok, k])
+    return None
+
+
+def _time_like(path, table, sel, notes):
+    for j in sel:
+        name = table.names[j] if j < len(table.names) else ""
+        low = name.lower()
+        if low in _TIME_NAMES or low.startswith("time"):
+            _note(notes, path, "time", f"column {name!r} looks like time stamps and is read as a coordinate; pass "
+                  f"time_column={name!r} (--time-column {name}), or columns= (--columns) to choose the coordinates")
+            return
 
 
 def _read_npy(path):
@@ -223,6 +581,8 @@ def _read_npy(path):
         raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
     if arr.ndim not in (1, 2):
         raise DataError(f"{path}: expected a 2-D array (n_points, n_dims), got shape {arr.shape}")
+    if np.iscomplexobj(arr):
+        raise DataError(f"{path}: expected real numbers, got a complex array")
     return arr.astype(float)
 
 
@@ -253,74 +613,169 @@ def _read_mat(path, variable=None):
     return arr.astype(float)
 
 
-_SPLIT = {
-    ",": re.compile(r"\s*,\s*"),
-    ";": re.compile(r"\s*;\s*"),
-    "\t": re.compile(r"\s*\t\s*"),
-    None: re.compile(r"\s+"),
-}
+_TEXT = (".csv", ".txt", ".tsv", ".dat")
+_DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tabs", None: "whitespace"}
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+(?:[eE][-+]?\d+)?$")
+_SPACES = " \r\n\f\v"  # what is stripped from a line split at tabs
 
 
-def _detect_delimiter(line, suffix):
-    if suffix == ".csv":
-        return ";" if line.count(";") > line.count(",") else ","
-    if "\t" in line.strip():
-        return "\t"
-    if "," in line:
-        return ","
-    if ";" in line:
-        return ";"
-    return None
+def _decode(path, raw, encoding):
+    """Text from bytes: the given codec, else UTF-16 with a byte-order mark, else UTF-8."""
+    if encoding is None and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif encoding is None:
+        if b"\x00" in raw:
+            raise DataError(f"{path}: binary content in a text file (a NUL byte at byte {raw.index(0)}); for UTF-16 "
+                            "text without a byte-order mark pass encoding='utf-16-le' (--encoding utf-16-le)")
+        encoding = "utf-8-sig"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        name = "UTF-8" if encoding == "utf-8-sig" else encoding
+        raise DataError(f"{path}: not {name} text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); pass the file's "
+                        "encoding, e.g. encoding='latin-1' (--encoding latin-1)") from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
-def _read_lines(path):
-    """The numbered lines of a UTF-8 text file (a byte-order mark is dropped)."""
+def _read_lines(path, encoding=None):
+    """The numbered lines of a text file (UTF-8 unless ``encoding``; see :func:`_decode`)."""
     with open(path, "rb") as fh:
         raw = fh.read()
-    if b"\x00" in raw:
-        raise DataError(f"{path}: binary content in a text file (a NUL byte)")
+    return list(enumerate(_decode(path, raw, encoding).splitlines(), start=1))
+
+
+def _detect_delimiter(line):
+    """Tab, else ";" (never a decimal mark, so "1,5;2,5" is split at ";"), else ",", else whitespace."""
+    line = line.strip()
+    return next((d for d in ("\t", ";", ",") if d in line), None)
+
+
+def _cutter(delimiter):
+    """A function: line -> its cells."""
+    if delimiter is None or delimiter == " ":
+        return str.split
+    strip = _SPACES if delimiter == "\t" else None
+    return lambda line: line.strip(strip).split(delimiter)
+
+
+def _unquote(cell):
+    cell = cell.strip()
+    if len(cell) >= 2 and cell[0] == cell[-1] and cell[0] in "\"'":
+        cell = cell[1:-1].strip()
+    return cell
+
+
+def _number(cell, decimal):
+    """The float in a cell (quotes, a decimal comma allowed), or None."""
+    cell = _unquote(cell)
+    if decimal == ",":
+        if "." in cell:
+            return None
+        cell = cell.replace(",", ".")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return list(enumerate(text.splitlines(), start=1))
+        return float(cell)
+    except ValueError:
+        return None
 
 
-def _read_text(path):
-    lines = [(i, ln) for i, ln in _read_lines(path) if ln.strip() and not ln.lstrip().startswith("#")]
+def _is_missing(cell):
+    return _unquote(cell).lower() in _MISSING
+
+
+def _is_header(cells, decimal):
+    """A header: a cell that is neither a number nor a missing value, or the bare numbers 0..n-1."""
+    names = cells[1:] if cells and cells[0] in ("", "Unnamed: 0") else cells
+    return _bare_numbers(names) or any(_number(c, decimal) is None and not _is_missing(c) for c in cells)
+
+
+def _read_text(path, delimiter=None, decimal=None, encoding=None):
+    lines = [(i, ln) for i, ln in _read_lines(path, encoding) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise DataError(f"{path}: empty file (no data lines)")
-    split = _SPLIT[_detect_delimiter(lines[0][1], path.suffix.lower())]
-
-    def cells(line):
-        return split.split(line.strip())
-
-    first_no, first = lines[0]
-    if not all(_is_float(c) for c in cells(first)):  # a header row
-        lines = lines[1:]
+    delimiter = _detect_delimiter(lines[0][1]) if delimiter is None else delimiter
+    cut = _cutter(delimiter)
+    names = [_unquote(c) for c in cut(lines[0][1])]
+    decimal = decimal or _detect_decimal(lines, cut, delimiter)
+    if _is_header(names, decimal):
+        first_no = lines[0][0]
+        lines = lines[2:] if len(lines) > 1 and _is_units(cut(lines[1][1]), decimal) else lines[1:]
         if not lines:
             raise DataError(f"{path}: header only (line {first_no}), no data rows")
-    n_cols = len(cells(lines[0][1]))
-    rows = []
-    for line_no, line in lines:
-        parts = cells(line)
-        if len(parts) != n_cols:
-            raise DataError(
-                f"{path}: line {line_no}: expected {n_cols} columns like the first data row, "
-                f"got {len(parts)}"
-            )
-        bad = next((col for col, c in enumerate(parts) if not _is_float(c)), None)
-        if bad is not None:
-            raise DataError(f"{path}: line {line_no}, column {bad + 1}: expected a number, got {parts[bad]!r}")
-        rows.append([float(c) for c in parts])
-    arr = np.asarray(rows, dtype=float)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise DataError(
-            f"{path}: line {lines[r][0]}, column {c + 1}: expected a finite number, got {arr[r, c]}"
-        )
-    return arr
+    else:
+        names = None
+    if _trailing(lines, names, cut, delimiter):
+        lines = [(i, ln.rstrip(_SPACES)[:-1]) for i, ln in lines]  # a delimiter ending every line
+        names = names[:-1] if names and names[-1] == "" else names
+    table = _fast_table(lines, cut, decimal) or _slow_table(path, lines, cut, decimal)
+    table.names, table.split = names, (delimiter, decimal)
+    if names is not None and len(names) >= 2 and names[0] in ("", "Unnamed: 0"):
+        _drop_index_column(table)
+    return table
+
+
+def _detect_decimal(lines, cut, delimiter):
+    """"," when the columns are split at ";" or tabs and a cell of a line after the first
+    (which may be a header) looks like 1,0686, else "."."""
+    if delimiter not in (";", "\t"):
+        return "."
+    comma = any(_DECIMAL_COMMA.match(_unquote(c)) for _, ln in lines[1:] if "," in ln for c in cut(ln))
+    return "," if comma else "."
+
+
+def _trailing(lines, names, cut, delimiter):
+    """Every data line ends with the delimiter, and the header (if any) has no name for the
+    empty column that this makes: the delimiter is a line end, not an empty last column."""
+    if delimiter is None or delimiter == " " or not all(ln.rstrip(_SPACES).endswith(delimiter) for _, ln in lines):
+        return False
+    return names is None or names[-1] == "" or len(names) == len(cut(lines[0][1])) - 1
+
+
+def _is_units(cells, decimal):
+    """A line of units under the header ("s,m,m" or "[s],[m],[m]"): no cell is a number."""
+    return any(_unquote(c) for c in cells) and all(_number(c, decimal) is None for c in cells)
+
+
+def _fast_table(lines, cut, decimal):
+    """The common case, parsed by numpy: every cell a plain number, every row as wide; else None."""
+    try:
+        if decimal == ",":
+            values = np.array([cut(ln.replace(",", ".")) for _, ln in lines], dtype=float)
+        else:
+            values = np.array([cut(ln) for _, ln in lines], dtype=float)
+    except ValueError:
+        return None
+    if values.ndim != 2:
+        return None
+    return _Table(values, lines=[i for i, _ in lines], cols=list(range(1, values.shape[1] + 1)))
+
+
+def _slow_table(path, lines, cut, decimal):
+    """Cell by cell: quotes, missing cells (NaN), cells that are not numbers (NaN, listed
+    in ``bad``); a row of another width is an error."""
+    width = len(cut(lines[0][1]))
+    values = np.empty((len(lines), width))
+    bad, tokens = [], {}
+    for r, (line_no, line) in enumerate(lines):
+        cells = cut(line)
+        if len(cells) != width:
+            raise DataError(f"{path}: line {line_no}: expected {width} columns like the first data row, got {len(cells)}")
+        for c, cell in enumerate(cells):
+            x = _number(cell, decimal)
+            if x is None:
+                x = np.nan
+                if _is_missing(cell):
+                    tokens[r, c] = cell
+                else:
+                    bad.append((r, c, cell.strip()))
+            values[r, c] = x
+    return _Table(values, lines=[i for i, _ in lines], cols=list(range(1, width + 1)), bad=bad, tokens=tokens)
+
+
+def _drop_index_column(table):
+    """A pandas index column (header cell "" or "Unnamed: 0") is not data."""
+    table.values, table.names, table.cols = table.values[:, 1:], table.names[1:], table.cols[1:]
+    table.bad = [(r, c - 1, cell) for r, c, cell in table.bad if c > 0]
+    table.tokens = {(r, c - 1): cell for (r, c), cell in table.tokens.items() if c > 0}
 
 
 def _is_float(text):
@@ -333,8 +788,8 @@ def _is_float(text):
 
 @dataclass
 class TrajectoryDataset:
-    """Labelled trajectories (from a folder tree, a .ts file or an .npz bundle), in a
-    deterministic order.
+    """Labelled trajectories (from a folder tree, a .ts file, an .npz bundle or a table),
+    in a deterministic order.
 
     Attributes
     ----------
@@ -345,12 +800,34 @@ class TrajectoryDataset:
         The file of each trajectory (``file:line`` in a .ts file, ``file[i]`` in a bundle).
     skipped : list of (str, str)
         ``(path, reason)`` for each item left out with ``on_invalid="skip"``.
+    ignored : list of str
+        Files of a folder tree that were not read: not trajectory data (README.md,
+        Thumbs.db, any suffix that is not a trajectory format, hidden files) or not
+        matching ``pattern``.
+    time_column : int or None
+        0 when the trajectories were read with ``time_column``: column 0 of every array
+        holds the time stamps; None otherwise.
+    reader : dict
+        The reading options (not left at their default) that decide how one file became
+        an array (see :func:`reader_options`), as plain JSON values: a model trained on
+        this data set can read new files the same way with
+        ``read_trajectory(path, **options_for(path, **dataset.reader))``.
+    ids : list or None
+        Tables (:func:`trajhmm.load_table`): the id of each trajectory.
+    groups : list or None
+        Tables read with ``group_column``: who or what recorded each trajectory, for
+        ``fit(X, y, groups=dataset.groups)``.
     """
 
     trajectories: list = field(default_factory=list)
     labels: list = field(default_factory=list)
     paths: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)
+    time_column: int = None
+    reader: dict = field(default_factory=dict)
+    ids: list = None
+    groups: list = None
 
     def __len__(self):
         return len(self.trajectories)
@@ -360,18 +837,102 @@ def _visible_sorted(entries):
     return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
 
 
-def list_trajectory_files(paths):
+class _Ignored:
+    """The files of a tree left unread, by kind (".md", "Thumbs.db", "not matching --pattern ...")."""
+
+    def __init__(self, pattern=None):
+        self.pattern, self.paths, self.kinds = pattern, [], []
+
+    def kind(self, name):
+        """Why a file is not read (None: it is read)."""
+        low = name.lower()
+        if low in _JUNK:
+            return name
+        if low.startswith(_DOC_NAMES):  # README.txt is not data, though .txt is a trajectory format
+            return name.split(".")[0]
+        if name.startswith("."):
+            return "hidden"
+        suffix = os.path.splitext(low)[1]
+        if suffix not in SUFFIXES:
+            return suffix or name
+        if self.pattern is not None and not fnmatch.fnmatch(name, self.pattern):
+            return f"not matching --pattern {self.pattern!r}"
+        return None
+
+    def add(self, path, kind):
+        self.paths.append(str(path))
+        self.kinds.append(kind)
+
+    def describe(self, start=0):
+        """"ignored 4 files that are not trajectory data (2 .md, 1 .json, 1 Thumbs.db)", for
+        the files added since the ``start``-th."""
+        counts = Counter(self.kinds[start:])
+        n = sum(counts.values())
+        kinds = ", ".join(f"{k} {name}" for name, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return f"ignored {n} file{'s' * (n != 1)} that {'are' if n != 1 else 'is'} not trajectory data ({kinds})"
+
+    def nothing(self, folder, start=0):
+        """The error for a folder without a trajectory file."""
+        return DataError(f"{folder}: no trajectory files ({self.describe(start) if self.paths[start:] else 'an empty folder'})")
+
+    def log(self, root):
+        if self.paths:
+            logger.warning("%s: %s", root, self.describe())
+
+
+def _is_dir(entry):
+    try:
+        return entry.is_dir()  # follows symbolic links
+    except OSError:
+        return False
+
+
+def _walk(folder, ignored, ancestors=()):
+    """The trajectory files under ``folder`` (a str), sorted, files before sub-folders,
+    listing one folder at a time. Symbolic links are followed; a link back to a folder
+    being walked (a loop) is not, with a warning. Hidden folders are not entered; other
+    files go to ``ignored``."""
+    real = os.path.realpath(folder)
+    if real in ancestors:
+        warnings.warn(f"{folder}: a symbolic link loop (it leads back to {real}); not followed", UserWarning, stacklevel=3)
+        return
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    folders = []
+    for e in entries:
+        path = os.path.join(folder, e.name)
+        if _is_dir(e):
+            if not e.name.startswith("."):
+                folders.append(path)
+            continue
+        kind = ignored.kind(e.name)
+        if kind is None:
+            yield path
+        else:
+            ignored.add(path, kind)
+    for sub in folders:
+        yield from _walk(sub, ignored, (*ancestors, real))
+
+
+def list_trajectory_files(paths, *, pattern=None):
     """Expand files and folders into a sorted list of trajectory file paths.
 
-    Folders are walked recursively; hidden files and folders (names starting with ".")
-    are ignored. A path that does not exist raises :class:`DataError`.
+    Folders are walked recursively, following symbolic links (a link loop is not followed,
+    with a warning). Hidden folders are not entered; files that are not trajectory data
+    (README.md, Thumbs.db, any suffix :func:`read_trajectory` does not read, hidden files)
+    or whose name does not match ``pattern`` (a glob such as ``"*.csv"``) are ignored, with
+    one logged summary per folder. A path that does not exist, or a folder without any
+    trajectory file, raises :class:`DataError`. Files named directly are always listed.
     """
-    return list(iter_trajectory_files(paths))
+    return list(iter_trajectory_files(paths, pattern=pattern))
 
 
-def iter_trajectory_files(paths):
+def iter_trajectory_files(paths, *, pattern=None, log_ignored=True):
     """Like :func:`list_trajectory_files`, lazily: one folder listed at a time, so a
-    stream over many files never holds more than one folder's names."""
+    stream over many files never holds more than one folder's names. ``log_ignored=False``:
+    no summary of the ignored files (a second pass over the same folders, to count them)."""
+    if pattern is not None:
+        _check_pattern(pattern)
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [Path(p) for p in paths]
@@ -380,11 +941,14 @@ def iter_trajectory_files(paths):
             raise DataError(f"{p}: no such file or directory")
     for p in paths:
         if p.is_dir():
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for f in sorted(filenames):
-                    if not f.startswith("."):
-                        yield str(Path(dirpath) / f)
+            ignored, n = _Ignored(pattern), 0
+            for f in _walk(str(p), ignored):
+                n += 1
+                yield f
+            if log_ignored:
+                ignored.log(p)
+            if not n:
+                raise ignored.nothing(p)
         else:
             yield str(p)
 
@@ -419,12 +983,18 @@ def _collect(items, on_invalid, where):
     return ds
 
 
-def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto", max_bytes=MAX_BYTES):
-    """Read a labelled folder tree ``root/<label>/<trajectory file>``.
+def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto", max_bytes=MAX_BYTES, columns=None,
+                      time_column=None, delimiter=None, decimal=None, encoding=None, missing="error", pattern=None,
+                      label_level=1):
+    """Read a labelled folder tree ``root/<label>/<trajectory files>``.
 
-    Class folders and files are read in sorted order; hidden entries (starting with ".")
-    are ignored. Files directly inside ``root`` are not allowed (each file must be in a
-    class folder).
+    Class folders and files are read in sorted order, sub-folders of a class folder too;
+    symbolic links are followed (a link loop is not, with a warning); hidden folders are
+    not entered. Files that are not trajectory data (README.md, notes.json, Thumbs.db,
+    .DS_Store, any suffix that :func:`read_trajectory` does not read), anywhere in the
+    tree, are ignored: listed in ``dataset.ignored`` and summed up in one logged warning.
+    Trajectory files directly inside ``root`` are not allowed (each file must be in a
+    class folder). A tree without any trajectory file is an error.
 
     Parameters
     ----------
@@ -437,46 +1007,121 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     variable : str, optional
         Read from every ``.mat`` file in the tree (the other files have no variables); a
         tree without ``.mat`` files refuses it.
-    layout, max_bytes
-        Passed to :func:`read_trajectory` for every file.
+    layout, max_bytes, columns, time_column, delimiter, decimal, encoding, missing
+        Passed to :func:`read_trajectory` for every file (to the files of the formats that
+        use them: ``delimiter`` to text files, ...). A warning that concerns every file
+        (a time column read as a coordinate, an array transposed by ``layout="auto"``) is
+        issued once for the tree, naming the first file.
+    pattern : str, optional
+        Read only the files whose name matches this glob (``"*.csv"``, ``"run_*.txt"``);
+        the others are ignored.
+    label_level : int, default=1
+        The folder level below ``root`` that holds the labels: 1 for ``root/<label>/...``,
+        2 for ``root/<subject>/<label>/...``. Files less deep than that are invalid. With
+        the default, a tree whose class folders all hold sub-folders of the same names is
+        warned about (the labels may be the sub-folders).
 
     Returns
     -------
     TrajectoryDataset
+        With ``time_column`` (0 when ``time_column`` was given) and ``reader`` (the
+        reading options, see :func:`reader_options`).
     """
     root = Path(root)
-    given = {"on_invalid": on_invalid, "variable": variable, "layout": layout, "max_bytes": max_bytes}
+    given = {"on_invalid": on_invalid, "variable": variable, "layout": layout, "max_bytes": max_bytes,
+             "columns": columns, "time_column": time_column, "delimiter": delimiter, "decimal": decimal,
+             "encoding": encoding, "missing": missing, "pattern": pattern, "label_level": label_level}
     own = _own_options(FOLDER, root, given)
     if not root.exists():
         raise DataError(f"{root}: no such directory")
     if not root.is_dir():
         raise DataError(f"{root}: expected a directory of class folders, got a file")
-    ds = _collect(FOLDER.read(root, **own), on_invalid, root)
-    for cls in _visible_sorted(root.iterdir()):
+    ignored, notes = _Ignored(pattern), {}
+    ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root)
+    ignored.log(root)
+    _emit_notes(notes, root)
+    for cls in _visible_sorted(root.iterdir()) if label_level == 1 else ():
         if cls.is_dir() and cls.name not in ds.labels:
             raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
+    ds.ignored, ds.reader = ignored.paths, reader_options(**given)
+    ds.time_column = None if time_column is None else 0
     return ds
 
 
-def _tree_items(root, *, variable, layout, max_bytes):
-    entries = _visible_sorted(root.iterdir())
-    for stray in (e for e in entries if not e.is_dir()):
-        yield str(stray), DataError(f"{stray}: expected only class folders in {root}, got a file")
-    classes = [e for e in entries if e.is_dir()]
-    if not classes:
-        raise DataError(f"{root}: expected class folders (one per label), found none")
+def _tree_items(root, *, ignored, notes, pattern, label_level, **reading):
+    """``(file, (label, array) or DataError)`` for every trajectory file of the tree."""
+    del pattern  # applied by ``ignored``
+    files = _class_files(root, ignored) if label_level == 1 else _level_files(root, ignored, label_level)
     used_variable = False
-    for cls in classes:
-        files = list_trajectory_files(cls)
-        if not files:
-            raise DataError(f"{cls}: empty class folder (no trajectory files)")
-        for f in files:
-            own = options_for(f, variable=variable)
-            used_variable = used_variable or bool(own)
-            got = _attempt(read_trajectory, f, layout=layout, max_bytes=max_bytes, **own)
-            yield f, got if isinstance(got, DataError) else (cls.name, got)
-    if variable is not None and not used_variable:
+    for f, label in files:
+        if isinstance(label, DataError):
+            yield f, label
+            continue
+        own = options_for(f, **reading)
+        used_variable = used_variable or "variable" in own
+        got = _attempt(_read, Path(f), own, notes)
+        yield f, got if isinstance(got, DataError) else (label, got)
+    if reading["variable"] is not None and not used_variable:
         raise DataError(f"{root}: variable= applies to .mat files, and this folder tree holds none")
+
+
+def _class_files(root, ignored):
+    """``(file, label)`` for ``root/<label>/...``; a file directly in ``root`` is ``(file, DataError)``."""
+    classes = []
+    for e in sorted(root.iterdir(), key=lambda e: e.name):
+        if e.is_dir():
+            classes += [] if e.name.startswith(".") else [e]
+        elif ignored.kind(e.name) is not None:
+            ignored.add(e, ignored.kind(e.name))
+        else:
+            yield str(e), DataError(f"{e}: expected only class folders in {root}, got a file")
+    if not classes:
+        raise DataError(f"{ignored.nothing(root)}; expected class folders, one per label")
+    _warn_nested(root, classes)
+    top = (os.path.realpath(root),)
+    for cls in classes:
+        n, start = 0, len(ignored.paths)
+        for f in _walk(str(cls), ignored, top):
+            n += 1
+            yield f, cls.name
+        if not n:
+            also = f"; {ignored.describe(start)}" if ignored.paths[start:] else ""
+            raise DataError(f"{cls}: empty class folder (no trajectory files{also})")
+
+
+def _level_files(root, ignored, level):
+    """``(file, label)`` with the label the folder ``level`` levels below ``root``."""
+    n = 0
+    for f in _walk(str(root), ignored):
+        n += 1
+        parts = Path(f).relative_to(root).parts
+        if len(parts) > level:
+            yield f, parts[level - 1]
+        else:
+            yield f, DataError(f"{f}: expected a file at least {level} folders below {root} (label_level={level} "
+                               f"takes the labels from the folders at level {level}), got one {len(parts) - 1} "
+                               "folder(s) below; pass another label_level= (--label-level)")
+    if not n:
+        raise ignored.nothing(root)
+
+
+def _warn_nested(root, classes):
+    """D15: every class folder holds only sub-folders, with the same names across them:
+    the labels may be one level down (root/<subject>/<label>/...)."""
+    subs = []
+    for cls in classes:
+        with os.scandir(cls) as it:
+            entries = [e for e in it if not e.name.startswith(".")]
+        if any(not _is_dir(e) and os.path.splitext(e.name.lower())[1] in SUFFIXES for e in entries):
+            return
+        subs.append({e.name for e in entries if _is_dir(e)})
+    repeated = sorted(name for name, n in Counter(n for s in subs for n in s).items() if n > 1)
+    if not repeated or not all(subs):
+        return
+    shown = lambda names: ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")  # noqa: E731
+    warnings.warn(f"{root}: the class folders hold sub-folders with the same names ({shown(repeated)}): labels are "
+                  f"taken from the first level ({shown([c.name for c in classes])}); if the labels are the "
+                  "sub-folders, pass label_level=2 (--label-level 2)", UserWarning, stacklevel=6)
 
 
 def _check_consistent_dims(ds, on_invalid):
@@ -592,9 +1237,19 @@ def load_npz(path, *, split=None, on_invalid="error", max_bytes=DATASET_MAX_BYTE
 
 
 def _read_npz_arrays(path):
+    key = None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+            arrays = {}
+            for key in npz.files:
+                arrays[key] = npz[key]
+            return arrays
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise DataError(f"{path}: not a readable .npz bundle (ValueError: {exc})") from None
+        raise DataError(f"{path}: the array {key!r} holds Python objects, which are not read (that would need "
+                        "pickle); save the labels as strings: np.savez(path, X=X, lengths=lengths, "
+                        "y=np.asarray(y, dtype=str))") from None
     except Exception as exc:  # noqa: BLE001 (untrusted bytes) - zipfile/numpy raise many types
         raise DataError(f"{path}: not a readable .npz bundle ({type(exc).__name__}: {exc})") from None
 
@@ -624,17 +1279,19 @@ def _npz_items(path, split=None):
 
 
 #: The reader registry: file suffix (lower case) -> :class:`Format`.
+_ARRAY_OPTIONS = ("layout", "max_bytes", "columns", "time_column", "missing")
+_TEXT_OPTIONS = (*_ARRAY_OPTIONS, "delimiter", "decimal", "encoding")
 FORMATS = types.MappingProxyType({
-    **{s: Format(f"a {s} file", "trajectory", _read_text, ("layout", "max_bytes"))
-       for s in (".csv", ".txt", ".tsv", ".dat")},
-    ".npy": Format("a .npy file", "trajectory", _read_npy, ("layout", "max_bytes")),
-    ".mat": Format("a .mat file", "trajectory", _read_mat, ("variable", "layout", "max_bytes")),
+    **{s: Format(f"a {s} file", "trajectory", _read_text, _TEXT_OPTIONS) for s in _TEXT},
+    ".npy": Format("a .npy file", "trajectory", _read_npy, _ARRAY_OPTIONS),
+    ".mat": Format("a .mat file", "trajectory", _read_mat, ("variable", *_ARRAY_OPTIONS)),
     ".npz": Format("an .npz bundle", "dataset", _npz_items, ("split", "on_invalid", "max_bytes"),
                    DATASET_MAX_BYTES),
     ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes"), DATASET_MAX_BYTES),
 })
 #: A folder of class folders (:func:`load_trajectories`); not a suffix.
-FOLDER = Format("a folder tree", "tree", _tree_items, ("on_invalid", "variable", "layout", "max_bytes"))
+FOLDER = Format("a folder tree", "tree", _tree_items,
+                ("on_invalid", "variable", *_TEXT_OPTIONS, "pattern", "label_level"))
 
 #: File suffixes :func:`read_trajectory` understands (lower case).
 SUFFIXES = tuple(s for s, f in FORMATS.items() if f.kind == "trajectory")
@@ -644,8 +1301,9 @@ def load_dataset(path, *, split=None, **kwargs):
     """A labelled data set from a folder tree (:func:`load_trajectories`), an .npz bundle
     (:func:`load_npz`) or a .ts file (:func:`read_ts`), chosen through :data:`FORMATS`.
 
-    Options (``split``, ``on_invalid``, ``variable``, ``layout``, ``max_bytes``) that the
-    chosen format does not use are refused, not ignored; see :class:`Format`.
+    Options (``split``, ``on_invalid``, ``variable``, ``layout``, ``max_bytes`` and the
+    reading options of :func:`load_trajectories`) that the chosen format does not use are
+    refused, not ignored; see :class:`Format`.
     """
     p = Path(path)
     fmt = FORMATS.get(p.suffix.lower())

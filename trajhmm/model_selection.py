@@ -92,7 +92,7 @@ def _check_grid(param_grid, fixed):
         validate_params({**base, **combo})
 
 
-def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source="data", cache_dir=None):
+def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source="data", cache_dir=None, groups=None):
     """Fit ``clf``, holding out a stratified ``test_size`` fraction of (X, y) (0: none).
 
     Returns ``(n_train, held_out)``: the number of training trajectories, and None or
@@ -101,7 +101,7 @@ def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source
     check_param("test_size", test_size)
     y = np.asarray(y)
     if test_size == 0:
-        clf.fit(X, y, progress=progress, cache_dir=cache_dir)
+        clf.fit(X, y, groups, progress=progress, cache_dir=cache_dir)
         return len(X), None
     from sklearn.model_selection import train_test_split
 
@@ -109,5 +109,6 @@ def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source
         tr, te = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state)
     except ValueError as exc:
         raise DataError(f"{source}: cannot hold out {test_size} of the data: {exc}") from None
-    clf.fit([X[i] for i in tr], y[tr], progress=progress, cache_dir=cache_dir)
+    clf.fit([X[i] for i in tr], y[tr], None if groups is None else np.asarray(groups)[tr], progress=progress,
+            cache_dir=cache_dir)
     return len(tr), (clf.score([X[i] for i in te], y[te]), len(te))

@@ -42,14 +42,16 @@ __all__ = [
     "save_model",
     "load_model",
     "model_metadata",
+    "READER_KEYS",
+    "check_reader",
     "atomic_write",
     "library_versions",
 ]
 
 # 1: HMMClassifier. 2: HMMClassifierCV (the refitted best model, its calibration
-# temperature and the search's results). An HMMClassifier is still written as version 1
-# (nothing in it changed), so older trajhmm versions keep reading it.
-FORMAT_VERSION = 3
+# temperature and the search's results). 3: rejection_rate (one pooled threshold).
+# 4: the time_column parameter, and how the training files were read (``reader``).
+FORMAT_VERSION = 4
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -178,8 +180,43 @@ def _fitted_state(clf):
         "n_model_features": int(clf.n_model_features_),
         "n_classes": len(clf.models_),
         "arrays": sorted(arrays),
+        "reader": {},
     }
     return arrays, meta
+
+
+#: What a model file may say of how its training data were read (``save_model(...,
+#: reader=)``): the reading options of :func:`trajhmm.read_trajectory` (tables take the
+#: same names), with the JSON types each takes. Choices are checked by the readers.
+READER_KEYS = {"columns": list, "time_column": (str, int), "layout": str, "delimiter": str, "decimal": str,
+               "encoding": str, "missing": str, "variable": str}
+
+
+def check_reader(reader, fail=None):
+    """``reader`` as a plain dict of reading options (None: {}); anything else than
+    :data:`READER_KEYS` with their types is refused (ModelFileError through ``fail`` when
+    loading, ValueError when saving)."""
+    if reader is None:
+        return {}
+
+    def refuse(text):
+        if fail is not None:
+            fail("meta.json", f"reader: {text}")
+        raise ValueError(f"reader: {text}")
+
+    if not isinstance(reader, dict):
+        refuse(f"expected a dict of reading options, got {type(reader).__name__}")
+    reader = _json_value({k: v for k, v in reader.items() if v is not None})
+    for key, value in reader.items():
+        kind = READER_KEYS.get(key)
+        if kind is None:
+            refuse(f"unknown option {key!r} (expected some of {', '.join(READER_KEYS)})")
+        items = value if kind is list and isinstance(value, list) else [value]
+        each = (str, int) if kind is list else kind
+        if (kind is list and not isinstance(value, list)) or any(
+                isinstance(v, bool) or not isinstance(v, each) for v in items):
+            refuse(f"{key}: expected {'a list of names or positions' if kind is list else 'a name'}, got {value!r}")
+    return reader
 
 
 def _search_meta(clf):
@@ -237,7 +274,7 @@ def _payload(arrays, meta):
     return buf.getvalue()
 
 
-def save_model(clf, path, *, format="npz"):
+def save_model(clf, path, *, format="npz", reader=None):
     """Save a fitted :class:`~trajhmm.HMMClassifier` atomically.
 
     Parameters
@@ -247,6 +284,11 @@ def save_model(clf, path, *, format="npz"):
     format : {"npz", "pickle"}, default="npz"
         "npz": the safe format (arrays and JSON only; see the module docs).
         "pickle": a joblib pickle; :func:`load_model` only opens it with ``trusted=True``.
+    reader : dict, optional
+        How the training files were read (``TrajectoryDataset.reader``: columns, time
+        column, delimiter, ...; see :data:`READER_KEYS`), so that new files are read the
+        same way: ``load_model(path, return_reader=True)`` gives it back, and
+        ``trajhmm predict`` uses it.
 
     Examples
     --------
@@ -273,19 +315,22 @@ def save_model(clf, path, *, format="npz"):
         raise TypeError(f"clf: expected a fitted HMMClassifier or HMMClassifierCV, got {type(clf).__name__}")
     if format not in ("npz", "pickle"):
         raise ValueError(f"format: expected 'npz' or 'pickle', got {format!r}")
+    reader = check_reader(reader)
     arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
+    meta["reader"] = reader
+    _check_reader_time(meta, clf_params=meta["params"], fail=_failer(f"{path}: cannot save: "))
     if format == "pickle":
         import joblib
 
         with atomic_write(path) as fh:
-            joblib.dump(clf, fh)
+            joblib.dump({"trajhmm_model": clf, "reader": reader} if reader else clf, fh)
         return
     payload = _payload(arrays, meta)
     with atomic_write(path) as fh:
         fh.write(MAGIC + hashlib.sha256(payload).digest() + payload)
 
 
-def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES):
+def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES, return_reader=False):
     """Load a model saved by :func:`save_model`.
 
     Every array is validated before a classifier is built (see the README, "Model
@@ -304,10 +349,13 @@ def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES):
     max_bytes : int, default=MAX_MODEL_BYTES (256 MiB)
         The most bytes of arrays a safe model file may hold once decompressed; a file
         that declares more is refused before anything is decompressed.
+    return_reader : bool, default=False
+        Also return how the training files were read (the ``reader`` given to
+        :func:`save_model`; {} when none was, and for files of format < 4).
 
     Returns
     -------
-    HMMClassifier
+    HMMClassifier or HMMClassifierCV; with ``return_reader``, ``(model, reader)``
 
     Raises
     ------
@@ -320,11 +368,13 @@ def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES):
     max_bytes = _check_max_bytes(max_bytes)
     head, payload = _read_verified(path, max_bytes)
     if payload is None:
-        return _load_other(path, head, trusted)
+        clf, reader = _load_other(path, head, trusted)
+        return (clf, reader) if return_reader else clf
     try:
         arrays, meta = _parse_payload(payload, path, max_bytes)
         _validate(arrays, meta, f"{path}: ")
-        return _from_arrays(arrays, meta, path)
+        clf = _from_arrays(arrays, meta, path)
+        return (clf, dict(meta.get("reader", {}))) if return_reader else clf
     except ModelFileError:
         raise
     except Exception as exc:  # noqa: BLE001 (untrusted bytes) - a file with a valid checksum but foreign content
@@ -404,13 +454,18 @@ def _load_other(path, head, trusted):
         raise ModelFileError(f"{path}: cannot unpickle model file ({type(exc).__name__}: {exc})") from None
     from .search import HMMClassifierCV
 
+    reader = {}
+    if isinstance(clf, dict) and set(clf) == {"trajhmm_model", "reader"}:  # saved with a reader
+        clf, reader = clf["trajhmm_model"], check_reader(clf["reader"], _failer(f"{path}: "))
+
     if not isinstance(clf, (HMMClassifier, HMMClassifierCV)):
         raise ModelFileError(f"{path}: expected a pickled HMMClassifier or HMMClassifierCV, got {type(clf).__name__}")
     try:
-        _validate_model(clf, f"{path}: ")
+        _, meta = _validate_model(clf, f"{path}: ")
     except NotFittedError:
         raise ModelFileError(f"{path}: the pickled HMMClassifier is not fitted") from None
-    return clf
+    _check_reader_time({**meta, "reader": reader}, meta["params"], _failer(f"{path}: "))
+    return clf, reader
 
 
 # ---------------------------------------------------------------- reading, bounded
@@ -659,7 +714,13 @@ def _check_meta(meta, fail):
         value = meta.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             fail("meta.json", f"{key}: expected an integer >= {low}, got {value!r}")
-    D = meta["n_features_in"] * (clf.derivatives + 1)
+    n_coords = meta["n_features_in"] - (clf.time_column is not None)
+    if clf.time_column is not None and not (n_coords >= 1 and clf.time_column < meta["n_features_in"]):
+        fail("meta.json", f"params: time_column={clf.time_column} is not a column of {meta['n_features_in']} "
+             "besides at least one coordinate")
+    meta["reader"] = check_reader(meta.get("reader", {}), fail)
+    _check_reader_time(meta, params, fail)
+    D = n_coords * (clf.derivatives + 1)
     if meta["n_model_features"] > D:
         fail("meta.json", f"n_model_features={meta['n_model_features']} is more than the {D} resampled features")
     cv = meta.get("estimator") == "HMMClassifierCV"
@@ -667,6 +728,13 @@ def _check_meta(meta, fail):
         _check_search_meta(meta, clf, fail)
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
             "C": meta["n_classes"], "D": D, "cv": cv}
+
+
+def _check_reader_time(meta, clf_params, fail):
+    """Files read with a time column put it first: the model must take column 0 as time."""
+    if "time_column" in meta.get("reader", {}) and clf_params.get("time_column") != 0:
+        fail("meta.json", f"reader: the files were read with time_column={meta['reader']['time_column']!r} (put "
+             f"first), but the model's time_column is {clf_params.get('time_column')!r}, expected 0")
 
 
 def _check_search_meta(meta, clf, fail):

@@ -167,7 +167,7 @@ def plot_states(model, label, X=None):
     k = matches[0]
     hmm = model.models_[k]
     # positional features among the model's features (velocity features come after them)
-    n_dims = model.n_features_in_
+    n_dims = model.n_features_in_ - (model.time_column is not None)
     positional = np.cumsum(model.feature_mask_)[:n_dims][model.feature_mask_[:n_dims]] - 1
     if len(positional) < 2:
         raise DataError(f"class {label!r}: the model keeps fewer than 2 positional features, nothing to draw")

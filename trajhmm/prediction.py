@@ -8,6 +8,7 @@ workers of a Dask cluster do the reading and scoring and the client only sees re
 """
 
 import itertools
+import json
 import os
 from dataclasses import dataclass
 
@@ -17,9 +18,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
 from ._params import check_param
+from ._validation import check_trajectory
 from .exceptions import DataError
 
-__all__ = ["FilePrediction", "SkippedFile", "predict_files"]
+__all__ = ["FilePrediction", "SkippedFile", "predict_files", "predict_json_lines"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class SkippedFile:
 
 
 def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unknown", on_invalid="error",
-                  variable=None, n_jobs=None):
+                  variable=None, n_jobs=None, reader=None, pattern=None):
     """Predict the class of every trajectory file under ``paths``, lazily, in order.
 
     Parameters
@@ -67,6 +69,12 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
         .mat files: the variable to read.
     n_jobs : int, optional
         Batches scored in parallel (joblib; under a Dask backend, on the cluster).
+    reader : dict, optional
+        How to read every file: the options of :func:`trajhmm.read_trajectory` (columns,
+        time_column, delimiter, ...), e.g. the ones stored with the model
+        (``load_model(path, return_reader=True)``).
+    pattern : str, optional
+        Folders: only the files whose name matches this glob.
 
     Yields
     ------
@@ -88,16 +96,17 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     check_is_fitted(getattr(model, "best_estimator_", model), "models_")  # HMMClassifierCV: its refitted model
     check_param("batch_size", batch_size)
     check_param("on_invalid", on_invalid)
-    files = datasets.iter_trajectory_files(paths)
+    reader = {**(reader or {}), **({"variable": variable} if variable is not None else {})}
+    files = datasets.iter_trajectory_files(paths, pattern=pattern)
     batches = iter(lambda: list(itertools.islice(files, batch_size)), [])
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, variable, os.getcwd()) for batch in batches
+        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, reader, os.getcwd()) for batch in batches
     )
     for batch_results in results:
         yield from batch_results
 
 
-def _predict_batch(model, paths, reject, unknown, on_invalid, variable, cwd=None):
+def _predict_batch(model, paths, reject, unknown, on_invalid, reader, cwd=None):
     """One task: read ``paths`` and predict them (runs where joblib sends it: on a Dask
     worker, relative paths are resolved against the client's working directory ``cwd``,
     and reported as given)."""
@@ -106,7 +115,7 @@ def _predict_batch(model, paths, reject, unknown, on_invalid, variable, cwd=None
         try:
             where = os.path.join(cwd, path) if cwd else path
             try:
-                traj = datasets.read_trajectory(where, **datasets.options_for(where, variable=variable))
+                traj = datasets.read_trajectory(where, **datasets.options_for(where, **reader))
             except DataError as exc:  # name the file as the user gave it
                 raise DataError(str(exc).replace(where, path, 1)) from None
             if traj.shape[1] != model.n_features_in_:
@@ -145,3 +154,58 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]
         yield label, float(margin[i]), proba[i], bool(rejected[i])
+
+
+def _json_trajectory(model, line, where):
+    """``(id, array)`` of one JSON Lines record ``{"id": ..., "points": [[...], ...],
+    "t": [...]}``; the time stamps go first when the model takes column 0 as time."""
+    try:
+        rec = json.loads(line)
+    except ValueError as exc:
+        raise DataError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(rec, dict) or "points" not in rec:
+        raise DataError(f'{where}: expected an object {{"id": ..., "points": [[...], ...]}}, got {line.strip()[:60]!r}')
+    points = check_trajectory(_numbers(rec["points"], where), name=f"{where}: points")
+    time_column = getattr(getattr(model, "best_estimator_", model), "time_column", None)
+    if time_column is not None:
+        if "t" not in rec:
+            raise DataError(f'{where}: the model takes time stamps: expected "t" (one per point)')
+        t = _numbers(rec["t"], where)
+        if t.shape != (len(points),):
+            raise DataError(f'{where}: expected "t" with {len(points)} time stamps (one per point), got shape {t.shape}')
+        points = np.insert(points, time_column, t, axis=1)
+    if points.shape[1] != model.n_features_in_:
+        raise DataError(f"{where}: expected {model.n_features_in_} dims like the model, got {points.shape[1]}")
+    return rec.get("id", where), points
+
+
+def _numbers(value, where):
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: expected numbers, got {str(value)[:60]!r}") from None
+
+
+def predict_json_lines(model, lines, *, reject=False, unknown="unknown", on_invalid="error", name="<stdin>"):
+    """Predict one trajectory per JSON Lines record, answering each as it is read (for a
+    long-running process fed by a pipe: ``sensor | trajhmm predict model.npz -``).
+
+    Each non-empty line is ``{"id": ..., "points": [[x, y, z], ...]}``, plus ``"t": [...]``
+    (one time stamp per point) for a model with a time column. Yields a
+    :class:`FilePrediction` whose ``path`` is the record's id (``name:line`` without one),
+    or a :class:`SkippedFile` for a bad line with ``on_invalid="skip"``.
+    """
+    check_param("on_invalid", on_invalid)
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{line_no}"
+        try:
+            ident, x = _json_trajectory(model, line, where)
+        except DataError as exc:
+            if on_invalid == "error":
+                raise
+            yield SkippedFile(where, str(exc))
+            continue
+        label, margin, proba, rejected = next(prediction_rows(model, [x], reject, unknown))
+        yield FilePrediction(str(ident), label, margin, proba, rejected)

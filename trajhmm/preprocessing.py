@@ -15,6 +15,7 @@ __all__ = [
     "SCALINGS",
     "resample",
     "resample_all",
+    "check_times",
     "translate",
     "scale",
     "add_derivatives",
@@ -25,7 +26,7 @@ TRANSLATIONS = ("none", "start", "end", "center")
 SCALINGS = ("none", "path_length", "std")
 
 
-def resample(trajectory, n_points=50, method="time"):
+def resample(trajectory, n_points=50, method="time", times=None):
     """Resample one trajectory to ``n_points`` points by linear interpolation.
 
     Parameters
@@ -33,9 +34,13 @@ def resample(trajectory, n_points=50, method="time"):
     trajectory : array-like of shape (n_points_in, n_dims)
     n_points : int, default=50
     method : {"time", "arclength"}, default="time"
-        "time": points evenly spaced along the sample index (keeps the speed profile).
+        "time": points evenly spaced in time (keeps the speed profile): along ``times``
+        when given, else along the sample index (the samples taken as evenly spaced).
         "arclength": points evenly spaced along the path length (speed-invariant); a
-        trajectory that never moves falls back to "time".
+        trajectory that never moves falls back to "time". ``times`` play no part in it.
+    times : array-like of shape (n_points_in,), optional
+        The time stamp of every point, strictly increasing (any unit and origin: only
+        differences count, so a clock shifted by a year gives the same segment).
 
     Returns
     -------
@@ -68,7 +73,11 @@ def resample(trajectory, n_points=50, method="time"):
                 out[:, d] = np.interp(targets, s, xs[:, d])
             out[0], out[-1] = x[0], x[-1]
             return out
-    pos = np.linspace(0.0, x.shape[0] - 1, n_points)
+    if times is not None:
+        t = check_times(times, x.shape[0])
+        pos = np.interp(np.linspace(0.0, t[-1] - t[0], n_points), t - t[0], np.arange(x.shape[0], dtype=float))
+    else:
+        pos = np.linspace(0.0, x.shape[0] - 1, n_points)
     i0 = np.minimum(pos.astype(np.intp), x.shape[0] - 2)
     frac = (pos - i0)[:, None]
     out = x[i0] * (1.0 - frac) + x[i0 + 1] * frac
@@ -76,11 +85,32 @@ def resample(trajectory, n_points=50, method="time"):
     return out
 
 
-def resample_all(trajectories, n_points=50, method="time"):
-    """Resample every trajectory; returns an array (n_samples, n_points, n_dims)."""
-    if isinstance(trajectories, np.ndarray) and trajectories.ndim == 3 and trajectories.shape[1] == n_points and method == "time":
+def check_times(times, n_points, name="times"):
+    """``times`` as a float array of ``n_points`` finite, strictly increasing values;
+    a ValueError names the first point out of order."""
+    t = np.asarray(times, dtype=float)
+    if t.shape != (n_points,):
+        raise ValueError(f"{name}: expected {n_points} time stamps (one per point), got shape {t.shape}")
+    if not np.isfinite(t).all():
+        i = int(np.argmin(np.isfinite(t)))
+        raise ValueError(f"{name}: expected finite time stamps, got {t[i]} at point {i}")
+    step = np.diff(t)
+    if (step <= 0).any():
+        i = int(np.argmax(step <= 0)) + 1
+        raise ValueError(f"{name}: expected strictly increasing time stamps, got {float(t[i])!r} at point {i} "
+                         f"after {float(t[i - 1])!r}")
+    return t
+
+
+def resample_all(trajectories, n_points=50, method="time", times=None):
+    """Resample every trajectory; returns an array (n_samples, n_points, n_dims).
+    ``times``: None, or one array of time stamps per trajectory (see :func:`resample`)."""
+    if times is None and isinstance(trajectories, np.ndarray) and trajectories.ndim == 3 \
+            and trajectories.shape[1] == n_points and method == "time":
         return trajectories.astype(float, copy=True)
-    return np.stack([resample(t, n_points, method) for t in trajectories])
+    if times is None:
+        return np.stack([resample(t, n_points, method) for t in trajectories])
+    return np.stack([resample(x, n_points, method, t) for x, t in zip(trajectories, times)])
 
 
 def translate(segments, mode="none"):

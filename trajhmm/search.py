@@ -39,12 +39,12 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from . import calibration
 from ._cache import FitCache, fingerprint
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
-from ._validation import check_trajectories, plain_value
+from ._validation import check_labels, check_trajectories, plain_value
 from .classifier import HMMClassifier, _cancelled_when_left, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
 
@@ -371,9 +371,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         # cross-validated, for the calibration
         stages = self._check_stages(stages, base, builtin) if stages else (("given parameters", {}),)
         X = check_trajectories(X)
-        y = column_or_1d(np.asarray(y), warn=True)
-        if len(y) != len(X):
-            raise DataError(f"y: expected {len(X)} labels (one per trajectory), got {len(y)}")
+        y = check_labels(y, len(X))
         classes, y_idx = np.unique(y, return_inverse=True)
         seed = self._seed(base)
         base.set_params(random_state=seed, n_jobs=None)

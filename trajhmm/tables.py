@@ -1,0 +1,199 @@
+"""Long tables: one row per point, a column naming the trajectory of each row.
+
+The shape most trajectory data are held in (pandas, MovingPandas, traja, tsfresh and
+sktime's long format): ``id, label, t, x, y[, z]`` in a CSV/TSV/Parquet file or a pandas
+DataFrame. :func:`load_table` turns it into the :class:`~trajhmm.TrajectoryDataset` that
+the folder readers return. pandas (and pyarrow, for Parquet) come with the ``tables``
+extra: ``pip install 'trajhmm[tables]'``.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import TrajectoryDataset, fill_gaps
+from .exceptions import DataError
+
+__all__ = ["load_table", "TABLE_SUFFIXES"]
+
+#: File suffixes :func:`load_table` reads, and how.
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise DataError("tables need pandas: pip install 'trajhmm[tables]'") from None
+    return pd
+
+
+def _read_source(source, delimiter, decimal, encoding):
+    """(DataFrame, name for messages, row offset: file line of row 0)."""
+    pd = _pandas()
+    if isinstance(source, pd.DataFrame):
+        return source, "the table", None
+    path = Path(source)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(f"{path}: unknown table type {path.suffix!r}; expected one of {', '.join(TABLE_SUFFIXES)}")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file" if not path.exists() else f"{path}: expected a table file, got a directory")
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path), str(path), None
+        sep = delimiter or ("\t" if kind == "tsv" else None)
+        frame = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", decimal=decimal or ".",
+                            encoding=encoding, skipinitialspace=True)
+    except ImportError as exc:
+        raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'trajhmm[tables]' ({exc})") from None
+    except (ValueError, OSError, UnicodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise DataError(f"{path}: cannot read the table ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
+    return frame, str(path), 2  # pandas' row 0 is the file's line 2 (under the header)
+
+
+def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns):
+    """The coordinate columns: ``columns``, or every column that is not the id, label,
+    time or group column. Every named column must exist; coordinates must be numeric."""
+    names = [str(c) for c in frame.columns]
+    frame.columns = names
+    special = {"id_column": id_column, "label_column": label_column, "time_column": time_column,
+               "group_column": group_column}
+    wanted = list(columns) if columns is not None else [c for c in names if c not in special.values()]
+    for what, col in [*special.items(), *(("columns", c) for c in wanted)]:
+        if col is not None and col not in names:
+            raise DataError(f"{name}: {what}: no column {col!r}; the table has {', '.join(map(repr, names))}")
+    if not wanted:
+        raise DataError(f"{name}: no coordinate columns left besides {', '.join(c for c in special.values() if c)}")
+    pd = _pandas()
+    for col in wanted:
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            raise DataError(f"{name}: column {col!r} is not numeric ({frame[col].dtype}); choose the coordinates "
+                            "with columns= / --columns")
+    return wanted
+
+
+def _times(column, name):
+    """Time stamps as float seconds: numbers as they are, dates relative to the first."""
+    pd = _pandas()
+    if pd.api.types.is_datetime64_any_dtype(column):
+        ns = column.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        return (ns - ns.min()) / 1e9
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        raise DataError(f"{name}: the time column is not numbers or dates ({column.dtype})")
+    return column.to_numpy(dtype=float)
+
+
+def load_table(source, *, id_column, label_column=None, time_column=None, columns=None, group_column=None,
+               missing="error", delimiter=None, decimal=None, encoding=None):
+    """Read a long table (one row per point) into a :class:`~trajhmm.TrajectoryDataset`.
+
+    Parameters
+    ----------
+    source : str, Path or pandas.DataFrame
+        A ``.csv`` (delimiter detected), ``.tsv``/``.txt`` (tab) or ``.parquet`` file, or
+        a DataFrame.
+    id_column : str
+        The column naming the trajectory of each row. Rows may come in any order.
+    label_column : str, optional
+        The class of each trajectory (one value per id; an id with several is an error).
+        Without it ``labels`` is empty (data to predict).
+    time_column : str, optional
+        Time stamps (numbers, or dates: taken as seconds). The rows of each id are sorted
+        by it, and it becomes column 0 of every trajectory (fit with ``time_column=0``:
+        resampling evenly in real time). Without it the rows keep their order.
+    columns : list of str, optional
+        The coordinates, in this order. Default: every other column (all must be numeric).
+    group_column : str, optional
+        Who or what recorded each trajectory (subject, session): ``dataset.groups``, for
+        ``fit(..., groups=)``.
+    missing : {"error", "interpolate"}, default="error"
+        Empty or NaN coordinates: an error naming the row, or linear interpolation
+        along time within the trajectory.
+    delimiter, decimal, encoding : str, optional
+        For text files, as in :func:`trajhmm.read_trajectory`.
+
+    Returns
+    -------
+    TrajectoryDataset
+        ``trajectories`` in the order of the sorted ids; ``ids`` the id of each; ``paths``
+        ``source[id=...]``; ``reader`` what ``save_model(..., reader=)`` stores so that
+        ``trajhmm predict`` reads new tables the same way (the coordinate columns by
+        name, so a table with more columns, such as its labels, reads alike).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"id": [1, 1, 1, 2, 2, 2], "label": ["a"] * 3 + ["b"] * 3,
+    ...                    "t": [0.2, 0.0, 0.1, 0.0, 0.1, 0.2], "x": [2., 0., 1., 5., 4., 3.]})
+    >>> ds = load_table(df, id_column="id", label_column="label", time_column="t")
+    >>> ds.labels, ds.trajectories[0][:, 1].tolist()
+    (['a', 'b'], [0.0, 1.0, 2.0])
+    """
+    frame, name, line0 = _read_source(source, delimiter, decimal, encoding)
+    wanted = _check_columns(frame, name, id_column, label_column, time_column, group_column, columns)
+    if frame[id_column].isna().any():
+        row = int(np.flatnonzero(frame[id_column].isna().to_numpy())[0])
+        raise DataError(f"{name}: {_row(row, line0)}: empty id")
+    ds = TrajectoryDataset(time_column=None if time_column is None else 0,
+                           reader={k: v for k, v in (("columns", list(wanted)),
+                                                     ("time_column", time_column),
+                                                     ("missing", None if missing == "error" else missing))
+                                   if v is not None},
+                           ids=[], groups=[] if group_column else None)
+    for ident, rows in frame.groupby(id_column, sort=True):
+        _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_column, group_column, missing)
+    if not ds.trajectories:
+        raise DataError(f"{name}: no rows")
+    if label_column is None:
+        ds.labels = []
+    return ds
+
+
+def _row(index, line0):
+    return f"line {index + line0}" if line0 is not None else f"row {index}"
+
+
+def _one_value(rows, column, where, what):
+    values = rows[column].unique()
+    if len(values) != 1:
+        raise DataError(f"{where}: expected one {what} per trajectory, got {sorted(map(str, values))}")
+    value = values[0]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_column, group_column, missing):
+    where = f"{name}[id={ident}]"
+    order = np.arange(len(rows))
+    coords = rows[wanted].to_numpy(dtype=float)
+    positions = rows.index.to_numpy() if line0 is not None else order
+    if time_column is not None:
+        t = _times(rows[time_column], where)
+        order = np.argsort(t, kind="stable")
+        t, coords, positions = t[order], coords[order], np.asarray(positions)[order]
+        if not np.isfinite(t).all():
+            raise DataError(f"{where}: {_row(int(positions[np.argmin(np.isfinite(t))]), line0)}: missing time stamp")
+        same = np.flatnonzero(np.diff(t) == 0)
+        if len(same):
+            raise DataError(f"{where}: {_row(int(positions[same[0] + 1]), line0)}: time stamp {t[same[0]]!r} "
+                            "repeats; expected one row per time")
+    if not np.isfinite(coords).all():
+        bad = np.isinf(coords) | (np.isnan(coords) if missing != "interpolate" else False)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise DataError(f"{where}: {_row(int(positions[r]), line0)}, column {wanted[c]!r}: "
+                            + (f"expected a finite number, got {coords[r, c]}" if np.isinf(coords[r, c]) else
+                               "missing value; pass missing='interpolate' (--missing interpolate) to fill gaps"))
+        empty = fill_gaps(coords, None if time_column is None else t)
+        if empty is not None:
+            raise DataError(f"{where}: column {wanted[empty]!r} has no values, nothing to interpolate from; leave it "
+                            "out with columns= (--columns)")
+    if len(coords) < 2:
+        raise DataError(f"{where}: expected at least 2 points, got {len(coords)}")
+    ds.trajectories.append(coords if time_column is None else np.column_stack([t, coords]))
+    ds.paths.append(where)
+    ds.ids.append(ident.item() if isinstance(ident, np.generic) else ident)
+    if label_column is not None:
+        ds.labels.append(_one_value(rows, label_column, where, "label"))
+    if group_column is not None:
+        ds.groups.append(_one_value(rows, group_column, where, "group"))
