@@ -496,23 +496,28 @@ class StreamClassifier:
     # ------------------------------------------------------------------ decoding
     def _score_and_decide(self, last_end):
         """Score the windows ending at ``_next_end .. last_end`` (every ``step``), add the
-        candidates, decide what can be decided."""
+        candidates above ``threshold``, decide what can be decided."""
         ends = np.arange(self._next_end, last_end + 1, self.step)
         self._next_end = int(ends[-1]) + self.step
+        rows = self._window_scores(ends)
+        self._pending = np.concatenate([self._pending, rows[rows[:, 3] > self.threshold]])
+        return self._decide()
+
+    def _window_scores(self, ends):
+        """Every window ending at ``ends`` (that starts at or after sample 0): rows of
+        (start, end, best class index, its score), the class chosen among those whose
+        training durations allow the window's length."""
         e, li = np.meshgrid(ends, np.arange(len(self.lengths)), indexing="ij")
         e, li = e.ravel(), li.ravel()
         keep = e - self.lengths[li] >= 0
         e, li = e[keep], li[keep]
-        if len(e):
-            starts = e - self.lengths[li]
-            r = self._m.ratios(_windows(self._m.clf, self._buf, starts - self._t0, self.lengths[li]))
-            r = np.where(self._allowed[li], r, -np.inf)
-            best = np.argmax(r, axis=1)
-            score = r[np.arange(len(r)), best]
-            hit = score > self.threshold
-            new = np.column_stack([starts[hit], e[hit], best[hit], score[hit]])
-            self._pending = np.concatenate([self._pending, new])
-        return self._decide()
+        if not len(e):
+            return np.empty((0, 4))
+        starts = e - self.lengths[li]
+        r = self._m.ratios(_windows(self._m.clf, self._buf, starts - self._t0, self.lengths[li]))
+        r = np.where(self._allowed[li], r, -np.inf)
+        best = np.argmax(r, axis=1)
+        return np.column_stack([starts, e, best, r[np.arange(len(r)), best]])
 
     def _decide(self, final=False):
         """Accept, in order of score, every candidate whose overlapping windows have all
