@@ -225,3 +225,53 @@ def test_parameters_are_checked(model):
         StreamClassifier(model, duration_slack=1.5)
     with pytest.raises(ValueError, match="step"):
         StreamClassifier(model, step=0)
+
+
+def test_a_model_with_time_stamps_is_refused(model):
+    import copy
+
+    timed = copy.deepcopy(model)
+    timed.time_column = 0
+    with pytest.raises(DataError, match="time_column=0: streams and prefixes take evenly spaced samples"):
+        StreamClassifier(timed)
+    with pytest.raises(DataError, match="time_column=0"):
+        predict_prefix(timed, [np.zeros((10, 3))])
+
+
+@pytest.mark.parametrize("params", [dict(covariance_type="full"), dict(covariance_type="diag"),
+                                    dict(covariance_type="spherical"), dict(covariance_type="tied"),
+                                    dict(n_mix=2, covariance_type="diag")], ids=str)
+def test_the_window_scorer_equals_the_classifiers_scores(split, params):
+    """The batched scorer (one matrix product for every Gaussian state, scaled forward
+    passes) gives the classifier's own exact log-likelihoods; the threshold model equals
+    an explicit ergodic HMM of every class state."""
+    from trajhmm.hmm import forward_log_likelihood
+    from trajhmm.streaming import _Scorer
+
+    X, y, Xh, _ = split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = HMMClassifier(**{**FAST, **params}, rejection_rate=0).fit(X, y)
+    segs = clf.transform(Xh + [x[::-1] for x in Xh])  # reversed: very poor fits too
+    ll, ll_background = clf._log_likelihoods(segs, background=True)
+    scorer = _Scorer(clf)
+    log_b = scorer.log_emissions(segs)
+    top = log_b.max(axis=2)
+    fast, upper = scorer.forward(log_b, top, np.exp(log_b - top[:, :, None]))
+    exact = np.column_stack([ll, ll_background]).T
+    clean = upper == fast  # nothing underflowed: exact to rounding
+    np.testing.assert_allclose(fast[clean], exact[clean], rtol=1e-9)
+    assert (exact <= upper + 1e-9 * np.abs(exact)).all()
+    ratios, ll_threshold = scorer.score(segs)  # bar -inf: every class exact
+    states = np.concatenate([log_b[:, k, : m.n_components] for k, m in enumerate(clf.models_)], axis=1)
+    stay = np.minimum(np.concatenate([np.diag(m.transmat_) for m in clf.models_]), 1 - 1 / clf.n_points)
+    S = len(stay)
+    transmat = np.diag(stay) + (1.0 - stay)[:, None] / S
+    expected = forward_log_likelihood(states.transpose(1, 0, 2), np.full(S, 1.0 / S), transmat)
+    np.testing.assert_allclose(ll_threshold, expected, rtol=1e-9)
+    reference = np.logaddexp(ll_background, expected) - np.log(2.0)
+    np.testing.assert_allclose(ratios, (ll - reference[:, None]) / clf.n_points, rtol=1e-9, atol=1e-9)
+    # with a bar, the classes that cannot reach it may stay lower bounds, the others are exact
+    barred, _ = _Scorer(clf).score(segs, bar=0.0)
+    assert (barred[ratios < 0.0] < 0.0).all()
+    np.testing.assert_allclose(barred[ratios >= 0.0], ratios[ratios >= 0.0], rtol=1e-9)

@@ -62,8 +62,8 @@ the forward algorithm without any end state (the prefix ends anywhere), against 
 reference on the same points, per point. The joint scores are ``n_points * r_c`` plus the
 log class prior; probabilities are their softmax (like ``predict_proba``, uncalibrated).
 
-Time columns (models with ``time_column`` set) are not supported here: samples are
-taken as evenly spaced in time.
+Time columns are not supported here: samples are taken as evenly spaced in time, and a
+model fitted with ``time_column`` set is refused with a DataError.
 """
 
 from dataclasses import dataclass, field
@@ -74,12 +74,13 @@ from . import preprocessing
 from ._validation import check_int, check_trajectories
 from .exceptions import DataError, ModelFileError
 from .hmm.emissions import family_of
-from .hmm.kernels import logsumexp
+from .hmm.kernels import forward_log_likelihood, logsumexp
 
 __all__ = ["Detection", "Guess", "StreamClassifier", "length_quantiles", "predict_prefix", "prefix_log_proba",
            "prefix_proba", "spot"]
 
 _QUANTILES = (0.0, 0.05, 0.5, 0.95, 1.0)
+_TINY = np.finfo(float).tiny  # smallest normal double: below it, values lose precision
 
 
 def length_quantiles(X, y_idx, n_classes):
@@ -126,10 +127,16 @@ class _Scorer:
         with np.errstate(divide="ignore"):
             self.log_start = np.log(self.start)
         sizes = [m.n_components for m in clf.models_]
-        self.self_loop = np.concatenate([np.diag(m.transmat_) for m in clf.models_])
+        # an absorbing state (self-loop 1, the last state of a left-right model) may leave
+        # the threshold model's state after n_points steps on average: every state can be
+        # left, so the threshold model's scaled forward values never all underflow
+        self.self_loop = np.minimum(np.concatenate([np.diag(m.transmat_) for m in clf.models_]),
+                                    1.0 - 1.0 / clf.n_points)
         self.n_threshold_states = sum(sizes)
         self.real = np.concatenate([np.arange(k) + i * K for i, k in enumerate(sizes)])
         self._quad = self._quadratic_forms()
+        self.n_exact = 0  # (model, segment) pairs redone by the exact kernel
+        self._reach = {}
 
     def _quadratic_forms(self):
         """Every Gaussian state of every model as one column of W, with log N(x | mu, S) =
@@ -142,7 +149,7 @@ class _Scorer:
         iu = np.triu_indices(d)
         columns = []
         for m in self.models:
-            covs = np.asarray(m.covars_, dtype=float)  # (K, d, d) for every covariance type
+            covs = _state_covariances(m)
             prec = np.linalg.inv(covs)
             log_det = np.linalg.slogdet(covs)[1]
             mu = np.asarray(m.means_, dtype=float)
@@ -178,40 +185,59 @@ class _Scorer:
                 out[i, : m.n_components] = family_of(m).log_densities(m, points).reshape(-1, T, n)
         return np.ascontiguousarray(out.transpose(2, 0, 1, 3))
 
+    def _reachable(self, T):
+        """(T, M, K, 1) bool: states with a path of positive probability at each step."""
+        if T not in self._reach:
+            R = np.empty((T, len(self.models), self.K), dtype=bool)
+            R[0] = self.start > 0
+            step = (self.trans > 0).astype(float)
+            for t in range(1, T):
+                R[t] = np.matmul(R[t - 1][:, None, :].astype(float), step)[:, 0] > 0
+            self._reach[T] = R[..., None]
+        return self._reach[T]
+
     def forward(self, log_b, top, e):
-        """(M, n) log-likelihoods of every model: Rabiner's scaled forward pass on the
-        emissions ``e = exp(log_b - top)`` (``top``: their maximum over each model's states).
-        A (model, segment) whose scaled values all underflow (its best path is more than
-        ~700 nats behind the best state at some point) is redone exactly in log space."""
+        """``(ll, upper)`` (M, n): every model's log-likelihood by Rabiner's scaled forward
+        pass on the emissions ``e = exp(log_b - top)`` (``top``: their maximum over each
+        model's states), and an upper bound of the exact value.
+
+        A reachable state whose scaled value underflows (below the smallest normal number:
+        subnormals lose precision too) loses its paths, so ``ll`` may miss them. Each is
+        below 2^-1022 of the scale of its step and gains at most the best emission at every
+        later step, which bounds what all of them (every state, every step) could add:
+        ``upper``. Where nothing was lost, ``upper == ll`` and ``ll`` is exact to rounding;
+        elsewhere :meth:`exact` gives the exact value."""
+        reach = self._reachable(len(e))
         alpha = self.start[:, :, None] * e[0]
+        worst = np.where((reach[0] & (alpha < _TINY)).any(axis=1), 0.0, -np.inf)
         log_scale = np.zeros(alpha.shape[::2])
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
             for t in range(1, len(e)):
                 total = alpha.sum(axis=1)
                 log_scale += np.log(total)
                 alpha /= total[:, None]
                 alpha = np.matmul(self.trans_T, alpha)
                 alpha *= e[t]
-            ll = np.log(alpha.sum(axis=1)) + log_scale + top.sum(axis=0)
-        bad = ~np.isfinite(ll)
-        for i in np.flatnonzero(bad.any(axis=1)):
-            cols = np.flatnonzero(bad[i])
-            ll[i, cols] = self._exact_forward(log_b[:, i][:, :, cols], i)
-        return ll
+                lost = (reach[t] & (alpha < _TINY)).any(axis=1)
+                if lost.any():
+                    worst = np.where(lost, np.maximum(worst, log_scale), worst)
+            final = np.log(alpha.sum(axis=1)) + log_scale
+            bound = worst - 708.0 + np.log(self.K * len(e))
+            upper = np.where(np.isfinite(final), np.logaddexp(final, bound), np.inf)
+        shift = top.sum(axis=0)
+        return final + shift, upper + shift
 
-    def _exact_forward(self, log_b, i):
-        """log-likelihoods under model ``i`` of (T, K, n) emissions, in log space."""
-        alpha = self.log_start[i][:, None] + log_b[0]
-        with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
-            for t in range(1, len(log_b)):
-                top = alpha.max(axis=0)
-                alpha = np.log(self.trans_T[i] @ np.exp(alpha - top)) + top + log_b[t]
-        return logsumexp(alpha, axis=0)
+    def exact(self, log_b, i, cols):
+        """Exact log-likelihoods under model ``i`` of segments ``cols`` (the package's kernel)."""
+        k = self.models[i].n_components
+        self.n_exact += len(cols)
+        return forward_log_likelihood(np.ascontiguousarray(log_b[:, i, :k][:, :, cols].transpose(1, 0, 2)),
+                                      np.asarray(self.models[i].startprob_), np.asarray(self.models[i].transmat_))
 
     def threshold(self, e, top):
         """(n,) log-likelihood under the threshold model, scaled forward pass on the class
-        emissions ``e`` (``top`` per model). Every state can be entered at every step, so
-        the scaled values never all underflow."""
+        emissions ``e`` (``top`` per model). Every state can be left and any state entered
+        at every step, so the scaled values never all underflow."""
         C, T = self.n_classes, len(e)
         shift = top[:, :C].max(axis=1)  # (T, n)
         with np.errstate(under="ignore"):
@@ -231,15 +257,53 @@ class _Scorer:
             alpha *= b[t]
         return np.log(alpha.sum(axis=0)) + log_scale + shift.sum(axis=0)
 
-    def score(self, segs):
-        """``(ll (n, n_classes), ll_background (n,) or None, ll_threshold (n,))``."""
+    def score(self, segs, bar=-np.inf, relevant=None):
+        """``(ratios (n, n_classes), ll_threshold (n,))``: every class's per-point
+        log-likelihood ratio to the reference (the mixture of the background and threshold
+        models, module docstring).
+
+        Exact wherever it can matter: the background model wherever it could weigh in the
+        reference, and every class (``relevant`` (n, n_classes), default all) whose upper
+        bound reaches ``bar`` ((n,) or a number); elsewhere an approximation below ``bar``."""
         log_b = self.log_emissions(segs)
+        n_points = log_b.shape[0]
         top = log_b.max(axis=2)  # (T, M, n)
         with np.errstate(under="ignore", invalid="ignore"):
             e = np.exp(log_b - top[:, :, None])
-        ll = self.forward(log_b, top, e)
-        background = ll[self.n_classes] if len(ll) > self.n_classes else None
-        return ll[: self.n_classes].T, background, self.threshold(e, top)
+        ll, upper = self.forward(log_b, top, e)
+        ll_threshold = self.threshold(e, top)
+        C = self.n_classes
+        with np.errstate(invalid="ignore"):
+            loose = ~(upper <= ll + 1e-12 * np.abs(ll))  # a path may be missing (NaN: all were)
+        if len(ll) > C:  # the background model's share of the reference
+            cols = np.flatnonzero(loose[C] & (upper[C] > ll_threshold - 40.0))
+            if len(cols):
+                ll[C, cols] = self.exact(log_b, C, cols)
+            with np.errstate(invalid="ignore"):
+                reference = np.logaddexp(ll[C], ll_threshold) - np.log(2.0)
+        else:
+            reference = ll_threshold
+        ratio_upper = (upper[:C] - reference) / n_points
+        need = (ratio_upper >= bar) & loose[:C]
+        if relevant is not None:
+            need &= np.asarray(relevant).T
+        for i in np.flatnonzero(need.any(axis=1)):
+            cols = np.flatnonzero(need[i])
+            ll[i, cols] = self.exact(log_b, i, cols)
+        return ((ll[:C] - reference) / n_points).T, ll_threshold
+
+
+def _state_covariances(model):
+    """(K, d, d) covariance of every state of a Gaussian HMM, whatever its covariance type
+    (as the Gaussian emission family reads them)."""
+    K, d = model.n_components, model.n_features
+    c = np.asarray(model._covars_, dtype=float)
+    if model.covariance_type == "tied":
+        return np.broadcast_to(c, (K, d, d))
+    if model.covariance_type == "full":
+        return c
+    variances = np.broadcast_to(c.reshape(K, -1), (K, d))  # diag (K, d); spherical (K,) or (K, d)
+    return variances[:, :, None] * np.eye(d)
 
 
 def _features(clf, segs):
@@ -301,19 +365,20 @@ class _Model:
 
     def __init__(self, model):
         self.clf = _fitted_classifier(model)
+        if getattr(self.clf, "time_column", None) is not None:
+            raise DataError(f"model: time_column={self.clf.time_column!r}: streams and prefixes take evenly spaced "
+                            "samples without time stamps; use a model fitted without time_column")
         self.quantiles = _length_quantiles_of(model, self.clf)
         self.scorer = _Scorer(self.clf)
         self.log_prior = np.log(self.clf.class_prior_)
         self.classes = self.clf.classes_
         self.n_dims = int(self.clf.n_features_in_)
 
-    def ratios(self, raw_segments):
+    def ratios(self, raw_segments, bar=-np.inf, relevant=None):
         """Per-point log-likelihood ratio of every class to the reference, (n, n_classes),
-        of raw resampled segments (n, T, n_dims)."""
-        segs = _features(self.clf, raw_segments)
-        ll, ll_background, ll_threshold = self.scorer.score(segs)
-        reference = ll_threshold if ll_background is None else np.logaddexp(ll_background, ll_threshold) - np.log(2.0)
-        return (ll - reference[:, None]) / segs.shape[1]
+        of raw resampled segments (n, T, n_dims); exact where the class is ``relevant`` and
+        could reach ``bar`` (:meth:`_Scorer.score`)."""
+        return self.scorer.score(_features(self.clf, raw_segments), bar, relevant)[0]
 
     def check_points(self, points, name="points"):
         """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1."""
@@ -346,7 +411,7 @@ def _prefix_ratios(m, prefixes):
         rows = np.flatnonzero((k == size).any(axis=1))
         segs = np.stack([preprocessing.resample(prefixes[i], size, m.clf.resample) for i in rows])
         hit = k[rows] == size
-        out[rows] = np.where(hit, m.ratios(segs), out[rows])
+        out[rows] = np.where(hit, m.ratios(segs, relevant=hit), out[rows])
     return out
 
 
@@ -526,8 +591,10 @@ class StreamClassifier:
         if not len(e):
             return np.empty((0, 4))
         starts = e - self.lengths[li]
-        r = self._m.ratios(_windows(self._m.clf, self._buf, starts - self._t0, self.lengths[li]))
-        r = np.where(self._allowed[li], r, -np.inf)
+        allowed = self._allowed[li]
+        r = self._m.ratios(_windows(self._m.clf, self._buf, starts - self._t0, self.lengths[li]),
+                           bar=self.threshold, relevant=allowed)
+        r = np.where(allowed, r, -np.inf)
         best = np.argmax(r, axis=1)
         return np.column_stack([starts, e, best, r[np.arange(len(r)), best]])
 
