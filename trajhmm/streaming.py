@@ -19,14 +19,17 @@ model. Its score for class c is the per-point log-likelihood ratio
 against a reference that explains everything that is not a whole gesture: the mixture
 (equal weights) of the model's background model (one HMM of all classes pooled) and a
 *threshold model* (Lee and Kim, 1999) built from the class models themselves: an ergodic
-HMM of every state of every class, each keeping its emission and self-loop, with the rest
-of its probability spread over all states. Whatever some state of some class explains
+HMM of every state of every class, each keeping its emission and self-loop (at most
+1 - 1/n_points, so that every state can be left), with the rest of its probability spread
+over all states. Whatever some state of some class explains
 (a pause, a stroke shared by letters, a part of a gesture) the threshold model explains
 as well, in any order; a class model only wins by the order and the durations of its
 states: the evidence of a whole gesture. The background model alone is not enough: a
-class state fitted to a near standstill scores a pause tens of nats per point above it,
-so windows holding a pause won. Every window has ``n_points`` points, so the score is
-comparable across window lengths.
+class state fitted to a near standstill scores a pause several nats per point above it,
+so windows holding a pause won (on streams of held-out training letters, F1 0.39 with
+pauses and 0.72 with scribble against the background model alone, 0.97-0.98 against
+the threshold model or the mixture). Every window has ``n_points`` points, so the score
+is comparable across window lengths.
 
 Streams
 -------
@@ -124,8 +127,6 @@ class _Scorer:
             self.trans[i, :k, :k] = m.transmat_
             self.trans[i, k:, k:] = np.eye(K - k)
         self.trans_T = np.ascontiguousarray(np.swapaxes(self.trans, 1, 2))
-        with np.errstate(divide="ignore"):
-            self.log_start = np.log(self.start)
         sizes = [m.n_components for m in clf.models_]
         # an absorbing state (self-loop 1, the last state of a left-right model) may leave
         # the threshold model's state after n_points steps on average: every state can be
@@ -658,5 +659,7 @@ def spot(model, stream, **kwargs):
     are its parameters) fed every point, then flushed; returns the list of
     :class:`Detection` in order of start, the same as pushing the points one by one."""
     clf = StreamClassifier(model, **kwargs)
+    if np.ndim(stream) == 1 and clf._m.n_dims == 1:  # a recording of one dim, (T,)
+        stream = np.reshape(stream, (-1, 1))
     stream = clf._m.check_points(stream, name="stream")
     return sorted(clf.push(stream) + clf.flush(), key=lambda d: (d.start, d.end))
