@@ -42,7 +42,7 @@ from trajhmm.classifier import stratified_folds
 from trajhmm.exceptions import ConvergenceWarning
 from trajhmm.streaming import StreamClassifier, length_quantiles, predict_prefix
 
-THRESHOLDS = (-4.0, -3.0, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
+THRESHOLDS = (-8.0, -6.0, -4.0, -3.0, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
 FILLERS = ("pause", "scribble")
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
