@@ -78,6 +78,22 @@ def resign(path, edit):
     path.write_bytes(MAGIC + hashlib.sha256(buf.getvalue()).digest() + buf.getvalue())
 
 
+def as_format(version):
+    """An edit for :func:`resign` that makes a current model file look written in format
+    ``version``: what later formats added is taken out."""
+    def edit(arrays, meta):
+        meta["format_version"] = version
+        if version < 5:
+            arrays.pop("class_length_quantiles_", None)
+        if version < 4:
+            meta.pop("reader", None)
+            meta["params"].pop("time_column", None)
+            estimator = meta.get("search", {}).get("params", {}).get("estimator")
+            if isinstance(estimator, dict):
+                estimator.pop("time_column", None)
+    return edit
+
+
 class Marker:
     """Unpickling this creates a file: the proof that pickles run code."""
 

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from trajhmm import HMMClassifier
+from trajhmm import HMMClassifier, load_model, save_model
 from trajhmm.exceptions import ConvergenceWarning, DataError, ModelFileError
 from trajhmm.streaming import (
     Detection,
@@ -17,7 +17,7 @@ from trajhmm.streaming import (
     spot,
 )
 
-from conftest import FAST, make_sample_data
+from conftest import FAST, as_format, make_sample_data, resign
 
 
 def _iou(a, b):
@@ -194,9 +194,26 @@ def test_prefixes_beat_the_naive_rule(ten):
     assert np.mean(predict_prefix(model, Xh) == yh) >= np.mean(model.predict(Xh) == yh)
 
 
-def test_model_without_training_durations_needs_a_retrain(split):
+def test_model_without_training_durations_needs_a_retrain(split, tmp_path):
     X, y, Xh, _ = split
     clf = HMMClassifier(**FAST, rejection_rate=0).fit(X, y)
+    np.testing.assert_array_equal(clf.class_length_quantiles_,  # fit keeps the durations
+                                  length_quantiles(X, np.unique(y, return_inverse=True)[1], len(clf.classes_)))
+    # a model file of format 4 (before streams) loads and predicts, and says streams need a retrain
+    save_model(clf, tmp_path / "m.npz")
+
+    resign(tmp_path / "m.npz", as_format(4))
+    old = load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(old.predict(Xh), clf.predict(Xh))
+    with pytest.raises(ModelFileError, match=r"fit it again \(retrain\)"):
+        old.predict_prefix(Xh)
+    save_model(clf, tmp_path / "m.npz")  # format 5 holds them, validated
+    for bad, message in ((np.zeros((1, 5)), "expected shape"), (np.full((len(clf.classes_), 5), 1.0), "at least 2"),
+                         (np.tile([50.0, 40, 60, 70, 80], (len(clf.classes_), 1)), "non-decreasing")):
+        resign(tmp_path / "m.npz", lambda arrays, meta, bad=bad: arrays.update(class_length_quantiles_=bad))
+        with pytest.raises(ModelFileError, match=f"class_length_quantiles_: .*{message}"):
+            load_model(tmp_path / "m.npz")
+    del clf.class_length_quantiles_  # fitted by a version without streams
     for call in (lambda: StreamClassifier(clf), lambda: spot(clf, np.zeros((10, 3))),
                  lambda: prefix_log_proba(clf, Xh), lambda: predict_prefix(clf, Xh)):
         with pytest.raises(ModelFileError, match=r"class_length_quantiles_.*fit it again \(retrain\)"):

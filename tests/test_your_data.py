@@ -7,7 +7,7 @@ import pytest
 from trajhmm import DataError, HMMClassifier, ModelFileError, TrajectoryDataset, load_model, save_model
 from trajhmm.preprocessing import check_times, resample
 
-from conftest import FAST, resign
+from conftest import FAST, as_format, resign
 
 EPOCH = 1.7e9  # seconds: 2023-11-14
 YEAR = 365 * 86400.0
@@ -189,12 +189,8 @@ def test_a_time_column_read_first_needs_a_model_that_takes_column_0_as_time(fitt
 def test_files_before_format_4_load_without_time_column(fitted, dataset, tmp_path):
     X, _ = dataset
 
-    def older(arrays, meta):
-        meta["format_version"] = 3
-        del meta["params"]["time_column"], meta["reader"]
-
     save_model(fitted, tmp_path / "m.npz")
-    resign(tmp_path / "m.npz", older)
+    resign(tmp_path / "m.npz", as_format(3))
     loaded, reader = load_model(tmp_path / "m.npz", return_reader=True)
     assert loaded.time_column is None and reader == {}
     np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))

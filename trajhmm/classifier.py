@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import hmm as _hmm
-from . import preprocessing
+from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._params import validate_params
 from ._validation import check_labels, check_trajectories, plain_value
@@ -250,6 +250,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     n_iter_ : ndarray of int, shape (n_classes,)
     log_likelihood_history_ : list of ndarray
         Per class, the training log-likelihood at every EM iteration of the kept run.
+    class_length_quantiles_ : ndarray of shape (n_classes, 5)
+        Per class, the quantiles 0, 0.05, 0.5, 0.95 and 1 of the number of points of its
+        training trajectories: the durations that bound the windows of
+        :class:`~trajhmm.StreamClassifier` and set the reading of prefixes.
     covariance_floor_ : ndarray of shape (n_model_features_,)
     background_model_ : hmmlearn model
         One HMM trained on the segments of all classes pooled (a subsample of at most 400),
@@ -350,10 +354,17 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """Resample, translate, scale and add derivatives (no standardisation)."""
         trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
         trajectories, times = self._split_times(trajectories)
-        segs = preprocessing.resample_all(trajectories, self.n_points, self.resample, times)
+        return self._shaped(preprocessing.resample_all(trajectories, self.n_points, self.resample, times))
+
+    def _shaped(self, segs):
+        """Resampled segments (n, n_points, n_dims) translated, scaled, with derivatives."""
         segs = preprocessing.translate(segs, self.translation)
         segs = preprocessing.scale(segs, self.scaling)
         return preprocessing.add_derivatives(segs, self.derivatives)
+
+    def _standardized(self, segs):
+        """Shaped segments -> what the class models see (the fitted standardisation and mask)."""
+        return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
 
     def _split_times(self, trajectories):
         """``(coordinates, times)``: the time column taken out of every trajectory and
@@ -387,8 +398,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             ``predict_joint_log_proba([x])[0, k]``.
         """
         check_is_fitted(self, "models_")
-        segs = self._segments(X, n_dims=self.n_features_in_)
-        return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
+        return self._standardized(self._segments(X, n_dims=self.n_features_in_))
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
@@ -450,6 +460,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([run.converged for run in best])
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
+        self.class_length_quantiles_ = streaming.length_quantiles(check_trajectories(X), y_idx, len(classes))
         if rejection is not None:
             self.background_model_ = runs[-1].model
             self.rejection_threshold_ = np.full(len(classes), -np.inf)
@@ -704,6 +715,22 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         about that fraction of new trajectories of known classes is rejected.
         """
         return self.predict_with_unknown(X)[1]
+
+    def predict_prefix_log_proba(self, X):
+        """Log probabilities for trajectories of which only the beginning has been seen
+        (an unknown fraction of the movement), shape (n_samples, n_classes): each class
+        reads the prefix at its own typical duration (``class_length_quantiles_``). Not
+        calibrated. See :mod:`trajhmm.streaming`."""
+        return streaming.prefix_log_proba(self, X)
+
+    def predict_prefix_proba(self, X):
+        """The exponential of :meth:`predict_prefix_log_proba`."""
+        return streaming.prefix_proba(self, X)
+
+    def predict_prefix(self, X):
+        """The most likely class of each beginning of a trajectory (see
+        :meth:`predict_prefix_log_proba`)."""
+        return streaming.predict_prefix(self, X)
 
     def predict_or_reject(self, X, unknown="unknown"):
         """Like :meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True.

@@ -309,10 +309,7 @@ def _state_covariances(model):
 
 def _features(clf, segs):
     """Resampled raw segments (n, T, n_dims) -> what the class models see."""
-    segs = preprocessing.translate(segs, clf.translation)
-    segs = preprocessing.scale(segs, clf.scaling)
-    segs = preprocessing.add_derivatives(segs, clf.derivatives)
-    return ((segs - clf.feature_mean_) / clf.feature_scale_)[:, :, clf.feature_mask_]
+    return clf._standardized(clf._shaped(segs))
 
 
 def _window_segments(buf, starts, lengths, n_points):
