@@ -118,6 +118,14 @@ def test_labels_from_pandas_are_stored_as_strings(dataset, tmp_path):
     with pytest.raises(DataError, match=r"y: expected labels of one kind \(all strings or all numbers\), got numbers "
                                         r"and strings"):
         HMMClassifier(**FAST).fit(X, np.array([1, "a"] * (len(X) // 2), dtype=object))
+    # a plain list: numpy would make strings of everything ('1', 'nan'); the values as given decide
+    with pytest.raises(DataError, match=r"got numbers and strings"):
+        HMMClassifier(**FAST).fit(X, [1, "a"] * (len(X) // 2))
+    for missing in (np.nan, None):
+        with pytest.raises(DataError, match=r"y: missing label \(None or NaN\) at position 3 \(1 in all\)"):
+            HMMClassifier(**FAST).fit(X, [*y[:3], missing, *y[4:]])
+    with pytest.raises(DataError, match=r"y: missing label"):
+        HMMClassifier(**FAST).fit(X, pd.Series(list(y[:-1]) + [None], dtype="category"))
 
 
 # ------------------------------------------------------------------ what users pass for X

@@ -232,7 +232,15 @@ def _reading(args, reader=None):
              "id_column": args.id_column}
     if time is not None and len(time) != 1:
         raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
-    return {**(reader or {}), **{k: v for k, v in given.items() if v is not None}}
+    given = {k: v for k, v in given.items() if v is not None}
+    merged = {**(reader or {}), **given}
+    if reader:  # the flags were checked alone before any work; here they meet the model's stored options
+        try:
+            datasets.check_options(**{k: v for k, v in merged.items() if k in datasets.OPTIONS})
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{exc} (with the reading options stored in the model: "
+                            f"{', '.join(f'{k}={v!r}' for k, v in reader.items())})") from None
+    return merged
 
 
 def _load_labelled(args, path=None, reader=None):
