@@ -292,3 +292,51 @@ def test_the_window_scorer_equals_the_classifiers_scores(split, params):
     barred, _ = _Scorer(clf).score(segs, bar=0.0)
     assert (barred[ratios < 0.0] < 0.0).all()
     np.testing.assert_allclose(barred[ratios >= 0.0], ratios[ratios >= 0.0], rtol=1e-9)
+
+
+def test_cli_spot_a_file_and_a_live_pipe(model, three, tmp_path, capsys):
+    import json
+    import select
+    import subprocess
+    import sys
+
+    from trajhmm import save_model as save
+
+    from conftest import cli
+
+    stream, truth = three
+    save(model, tmp_path / "m.npz")
+    np.savetxt(tmp_path / "rec.csv", stream, delimiter=",")
+    expected = spot(model, stream)
+    assert [str(d.label) for d in expected] == [str(t[2]) for t in truth]
+    code, out, err = cli(["spot", tmp_path / "m.npz", tmp_path / "rec.csv", "--format", "json"], capsys)
+    assert code == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [(g["start"], g["end"], g["label"]) for g in got] == [(d.start, d.end, str(d.label)) for d in expected]
+    # standard input, one point per line: the first detection comes while the pipe is still open
+    proc = subprocess.Popen([sys.executable, "-m", "trajhmm", "spot", str(tmp_path / "m.npz"), "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = expected[0]
+        stop = first.end + StreamClassifier(model).delay_bound + 1
+        proc.stdin.write("".join(" ".join(f"{v:.17g}" for v in p) + "\n" for p in stream[:stop]))
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)  # never hangs the suite
+        assert ready, "no detection within 60 s while the pipe stays open"
+        assert proc.stdout.readline().split("\t")[:3] == [str(first.start), str(first.end), str(first.label)]
+        proc.stdin.write("".join(",".join(f"{v:.17g}" for v in p) + "\n" for p in stream[stop:]))
+        proc.stdin.close()
+        rest = proc.stdout.read().splitlines()
+        assert proc.wait(timeout=60) == 0
+        assert [line.split("\t")[2] for line in rest] == [str(d.label) for d in expected[1:]]
+    finally:
+        proc.kill()
+    import io
+
+    stdin = sys.stdin
+    try:
+        sys.stdin = io.StringIO("1,2,3\n4,oops,6\n")
+        code, _, err = cli(["spot", tmp_path / "m.npz", "-"], capsys)
+    finally:
+        sys.stdin = stdin
+    assert code == 1 and err.strip() == "trajhmm: error: <stdin>:2: expected 3 numbers, got '4,oops,6'"

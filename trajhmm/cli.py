@@ -23,6 +23,7 @@ import numpy as np
 from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
+from ._validation import plain_value
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
@@ -170,6 +171,14 @@ def build_parser():
                    help="report trajectories that fit no class well as unknown (open-set rejection)")
     p.add_argument("--output", metavar="FILE", help="write predictions to FILE (atomically) instead of stdout")
     _add_common(p, "predict", progress=True)
+
+    p = sub.add_parser("spot", help="find the gestures in one continuous recording (a file, or points on standard "
+                       "input as they arrive)", epilog=EXIT_CODES)
+    p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    p.add_argument("recording", metavar="RECORDING",
+                   help="a trajectory file holding the whole recording, or - : one point per line on standard input "
+                   "(numbers separated by commas or spaces), each detection printed as soon as it is decided")
+    _add_common(p, "spot")
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder", epilog=EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
@@ -441,6 +450,29 @@ def _cmd_predict(args, out):
     return _report_skipped(skipped)
 
 
+def _cmd_spot(args, out):
+    """One line per detection (start, end exclusive, label, score), printed and flushed as
+    soon as it is decided."""
+    from . import streaming
+
+    clf, reader = _load_model(args, return_reader=True)
+    kwargs = {"threshold": args.threshold}
+    if args.recording == "-":
+        detections = streaming.spot_lines(clf, sys.stdin, **kwargs)
+    else:
+        reading = {k: v for k, v in {**reader, "variable": args.variable}.items() if v is not None}
+        stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
+        detections = streaming.spot(clf, stream, **kwargs)
+    for d in detections:
+        if args.format == "json":
+            out.write(json.dumps({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": d.score}) + "\n")
+        else:
+            out.write((",".join if args.format == "csv" else "\t".join)(
+                [str(d.start), str(d.end), str(d.label), f"{d.score:.6g}"]) + "\n")
+        out.flush()
+    return EXIT_OK
+
+
 def _predict_tables(clf, args, reading):
     """Predictions for every id of every table of ``args.paths``, as FilePrediction
     records whose path is the id."""
@@ -651,7 +683,7 @@ def _cmd_tune(args, out):
 
 
 _COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_evaluate, "tune": _cmd_tune,
-             "plot": _cmd_plot, "info": _cmd_info}
+             "plot": _cmd_plot, "info": _cmd_info, "spot": _cmd_spot}
 
 
 # ---------------------------------------------------------------------- main

@@ -80,7 +80,7 @@ from .hmm.emissions import family_of
 from .hmm.kernels import forward_log_likelihood, logsumexp
 
 __all__ = ["Detection", "Guess", "StreamClassifier", "length_quantiles", "predict_prefix", "prefix_log_proba",
-           "prefix_proba", "spot"]
+           "prefix_proba", "spot", "spot_lines"]
 
 _QUANTILES = (0.0, 0.05, 0.5, 0.95, 1.0)
 _TINY = np.finfo(float).tiny  # smallest normal double: below it, values lose precision
@@ -660,3 +660,22 @@ def spot(model, stream, **kwargs):
         stream = np.reshape(stream, (-1, 1))
     stream = clf._m.check_points(stream, name="stream")
     return sorted(clf.push(stream) + clf.flush(), key=lambda d: (d.start, d.end))
+
+
+def spot_lines(model, lines, *, name="<stdin>", **kwargs):
+    """Gestures in a recording read one point per text line as it arrives (a live pipe:
+    ``sensor | trajhmm spot model.npz -``): each line holds the point's numbers separated
+    by commas, semicolons or whitespace; blank lines and lines starting with ``#`` are
+    skipped. Yields every :class:`Detection` as soon as it is decided, then the ones the
+    end of the input decides. A malformed line is a DataError naming ``name:line``."""
+    clf = StreamClassifier(model, **kwargs)
+    for line_no, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            point = np.array(text.replace(",", " ").replace(";", " ").split(), dtype=float)
+        except ValueError:
+            raise DataError(f"{name}:{line_no}: expected {clf._m.n_dims} numbers, got {text[:60]!r}") from None
+        yield from clf.push(clf._m.check_points(point, name=f"{name}:{line_no}"))
+    yield from clf.flush()
