@@ -60,22 +60,9 @@ BAD_FILES = [
 def resign(path, edit):
     """Rewrite a model file with ``edit(arrays, meta)`` applied and a valid checksum (what
     a crafted, or a newer or older trajhmm's, file looks like)."""
-    import hashlib
-    import io
-    import json
-    import zipfile
+    from trajhmm.persistence import _rewrite
 
-    from trajhmm.persistence import MAGIC
-
-    raw = path.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(raw[len(MAGIC) + 32:])) as zf:
-        arrays = {n[:-4]: np.load(zf.open(n)) for n in zf.namelist()}
-    meta = json.loads(arrays.pop("meta.json").tobytes())
-    edit(arrays, meta)
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    path.write_bytes(MAGIC + hashlib.sha256(buf.getvalue()).digest() + buf.getvalue())
+    _rewrite(path, edit)
 
 
 def as_format(version):

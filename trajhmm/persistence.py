@@ -437,6 +437,21 @@ def _read_verified(path, max_bytes):
     return head, payload
 
 
+def _rewrite(path, edit):
+    """Rewrite a safe model file with ``edit(arrays, meta)`` applied and a valid checksum
+    (for tests and benchmarks that need a crafted file, or one as an older trajhmm wrote
+    it; ``load_model`` still validates whatever comes out)."""
+    raw = Path(path).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw[_HEADER:])) as zf:
+        arrays = {n[:-4]: np.load(zf.open(n), allow_pickle=False) for n in zf.namelist()}
+    meta = json.loads(arrays.pop("meta.json").tobytes())
+    edit(arrays, meta)
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    Path(path).write_bytes(MAGIC + hashlib.sha256(buf.getvalue()).digest() + buf.getvalue())
+
+
 def _load_other(path, head, trusted):
     if head[:1] != b"\x80":
         raise ModelFileError(f"{path}: not a trajhmm model file (unrecognised content)")
