@@ -102,9 +102,9 @@ def test_long_segments_take_the_batched_pass_and_stay_exact():
     np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y), _hmmlearn(models, Y), rtol=1e-9)
 
 
-def test_chunks_and_the_batched_repair(monkeypatch):
-    """Chunk boundaries anywhere, and the exact repair of outputs too small for the fast
-    product, give the per-model path's scores."""
+def test_chunk_boundaries_and_the_batched_pass_for_few_segments(monkeypatch):
+    """Chunk boundaries anywhere, and few segments through the batched pass, give the
+    per-model path's scores."""
     models = [_fit(ct, 1, "left-right", s) for s, ct in enumerate(_hmm.COVARIANCE_TYPES)]
     Y = _adversarial(_segments(n=20, seed=3))
     ref = _hmm.log_likelihoods(models, Y)

@@ -3,14 +3,13 @@ model (the classifier's class models, and the background model with them).
 
 * emissions: the Gaussians of all states of all models, their inverse Cholesky factors,
   whitened means and normalising constants computed once (:class:`StackedModels`), so the
-  log-densities of all of them are one matrix product over the points (a few for large
-  batches);
-* forward pass: per model (K, K) transitions applied to all models at once (one batched
-  product per time step), exact in log space like :mod:`.kernels`: each model's column
-  is shifted by its own maximum, and an output whose scaled sum is too small to be exact
-  is recomputed as a log-sum-exp over its predecessors (:func:`_stacked_log_matmul`). Few
-  segments (a single trajectory) take a full log-sum-exp per step instead
-  (:func:`_forward_small`), exact without a repair and with fewer numpy calls;
+  log-densities of all of them are one matrix product over the points (a few, of
+  cache-sized blocks, for large batches);
+* forward pass: all models, states and segments at once, exact in log space like
+  hmmlearn's (each output a log-sum-exp over its predecessors, shifted by its own
+  maximum: :func:`_forward`), in a few array operations per time step. Few segments (one
+  trajectory) take :func:`_forward_small`: the forward variables carried relative to the
+  Viterbi scores, exact too, with a third of the numpy calls;
 * a segment whose score is NaN here (an input so large that its log-densities are -inf
   for every state) is scored again by the per-model path of :func:`.models.log_likelihoods`,
   so the two paths agree on every input.
@@ -28,7 +27,7 @@ import numpy as np
 from hmmlearn.hmm import GMMHMM
 
 from .emissions import family_of
-from .kernels import _SAFE_SUM, _reachable, logsumexp
+from .kernels import logsumexp
 from .models import log_likelihoods
 
 __all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
@@ -36,14 +35,14 @@ __all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
 # log(0) in the small-batch forward pass: finite, so a full log-sum-exp over predecessors
 # never meets -inf - -inf; exp(_LOG_ZERO - anything finite) is exactly 0, like exp(-inf).
 _LOG_ZERO = -1e300
-# Floor of the exponents of the small-batch pass (see _forward_small).
+# Floor of the exponents given to exp (see _forward_small and _stacked_log_matmul).
 _EXP_FLOOR = -700.0
 # At most this many segments take the full log-sum-exp forward pass (one trajectory).
 _SMALL = 8
 # Segments per pass of the batched path (keeps the emission block in cache-sized pieces).
 _CHUNK = 256
-# Largest whitened block (floats) computed in one matrix product.
-_BLOCK = 1 << 20
+# Largest whitened block (floats) computed in one matrix product (fits in cache).
+_BLOCK = 1 << 17
 _CACHE_SIZE = 8
 _cache = OrderedDict()
 _lock = threading.Lock()
@@ -118,50 +117,38 @@ class StackedModels:
         # as kernels.gaussian_log_density: residuals whitened by the inverse Cholesky factor
         L = np.linalg.cholesky(covs.reshape(-1, d, d))
         Linv = np.linalg.inv(L)
-        self.whiten = Linv.reshape(-1, d)  # (C*K*M*d, d)
-        self.shift = np.einsum("gij,gj->gi", Linv, means.reshape(-1, d))[:, :, None]  # (G, d, 1)
+        shift = np.einsum("gij,gj->gi", Linv, means.reshape(-1, d))
+        self.whiten = np.concatenate([Linv, -shift[:, :, None]], axis=2).reshape(-1, d + 1)  # (C*K*M*d, d+1)
         log_det = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
         self.const = (d * np.log(2 * np.pi) + log_det)[:, None]  # (G, 1)
         self.log_weights = log_w[..., None] if M > 1 else None
         with np.errstate(divide="ignore"):
-            self.log_start = np.log(startprob)[:, :, None]  # (C, K, 1)
-            self.log_A = np.log(A)  # log_A[c, i, j] = log A_c[i -> j]
-        self.AT = np.ascontiguousarray(A.transpose(0, 2, 1))
-        self.log_start_small = np.maximum(self.log_start, _LOG_ZERO).transpose(0, 2, 1)  # (C, 1, K)
-        self.log_A_small = np.maximum(self.log_A, _LOG_ZERO)[:, None]  # (C, 1, K_from, K_to)
+            log_start, log_A = np.log(startprob), np.log(A)  # log_A[c, i, j] = log A_c[i -> j]
+        self.log_start_small = np.maximum(log_start, _LOG_ZERO)[:, None, :]  # (C, 1, K)
+        self.log_A_small = np.maximum(log_A, _LOG_ZERO)[:, None]  # (C, 1, K_from, K_to)
         self.log_A_from = np.ascontiguousarray(self.log_A_small.transpose(2, 0, 1, 3))  # (K_from, C, 1, K_to)
-        self._A = A
-        self._startprob = startprob
-        self._reach = {}
+        self.log_A_dense = np.ascontiguousarray(self.log_A_from.transpose(0, 1, 3, 2))  # (K_from, C, K_to, 1)
 
     def log_densities(self, points):
         """(C, K, N) emission log-likelihoods of points (d, N)."""
         d, N = points.shape
         G = len(self.const)
         step = max(1, _BLOCK // max(1, d * N))
+        points = np.vstack([points, np.ones((1, N))])  # a row of ones: the shift is in the product
         dens = np.empty((G, N))
         for g0 in range(0, G, step):
             g1 = min(G, g0 + step)
-            W = (self.whiten[g0 * d : g1 * d] @ points).reshape(g1 - g0, d, N)
-            W -= self.shift[g0:g1]
+            W = (self.whiten[g0 * d : g1 * d] @ points).reshape(g1 - g0, d, N)  # Linv @ x - Linv @ mean
             W *= W
-            W.sum(axis=1, out=dens[g0:g1])
+            np.add.reduce(W, axis=1, out=dens[g0:g1])
         dens += self.const
         dens *= -0.5
-        C, K = self.log_start.shape[:2]
+        C, K = self.n_models, self.n_states
         if self.log_weights is None:
             return dens.reshape(C, K, N)
         with np.errstate(under="ignore"):
             dens = dens.reshape(C, K, self.n_mix, N) + self.log_weights
         return logsumexp(dens, axis=2)
-
-    def reach(self, T):
-        """(T, C, K, 1) bool: states with a path of positive probability at each time,
-        and (T,) bool: every state reachable at that time."""
-        if T not in self._reach:
-            R = np.stack([_reachable(s, a, T) for s, a in zip(self._startprob, self._A)], axis=1)[..., None]
-            self._reach[T] = R, R.all(axis=(1, 2, 3))
-        return self._reach[T]
 
     def log_likelihoods(self, segments):
         """(n, C) log p(segment | model) of segments (n, T, d) whose features are finite."""
@@ -215,46 +202,27 @@ def _forward_small(stack, log_b):
     return logsumexp(np.log(y[:, :, 0]) + v, axis=2)
 
 
-def _stacked_log_matmul(x, stack, reach, out):
-    """Exact ``log(A_c.T @ exp(x_c))`` for every model c at once; x and out (C, K, n).
-    :func:`.kernels._log_matmul` per model: shifted by each model's column maximum, one
-    batched product, reachable outputs whose scaled sum is below ``_SAFE_SUM`` recomputed
-    as an exact log-sum-exp over their predecessors."""
-    top = x.max(axis=1, keepdims=True)
-    e = np.subtract(x, top)
-    np.exp(e, out=e)
-    s = np.matmul(stack.AT, e)
-    np.log(s, out=out)
-    out += top
-    if reach is None:
-        if s.min() >= _SAFE_SUM:  # False on NaN too: then the other outputs are checked one by one
-            return out
-        risky = s < _SAFE_SUM
-    else:
-        risky = (s < _SAFE_SUM) & reach
-    flat = np.flatnonzero(risky)
-    if flat.size:
-        C, K, n = x.shape
-        c, rest = np.divmod(flat, K * n)
-        j, r = np.divmod(rest, n)
-        terms = x[c, :, r].T + stack.log_A[c, :, j].T  # (K_from, m)
-        top_r = terms.max(axis=0)
-        terms -= top_r
-        np.exp(terms, out=terms)
-        out.ravel()[flat] = np.log(terms.sum(axis=0)) + top_r
-    return out
-
-
 def _forward(stack, log_b):
-    """log p(segment | model) (C, n) from log_b (C, K, T, n), all models at once."""
-    T = log_b.shape[2]
-    R, all_reach = stack.reach(T)
-    x = stack.log_start + log_b[:, :, 0]
-    nxt = np.empty_like(x)
+    """log p(segment | model) (C, n) from log_b (C, K, T, n), all models at once: at every
+    step an exact log-sum-exp over each state's predecessors, each output shifted by its
+    own maximum (as hmmlearn's forward pass), for all models, states and segments in a
+    few array operations. Exponents are floored at ``_EXP_FLOOR`` (exp of a subnormal
+    result is ~20x slower): a floored term adds less than K * e^-700 to a sum of at least
+    1. log(0) is :data:`_LOG_ZERO`, so no -inf - -inf arises."""
+    C, K, T, n = log_b.shape
+    terms = np.empty((K, C, K, n))  # (K_from, C, K_to, n): the reductions run over the outer axis
+    top = np.empty((C, K, n))
+    x = stack.log_start_small.transpose(0, 2, 1) + log_b[:, :, 0]
     for t in range(1, T):
-        _stacked_log_matmul(x, stack, None if all_reach[t] else R[t], nxt)
-        nxt += log_b[:, :, t]
-        x, nxt = nxt, x
+        np.add(x.transpose(1, 0, 2)[:, :, None, :], stack.log_A_dense, out=terms)
+        np.maximum.reduce(terms, axis=0, out=top)
+        terms -= top
+        np.maximum(terms, _EXP_FLOOR, out=terms)
+        np.exp(terms, out=terms)
+        x = np.add.reduce(terms, axis=0)
+        np.log(x, out=x)
+        x += top
+        x += log_b[:, :, t]
     return logsumexp(x, axis=1)
 
 
