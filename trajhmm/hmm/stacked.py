@@ -40,7 +40,7 @@ _EXP_FLOOR = -700.0
 # At most this many segments take the full log-sum-exp forward pass (one trajectory).
 _SMALL = 8
 # Segments per pass of the batched path (keeps the emission block in cache-sized pieces).
-_CHUNK = 256
+_CHUNK = 128
 # Largest whitened block (floats) computed in one matrix product (fits in cache).
 _BLOCK = 1 << 17
 _CACHE_SIZE = 8
