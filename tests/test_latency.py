@@ -59,7 +59,8 @@ def test_stacked_equals_per_model_and_hmmlearn(ct, n_mix, topology):
     batch = _hmm.stacked_log_likelihoods(models, Y)  # more segments than the small path takes
     one = np.concatenate([_hmm.stacked_log_likelihoods(models, Y[i : i + 1]) for i in range(len(Y))])
     assert len(Y) > stacked._SMALL
-    for got in (batch, one):
+    direct = _hmm.stacked_models(models).log_likelihoods(Y)  # no fallback to the per-model path
+    for got in (batch, one, direct):
         np.testing.assert_allclose(got, ref, rtol=1e-9)
         np.testing.assert_allclose(got, old, rtol=1e-9)
 
@@ -72,6 +73,9 @@ def test_models_of_different_sizes_and_families_stack_together():
     ref = _hmmlearn(models, Y)
     np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y), ref, rtol=1e-9)
     np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y[:1]), ref[:1], rtol=1e-9)
+    stack = _hmm.stacked_models(models)  # the stacked passes themselves, not the fallback
+    np.testing.assert_allclose(stack.log_likelihoods(Y), ref, rtol=1e-9)
+    np.testing.assert_allclose(stack.log_likelihoods(Y[:1]), ref[:1], rtol=1e-9)
 
 
 def test_a_path_far_behind_that_later_wins_is_not_lost():

@@ -32,12 +32,12 @@ from .models import log_likelihoods
 
 __all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
 
-# log(0) in the small-batch forward pass: finite, so a full log-sum-exp over predecessors
-# never meets -inf - -inf; exp(_LOG_ZERO - anything finite) is exactly 0, like exp(-inf).
+# log(0) in the forward passes: finite, so a log-sum-exp over predecessors never meets
+# -inf - -inf; exp(_LOG_ZERO - anything finite) is exactly 0, like exp(-inf).
 _LOG_ZERO = -1e300
-# Floor of the exponents given to exp (see _forward_small and _stacked_log_matmul).
+# Floor of the exponents given to exp (see _forward_small and _forward).
 _EXP_FLOOR = -700.0
-# At most this many segments take the full log-sum-exp forward pass (one trajectory).
+# At most this many segments take _forward_small (one trajectory).
 _SMALL = 8
 # Segments per pass of the batched path (keeps the emission block in cache-sized pieces).
 _CHUNK = 128
@@ -112,6 +112,7 @@ class StackedModels:
         for c, (m, (mu, cov, lw)) in enumerate(zip(models, comps)):
             k, j = lw.shape
             covs[c, :k, :j], means[c, :k, :j], log_w[c, :k, :j] = cov, mu, lw
+            log_w[c, k:, 0] = 0.0  # a padded state: finite emissions (it is never reached)
             A[c] = _padded(np.asarray(m.transmat_, dtype=float), (K, K), 0.0)
             startprob[c] = _padded(np.asarray(m.startprob_, dtype=float), (K,), 0.0)
         # as kernels.gaussian_log_density: residuals whitened by the inverse Cholesky factor
