@@ -614,18 +614,23 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
         ``ll`` (n_segments, n_classes) is log p(segment | models_[k]); ``ll_background``
         (n_segments,) is log p(segment | background_model_) when ``background`` is True,
-        else None. One pass over chunks of segments, every model scored on each chunk;
-        the chunks are joblib tasks (sequential unless n_jobs or a joblib backend such as
-        Dask says otherwise).
+        else None. One pass over chunks of segments, all models scored together on each
+        chunk (their states stacked, :func:`trajhmm.hmm.stacked_log_likelihoods`, built once
+        per set of parameters); the chunks are joblib tasks when n_jobs or a joblib backend
+        such as Dask says so, a plain loop here otherwise (no joblib cost per prediction).
         """
         models = self.models_ + [self.background_model_] if background else self.models_
         if len(segs) == 0:
             ll = np.empty((0, len(models)))
         else:
-            ll = np.concatenate(Parallel(n_jobs=self.n_jobs)(
-                delayed(_hmm.log_likelihoods)(models, segs[i : i + _SCORE_CHUNK])
-                for i in range(0, len(segs), _SCORE_CHUNK)
-            ))
+            stack = _hmm.stacked_models(models)
+            chunks = [segs[i : i + _SCORE_CHUNK] for i in range(0, len(segs), _SCORE_CHUNK)]
+            if _runs_in_process(self.n_jobs):
+                parts = [_hmm.stacked_log_likelihoods(models, chunk, stack) for chunk in chunks]
+            else:
+                parts = Parallel(n_jobs=self.n_jobs)(
+                    delayed(_hmm.stacked_log_likelihoods)(models, chunk, stack) for chunk in chunks)
+            ll = np.concatenate(parts)
         n_classes = len(self.models_)
         return ll[:, :n_classes], (ll[:, n_classes] if background else None)
 
