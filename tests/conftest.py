@@ -81,6 +81,20 @@ def as_format(version):
     return edit
 
 
+def far_behind_case():
+    """(model, segments): a left-right model and sequences that sit in the *last* state's
+    region at first (so the state-0 path is thousands of nats behind), then in state 0's
+    region: a scaled forward pass drops the state-0 path to underflow, an exact pass keeps it."""
+    means = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    model = hmm.GaussianHMM(n_components=3, covariance_type="diag", init_params="", params="")
+    model.startprob_ = np.array([1.0, 0.0, 0.0])
+    model.transmat_ = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
+    model.means_ = means
+    model.covars_ = np.full((3, 2), 0.05)
+    seq = np.r_[np.tile(means[2], (6, 1)), np.tile(means[0], (30, 1))]
+    return model, np.stack([seq, seq[::-1], np.tile(means[1], (36, 1))])
+
+
 class Marker:
     """Unpickling this creates a file: the proof that pickles run code."""
 

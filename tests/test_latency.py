@@ -8,13 +8,14 @@ import pickle
 
 import numpy as np
 import pytest
-from hmmlearn import hmm
 from sklearn.base import clone
 
 from trajhmm import hmm as _hmm
 from trajhmm import load_model, save_model
 from trajhmm.exceptions import DataError
 from trajhmm.hmm import stacked
+
+from conftest import far_behind_case
 
 CONFIGS = list(itertools.product(_hmm.COVARIANCE_TYPES, (1, 2), _hmm.TOPOLOGIES))
 
@@ -80,14 +81,7 @@ def test_models_of_different_sizes_and_families_stack_together():
 
 def test_a_path_far_behind_that_later_wins_is_not_lost():
     """tests/test_hmm.py's case through both stacked passes (one segment and a batch)."""
-    means = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
-    model = hmm.GaussianHMM(n_components=3, covariance_type="diag", init_params="", params="")
-    model.startprob_ = np.array([1.0, 0.0, 0.0])
-    model.transmat_ = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
-    model.means_ = means
-    model.covars_ = np.full((3, 2), 0.05)
-    seq = np.r_[np.tile(means[2], (6, 1)), np.tile(means[0], (30, 1))]
-    segs = np.stack([seq, seq[::-1], np.tile(means[1], (36, 1))])
+    model, segs = far_behind_case()
     ref = np.array([model.score(s) for s in segs])
     other = _fit("full", 1, "ergodic", 0, X=_segments(d=2))
     for models in ([model], [model, other]):
