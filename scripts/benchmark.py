@@ -1,6 +1,6 @@
 """Speed and memory of trajhmm against plain hmmlearn, measured in one run.
 
-    python scripts/benchmark.py [--n-seq 5000] [--n-iter 20] [--files 1000]
+    python scripts/benchmark.py [--n-seq 5000] [--n-iter 20] [--files 1000] [--parts abcde]
 
 Builds its own data (the sample_data generator, 10 classes) and models (8 states, full
 covariance, left-right, 50 x 3 segments), then prints, each as a ratio against a reference
@@ -15,9 +15,18 @@ measured in the same run:
     of the fitted parameters (the covariance floor is set far below the data's variance so
     both solve the same unconstrained problem);
 (c) memory: peak resident memory of ``trajhmm predict`` over 10x more files (.npy), each
-    in a fresh process.
+    in a fresh process;
+(d) latency, one trajectory: ``clf.predict([x])`` end to end (validation, resampling,
+    features, scoring), median of --calls calls, against hmmlearn's ``[m.score(s) for m in
+    clf.models_]`` on the features computed beforehand, the two timed alternately (call
+    after call) so both see the same machine; wall clock and CPU time (the CPU time is
+    what to trust on a machine shared with other work); models: HMMClassifier(random_state=0) on 10
+    classes of sample-like data (12 states, full covariance, velocity features) and the
+    8-state variant (n_states=8);
+(e) a batch of --n-seq raw trajectories end to end (``predict_joint_log_proba``) against
+    the same hmmlearn loop on the features computed beforehand, same two models.
 
-Timings are best of --repeat runs, single-threaded BLAS is not forced: both sides get the
+Timings of (a)-(c) and (e) are best of --repeat runs, single-threaded BLAS is not forced: both sides get the
 same machine.
 """
 
@@ -170,6 +179,61 @@ def memory(clf, n_files, tmp):
     return peaks[1] / peaks[0]
 
 
+def latency(clf, X, calls):
+    """(d): one trajectory at a time, ours end to end against hmmlearn's loop on features."""
+    segs = clf.transform(X)
+    models = clf.models_
+    for i in range(5):  # warm-up (and the stacked models built once)
+        clf.predict([X[i]])
+        [m.score(segs[i]) for m in models]
+    ours, ref = [], []  # (wall clock, CPU time) of every call
+    for i in range(calls):
+        k = i % len(X)
+        t0, c0 = time.perf_counter(), time.process_time()
+        clf.predict([X[k]])
+        t1, c1 = time.perf_counter(), time.process_time()
+        [m.score(segs[k]) for m in models]
+        ref.append((time.perf_counter() - t1, time.process_time() - c1))
+        ours.append((t1 - t0, c1 - c0))
+    (t_ours, c_ours), (t_ref, c_ref) = np.median(ours, axis=0), np.median(ref, axis=0)
+    k = np.arange(min(20, len(X)))
+    got = np.array([clf.predict_joint_log_proba([X[i]])[0] for i in k])
+    want = np.array([[m.score(segs[i]) for m in models] for i in k]) + np.log(clf.class_prior_)
+    print(f"(d) one trajectory, {len(models)} classes, {clf.n_states} states, {clf.covariance_type} covariance, "
+          f"{clf.n_points}x{segs.shape[2]} segments; median of {calls} calls, timed alternately")
+    print("                                          wall clock     CPU time (a busy machine)")
+    print(f"    hmmlearn score loop (features given) {1e3 * t_ref:8.3f} ms  {1e3 * c_ref:8.3f} ms")
+    print(f"    trajhmm predict([x]), end to end     {1e3 * t_ours:8.3f} ms  {1e3 * c_ours:8.3f} ms")
+    print(f"    speed-up                             {t_ref / t_ours:8.1f} x   {c_ref / c_ours:8.1f} x")
+    print(f"    max relative difference of the scores {rel_diff(got, want):.1e}")
+    return t_ref / t_ours, rel_diff(got, want)
+
+
+def batch_end_to_end(clf, X, repeat):
+    """(e): a batch of raw trajectories end to end against hmmlearn's loop on features."""
+    segs = clf.transform(X)
+    log_prior = np.log(clf.class_prior_)
+    c0 = time.process_time()
+    t_ref, ref = best_of(1, lambda: np.array([[m.score(s) for m in clf.models_] for s in segs]) + log_prior)
+    c_ref, c0 = time.process_time() - c0, time.process_time()
+    t_ours, ours = best_of(repeat, lambda: clf.predict_joint_log_proba(X))
+    c_ours = (time.process_time() - c0) / repeat
+    print(f"(e) batch of {len(X)} raw trajectories end to end, {len(clf.models_)} classes, {clf.n_states} states, "
+          f"{clf.covariance_type} covariance, {clf.n_points}x{segs.shape[2]} segments")
+    print("                                          wall clock     CPU time (mean)")
+    print(f"    hmmlearn score loop (features given) {t_ref:8.3f} s   {c_ref:8.3f} s")
+    print(f"    trajhmm predict_joint_log_proba(X)   {t_ours:8.3f} s   {c_ours:8.3f} s")
+    print(f"    speed-up                             {t_ref / t_ours:8.1f} x   {c_ref / c_ours:8.1f} x")
+    print(f"    max relative difference {rel_diff(ours, ref):.1e}")
+    return t_ref / t_ours, rel_diff(ours, ref)
+
+
+def latency_models(n_train):
+    """The models of (d) and (e): HMMClassifier(random_state=0) and its 8-state variant."""
+    X, y = make_dataset(per_class=n_train, seed=1)
+    return [HMMClassifier(random_state=0).fit(X, y), HMMClassifier(n_states=8, random_state=0).fit(X, y)]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-seq", type=int, default=5000, help="sequences scored in (a)")
@@ -177,19 +241,37 @@ def main():
     p.add_argument("--n-iter", type=int, default=20, help="EM iterations in (b)")
     p.add_argument("--files", type=int, default=1000, help="files in the small run of (c)")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--calls", type=int, default=200, help="single-trajectory calls timed in (d)")
+    p.add_argument("--parts", default="abcde", help="which measurements to run (letters a-e)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
     rng = np.random.RandomState(0)
     X, y = make_dataset(per_class=args.n_train, seed=1)
-    clf = HMMClassifier(n_states=8, covariance_type="full", derivatives=0, random_state=0, n_jobs=1).fit(X, y)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, hmmlearn {_hmm.HMMLEARN_VERSION}, "
           f"{os.cpu_count()} cpus")
-    s, sd = scoring(clf, args.n_seq, args.repeat, rng)
-    t, td = training(clf, X, y, args.n_iter, args.repeat)
-    with tempfile.TemporaryDirectory() as tmp:
-        m = memory(clf, args.files, tmp)
-    print(f"summary: scoring {s:.1f}x (rel diff {sd:.1e}), training {t:.1f}x (param diff {td:.1e}), "
-          f"memory ratio {m:.2f}")
+    summary = []
+    if set(args.parts) & set("abc"):
+        clf = HMMClassifier(n_states=8, covariance_type="full", derivatives=0, random_state=0, n_jobs=1).fit(X, y)
+    if "a" in args.parts:
+        s, sd = scoring(clf, args.n_seq, args.repeat, rng)
+        summary.append(f"scoring {s:.1f}x (rel diff {sd:.1e})")
+    if "b" in args.parts:
+        t, td = training(clf, X, y, args.n_iter, args.repeat)
+        summary.append(f"training {t:.1f}x (param diff {td:.1e})")
+    if "c" in args.parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            summary.append(f"memory ratio {memory(clf, args.files, tmp):.2f}")
+    if set(args.parts) & set("de"):
+        X_test, _ = make_dataset(per_class=args.n_seq // 10, seed=2)
+        for model in latency_models(args.n_train):
+            name = f"{model.n_states} states"
+            if "d" in args.parts:
+                r, rd = latency(model, X_test, args.calls)
+                summary.append(f"one trajectory ({name}) {r:.1f}x (rel diff {rd:.1e})")
+            if "e" in args.parts:
+                r, rd = batch_end_to_end(model, X_test, args.repeat)
+                summary.append(f"batch end to end ({name}) {r:.1f}x (rel diff {rd:.1e})")
+    print("summary: " + ", ".join(summary))
 
 
 if __name__ == "__main__":

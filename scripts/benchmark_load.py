@@ -11,21 +11,19 @@ sample_data generator (small settings: the benchmark is about reading, not train
 """
 
 import argparse
-import importlib.util
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _reference import median_times, module_at
 from make_sample_data import make_dataset
 
 from trajhmm import HMMClassifier, load_model, save_model
+from trajhmm.persistence import _rewrite
 
 SHAPES = [
     dict(n_states=12, covariance_type="full"),  # the defaults
@@ -34,30 +32,19 @@ SHAPES = [
 ]
 
 
+def as_format_1(arrays, meta):
+    """A current file labelled format 1 (the old loader refuses newer ones), without the
+    members later formats added; the parameters stay those of the installed HMMClassifier,
+    which both loaders build."""
+    meta["format_version"] = 1
+    meta.pop("reader", None)
+    arrays.pop("class_length_quantiles_", None)
+
+
 def old_loader(ref, tmp):
-    """``load_model`` of trajhmm/persistence.py at commit ``ref``."""
-    text = subprocess.run(["git", "show", f"{ref}:trajhmm/persistence.py"], cwd=HERE.parent, check=True,
-                          capture_output=True, text=True).stdout
-    # (the private _hmm module of that time is the trajhmm.hmm package now, same functions)
-    text = text.replace("from . import _hmm", "from trajhmm import hmm as _hmm")
-    for rel in ("from ._version", "from .exceptions", "from .classifier"):
-        text = text.replace(rel, rel.replace("from .", "from trajhmm."))
-    path = Path(tmp) / "persistence_old.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location("persistence_old", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.load_model
-
-
-def median_times(loaders, path, repeat):
-    times = {name: [] for name in loaders}
-    for _ in range(repeat):
-        for name, load in loaders.items():  # interleaved: both see the same machine state
-            t0 = time.perf_counter()
-            load(path)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
+    """``load_model`` of trajhmm/persistence.py at commit ``ref`` (its private _hmm module is the trajhmm.hmm
+    package now, same functions)."""
+    return module_at(ref, "trajhmm/persistence.py", tmp, (("from . import _hmm", "from trajhmm import hmm as _hmm"),)).load_model
 
 
 def main():
@@ -76,6 +63,7 @@ def main():
                 clf = HMMClassifier(**shape, n_iter=3, random_state=0).fit(X, y)
             path = Path(tmp) / "m.npz"
             save_model(clf, path)
+            _rewrite(path, as_format_1)  # what the old loader reads; the new one reads format 1 too
             for load in loaders.values():  # warm up (imports, caches)
                 load(path)
             t = median_times(loaders, path, args.repeat)

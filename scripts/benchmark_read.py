@@ -12,34 +12,24 @@ prints the median time of each and their ratio (new / old). Target: ratio <= 1.1
 """
 
 import argparse
-import importlib.util
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # this checkout's trajhmm, not another installed one
+sys.path.insert(0, str(HERE))
+
+from _reference import median_times, module_at
 
 from trajhmm import datasets
 
 
 def old_reader(ref, tmp):
     """``load_trajectories`` of trajhmm/datasets.py at commit ``ref``."""
-    text = subprocess.run(["git", "show", f"{ref}:trajhmm/datasets.py"], cwd=HERE.parent, check=True,
-                          capture_output=True, text=True).stdout
-    for rel in ("from ._validation", "from .exceptions", "from . import _matreader"):
-        text = text.replace(rel, rel.replace("from .", "from trajhmm.").replace("from trajhmm. import", "from trajhmm import"))
-    path = Path(tmp) / "datasets_old.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location("datasets_old", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.load_trajectories
+    return module_at(ref, "trajhmm/datasets.py", tmp, ()).load_trajectories
 
 
 def make_tree(root, n, seed=0):
@@ -50,16 +40,6 @@ def make_tree(root, n, seed=0):
         x = rng.standard_normal((int(rng.integers(50, 501)), 3)).cumsum(axis=0)
         header = "x,y,z\n" if i % 2 else ""
         (folder / f"traj_{i:05d}.csv").write_text(header + "\n".join(f"{a:.8f},{b:.8f},{c:.8f}" for a, b, c in x) + "\n")
-
-
-def median_times(loaders, root, repeat):
-    times = {name: [] for name in loaders}
-    for _ in range(repeat):
-        for name, load in loaders.items():  # interleaved: both see the same machine state
-            t0 = time.perf_counter()
-            load(root)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main():

@@ -60,22 +60,39 @@ BAD_FILES = [
 def resign(path, edit):
     """Rewrite a model file with ``edit(arrays, meta)`` applied and a valid checksum (what
     a crafted, or a newer or older trajhmm's, file looks like)."""
-    import hashlib
-    import io
-    import json
-    import zipfile
+    from trajhmm.persistence import _rewrite
 
-    from trajhmm.persistence import MAGIC
+    _rewrite(path, edit)
 
-    raw = path.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(raw[len(MAGIC) + 32:])) as zf:
-        arrays = {n[:-4]: np.load(zf.open(n)) for n in zf.namelist()}
-    meta = json.loads(arrays.pop("meta.json").tobytes())
-    edit(arrays, meta)
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    path.write_bytes(MAGIC + hashlib.sha256(buf.getvalue()).digest() + buf.getvalue())
+
+def as_format(version):
+    """An edit for :func:`resign` that makes a current model file look written in format
+    ``version``: what later formats added is taken out."""
+    def edit(arrays, meta):
+        meta["format_version"] = version
+        if version < 5:
+            arrays.pop("class_length_quantiles_", None)
+        if version < 4:
+            meta.pop("reader", None)
+            meta["params"].pop("time_column", None)
+            estimator = meta.get("search", {}).get("params", {}).get("estimator")
+            if isinstance(estimator, dict):
+                estimator.pop("time_column", None)
+    return edit
+
+
+def far_behind_case():
+    """(model, segments): a left-right model and sequences that sit in the *last* state's
+    region at first (so the state-0 path is thousands of nats behind), then in state 0's
+    region: a scaled forward pass drops the state-0 path to underflow, an exact pass keeps it."""
+    means = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
+    model = hmm.GaussianHMM(n_components=3, covariance_type="diag", init_params="", params="")
+    model.startprob_ = np.array([1.0, 0.0, 0.0])
+    model.transmat_ = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
+    model.means_ = means
+    model.covars_ = np.full((3, 2), 0.05)
+    seq = np.r_[np.tile(means[2], (6, 1)), np.tile(means[0], (30, 1))]
+    return model, np.stack([seq, seq[::-1], np.tile(means[1], (36, 1))])
 
 
 class Marker:

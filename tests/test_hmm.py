@@ -9,7 +9,7 @@ from hmmlearn import hmm
 from trajhmm import hmm as _hmm
 from trajhmm.hmm import em, models
 
-from conftest import assert_statistics_equal_hmmlearns
+from conftest import assert_statistics_equal_hmmlearns, far_behind_case
 
 
 def _segments(n=12, T=25, d=3, seed=0):
@@ -93,17 +93,8 @@ def test_batched_em_equals_hmmlearn_fit(ct):
 
 
 def test_a_path_far_behind_that_later_wins_is_not_lost():
-    """Left-right model; the sequence sits in the *last* state's region at first (so the
-    state-0 path is thousands of nats behind), then in state 0's region: a scaled forward
-    pass drops the state-0 path to underflow, the exact pass must keep it."""
-    means = np.array([[0.0, 0.0], [5.0, 0.0], [10.0, 0.0]])
-    model = hmm.GaussianHMM(n_components=3, covariance_type="diag", init_params="", params="")
-    model.startprob_ = np.array([1.0, 0.0, 0.0])
-    model.transmat_ = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.0, 0.0, 1.0]])
-    model.means_ = means
-    model.covars_ = np.full((3, 2), 0.05)
-    seq = np.r_[np.tile(means[2], (6, 1)), np.tile(means[0], (30, 1))]
-    segs = np.stack([seq, seq[::-1], np.tile(means[1], (36, 1))])
+    """conftest.far_behind_case: the exact pass must keep the path far behind."""
+    model, segs = far_behind_case()
     np.testing.assert_allclose(_hmm.log_likelihood(model, segs), [model.score(s) for s in segs], rtol=1e-9)
 
 

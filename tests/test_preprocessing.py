@@ -208,3 +208,13 @@ def test_scale_returns_floats_and_names_its_parameter():
     np.testing.assert_array_equal(translate(ints), ints)  # and no translation
     with pytest.raises(ValueError, match=r"^scaling: expected one of 'none', .*, got 'unit'$"):
         scale(ints, "unit")
+
+
+def test_resample_all_by_index_equals_one_at_a_time_exactly():
+    """Trajectories of one length are resampled together (vectorised): the same numbers."""
+    rng = np.random.RandomState(0)
+    X = [rng.randn(n, 3) for n in (2, 7, 50, 7, 101, 2, 50)]
+    batch = resample_all(X, 20)
+    np.testing.assert_array_equal(batch, np.stack([resample(x, 20) for x in X]))
+    with pytest.raises(ValueError, match=r"expected shape \(n_points >= 2, n_dims\), got \(1, 3\)"):
+        resample_all([X[0], rng.randn(1, 3)], 20)

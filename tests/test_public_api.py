@@ -11,7 +11,7 @@ def test_all_is_pinned():
         "load_trajectories", "list_trajectory_files", "load_table", "resample", "save_model",
         "load_model", "TrajHMMError", "DataError", "ModelFileError",
         "ModelVersionWarning", "ConvergenceWarning", "NotFittedError",
-        "predict_files", "FilePrediction", "SkippedFile",
+        "predict_files", "FilePrediction", "SkippedFile", "StreamClassifier", "Detection", "spot",
     ])
     for name in trajhmm.__all__:
         assert hasattr(trajhmm, name)

@@ -15,7 +15,7 @@ from trajhmm.calibration import calibrated_log_proba, expected_calibration_error
 from trajhmm.exceptions import DataError, ModelFileError
 from trajhmm.search import Stages, default_param_grid
 
-from conftest import FAST, FLAGS, cli, resign, write_folder
+from conftest import FAST, FLAGS, as_format, cli, resign, write_folder
 
 SMALL = {k: v for k, v in FAST.items() if k != "random_state"}
 
@@ -440,7 +440,7 @@ def test_numpy_grid_values_are_saved_as_plain_values(dataset, tmp_path):
 def test_version_1_files_still_load(fitted, dataset, tmp_path):
     path = tmp_path / "v1.npz"
     save_model(fitted, path)
-    resign(path, lambda a, m: m.update(format_version=1))
+    resign(path, as_format(1))
     X, _ = dataset
     np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted.predict_proba(X))
 
@@ -486,7 +486,7 @@ def test_files_before_rejection_rate_load_with_their_thresholds(fitted, searched
     old = np.linspace(-3.0, -1.0, len(est.classes_))
 
     def edit(arrays, meta):
-        meta["format_version"] = version
+        as_format(version)(arrays, meta)
         meta["params"]["rejection_quantile"] = meta["params"].pop("rejection_rate")
         if version == 2:
             estimator = meta["search"]["params"]["estimator"]

@@ -2,6 +2,8 @@
 trajectories held as folders, timed folders, a shuffled CSV, Parquet and a DataFrame give
 the same predictions."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -187,3 +189,62 @@ def test_cli_evaluate_predict_and_groups_on_tables(dataset, tmp_path, capsys):
     code, _, err = cli(["train", tmp_path / "t.csv", "-o", tmp_path / "m.npz", "--group-column", "subject",
                         "--no-search"], capsys)
     assert code == 1 and "--group-column applies to tables, with --id-column" in err
+
+
+def test_a_time_column_read_as_a_coordinate_warns(dataset):
+    X, y = dataset
+    with pytest.warns(UserWarning, match=r"the table: column 't' looks like time stamps and is read as a coordinate; "
+                                         r"pass time_column='t' \(--time-column t\)"):
+        load_table(_long(X[:2], y[:2]), id_column="id", label_column="label")
+
+
+@pytest.mark.parametrize("write", [
+    lambda t, p: t.to_csv(p, sep=";", decimal=",", index=False, encoding="utf-8-sig"),  # Excel, European locale
+    lambda t, p: t.to_csv(p, sep="\t", decimal=",", index=False),
+    lambda t, p: t.to_csv(p, index=False, encoding="utf-16"),
+    lambda t, p: p.write_text(t.to_csv(index=False).replace("\n", "\nid,label,s,m,m,m\n", 1)),  # a units row
+])
+def test_tables_in_the_encodings_and_locales_the_file_reader_reads(dataset, tmp_path, write):
+    X, y = dataset
+    table = _long(X[:3], y[:3])
+    write(table, tmp_path / "t.csv")
+    ds = load_table(tmp_path / "t.csv", id_column="id", label_column="label", time_column="t")
+    assert ds.labels == list(y[:3])
+    for got, x in zip(ds.trajectories, X[:3]):
+        np.testing.assert_allclose(got[:, 1:], x, rtol=1e-12)
+
+
+def test_a_missing_label_is_named(dataset):
+    X, y = dataset
+    table = _long(X[:3], y[:3])
+    table.loc[table["id"] == 1, "label"] = None
+    with pytest.raises(DataError, match=r"the table\[id=1\]: missing label \(an empty cell in column 'label'\)"):
+        load_table(table, id_column="id", label_column="label", time_column="t")
+
+
+def test_flags_that_contradict_the_stored_reading_are_one_line(dataset, tmp_path, capsys):
+    X, y = dataset
+    _long(X, y).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = cli(["train", tmp_path / "t.csv", "-o", tmp_path / "m.npz", "--id-column", "id", "--label-column",
+                        "label", "--time-column", "t", "--no-search", *FLAGS, "--rejection-rate", "0"], capsys)
+    assert code == 0, err
+    code, _, err = cli(["predict", tmp_path / "m.npz", tmp_path / "t.csv", "--id-column", "id", "--columns", "t,x,y"],
+                       capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "columns: 't' is the time_column; list only the coordinates (with the reading options stored in the " \
+           "model: columns=['x', 'y', 'z'], time_column='t')" in err
+    lines = [json.dumps({"id": 0, "points": X[0].tolist(), "t": list(range(len(X[0])))}),
+             json.dumps({"id": 1, "points": X[1].tolist(), "t": [0.0] * len(X[1])}),
+             json.dumps({"id": 2, "points": X[2].tolist()})]
+    import io
+    import sys
+
+    sys_stdin = sys.stdin
+    try:
+        sys.stdin = io.StringIO("\n".join(lines) + "\n")
+        code, out, err = cli(["predict", tmp_path / "m.npz", "-", "--on-invalid", "skip"], capsys)
+    finally:
+        sys.stdin = sys_stdin
+    assert code == 3 and [line.split("\t")[0] for line in out.splitlines()] == ["0"]
+    assert "<stdin>:2: t: expected strictly increasing time stamps, got 0.0 at point 1 after 0.0" in err
+    assert '<stdin>:3: the model takes time stamps: expected "t"' in err

@@ -7,7 +7,7 @@ import pytest
 from trajhmm import DataError, HMMClassifier, ModelFileError, TrajectoryDataset, load_model, save_model
 from trajhmm.preprocessing import check_times, resample
 
-from conftest import FAST, resign
+from conftest import FAST, as_format, resign
 
 EPOCH = 1.7e9  # seconds: 2023-11-14
 YEAR = 365 * 86400.0
@@ -118,6 +118,14 @@ def test_labels_from_pandas_are_stored_as_strings(dataset, tmp_path):
     with pytest.raises(DataError, match=r"y: expected labels of one kind \(all strings or all numbers\), got numbers "
                                         r"and strings"):
         HMMClassifier(**FAST).fit(X, np.array([1, "a"] * (len(X) // 2), dtype=object))
+    # a plain list: numpy would make strings of everything ('1', 'nan'); the values as given decide
+    with pytest.raises(DataError, match=r"got numbers and strings"):
+        HMMClassifier(**FAST).fit(X, [1, "a"] * (len(X) // 2))
+    for missing in (np.nan, None):
+        with pytest.raises(DataError, match=r"y: missing label \(None or NaN\) at position 3 \(1 in all\)"):
+            HMMClassifier(**FAST).fit(X, [*y[:3], missing, *y[4:]])
+    with pytest.raises(DataError, match=r"y: missing label"):
+        HMMClassifier(**FAST).fit(X, pd.Series(list(y[:-1]) + [None], dtype="category"))
 
 
 # ------------------------------------------------------------------ what users pass for X
@@ -189,12 +197,8 @@ def test_a_time_column_read_first_needs_a_model_that_takes_column_0_as_time(fitt
 def test_files_before_format_4_load_without_time_column(fitted, dataset, tmp_path):
     X, _ = dataset
 
-    def older(arrays, meta):
-        meta["format_version"] = 3
-        del meta["params"]["time_column"], meta["reader"]
-
     save_model(fitted, tmp_path / "m.npz")
-    resign(tmp_path / "m.npz", older)
+    resign(tmp_path / "m.npz", as_format(3))
     loaded, reader = load_model(tmp_path / "m.npz", return_reader=True)
     assert loaded.time_column is None and reader == {}
     np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))

@@ -9,6 +9,7 @@ from .persistence import load_model, save_model
 from .prediction import FilePrediction, SkippedFile, predict_files
 from .preprocessing import resample
 from .search import HMMClassifierCV
+from .streaming import Detection, StreamClassifier, spot
 from .tables import load_table
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "load_trajectories",
     "list_trajectory_files",
     "load_table",
+    "StreamClassifier",
+    "Detection",
+    "spot",
     "resample",
     "predict_files",
     "FilePrediction",

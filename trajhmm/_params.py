@@ -128,7 +128,10 @@ PARAMS = {p.name: p for p in (
     Param("cv", "int", 3, "stratified cross-validation folds", low=2, commands=("tune", "train"), metavar="K",
           cli_help={"train": "stratified cross-validation folds of the model search"}),
     Param("format", "choice", "text", "text: tab-separated; csv; json: one JSON object per line",
-          choices=("text", "csv", "json"), commands=("predict",)),
+          choices=("text", "csv", "json"), commands=("predict", "spot")),
+    Param("threshold", "float", -0.5, "spot: the per-point log-likelihood ratio a window must reach against the "
+          "background and threshold models to be a gesture (lower finds more, and more false ones)",
+          commands=("spot",), metavar="NATS"),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
           "of files", low=1, commands=("predict",), metavar="N"),
     Param("unknown_label", "text", "unknown", "label printed for rejected trajectories",
@@ -139,7 +142,7 @@ PARAMS = {p.name: p for p in (
           commands=_READERS + ("predict",)),
     Param("split", "text", None, ".npz bundles: use only the rows whose 'split' is NAME (e.g. train)",
           commands=_READERS, metavar="NAME"),
-    Param("variable", "text", None, ".mat files: the variable to read", commands=_READERS + ("predict",),
+    Param("variable", "text", None, ".mat files: the variable to read", commands=_READERS + ("predict", "spot"),
           metavar="NAME"),
     # ------------------------------------------------ how files and tables are read (stored in the model)
     Param("columns", "text", None, "the coordinate columns, comma-separated: header names (0-based positions "

@@ -91,22 +91,30 @@ def _refuse_containers(X):
 
 
 def check_labels(y, n_samples):
-    """``y`` as a 1-D array of ``n_samples`` labels; strings held as objects (pandas
-    object or category columns) become a numpy string array, so they are stored as
-    strings; numbers stay numbers."""
+    """``y`` as a 1-D array of ``n_samples`` labels of one kind. Strings held as objects
+    (pandas object or category columns) become a numpy string array, so they are stored as
+    strings; numbers stay numbers. A missing label (None, NaN) or a mix of strings and
+    numbers is refused: numpy would silently make strings ('nan', '1') of them."""
     from sklearn.utils.validation import column_or_1d
 
-    y = column_or_1d(np.asarray(y), warn=True)
-    if y.dtype == object:
+    labels = column_or_1d(np.asarray(y), warn=True)
+    values = labels
+    if labels.dtype.kind == "U" and not isinstance(y, np.ndarray):  # a list, a Series: the values as given
+        values = column_or_1d(np.asarray(list(y), dtype=object))
+    if values.dtype == object or values.dtype.kind == "f":
+        missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+        if missing:
+            raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
+    if values.dtype == object:
         kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)
-                        else type(v).__name__ for v in y})
-        if kinds == ["strings"]:
-            y = y.astype(str)
-        elif len(kinds) > 1:
+                        else type(v).__name__ for v in values})
+        if len(kinds) > 1:
             raise DataError(f"y: expected labels of one kind (all strings or all numbers), got {' and '.join(kinds)}")
-    if len(y) != n_samples:
-        raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(y)}")
-    return y
+        if kinds == ["strings"]:
+            labels = values.astype(str)
+    if len(labels) != n_samples:
+        raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(labels)}")
+    return labels
 
 
 def plain_value(value):

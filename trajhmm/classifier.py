@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import hmm as _hmm
-from . import preprocessing
+from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._params import validate_params
 from ._validation import check_labels, check_trajectories, plain_value
@@ -250,6 +250,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     n_iter_ : ndarray of int, shape (n_classes,)
     log_likelihood_history_ : list of ndarray
         Per class, the training log-likelihood at every EM iteration of the kept run.
+    class_length_quantiles_ : ndarray of shape (n_classes, 5)
+        Per class, the quantiles 0, 0.05, 0.5, 0.95 and 1 of the number of points of its
+        training trajectories: the durations that bound the windows of
+        :class:`~trajhmm.StreamClassifier` and set the reading of prefixes.
     covariance_floor_ : ndarray of shape (n_model_features_,)
     background_model_ : hmmlearn model
         One HMM trained on the segments of all classes pooled (a subsample of at most 400),
@@ -350,10 +354,17 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """Resample, translate, scale and add derivatives (no standardisation)."""
         trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
         trajectories, times = self._split_times(trajectories)
-        segs = preprocessing.resample_all(trajectories, self.n_points, self.resample, times)
+        return self._shaped(preprocessing.resample_all(trajectories, self.n_points, self.resample, times))
+
+    def _shaped(self, segs):
+        """Resampled segments (n, n_points, n_dims) translated, scaled, with derivatives."""
         segs = preprocessing.translate(segs, self.translation)
         segs = preprocessing.scale(segs, self.scaling)
         return preprocessing.add_derivatives(segs, self.derivatives)
+
+    def _standardized(self, segs):
+        """Shaped segments -> what the class models see (the fitted standardisation and mask)."""
+        return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
 
     def _split_times(self, trajectories):
         """``(coordinates, times)``: the time column taken out of every trajectory and
@@ -387,8 +398,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             ``predict_joint_log_proba([x])[0, k]``.
         """
         check_is_fitted(self, "models_")
-        segs = self._segments(X, n_dims=self.n_features_in_)
-        return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
+        return self._standardized(self._segments(X, n_dims=self.n_features_in_))
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
@@ -450,6 +460,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([run.converged for run in best])
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
+        self.class_length_quantiles_ = streaming.length_quantiles(check_trajectories(X), y_idx, len(classes))
         if rejection is not None:
             self.background_model_ = runs[-1].model
             self.rejection_threshold_ = np.full(len(classes), -np.inf)
@@ -603,18 +614,23 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
         ``ll`` (n_segments, n_classes) is log p(segment | models_[k]); ``ll_background``
         (n_segments,) is log p(segment | background_model_) when ``background`` is True,
-        else None. One pass over chunks of segments, every model scored on each chunk;
-        the chunks are joblib tasks (sequential unless n_jobs or a joblib backend such as
-        Dask says otherwise).
+        else None. One pass over chunks of segments, all models scored together on each
+        chunk (their states stacked, :func:`trajhmm.hmm.stacked_log_likelihoods`, built once
+        per set of parameters); the chunks are joblib tasks when n_jobs or a joblib backend
+        such as Dask says so, a plain loop here otherwise (no joblib cost per prediction).
         """
         models = self.models_ + [self.background_model_] if background else self.models_
         if len(segs) == 0:
             ll = np.empty((0, len(models)))
         else:
-            ll = np.concatenate(Parallel(n_jobs=self.n_jobs)(
-                delayed(_hmm.log_likelihoods)(models, segs[i : i + _SCORE_CHUNK])
-                for i in range(0, len(segs), _SCORE_CHUNK)
-            ))
+            stack = _hmm.stacked_models(models)
+            chunks = [segs[i : i + _SCORE_CHUNK] for i in range(0, len(segs), _SCORE_CHUNK)]
+            if _runs_in_process(self.n_jobs):
+                parts = [_hmm.stacked_log_likelihoods(models, chunk, stack) for chunk in chunks]
+            else:
+                parts = Parallel(n_jobs=self.n_jobs)(
+                    delayed(_hmm.stacked_log_likelihoods)(models, chunk, stack) for chunk in chunks)
+            ll = np.concatenate(parts)
         n_classes = len(self.models_)
         return ll[:, :n_classes], (ll[:, n_classes] if background else None)
 
@@ -704,6 +720,22 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         about that fraction of new trajectories of known classes is rejected.
         """
         return self.predict_with_unknown(X)[1]
+
+    def predict_prefix_log_proba(self, X):
+        """Log probabilities for trajectories of which only the beginning has been seen
+        (an unknown fraction of the movement), shape (n_samples, n_classes): each class
+        reads the prefix at its own typical duration (``class_length_quantiles_``). Not
+        calibrated. See :mod:`trajhmm.streaming`."""
+        return streaming.prefix_log_proba(self, X)
+
+    def predict_prefix_proba(self, X):
+        """The exponential of :meth:`predict_prefix_log_proba`."""
+        return streaming.prefix_proba(self, X)
+
+    def predict_prefix(self, X):
+        """The most likely class of each beginning of a trajectory (see
+        :meth:`predict_prefix_log_proba`)."""
+        return streaming.predict_prefix(self, X)
 
     def predict_or_reject(self, X, unknown="unknown"):
         """Like :meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True.

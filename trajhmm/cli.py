@@ -23,6 +23,7 @@ import numpy as np
 from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
+from ._validation import plain_value
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
@@ -171,6 +172,14 @@ def build_parser():
     p.add_argument("--output", metavar="FILE", help="write predictions to FILE (atomically) instead of stdout")
     _add_common(p, "predict", progress=True)
 
+    p = sub.add_parser("spot", help="find the gestures in one continuous recording (a file, or points on standard "
+                       "input as they arrive)", epilog=EXIT_CODES)
+    p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    p.add_argument("recording", metavar="RECORDING",
+                   help="a trajectory file holding the whole recording, or - : one point per line on standard input "
+                   "(numbers separated by commas or spaces), each detection printed as soon as it is decided")
+    _add_common(p, "spot")
+
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder", epilog=EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
@@ -232,7 +241,15 @@ def _reading(args, reader=None):
              "id_column": args.id_column}
     if time is not None and len(time) != 1:
         raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
-    return {**(reader or {}), **{k: v for k, v in given.items() if v is not None}}
+    given = {k: v for k, v in given.items() if v is not None}
+    merged = {**(reader or {}), **given}
+    if reader:  # the flags were checked alone before any work; here they meet the model's stored options
+        try:
+            datasets.check_options(**{k: v for k, v in merged.items() if k in datasets.OPTIONS})
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{exc} (with the reading options stored in the model: "
+                            f"{', '.join(f'{k}={v!r}' for k, v in reader.items())})") from None
+    return merged
 
 
 def _load_labelled(args, path=None, reader=None):
@@ -431,6 +448,29 @@ def _cmd_predict(args, out):
         if bar is not None:
             bar.close()
     return _report_skipped(skipped)
+
+
+def _cmd_spot(args, out):
+    """One line per detection (start, end exclusive, label, score), printed and flushed as
+    soon as it is decided."""
+    from . import streaming
+
+    clf, reader = _load_model(args, return_reader=True)
+    kwargs = {"threshold": args.threshold}
+    if args.recording == "-":
+        detections = streaming.spot_lines(clf, sys.stdin, **kwargs)
+    else:
+        reading = {k: v for k, v in {**reader, "variable": args.variable}.items() if v is not None}
+        stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
+        detections = streaming.spot(clf, stream, **kwargs)
+    for d in detections:
+        if args.format == "json":
+            out.write(json.dumps({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": d.score}) + "\n")
+        else:
+            out.write((",".join if args.format == "csv" else "\t".join)(
+                [str(d.start), str(d.end), str(d.label), f"{d.score:.6g}"]) + "\n")
+        out.flush()
+    return EXIT_OK
 
 
 def _predict_tables(clf, args, reading):
@@ -643,7 +683,7 @@ def _cmd_tune(args, out):
 
 
 _COMMANDS = {"train": _cmd_train, "predict": _cmd_predict, "evaluate": _cmd_evaluate, "tune": _cmd_tune,
-             "plot": _cmd_plot, "info": _cmd_info}
+             "plot": _cmd_plot, "info": _cmd_info, "spot": _cmd_spot}
 
 
 # ---------------------------------------------------------------------- main

@@ -560,13 +560,23 @@ def fill_gaps(values, times=None):
     return None
 
 
+def looks_like_time(name):
+    """A column name that usually holds time stamps (t, time, timestamp, time_s, ...)."""
+    low = str(name).lower()
+    return low in _TIME_NAMES or low.startswith("time")
+
+
+def time_column_warning(column):
+    """The advice when a column that :func:`looks_like_time` is read as a coordinate."""
+    return (f"column {column!r} looks like time stamps and is read as a coordinate; pass time_column={column!r} "
+            f"(--time-column {column}), or columns= (--columns) to choose the coordinates")
+
+
 def _time_like(path, table, sel, notes):
     for j in sel:
         name = table.names[j] if j < len(table.names) else ""
-        low = name.lower()
-        if low in _TIME_NAMES or low.startswith("time"):
-            _note(notes, path, "time", f"column {name!r} looks like time stamps and is read as a coordinate; pass "
-                  f"time_column={name!r} (--time-column {name}), or columns= (--columns) to choose the coordinates")
+        if looks_like_time(name):
+            _note(notes, path, "time", time_column_warning(name))
             return
 
 

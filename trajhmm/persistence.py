@@ -51,7 +51,8 @@ __all__ = [
 # 1: HMMClassifier. 2: HMMClassifierCV (the refitted best model, its calibration
 # temperature and the search's results). 3: rejection_rate (one pooled threshold).
 # 4: the time_column parameter, and how the training files were read (``reader``).
-FORMAT_VERSION = 4
+# 5: class_length_quantiles_ (the durations seen in training: streams and prefixes).
+FORMAT_VERSION = 5
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -79,6 +80,7 @@ _ARRAY_ATTRS = (
     "converged_",
     "n_iter_",
     "rejection_threshold_",
+    "class_length_quantiles_",
 )
 
 
@@ -172,7 +174,8 @@ def _fitted_state(clf):
         arrays[f"background.{key}"] = value
     meta = {
         "format": "trajhmm-model",
-        "format_version": FORMAT_VERSION,
+        # a model fitted before durations were kept (an old pickle) is a version-4 model
+        "format_version": FORMAT_VERSION if "class_length_quantiles_" in arrays else 4,
         "versions": library_versions(),
         "estimator": type(clf).__name__,
         "params": _json_params(clf),
@@ -432,6 +435,21 @@ def _read_verified(path, max_bytes):
             f"{path}: checksum mismatch: the model file is corrupted or was modified"
         )
     return head, payload
+
+
+def _rewrite(path, edit):
+    """Rewrite a safe model file with ``edit(arrays, meta)`` applied and a valid checksum
+    (for tests and benchmarks that need a crafted file, or one as an older trajhmm wrote
+    it; ``load_model`` still validates whatever comes out)."""
+    raw = Path(path).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw[_HEADER:])) as zf:
+        arrays = {n[:-4]: np.load(zf.open(n), allow_pickle=False) for n in zf.namelist()}
+    meta = json.loads(arrays.pop("meta.json").tobytes())
+    edit(arrays, meta)
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    Path(path).write_bytes(MAGIC + hashlib.sha256(buf.getvalue()).digest() + buf.getvalue())
 
 
 def _load_other(path, head, trusted):
@@ -727,7 +745,7 @@ def _check_meta(meta, fail):
     if cv:
         _check_search_meta(meta, clf, fail)
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
-            "C": meta["n_classes"], "D": D, "cv": cv}
+            "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5}
 
 
 def _check_reader_time(meta, clf_params, fail):
@@ -823,6 +841,8 @@ def _layout(dims, allow_object=False):
            "covariance_floor_": ((F,), "f")}
     if dims.get("cv"):
         out["temperature_"] = ((1,), "f")
+    if dims.get("lengths"):
+        out["class_length_quantiles_"] = ((C, 5), "f")
     hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
     for k in range(C):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
@@ -882,6 +902,10 @@ def _check_classes(a, dims, fail):
     n_iter = a["n_iter_"]
     if (n_iter < 1).any():
         fail("n_iter_", "expected iteration counts >= 1")
+    if "class_length_quantiles_" in a:
+        q = a["class_length_quantiles_"]
+        if (q < 2).any() or (np.diff(q, axis=1) < 0).any():
+            fail("class_length_quantiles_", "expected non-decreasing quantiles of lengths, each at least 2 points")
     for k in range(C):
         if len(a[f"history{k}"]) != n_iter[k]:
             fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")

@@ -20,6 +20,7 @@ from . import datasets
 from ._params import check_param
 from ._validation import check_trajectory
 from .exceptions import DataError
+from .preprocessing import check_times
 
 __all__ = ["FilePrediction", "SkippedFile", "predict_files", "predict_json_lines"]
 
@@ -170,9 +171,10 @@ def _json_trajectory(model, line, where):
     if time_column is not None:
         if "t" not in rec:
             raise DataError(f'{where}: the model takes time stamps: expected "t" (one per point)')
-        t = _numbers(rec["t"], where)
-        if t.shape != (len(points),):
-            raise DataError(f'{where}: expected "t" with {len(points)} time stamps (one per point), got shape {t.shape}')
+        try:
+            t = check_times(_numbers(rec["t"], where), len(points), name=f"{where}: t")
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
         points = np.insert(points, time_column, t, axis=1)
     if points.shape[1] != model.n_features_in_:
         raise DataError(f"{where}: expected {model.n_features_in_} dims like the model, got {points.shape[1]}")

@@ -108,9 +108,34 @@ def resample_all(trajectories, n_points=50, method="time", times=None):
     if times is None and isinstance(trajectories, np.ndarray) and trajectories.ndim == 3 \
             and trajectories.shape[1] == n_points and method == "time":
         return trajectories.astype(float, copy=True)
+    if times is None and method == "time":
+        return _resample_by_index(trajectories, n_points)
     if times is None:
         return np.stack([resample(t, n_points, method) for t in trajectories])
     return np.stack([resample(x, n_points, method, t) for x, t in zip(trajectories, times)])
+
+
+def _resample_by_index(trajectories, n_points):
+    """:func:`resample` by sample index of many trajectories at once: the trajectories of
+    one length share their interpolation positions, so each length is one vectorised step
+    (the same arithmetic, so the same numbers, as one trajectory at a time)."""
+    arrays = [np.asarray(t, dtype=float) for t in trajectories]
+    for x in arrays:
+        if x.ndim != 2 or x.shape[0] < 2:
+            raise ValueError(f"trajectory: expected shape (n_points >= 2, n_dims), got {x.shape}")
+    check_int(n_points, "n_points", min_val=2)
+    lengths = np.array([len(x) for x in arrays])
+    out = np.empty((len(arrays), n_points, arrays[0].shape[1]))
+    for n in np.unique(lengths):
+        rows = np.flatnonzero(lengths == n)
+        group = np.stack([arrays[i] for i in rows])
+        pos = np.linspace(0.0, n - 1, n_points)
+        i0 = np.minimum(pos.astype(np.intp), n - 2)
+        frac = (pos - i0)[:, None]
+        seg = group[:, i0] * (1.0 - frac) + group[:, i0 + 1] * frac
+        seg[:, 0], seg[:, -1] = group[:, 0], group[:, -1]
+        out[rows] = seg
+    return out
 
 
 def translate(segments, mode="none"):

@@ -483,6 +483,20 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         """The most probable class (argmax of :meth:`predict_proba`)."""
         return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
 
+    def predict_prefix_log_proba(self, X):
+        """The refitted model's :meth:`HMMClassifier.predict_prefix_log_proba` (beginnings
+        of trajectories; not calibrated)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_prefix_log_proba(X)
+
+    def predict_prefix_proba(self, X):
+        """The exponential of :meth:`predict_prefix_log_proba`."""
+        return np.exp(self.predict_prefix_log_proba(X))
+
+    def predict_prefix(self, X):
+        """The most likely class of each beginning of a trajectory."""
+        return self.classes_[np.argmax(self.predict_prefix_log_proba(X), axis=1)]
+
     def predict_with_unknown(self, X):
         """``(jll, unknown)``: :meth:`predict_joint_log_proba` and :meth:`is_unknown` from
         one scoring pass; the open-set test is that of the class :meth:`predict` returns

@@ -7,10 +7,13 @@ the folder readers return. pandas (and pyarrow, for Parquet) come with the ``tab
 extra: ``pip install 'trajhmm[tables]'``.
 """
 
+import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from . import datasets
 from .datasets import TrajectoryDataset, fill_gaps
 from .exceptions import DataError
 
@@ -42,14 +45,31 @@ def _read_source(source, delimiter, decimal, encoding):
     try:
         if kind == "parquet":
             return pd.read_parquet(path), str(path), None
-        sep = delimiter or ("\t" if kind == "tsv" else None)
-        frame = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", decimal=decimal or ".",
-                            encoding=encoding, skipinitialspace=True)
+        frame = _read_text_table(pd, path, kind, delimiter, decimal, encoding)
     except ImportError as exc:
         raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'trajhmm[tables]' ({exc})") from None
     except (ValueError, OSError, UnicodeError) as exc:  # pandas' parser errors are ValueErrors
         raise DataError(f"{path}: cannot read the table ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
     return frame, str(path), 2  # pandas' row 0 is the file's line 2 (under the header)
+
+
+def _read_text_table(pd, path, kind, delimiter, decimal, encoding):
+    """A CSV/TSV table, read as the trajectory files are: the encoding (UTF-8, or UTF-16
+    with a byte-order mark), the delimiter and the decimal comma detected unless given,
+    a units row under the header skipped."""
+    text = datasets._decode(path, path.read_bytes(), encoding)
+    lines = text.splitlines()
+    header = lines[0] if lines else ""
+    if delimiter is None:
+        delimiter = "\t" if kind == "tsv" else (datasets._detect_delimiter(header) or ",")
+    cut = datasets._cutter(delimiter)
+    body = [ln for ln in lines[1:3] if ln.strip()]
+    if decimal is None:
+        comma = delimiter in (";", "\t") and any(datasets._DECIMAL_COMMA.match(datasets._unquote(c).strip())
+                                                 for ln in body for c in cut(ln))
+        decimal = "," if comma else "."
+    units = [1] if body and datasets._is_units(cut(body[0]), decimal) else None
+    return pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, skiprows=units, skipinitialspace=True)
 
 
 def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns):
@@ -65,11 +85,16 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
             raise DataError(f"{name}: {what}: no column {col!r}; the table has {', '.join(map(repr, names))}")
     if not wanted:
         raise DataError(f"{name}: no coordinate columns left besides {', '.join(c for c in special.values() if c)}")
+    if time_column is None and columns is None:
+        clock = next((c for c in wanted if datasets.looks_like_time(c)), None)
+        if clock is not None:
+            warnings.warn(f"{name}: {datasets.time_column_warning(clock)}", UserWarning, stacklevel=3)
     pd = _pandas()
     for col in wanted:
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
             raise DataError(f"{name}: column {col!r} is not numeric ({frame[col].dtype}); choose the coordinates "
-                            "with columns= / --columns")
+                            "with columns= / --columns (or, for decimal commas or another text encoding, "
+                            "--decimal / --encoding)")
     return wanted
 
 
@@ -158,6 +183,8 @@ def _one_value(rows, column, where, what):
     values = rows[column].unique()
     if len(values) != 1:
         raise DataError(f"{where}: expected one {what} per trajectory, got {sorted(map(str, values))}")
+    if rows[column].isna().any():
+        raise DataError(f"{where}: missing {what} (an empty cell in column {column!r})")
     value = values[0]
     return value.item() if isinstance(value, np.generic) else value
 

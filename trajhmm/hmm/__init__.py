@@ -3,6 +3,7 @@
 * :mod:`.kernels`   batched forward / backward and log-densities in pure numpy;
 * :mod:`.emissions` one object per emission family (Gaussian, Gaussian mixture);
 * :mod:`.models`    one class model: configuration, structure, arrays, scoring;
+* :mod:`.stacked`   several models scored in one pass (all their states stacked);
 * :mod:`.em`        robust EM on top of hmmlearn's skeleton.
 
 Below is the small internal API the classifier and the model files use. Fitted models are
@@ -24,6 +25,7 @@ from .models import (
     model_from_arrays,
     n_free_parameters,
 )
+from .stacked import stacked_log_likelihoods, stacked_models
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -43,4 +45,6 @@ __all__ = [
     "model_from_arrays",
     "n_free_parameters",
     "restore_fit",
+    "stacked_log_likelihoods",
+    "stacked_models",
 ]

@@ -134,6 +134,11 @@ class EmissionFamily:
         raise NotImplementedError
 
     # -- scoring
+    def components(self, model, n_features):
+        """The Gaussians of every state: ``(means (K, n_mix, d), covariances (K, n_mix, d, d),
+        log_weights (K, n_mix))`` (a single Gaussian is a mixture of one, log weight 0)."""
+        raise NotImplementedError
+
     def log_densities(self, model, XT):
         """(n_states, N) log p(x | state) for points XT (d, N)."""
         raise NotImplementedError
@@ -189,15 +194,19 @@ class Gaussian(EmissionFamily):
         model.means_ = np.asarray(arrays["means"], dtype=float)
         model._covars_ = np.asarray(arrays["covars"], dtype=float)
 
-    def log_densities(self, model, XT):
-        K, d = model.n_components, XT.shape[0]
+    def components(self, model, n_features):
+        K, d = model.n_components, n_features
         ct = self.covariance_type
         c = np.asarray(model._covars_, dtype=float)
         if ct == "tied":
             c = np.broadcast_to(c, (K, d, d))
         elif ct != "full":  # diag (K, d); spherical (K,) or (K, d)
             c = _full_covariances(np.broadcast_to(c.reshape(K, -1), (K, d)), "diag", d)
-        return gaussian_log_density(XT, np.asarray(model.means_), c)
+        return np.asarray(model.means_, dtype=float)[:, None], c[:, None], np.zeros((K, 1))
+
+    def log_densities(self, model, XT):
+        means, covs, _ = self.components(model, XT.shape[0])
+        return gaussian_log_density(XT, means[:, 0], covs[:, 0])
 
     def n_free_parameters(self, n_states, n_features):
         d, ct = n_features, self.covariance_type
@@ -287,16 +296,22 @@ class GaussianMixture(EmissionFamily):
         model._init_covar_priors()
         model._fix_priors_shape()
 
-    def log_densities(self, model, XT):
-        K, d, M = model.n_components, XT.shape[0], self.n_mix
+    def components(self, model, n_features):
+        d, M = n_features, self.n_mix
         ct, covs = self.covariance_type, model.covars_
         if ct == "tied":
             covs = np.repeat(np.asarray(covs)[:, None], M, axis=1)
             ct = "full"
-        covs = _full_covariances(covs, ct, d).reshape(K * M, d, d)
-        dens = gaussian_log_density(XT, np.asarray(model.means_).reshape(K * M, d), covs)
-        with np.errstate(divide="ignore", under="ignore"):
-            dens = dens.reshape(K, M, -1) + np.log(model.weights_)[:, :, None]
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(model.weights_, dtype=float))
+        return np.asarray(model.means_, dtype=float), _full_covariances(covs, ct, d), log_weights
+
+    def log_densities(self, model, XT):
+        K, d, M = model.n_components, XT.shape[0], self.n_mix
+        means, covs, log_weights = self.components(model, d)
+        dens = gaussian_log_density(XT, means.reshape(K * M, d), covs.reshape(K * M, d, d))
+        with np.errstate(under="ignore"):
+            dens = dens.reshape(K, M, -1) + log_weights[:, :, None]
         return logsumexp(dens, axis=1)
 
     def n_free_parameters(self, n_states, n_features):

@@ -1,0 +1,209 @@
+"""Benchmark of streams and prefixes (trajhmm.streaming) on a labelled data set.
+
+    python scripts/benchmark_streaming.py [--data PATH] [--letters 100] [--seeds 3]
+
+1. The decoder's threshold is chosen by cross-validation on the TRAIN split only: 3
+   stratified folds; a model (HMMClassifier(random_state=0), rejection off: the decoder
+   does not use it) is fitted on two folds, streams are built from the held-out fold with
+   both fillers, and every threshold of the grid is tried on the same window scores; the
+   threshold with the best mean F1 is kept (ties: the median of the tied ones).
+2. HMMClassifier(random_state=0) is fitted on the whole train split; streams of test
+   trajectories (``--letters`` each, ``--seeds`` seeds, both fillers of the streams protocol)
+   are spotted with the chosen threshold and with the default; precision, recall and F1.
+3. Prefix accuracy at 25/50/75/100 % of every test trajectory (ours and the naive rule:
+   predict on the prefix as if it were whole).
+4. Real-time factor on one core: stream seconds processed per wall second at ``--rate`` Hz,
+   for spot() (whole recordings) and for live use (pushes of 10 samples).
+
+Data: an .npz with X (all sequences stacked), lengths, y, split ("train"/"test"), as in
+../shared/data; the streams protocol is ../shared/streams.py (``make``, ``f1``).
+"""
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # one core
+    os.environ[_var] = "1"
+
+import argparse
+import importlib.util
+import inspect
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from trajhmm import HMMClassifier
+from trajhmm.classifier import stratified_folds
+from trajhmm.exceptions import ConvergenceWarning
+from trajhmm.streaming import StreamClassifier, length_quantiles, predict_prefix
+
+THRESHOLDS = (-8.0, -6.0, -4.0, -3.0, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
+FILLERS = ("pause", "scribble")
+FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+def _shared(name):
+    """../shared/<name> of this repository or of the one it is a worktree of."""
+    for base in (ROOT.parent, ROOT.parent.parent):
+        if (base / "shared" / name).exists():
+            return base / "shared" / name
+    return ROOT.parent / "shared" / name
+
+
+def load_streams_module(path):
+    spec = importlib.util.spec_from_file_location("streams", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_data(path):
+    d = np.load(path, allow_pickle=False)
+    X = np.split(np.asarray(d["X"], dtype=float), np.cumsum(d["lengths"])[:-1])
+    return X, np.asarray(d["y"]), np.asarray(d["split"])
+
+
+def fit(X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = HMMClassifier(random_state=0, **params).fit(X, y)
+    clf.class_length_quantiles_ = length_quantiles(X, np.searchsorted(clf.classes_, y), len(clf.classes_))
+    return clf
+
+
+class _Replay(StreamClassifier):
+    """A StreamClassifier that records its window scores once (``record``) and replays them
+    (``replay``), so every threshold is tried on the same scores."""
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, **kwargs)
+        self.tape, self.playing = [], False
+
+    def _window_scores(self, ends):
+        if self.playing:
+            return self.tape[self._block_index]
+        rows = super()._window_scores(ends)
+        self.tape.append(rows)
+        return rows
+
+    def _score_and_decide(self, last_end):
+        out = super()._score_and_decide(last_end)
+        self._block_index += 1
+        return out
+
+    def reset(self):
+        super().reset()
+        self._block_index = 0
+
+    def run(self, stream, threshold):
+        self.threshold = threshold
+        self.reset()
+        return self.push(stream) + self.flush()
+
+
+def _triples(detections):
+    return [(d.start, d.end, d.label) for d in detections]
+
+
+def choose_threshold(X, y, streams, n_letters, seed=0):
+    """The threshold with the best mean F1 over held-out folds of (X, y) (module docstring)."""
+    y_idx = np.unique(y, return_inverse=True)[1]
+    f1 = np.zeros(len(THRESHOLDS))
+    n = 0
+    for k, (train, test) in enumerate(stratified_folds(y_idx, 3, random_state=seed)):
+        clf = fit([X[i] for i in train], y[train], rejection_rate=0)
+        held, labels = [X[i] for i in test], y[test]
+        for filler in FILLERS:
+            stream, truth = streams.make(held, labels, min(n_letters, len(held)), filler, 1000 + k)
+            replay = _Replay(clf)
+            replay.run(stream, min(THRESHOLDS))  # records the window scores
+            replay.playing = True
+            for j, threshold in enumerate(THRESHOLDS):
+                f1[j] += streams.f1(_triples(replay.run(stream, threshold)), truth)[2]
+            n += 1
+    f1 /= n
+    tied = [t for t, v in zip(THRESHOLDS, f1) if v >= f1.max() - 1e-12]
+    return float(np.median(tied)), dict(zip(THRESHOLDS, f1))
+
+
+def spotting(clf, X, y, streams, n_letters, seeds, threshold, rate):
+    """Mean (precision, recall, F1) per filler, and the wall time and stream seconds."""
+    out, wall, seconds = {}, 0.0, 0.0
+    for filler in FILLERS:
+        scores = []
+        for seed in range(seeds):
+            stream, truth = streams.make(X, y, min(n_letters, len(X)), filler, seed)
+            sc = StreamClassifier(clf, threshold=threshold)
+            t = time.perf_counter()
+            found = sc.push(stream) + sc.flush()
+            wall += time.perf_counter() - t
+            seconds += len(stream) / rate
+            scores.append(streams.f1(_triples(found), truth))
+        out[filler] = np.mean(scores, axis=0)
+    return out, seconds / wall
+
+
+def live_factor(clf, X, y, streams, threshold, rate, chunk=10):
+    """Stream seconds per wall second when points arrive ``chunk`` at a time."""
+    stream, _ = streams.make(X, y, min(30, len(X)), "scribble", 99)
+    sc = StreamClassifier(clf, threshold=threshold)
+    t = time.perf_counter()
+    for i in range(0, len(stream), chunk):
+        sc.push(stream[i : i + chunk])
+    sc.flush()
+    return len(stream) / rate / (time.perf_counter() - t)
+
+
+def prefixes(clf, X, y):
+    rows = []
+    for f in FRACTIONS:
+        cut = [x[: max(2, int(round(f * len(x))))] for x in X]
+        rows.append((f, np.mean(predict_prefix(clf, cut) == y), np.mean(clf.predict(cut) == y)))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(_shared("data") / "character_trajectories.npz"))
+    parser.add_argument("--streams", default=str(_shared("streams.py")), help="the streams protocol module")
+    parser.add_argument("--letters", type=int, default=100, help="gestures per test stream")
+    parser.add_argument("--cv-letters", type=int, default=60, help="gestures per cross-validation stream")
+    parser.add_argument("--seeds", type=int, default=3, help="test streams per filler")
+    parser.add_argument("--rate", type=float, default=200.0, help="sampling rate (Hz) of the real-time factor")
+    args = parser.parse_args(argv)
+    streams = load_streams_module(args.streams)
+    X, y, split = load_data(args.data)
+    tr, te = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+    Xtr, ytr, Xte, yte = [X[i] for i in tr], y[tr], [X[i] for i in te], y[te]
+    print(f"data: {args.data}: {len(tr)} train / {len(te)} test trajectories, {len(np.unique(y))} classes")
+
+    t = time.time()
+    threshold, cv = choose_threshold(Xtr, ytr, streams, args.cv_letters)
+    print(f"threshold chosen by 3-fold CV on the train split ({time.time() - t:.0f} s): {threshold} "
+          f"(mean F1 over folds and fillers: " + ", ".join(f"{k}: {v:.3f}" for k, v in cv.items()) + ")")
+
+    clf = fit(Xtr, ytr)
+    sc = StreamClassifier(clf, threshold=threshold)
+    print(f"decoder: step {sc.step} samples, window lengths {sc.lengths.tolist()}, delay bound {sc.delay_bound} "
+          f"samples ({sc.delay_bound / args.rate:.2f} s at {args.rate:g} Hz)")
+    default = inspect.signature(StreamClassifier).parameters["threshold"].default
+    for name, value in [("chosen", threshold)] + ([("default", default)] if default != threshold else []):
+        res, factor = spotting(clf, Xte, yte, streams, args.letters, args.seeds, value, args.rate)
+        for filler, (p, r, f) in res.items():
+            print(f"spotting, threshold {value} ({name}), {filler:8s}: precision {p:.3f} recall {r:.3f} F1 {f:.3f} "
+                  f"({args.seeds} streams of {args.letters})")
+        print(f"real-time factor, spot(), one core: {factor:.1f} x real time at {args.rate:g} Hz")
+    print(f"real-time factor, live pushes of 10 samples, one core: "
+          f"{live_factor(clf, Xte, yte, streams, threshold, args.rate):.1f} x real time")
+    for f, ours, naive in prefixes(clf, Xte, yte):
+        print(f"prefix {int(f * 100):3d} %: accuracy {ours:.3f} (naive rule {naive:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

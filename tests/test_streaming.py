@@ -1,0 +1,342 @@
+"""Streams and prefixes (trajhmm.streaming) on tiny models of the synthetic data."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from trajhmm import HMMClassifier, load_model, save_model
+from trajhmm.exceptions import ConvergenceWarning, DataError, ModelFileError
+from trajhmm.streaming import (
+    Detection,
+    StreamClassifier,
+    length_quantiles,
+    predict_prefix,
+    prefix_log_proba,
+    prefix_proba,
+    spot,
+)
+
+from conftest import FAST, as_format, make_sample_data, resign
+
+
+def _iou(a, b):
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+
+
+@pytest.fixture(scope="module")
+def split(dataset):
+    """6 trajectories per class to train on, 2 held out for streams and prefixes."""
+    X, y = dataset
+    train, held = [], []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        train += idx[:6].tolist()
+        held += idx[6:].tolist()
+    return [X[i] for i in train], y[train], [X[i] for i in held], y[held]
+
+
+@pytest.fixture(scope="module")
+def model(split):
+    X, y, _, _ = split
+    clf = HMMClassifier(**FAST, rejection_rate=0).fit(X, y)
+    clf.class_length_quantiles_ = length_quantiles(X, np.searchsorted(clf.classes_, y), len(clf.classes_))
+    return clf
+
+
+def _pause(rng, where, n):
+    """The hand at rest at ``where``: n samples of small noise around it."""
+    return where + 0.005 * rng.standard_normal((n, len(where)))
+
+
+def _stream(gestures, rng, gaps=(40, 60)):
+    """Gestures laid end to end, pauses between (held at the previous point); returns the
+    stream and the true intervals."""
+    parts, truth, t = [], [], 0
+    where = np.zeros(gestures[0][0].shape[1])
+    for x, label in gestures:
+        p = _pause(rng, where, int(rng.integers(*gaps)))
+        parts.append(p)
+        t += len(p)
+        parts.append(x)
+        truth.append((t, t + len(x), label))
+        t += len(x)
+        where = x[-1]
+    parts.append(_pause(rng, where, 50))
+    return np.vstack(parts), truth
+
+
+@pytest.fixture(scope="module")
+def three(split):
+    _, _, Xh, yh = split
+    rng = np.random.default_rng(3)
+    picks = [0, 3, 5]  # three different classes among the held-out trajectories
+    assert len({yh[i] for i in picks}) == 3
+    return _stream([(Xh[i], yh[i]) for i in picks], rng)
+
+
+def test_length_quantiles():
+    X = [np.zeros((n, 2)) for n in (10, 20, 30, 5, 7)]
+    q = length_quantiles(X, [0, 0, 0, 1, 1], 3)
+    assert q.shape == (3, 5)
+    np.testing.assert_allclose(q[0], np.quantile([10, 20, 30], [0, 0.05, 0.5, 0.95, 1]))
+    np.testing.assert_allclose(q[1, [0, 2, 4]], [5, 6, 7])
+    assert np.isnan(q[2]).all()
+    with pytest.raises(DataError, match="expected 5 class indices"):
+        length_quantiles(X, [0, 1], 2)
+
+
+def test_spots_three_gestures_with_pauses(model, three):
+    stream, truth = three
+    found = spot(model, stream)
+    assert len(found) == 3
+    for d, (s, e, label) in zip(found, truth):
+        assert isinstance(d, Detection)
+        assert d.label == label
+        assert _iou((d.start, d.end), (s, e)) >= 0.5  # the hit criterion of the streams protocol
+        assert isinstance(d.start, int) and isinstance(d.end, int) and isinstance(d.score, float)
+
+
+def test_push_one_by_one_equals_spot(model, three):
+    stream, _ = three
+    expected = spot(model, stream)
+    sc = StreamClassifier(model)
+    got = []
+    for point in stream:
+        got += sc.push(point)
+    got += sc.flush()
+    assert sorted(got, key=lambda d: (d.start, d.end)) == expected
+    # any chunking gives the same too
+    rng = np.random.default_rng(0)
+    cuts = np.sort(rng.choice(np.arange(1, len(stream)), size=15, replace=False))
+    got = []
+    for chunk in np.split(stream, cuts):
+        got += sc.push(chunk)
+    got += sc.flush()
+    assert sorted(got, key=lambda d: (d.start, d.end)) == expected
+
+
+def test_decisions_are_made_within_the_delay_bound_and_memory_is_bounded(model, three):
+    stream, _ = three
+    rng = np.random.default_rng(4)
+    sc = StreamClassifier(model)
+    stream = np.vstack([stream, _pause(rng, stream[-1], sc.delay_bound)])
+    found = []
+    for i, point in enumerate(stream):
+        for d in sc.push(point):
+            assert i + 1 - d.end <= sc.delay_bound
+            found.append(d)
+        assert len(sc._buf) <= sc.max_length + sc.block * sc.step + 1
+    assert len(found) == 3
+    assert sc.flush() == []  # every gesture was decided within delay_bound of its end
+
+
+def test_filler_only_gives_no_detection(model, split):
+    rng = np.random.default_rng(1)
+    assert spot(model, _pause(rng, np.zeros(3), 600)) == []
+    # slow smooth wandering, the amplitude of the data
+    X, _, _, _ = split
+    scale = np.vstack(X).std(axis=0)
+    walk = np.cumsum(rng.standard_normal((600, 3)), axis=0)
+    walk = np.apply_along_axis(lambda c: np.convolve(c, np.ones(25) / 25, mode="same"), 0, walk)
+    walk = (walk - walk.mean(axis=0)) / walk.std(axis=0) * scale
+    assert spot(model, walk) == []
+
+
+def test_current_during_a_gesture_returns_its_class(model, split):
+    _, _, Xh, yh = split
+    rng = np.random.default_rng(2)
+    sc = StreamClassifier(model)
+    for x, label in zip(Xh[::2], yh[::2]):
+        sc.reset()
+        sc.push(_pause(rng, np.zeros(3), 40))
+        sc.push(x[: int(0.6 * len(x))])
+        guess = sc.current()
+        assert guess is not None and guess.label == label
+        assert list(guess.proba) == list(model.classes_)
+        assert sum(guess.proba.values()) == pytest.approx(1.0)
+        assert max(guess.proba, key=guess.proba.get) == label
+    sc.reset()
+    assert sc.current() is None
+
+
+@pytest.fixture(scope="module")
+def ten():
+    """All 10 synthetic classes (some share their beginnings: hooks, helices), 8 trajectories
+    each to train on, 4 held out."""
+    X, y = make_sample_data.make_dataset(per_class=12, seed=4, n_points=101)
+    y = np.array(y)
+    train = np.arange(len(y)) % 12 < 8
+    Xt = [x for x, t in zip(X, train) if t]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = HMMClassifier(**FAST, rejection_rate=0).fit(Xt, y[train])
+    clf.class_length_quantiles_ = length_quantiles(Xt, np.searchsorted(clf.classes_, y[train]), len(clf.classes_))
+    return clf, [x for x, t in zip(X, train) if not t], y[~train]
+
+
+def test_prefixes_beat_the_naive_rule(ten):
+    model, Xh, yh = ten
+    halves = [x[: len(x) // 2] for x in Xh]
+    ours = np.mean(predict_prefix(model, halves) == yh)
+    naive = np.mean(model.predict(halves) == yh)
+    assert ours > naive
+    assert ours >= 0.95
+    quarters = [x[: len(x) // 4] for x in Xh]
+    assert np.mean(predict_prefix(model, quarters) == yh) > np.mean(model.predict(quarters) == yh)
+    lp = prefix_log_proba(model, halves)
+    assert lp.shape == (len(halves), len(model.classes_))
+    np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0)
+    np.testing.assert_allclose(prefix_proba(model, halves), np.exp(lp))
+    np.testing.assert_array_equal(model.classes_[lp.argmax(axis=1)], predict_prefix(model, halves))
+    # whole trajectories: as good as predict
+    assert np.mean(predict_prefix(model, Xh) == yh) >= np.mean(model.predict(Xh) == yh)
+
+
+def test_model_without_training_durations_needs_a_retrain(split, tmp_path):
+    X, y, Xh, _ = split
+    clf = HMMClassifier(**FAST, rejection_rate=0).fit(X, y)
+    np.testing.assert_array_equal(clf.class_length_quantiles_,  # fit keeps the durations
+                                  length_quantiles(X, np.unique(y, return_inverse=True)[1], len(clf.classes_)))
+    # a model file of format 4 (before streams) loads and predicts, and says streams need a retrain
+    save_model(clf, tmp_path / "m.npz")
+
+    resign(tmp_path / "m.npz", as_format(4))
+    old = load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(old.predict(Xh), clf.predict(Xh))
+    with pytest.raises(ModelFileError, match=r"fit it again \(retrain\)"):
+        old.predict_prefix(Xh)
+    save_model(clf, tmp_path / "m.npz")  # format 5 holds them, validated
+    for bad, message in ((np.zeros((1, 5)), "expected shape"), (np.full((len(clf.classes_), 5), 1.0), "at least 2"),
+                         (np.tile([50.0, 40, 60, 70, 80], (len(clf.classes_), 1)), "non-decreasing")):
+        resign(tmp_path / "m.npz", lambda arrays, meta, bad=bad: arrays.update(class_length_quantiles_=bad))
+        with pytest.raises(ModelFileError, match=f"class_length_quantiles_: .*{message}"):
+            load_model(tmp_path / "m.npz")
+    del clf.class_length_quantiles_  # fitted by a version without streams
+    for call in (lambda: StreamClassifier(clf), lambda: spot(clf, np.zeros((10, 3))),
+                 lambda: prefix_log_proba(clf, Xh), lambda: predict_prefix(clf, Xh)):
+        with pytest.raises(ModelFileError, match=r"class_length_quantiles_.*fit it again \(retrain\)"):
+            call()
+
+
+def test_input_shape_errors_name_what_was_expected_and_found(model):
+    sc = StreamClassifier(model)
+    with pytest.raises(DataError, match=r"points: expected one point \(3,\) or many \(k, 3\).*got shape \(2,\)"):
+        sc.push([1.0, 2.0])
+    with pytest.raises(DataError, match=r"got shape \(5, 4\)"):
+        sc.push(np.zeros((5, 4)))
+    with pytest.raises(DataError, match=r"points: expected finite numbers, got \[1.0, nan, 0.0\] at point 0"):
+        sc.push([1.0, np.nan, 0.0])
+    with pytest.raises(DataError, match=r"stream: expected .*\(k, 3\).*got shape \(10, 2\)"):
+        spot(model, np.zeros((10, 2)))
+    with pytest.raises(DataError, match=r"X\[0\]: expected 3 dims like the model's training data, got 2"):
+        prefix_log_proba(model, [np.zeros((10, 2))])
+    assert sc.push(np.zeros((0, 3))) == []
+
+
+def test_parameters_are_checked(model):
+    with pytest.raises(ValueError, match="length_ratio"):
+        StreamClassifier(model, length_ratio=1.0)
+    with pytest.raises(ValueError, match="duration_slack"):
+        StreamClassifier(model, duration_slack=1.5)
+    with pytest.raises(ValueError, match="step"):
+        StreamClassifier(model, step=0)
+
+
+def test_a_model_with_time_stamps_is_refused(model):
+    import copy
+
+    timed = copy.deepcopy(model)
+    timed.time_column = 0
+    with pytest.raises(DataError, match="time_column=0: streams and prefixes take evenly spaced samples"):
+        StreamClassifier(timed)
+    with pytest.raises(DataError, match="time_column=0"):
+        predict_prefix(timed, [np.zeros((10, 3))])
+
+
+@pytest.mark.parametrize("params", [dict(covariance_type="full"), dict(covariance_type="diag"),
+                                    dict(covariance_type="spherical"), dict(covariance_type="tied"),
+                                    dict(n_mix=2, covariance_type="diag")], ids=str)
+def test_the_window_scorer_equals_the_classifiers_scores(split, params):
+    """The batched scorer (one matrix product for every Gaussian state, scaled forward
+    passes) gives the classifier's own exact log-likelihoods; the threshold model equals
+    an explicit ergodic HMM of every class state."""
+    from trajhmm.hmm import forward_log_likelihood
+    from trajhmm.streaming import _Scorer
+
+    X, y, Xh, _ = split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = HMMClassifier(**{**FAST, **params}, rejection_rate=0).fit(X, y)
+    segs = clf.transform(Xh + [x[::-1] for x in Xh])  # reversed: very poor fits too
+    ll, ll_background = clf._log_likelihoods(segs, background=True)
+    scorer = _Scorer(clf)
+    log_b = scorer.log_emissions(segs)
+    top = log_b.max(axis=2)
+    fast, upper = scorer.forward(log_b, top, np.exp(log_b - top[:, :, None]))
+    exact = np.column_stack([ll, ll_background]).T
+    clean = upper == fast  # nothing underflowed: exact to rounding
+    np.testing.assert_allclose(fast[clean], exact[clean], rtol=1e-9)
+    assert (exact <= upper + 1e-9 * np.abs(exact)).all()
+    ratios, ll_threshold = scorer.score(segs)  # bar -inf: every class exact
+    states = np.concatenate([log_b[:, k, : m.n_components] for k, m in enumerate(clf.models_)], axis=1)
+    stay = np.minimum(np.concatenate([np.diag(m.transmat_) for m in clf.models_]), 1 - 1 / clf.n_points)
+    S = len(stay)
+    transmat = np.diag(stay) + (1.0 - stay)[:, None] / S
+    expected = forward_log_likelihood(states.transpose(1, 0, 2), np.full(S, 1.0 / S), transmat)
+    np.testing.assert_allclose(ll_threshold, expected, rtol=1e-9)
+    reference = np.logaddexp(ll_background, expected) - np.log(2.0)
+    np.testing.assert_allclose(ratios, (ll - reference[:, None]) / clf.n_points, rtol=1e-9, atol=1e-9)
+    # with a bar, the classes that cannot reach it may stay lower bounds, the others are exact
+    barred, _ = _Scorer(clf).score(segs, bar=0.0)
+    assert (barred[ratios < 0.0] < 0.0).all()
+    np.testing.assert_allclose(barred[ratios >= 0.0], ratios[ratios >= 0.0], rtol=1e-9)
+
+
+def test_cli_spot_a_file_and_a_live_pipe(model, three, tmp_path, capsys):
+    import json
+    import select
+    import subprocess
+    import sys
+
+    from trajhmm import save_model as save
+
+    from conftest import cli
+
+    stream, truth = three
+    save(model, tmp_path / "m.npz")
+    np.savetxt(tmp_path / "rec.csv", stream, delimiter=",")
+    expected = spot(model, stream)
+    assert [str(d.label) for d in expected] == [str(t[2]) for t in truth]
+    code, out, err = cli(["spot", tmp_path / "m.npz", tmp_path / "rec.csv", "--format", "json"], capsys)
+    assert code == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [(g["start"], g["end"], g["label"]) for g in got] == [(d.start, d.end, str(d.label)) for d in expected]
+    # standard input, one point per line: the first detection comes while the pipe is still open
+    proc = subprocess.Popen([sys.executable, "-m", "trajhmm", "spot", str(tmp_path / "m.npz"), "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = expected[0]
+        stop = first.end + StreamClassifier(model).delay_bound + 1
+        proc.stdin.write("".join(" ".join(f"{v:.17g}" for v in p) + "\n" for p in stream[:stop]))
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)  # never hangs the suite
+        assert ready, "no detection within 60 s while the pipe stays open"
+        assert proc.stdout.readline().split("\t")[:3] == [str(first.start), str(first.end), str(first.label)]
+        proc.stdin.write("".join(",".join(f"{v:.17g}" for v in p) + "\n" for p in stream[stop:]))
+        proc.stdin.close()
+        rest = proc.stdout.read().splitlines()
+        assert proc.wait(timeout=60) == 0
+        assert [line.split("\t")[2] for line in rest] == [str(d.label) for d in expected[1:]]
+    finally:
+        proc.kill()
+    import io
+
+    stdin = sys.stdin
+    try:
+        sys.stdin = io.StringIO("1,2,3\n4,oops,6\n")
+        code, _, err = cli(["spot", tmp_path / "m.npz", "-"], capsys)
+    finally:
+        sys.stdin = stdin
+    assert code == 1 and err.strip() == "trajhmm: error: <stdin>:2: expected 3 numbers, got '4,oops,6'"

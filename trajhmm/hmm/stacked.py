@@ -1,0 +1,241 @@
+"""Several models scored in one pass: every state of every model stacked into one block
+model (the classifier's class models, and the background model with them).
+
+* emissions: the Gaussians of all states of all models, their inverse Cholesky factors,
+  whitened means and normalising constants computed once (:class:`StackedModels`), so the
+  log-densities of all of them are one matrix product over the points (a few, of
+  cache-sized blocks, for large batches);
+* forward pass: all models, states and segments at once, exact in log space like
+  hmmlearn's (each output a log-sum-exp over its predecessors, shifted by its own
+  maximum: :func:`_forward`), in a few array operations per time step. Few segments (one
+  trajectory) take :func:`_forward_small`: the forward variables carried relative to the
+  Viterbi scores, exact too, with a third of the numpy calls;
+* a segment whose score is NaN here (an input so large that its log-densities are -inf
+  for every state) is scored again by the per-model path of :func:`.models.log_likelihoods`,
+  so the two paths agree on every input.
+
+:func:`stacked_models` builds a :class:`StackedModels` once per set of parameters: a small
+cache keyed on the models' identity and checked against a copy of all their parameters
+(bytes), so a changed model (new arrays, or arrays changed in place) is never served
+stale. The cache lives here, not on the estimators: nothing to save, pickle or clone.
+"""
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from hmmlearn.hmm import GMMHMM
+
+from .emissions import family_of
+from .kernels import logsumexp
+from .models import log_likelihoods
+
+__all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
+
+# log(0) in the forward passes: finite, so a log-sum-exp over predecessors never meets
+# -inf - -inf; exp(_LOG_ZERO - anything finite) is exactly 0, like exp(-inf).
+_LOG_ZERO = -1e300
+# Floor of the exponents given to exp (see _forward_small and _forward).
+_EXP_FLOOR = -700.0
+# At most this many segments take _forward_small (one trajectory).
+_SMALL = 8
+# Segments per pass of the batched path (keeps the emission block in cache-sized pieces).
+_CHUNK = 128
+# Largest whitened block (floats) computed in one matrix product (fits in cache).
+_BLOCK = 1 << 17
+_CACHE_SIZE = 8
+_cache = OrderedDict()
+_lock = threading.Lock()
+
+
+def _parameters(model):
+    """Every array that determines a model's scores (hmmlearn attributes, no copies)."""
+    arrays = [model.startprob_, model.transmat_, model.means_]
+    if isinstance(model, GMMHMM):
+        return [*arrays, model.covars_, model.weights_]
+    return [*arrays, model._covars_]
+
+
+def _fingerprint(models):
+    """(structure, bytes of every parameter): equal fingerprints score identically."""
+    meta, raw = [], []
+    for m in models:
+        meta.append((type(m), m.covariance_type))
+        for a in _parameters(m):
+            a = np.asarray(a)
+            meta.append((a.shape, a.dtype.str))
+            raw.append(a.tobytes())
+    return tuple(meta), b"".join(raw)
+
+
+def stacked_models(models):
+    """The :class:`StackedModels` of ``models``, from the cache when their parameters are
+    byte for byte those it was built from."""
+    models = list(models)
+    key = tuple(map(id, models))
+    fp = _fingerprint(models)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == fp:
+            _cache.move_to_end(key)
+            return hit[1]
+    stack = StackedModels(models)
+    with _lock:
+        _cache[key] = (fp, stack)
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return stack
+
+
+def _padded(values, shape, fill):
+    out = np.full(shape, fill, dtype=float)
+    out[tuple(slice(0, n) for n in np.shape(values))] = values
+    return out
+
+
+class StackedModels:
+    """Precomputed arrays of ``C`` models padded to ``K`` states of ``M`` Gaussians each
+    (a padded state is unreachable, a padded Gaussian has weight 0)."""
+
+    def __init__(self, models):
+        self.n_models = C = len(models)
+        self.n_features = d = int(np.shape(models[0].means_)[-1])
+        comps = [family_of(m).components(m, d) for m in models]
+        self.n_states = K = max(m.n_components for m in models)
+        self.n_mix = M = max(c[0].shape[1] for c in comps)
+        covs = np.tile(np.eye(d), (C, K, M, 1, 1))
+        means = np.zeros((C, K, M, d))
+        log_w = np.full((C, K, M), -np.inf)
+        A = np.zeros((C, K, K))
+        startprob = np.zeros((C, K))
+        for c, (m, (mu, cov, lw)) in enumerate(zip(models, comps)):
+            k, j = lw.shape
+            covs[c, :k, :j], means[c, :k, :j], log_w[c, :k, :j] = cov, mu, lw
+            log_w[c, k:, 0] = 0.0  # a padded state: finite emissions (it is never reached)
+            A[c] = _padded(np.asarray(m.transmat_, dtype=float), (K, K), 0.0)
+            startprob[c] = _padded(np.asarray(m.startprob_, dtype=float), (K,), 0.0)
+        # as kernels.gaussian_log_density: residuals whitened by the inverse Cholesky factor
+        L = np.linalg.cholesky(covs.reshape(-1, d, d))
+        Linv = np.linalg.inv(L)
+        shift = np.einsum("gij,gj->gi", Linv, means.reshape(-1, d))
+        self.whiten = np.concatenate([Linv, -shift[:, :, None]], axis=2).reshape(-1, d + 1)  # (C*K*M*d, d+1)
+        log_det = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        self.const = (d * np.log(2 * np.pi) + log_det)[:, None]  # (G, 1)
+        self.log_weights = log_w[..., None] if M > 1 else None
+        with np.errstate(divide="ignore"):
+            log_start, log_A = np.log(startprob), np.log(A)  # log_A[c, i, j] = log A_c[i -> j]
+        self.log_start_small = np.maximum(log_start, _LOG_ZERO)[:, None, :]  # (C, 1, K)
+        self.log_A_small = np.maximum(log_A, _LOG_ZERO)[:, None]  # (C, 1, K_from, K_to)
+        self.log_A_from = np.ascontiguousarray(self.log_A_small.transpose(2, 0, 1, 3))  # (K_from, C, 1, K_to)
+        self.log_A_dense = np.ascontiguousarray(self.log_A_from.transpose(0, 1, 3, 2))  # (K_from, C, K_to, 1)
+
+    def log_densities(self, points):
+        """(C, K, N) emission log-likelihoods of points (d, N)."""
+        d, N = points.shape
+        G = len(self.const)
+        step = max(1, _BLOCK // max(1, d * N))
+        points = np.vstack([points, np.ones((1, N))])  # a row of ones: the shift is in the product
+        dens = np.empty((G, N))
+        for g0 in range(0, G, step):
+            g1 = min(G, g0 + step)
+            W = (self.whiten[g0 * d : g1 * d] @ points).reshape(g1 - g0, d, N)  # Linv @ x - Linv @ mean
+            W *= W
+            np.add.reduce(W, axis=1, out=dens[g0:g1])
+        dens += self.const
+        dens *= -0.5
+        C, K = self.n_models, self.n_states
+        if self.log_weights is None:
+            return dens.reshape(C, K, N)
+        with np.errstate(under="ignore"):
+            dens = dens.reshape(C, K, self.n_mix, N) + self.log_weights
+        return logsumexp(dens, axis=2)
+
+    def log_likelihoods(self, segments):
+        """(n, C) log p(segment | model) of segments (n, T, d) whose features are finite."""
+        n, T, d = segments.shape
+        out = np.empty((n, self.n_models))
+        for i in range(0, n, _CHUNK):
+            part = segments[i : i + _CHUNK]
+            m = len(part)
+            points = np.ascontiguousarray(part.transpose(2, 1, 0)).reshape(d, T * m)
+            log_b = self.log_densities(points).reshape(self.n_models, self.n_states, T, m)
+            forward = _forward_small if m <= _SMALL and (T - 1) * np.log(self.n_states) < 400.0 else _forward
+            with np.errstate(divide="ignore", under="ignore", invalid="ignore", over="ignore"):
+                out[i : i + m] = forward(self, log_b).T
+        return out
+
+
+def _forward_small(stack, log_b):
+    """log p(segment | model) (C, n) from log_b (C, K, T, n), for few segments.
+
+    Each state's forward variable is carried relative to its best path (the Viterbi
+    score v), so one step is a product with entries in [0, 1]: with ``P_t[i, j] =
+    v_{t-1}[i] + log A[i, j]`` and ``M_t[j] = max_i P_t[i, j]`` (v_t = M_t + log_b_t),
+    ``y_t = y_{t-1} @ exp(P_t - M_t)`` and the forward variable is ``log y_t + v_t``. Every
+    column of exp(P_t - M_t) holds a 1 and y >= 1, so each sum is at least 1 and a term
+    floored at exp(-700) differs by less than e^-700 * K**T from it (the caller keeps
+    K**T below e^400):
+    exact to rounding for any spread of values, like hmmlearn's log-sum-exp per output,
+    with a third of its numpy calls. log(0) is :data:`_LOG_ZERO`, so P_t - M_t is never
+    -inf - -inf (a padded or not yet reachable state carries a harmless finite value
+    whose contribution is exactly 0)."""
+    C, K, T, n = log_b.shape
+    b = np.ascontiguousarray(log_b.transpose(2, 0, 3, 1))  # (T, C, n, K)
+    P = np.empty((K, C, n, K))  # P_t, K_from first: the reduction runs over the outer axis (fast)
+    V = np.empty((T, C, n, K))  # the Viterbi scores v_t
+    M = np.empty((T, C, n, K))
+    np.add(stack.log_start_small, b[0], out=V[0])
+    for t in range(1, T):
+        np.add(V[t - 1].transpose(2, 0, 1)[..., None], stack.log_A_from, out=P)
+        np.maximum.reduce(P, axis=0, out=M[t])
+        np.add(M[t], b[t], out=V[t])
+    B = np.add(V[:-1, :, :, :, None], stack.log_A_small)  # P_t for every t: (T-1, C, n, K_from, K_to)
+    B -= M[1:, :, :, None, :]
+    # exp(<-708) is subnormal or 0 and ~20x slower to compute; the floor adds at most
+    # K * e^-700 * max(y) <= e^-297 of a sum >= 1 (the caller keeps K**T below e^400)
+    np.maximum(B, _EXP_FLOOR, out=B)
+    np.exp(B, out=B)
+    y = np.ones((C, n, 1, K))
+    for t in range(T - 1):
+        y = np.matmul(y, B[t])
+    v = V[-1]
+    return logsumexp(np.log(y[:, :, 0]) + v, axis=2)
+
+
+def _forward(stack, log_b):
+    """log p(segment | model) (C, n) from log_b (C, K, T, n), all models at once: at every
+    step an exact log-sum-exp over each state's predecessors, each output shifted by its
+    own maximum (as hmmlearn's forward pass), for all models, states and segments in a
+    few array operations. Exponents are floored at ``_EXP_FLOOR`` (exp of a subnormal
+    result is ~20x slower): a floored term adds less than K * e^-700 to a sum of at least
+    1. log(0) is :data:`_LOG_ZERO`, so no -inf - -inf arises."""
+    C, K, T, n = log_b.shape
+    terms = np.empty((K, C, K, n))  # (K_from, C, K_to, n): the reductions run over the outer axis
+    top = np.empty((C, K, n))
+    x = stack.log_start_small.transpose(0, 2, 1) + log_b[:, :, 0]
+    for t in range(1, T):
+        np.add(x.transpose(1, 0, 2)[:, :, None, :], stack.log_A_dense, out=terms)
+        np.maximum.reduce(terms, axis=0, out=top)
+        terms -= top
+        np.maximum(terms, _EXP_FLOOR, out=terms)
+        np.exp(terms, out=terms)
+        x = np.add.reduce(terms, axis=0)
+        np.log(x, out=x)
+        x += top
+        x += log_b[:, :, t]
+    return logsumexp(x, axis=1)
+
+
+def stacked_log_likelihoods(models, segments, stack=None):
+    """(n_samples, n_models) log p(segment | model): :func:`.models.log_likelihoods` with
+    every model scored in one pass (``stack``: :func:`stacked_models` of ``models``,
+    looked up when not given)."""
+    segments = np.asarray(segments, dtype=float)
+    if stack is None:
+        stack = stacked_models(models)
+    out = stack.log_likelihoods(segments)
+    bad = np.isnan(out).any(axis=1)
+    if bad.any():
+        out[bad] = log_likelihoods(models, segments[bad])
+    return out

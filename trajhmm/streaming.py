@@ -1,0 +1,681 @@
+"""Streams and early classification with a fitted :class:`~trajhmm.HMMClassifier`.
+
+Three things live here:
+
+* :func:`length_quantiles`: the durations seen in training, per class (the fitted
+  attribute ``class_length_quantiles_`` the stream decoder and the prefixes read);
+* :func:`prefix_log_proba` / :func:`predict_prefix`: early classification of trajectories
+  of which only the beginning has been seen (an unknown fraction of it);
+* :class:`StreamClassifier` / :func:`spot`: gestures spotted in a continuous stream.
+
+The score (streams and prefixes alike)
+--------------------------------------
+Every piece of stream is scored like a whole trajectory: resampled to ``n_points``
+points, turned into features by the model's own transform, and scored by every class
+model. Its score for class c is the per-point log-likelihood ratio
+
+    r_c = (log p(segment | class c) - log p(segment | reference)) / n_points
+
+against a reference that explains everything that is not a whole gesture: the mixture
+(equal weights) of the model's background model (one HMM of all classes pooled) and a
+*threshold model* (Lee and Kim, 1999) built from the class models themselves: an ergodic
+HMM of every state of every class, each keeping its emission and self-loop (at most
+1 - 1/n_points, so that every state can be left), with the rest of its probability spread
+over all states. Whatever some state of some class explains
+(a pause, a stroke shared by letters, a part of a gesture) the threshold model explains
+as well, in any order; a class model only wins by the order and the durations of its
+states: the evidence of a whole gesture. The background model alone is not enough: a
+class state fitted to a near standstill scores a pause several nats per point above it,
+so windows holding a pause won (on streams of held-out training letters, F1 0.39 with
+pauses and 0.72 with scribble against the background model alone, 0.97-0.98 against
+the threshold model or the mixture). Every window has ``n_points`` points, so the score
+is comparable across window lengths.
+
+Streams
+-------
+Every ``step`` samples the decoder scores the windows that end there, of a geometric
+grid of lengths covering the durations seen in training (``class_length_quantiles_``,
+widened by ``duration_slack``); a class competes only on windows within its own range.
+A window whose best score passes ``threshold`` is a candidate. Candidates are decided
+greedily (non-maximum suppression): a candidate is accepted when every window that could
+overlap it has been scored (``max_length`` samples after its end) and no overlapping
+candidate scores higher; accepted, it removes every candidate it overlaps. A candidate
+still blocked by a better one ``max_length`` samples later is dropped. So every decision
+is made at most ``2 * max_length + block * step`` samples after the window's end,
+whatever the stream. Windows are scored in fixed blocks of ``block`` end points, so
+pushing the points one at a time or all at once computes exactly the same numbers.
+Memory is bounded: only the last ``max_length + block * step`` samples are kept.
+
+Nested gestures (a 'd' holds a 'c', a 'w' a 'u'): the window of the inner gesture and the
+window of the whole one overlap, and the better per-point score wins. The inner gesture's
+window, resampled to a whole segment, is compared with a whole inner gesture, while the
+whole one is compared with its own class model at its own durations, so the whole one
+usually wins. No rule prefers longer windows: on the character data the greedy choice by
+score found 97-98 % of the letters (scripts/benchmark_streaming.py).
+
+:meth:`StreamClassifier.current` reads the samples since the last detection as the
+beginning of a gesture (starts on a grid, each scored as a prefix, below).
+
+Prefixes
+--------
+A prefix of m samples of a class whose typical (median training) length is L covers
+about a fraction m / L of that class's movement: for each class it is resampled to
+``round(n_points * min(1, m / L))`` points (the class's own point density) and scored by
+the forward algorithm without any end state (the prefix ends anywhere), against the
+reference on the same points, per point. The joint scores are ``n_points * r_c`` plus the
+log class prior; probabilities are their softmax (like ``predict_proba``, uncalibrated).
+
+Time columns are not supported here: samples are taken as evenly spaced in time, and a
+model fitted with ``time_column`` set is refused with a DataError.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import preprocessing
+from ._validation import check_int, check_trajectories
+from .exceptions import DataError, ModelFileError
+from .hmm.emissions import family_of
+from .hmm.kernels import forward_log_likelihood, logsumexp
+
+__all__ = ["Detection", "Guess", "StreamClassifier", "length_quantiles", "predict_prefix", "prefix_log_proba",
+           "prefix_proba", "spot", "spot_lines"]
+
+_QUANTILES = (0.0, 0.05, 0.5, 0.95, 1.0)
+_TINY = np.finfo(float).tiny  # smallest normal double: below it, values lose precision
+
+
+def length_quantiles(X, y_idx, n_classes):
+    """Per class, the quantiles (0, 0.05, 0.5, 0.95, 1) of the number of points of its
+    training trajectories: ndarray (n_classes, 5). A class without trajectories gets NaN."""
+    lengths = np.array([len(x) for x in X], dtype=float)
+    y_idx = np.asarray(y_idx)
+    if len(y_idx) != len(lengths):
+        raise DataError(f"y_idx: expected {len(lengths)} class indices (one per trajectory), got {len(y_idx)}")
+    out = np.full((int(n_classes), len(_QUANTILES)), np.nan)
+    for k in range(int(n_classes)):
+        own = lengths[y_idx == k]
+        if own.size:
+            out[k] = np.quantile(own, _QUANTILES)
+    return out
+
+
+class _Scorer:
+    """Scores many equal-length feature segments under every class model, the background
+    model and the threshold model at once.
+
+    The threshold model (Lee and Kim's, 1999) is an ergodic HMM made of every state of
+    every class model: each state keeps its emission and its self-loop, and the rest of its
+    probability goes to any state (uniformly). It explains any stretch that some state of
+    some class explains, in any order, so a class model beats it only by the order of its
+    states: the evidence of a whole gesture."""
+
+    def __init__(self, clf):
+        background = getattr(clf, "background_model_", None)
+        self.models = list(clf.models_) + ([] if background is None else [background])
+        sizes = {m.n_components for m in self.models}
+        self.n_classes = len(clf.models_)
+        self.K = max(sizes)
+        M, K = len(self.models), self.K
+        # models with fewer states are padded with unreachable states
+        self.start = np.zeros((M, K))
+        self.trans = np.zeros((M, K, K))
+        for i, m in enumerate(self.models):
+            k = m.n_components
+            self.start[i, :k] = m.startprob_
+            self.trans[i, :k, :k] = m.transmat_
+            self.trans[i, k:, k:] = np.eye(K - k)
+        self.trans_T = np.ascontiguousarray(np.swapaxes(self.trans, 1, 2))
+        sizes = [m.n_components for m in clf.models_]
+        # an absorbing state (self-loop 1, the last state of a left-right model) may leave
+        # the threshold model's state after n_points steps on average: every state can be
+        # left, so the threshold model's scaled forward values never all underflow
+        self.self_loop = np.minimum(np.concatenate([np.diag(m.transmat_) for m in clf.models_]),
+                                    1.0 - 1.0 / clf.n_points)
+        self.n_threshold_states = sum(sizes)
+        self.real = np.concatenate([np.arange(k) + i * K for i, k in enumerate(sizes)])
+        self._quad = self._quadratic_forms()
+        self.n_exact = 0  # (model, segment) pairs redone by the exact kernel
+        self._reach = {}
+
+    def _quadratic_forms(self):
+        """Every Gaussian state of every model as one column of W, with log N(x | mu, S) =
+        phi(x) @ W[:, g] where phi(x) holds the monomials x_i x_j (i <= j), x_i and 1: one
+        matrix product scores all states at once. None when a model is a GMM-HMM (scored by
+        its emission family instead)."""
+        if any(family_of(m).n_mix != 1 for m in self.models):
+            return None
+        d = self.models[0].n_features
+        iu = np.triu_indices(d)
+        columns = []
+        for m in self.models:
+            covs = _state_covariances(m)
+            prec = np.linalg.inv(covs)
+            log_det = np.linalg.slogdet(covs)[1]
+            mu = np.asarray(m.means_, dtype=float)
+            pmu = np.einsum("kij,kj->ki", prec, mu)
+            quad = -0.5 * prec * (2.0 - np.eye(d))  # off-diagonal pairs counted once
+            const = -0.5 * (d * np.log(2 * np.pi) + log_det + np.einsum("ki,ki->k", mu, pmu))
+            w = np.concatenate([quad[:, iu[0], iu[1]], pmu, const[:, None]], axis=1)  # (k, q)
+            if m.n_components < self.K:
+                pad = np.zeros((self.K - m.n_components, w.shape[1]))
+                pad[:, -1] = -np.inf
+                w = np.vstack([w, pad])
+            columns.append(w)
+        W = np.concatenate(columns)  # (M * K, q)
+        finite = np.isfinite(W).all(axis=1)
+        return iu, np.where(finite[:, None], W, 0.0), finite
+
+    def log_emissions(self, segs):
+        """(T, M, K, n) log densities of every state of every model (padding: -inf), time
+        first so that each step of the forward passes reads one contiguous block."""
+        n, T, d = segs.shape
+        M = len(self.models)
+        if self._quad is not None:
+            iu, W, finite = self._quad
+            x = segs.transpose(1, 2, 0)  # (T, d, n)
+            phi = np.concatenate([x[:, iu[0]] * x[:, iu[1]], x, np.ones((T, 1, n))], axis=1)
+            out = np.matmul(W, phi)  # (T, M * K, n)
+            out[:, ~finite] = -np.inf
+            return out.reshape(T, M, self.K, n)
+        points = np.ascontiguousarray(segs.transpose(2, 1, 0)).reshape(d, T * n)
+        out = np.full((M, self.K, T, n), -np.inf)
+        with np.errstate(under="ignore"):
+            for i, m in enumerate(self.models):
+                out[i, : m.n_components] = family_of(m).log_densities(m, points).reshape(-1, T, n)
+        return np.ascontiguousarray(out.transpose(2, 0, 1, 3))
+
+    def _reachable(self, T):
+        """(T, M, K, 1) bool: states with a path of positive probability at each step."""
+        if T not in self._reach:
+            R = np.empty((T, len(self.models), self.K), dtype=bool)
+            R[0] = self.start > 0
+            step = (self.trans > 0).astype(float)
+            for t in range(1, T):
+                R[t] = np.matmul(R[t - 1][:, None, :].astype(float), step)[:, 0] > 0
+            self._reach[T] = R[..., None]
+        return self._reach[T]
+
+    def forward(self, log_b, top, e):
+        """``(ll, upper)`` (M, n): every model's log-likelihood by Rabiner's scaled forward
+        pass on the emissions ``e = exp(log_b - top)`` (``top``: their maximum over each
+        model's states), and an upper bound of the exact value.
+
+        A reachable state whose scaled value underflows (below the smallest normal number:
+        subnormals lose precision too) loses its paths, so ``ll`` may miss them. Each is
+        below 2^-1022 of the scale of its step and gains at most the best emission at every
+        later step, which bounds what all of them (every state, every step) could add:
+        ``upper``. Where nothing was lost, ``upper == ll`` and ``ll`` is exact to rounding;
+        elsewhere :meth:`exact` gives the exact value."""
+        reach = self._reachable(len(e))
+        alpha = self.start[:, :, None] * e[0]
+        worst = np.where((reach[0] & (alpha < _TINY)).any(axis=1), 0.0, -np.inf)
+        log_scale = np.zeros(alpha.shape[::2])
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+            for t in range(1, len(e)):
+                total = alpha.sum(axis=1)
+                log_scale += np.log(total)
+                alpha /= total[:, None]
+                alpha = np.matmul(self.trans_T, alpha)
+                alpha *= e[t]
+                lost = (reach[t] & (alpha < _TINY)).any(axis=1)
+                if lost.any():
+                    worst = np.where(lost, np.maximum(worst, log_scale), worst)
+            final = np.log(alpha.sum(axis=1)) + log_scale
+            bound = worst - 708.0 + np.log(self.K * len(e))
+            upper = np.where(np.isfinite(final), np.logaddexp(final, bound), np.inf)
+        shift = top.sum(axis=0)
+        return final + shift, upper + shift
+
+    def exact(self, log_b, i, cols):
+        """Exact log-likelihoods under model ``i`` of segments ``cols`` (the package's kernel)."""
+        k = self.models[i].n_components
+        self.n_exact += len(cols)
+        return forward_log_likelihood(np.ascontiguousarray(log_b[:, i, :k][:, :, cols].transpose(1, 0, 2)),
+                                      np.asarray(self.models[i].startprob_), np.asarray(self.models[i].transmat_))
+
+    def threshold(self, e, top):
+        """(n,) log-likelihood under the threshold model, scaled forward pass on the class
+        emissions ``e`` (``top`` per model). Every state can be left and any state entered
+        at every step, so the scaled values never all underflow."""
+        C, T = self.n_classes, len(e)
+        shift = top[:, :C].max(axis=1)  # (T, n)
+        with np.errstate(under="ignore"):
+            b = (e[:, :C] * np.exp(top[:, :C] - shift[:, None])[:, :, None]).reshape(T, C * self.K, -1)
+        if len(self.real) < b.shape[1]:
+            b = b[:, self.real]
+        S = b.shape[1]
+        stay = self.self_loop[:, None]
+        leave = (1.0 - self.self_loop) / S
+        alpha = b[0] / S
+        log_scale = np.zeros(b.shape[2])
+        for t in range(1, T):
+            total = alpha.sum(axis=0)
+            log_scale += np.log(total)
+            alpha = stay * alpha + leave @ alpha
+            alpha /= total
+            alpha *= b[t]
+        return np.log(alpha.sum(axis=0)) + log_scale + shift.sum(axis=0)
+
+    def score(self, segs, bar=-np.inf, relevant=None):
+        """``(ratios (n, n_classes), ll_threshold (n,))``: every class's per-point
+        log-likelihood ratio to the reference (the mixture of the background and threshold
+        models, module docstring).
+
+        Exact wherever it can matter: the background model wherever it could weigh in the
+        reference, and every class (``relevant`` (n, n_classes), default all) whose upper
+        bound reaches ``bar`` ((n,) or a number); elsewhere an approximation below ``bar``."""
+        log_b = self.log_emissions(segs)
+        n_points = log_b.shape[0]
+        top = log_b.max(axis=2)  # (T, M, n)
+        with np.errstate(under="ignore", invalid="ignore"):
+            e = np.exp(log_b - top[:, :, None])
+        ll, upper = self.forward(log_b, top, e)
+        ll_threshold = self.threshold(e, top)
+        C = self.n_classes
+        with np.errstate(invalid="ignore"):
+            loose = ~(upper <= ll + 1e-12 * np.abs(ll))  # a path may be missing (NaN: all were)
+        if len(ll) > C:  # the background model's share of the reference
+            cols = np.flatnonzero(loose[C] & (upper[C] > ll_threshold - 40.0))
+            if len(cols):
+                ll[C, cols] = self.exact(log_b, C, cols)
+            with np.errstate(invalid="ignore"):
+                reference = np.logaddexp(ll[C], ll_threshold) - np.log(2.0)
+        else:
+            reference = ll_threshold
+        ratio_upper = (upper[:C] - reference) / n_points
+        need = (ratio_upper >= bar) & loose[:C]
+        if relevant is not None:
+            need &= np.asarray(relevant).T
+        for i in np.flatnonzero(need.any(axis=1)):
+            cols = np.flatnonzero(need[i])
+            ll[i, cols] = self.exact(log_b, i, cols)
+        return ((ll[:C] - reference) / n_points).T, ll_threshold
+
+
+def _state_covariances(model):
+    """(K, d, d) covariance of every state of a Gaussian HMM, whatever its covariance type
+    (as the Gaussian emission family reads them)."""
+    K, d = model.n_components, model.n_features
+    c = np.asarray(model._covars_, dtype=float)
+    if model.covariance_type == "tied":
+        return np.broadcast_to(c, (K, d, d))
+    if model.covariance_type == "full":
+        return c
+    variances = np.broadcast_to(c.reshape(K, -1), (K, d))  # diag (K, d); spherical (K,) or (K, d)
+    return variances[:, :, None] * np.eye(d)
+
+
+def _features(clf, segs):
+    """Resampled raw segments (n, T, n_dims) -> what the class models see."""
+    return clf._standardized(clf._shaped(segs))
+
+
+def _window_segments(buf, starts, lengths, n_points):
+    """Windows ``buf[s : s + L]`` resampled (evenly in time) to ``n_points`` points:
+    (n_windows, n_points, n_dims)."""
+    starts = np.asarray(starts, dtype=float)
+    lengths = np.asarray(lengths, dtype=float)
+    pos = starts[:, None] + np.linspace(0.0, 1.0, n_points)[None] * (lengths - 1.0)[:, None]
+    i0 = np.clip(pos.astype(np.intp), 0, len(buf) - 2)
+    frac = (pos - i0)[..., None]
+    return buf[i0] * (1.0 - frac) + buf[i0 + 1] * frac
+
+
+def _windows(clf, buf, starts, lengths):
+    """Raw windows ``buf[s : s + L]`` resampled like the model's transform."""
+    if clf.resample == "time":
+        return _window_segments(buf, starts, lengths, clf.n_points)
+    return np.stack([preprocessing.resample(buf[s : s + n], clf.n_points, clf.resample)
+                     for s, n in zip(np.asarray(starts, dtype=int), np.asarray(lengths, dtype=int))])
+
+
+# ---------------------------------------------------------------------------- the model
+def _fitted_classifier(model):
+    """The HMMClassifier behind ``model`` (an HMMClassifierCV gives its best estimator)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    inner = getattr(model, "best_estimator_", model)
+    check_is_fitted(inner, "models_")
+    return inner
+
+
+def _length_quantiles_of(model, clf):
+    q = getattr(model, "class_length_quantiles_", None)
+    if q is None:
+        q = getattr(clf, "class_length_quantiles_", None)
+    if q is None:
+        raise ModelFileError(
+            "model: has no class_length_quantiles_ (the durations seen in training, which streams and "
+            "prefixes need): it was fitted by, or its model file written by, a version of trajhmm without "
+            "streams; fit it again (retrain) to use it on streams and prefixes")
+    q = np.asarray(q, dtype=float)
+    if q.shape != (len(clf.classes_), len(_QUANTILES)) or not np.isfinite(q).all() or (q[:, 0] < 2).any():
+        raise ModelFileError(f"model: class_length_quantiles_ should be finite lengths >= 2 of shape "
+                             f"({len(clf.classes_)}, {len(_QUANTILES)}), got {q.shape}")
+    return q
+
+
+class _Model:
+    """What streams and prefixes need of a fitted classifier: the classifier, its scorer,
+    the training durations and the class priors."""
+
+    def __init__(self, model):
+        self.clf = _fitted_classifier(model)
+        if getattr(self.clf, "time_column", None) is not None:
+            raise DataError(f"model: time_column={self.clf.time_column!r}: streams and prefixes take evenly spaced "
+                            "samples without time stamps; use a model fitted without time_column")
+        self.quantiles = _length_quantiles_of(model, self.clf)
+        self.scorer = _Scorer(self.clf)
+        self.log_prior = np.log(self.clf.class_prior_)
+        self.classes = self.clf.classes_
+        self.n_dims = int(self.clf.n_features_in_)
+
+    def ratios(self, raw_segments, bar=-np.inf, relevant=None):
+        """Per-point log-likelihood ratio of every class to the reference, (n, n_classes),
+        of raw resampled segments (n, T, n_dims); exact where the class is ``relevant`` and
+        could reach ``bar`` (:meth:`_Scorer.score`)."""
+        return self.scorer.score(_features(self.clf, raw_segments), bar, relevant)[0]
+
+    def check_points(self, points, name="points"):
+        """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1."""
+        try:
+            arr = np.asarray(points, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{name}: expected numbers, one point ({self.n_dims},) or many (k, {self.n_dims}), "
+                            f"got {exc}") from None
+        if arr.ndim == 1:
+            arr = arr[None]
+        if arr.ndim != 2 or arr.shape[1] != self.n_dims:
+            raise DataError(f"{name}: expected one point ({self.n_dims},) or many (k, {self.n_dims}) "
+                            f"({self.n_dims} dims, like the model's training data), got shape {np.shape(points)}")
+        if not np.isfinite(arr).all():
+            row = int(np.argwhere(~np.isfinite(arr))[0, 0])
+            raise DataError(f"{name}: expected finite numbers, got {arr[row].tolist()} at point {row}")
+        return arr
+
+
+# ---------------------------------------------------------------------------- prefixes
+def _prefix_ratios(m, prefixes):
+    """(n, n_classes) per-point ratios of prefixes (raw arrays), each class seeing the
+    prefix at its own point density."""
+    n_points = m.clf.n_points
+    sizes = np.array([len(p) for p in prefixes], dtype=float)
+    k = np.rint(n_points * np.minimum(1.0, sizes[:, None] / m.quantiles[None, :, 2])).astype(int)
+    k = np.clip(k, 2, n_points)
+    out = np.empty(k.shape)
+    for size in np.unique(k):
+        rows = np.flatnonzero((k == size).any(axis=1))
+        segs = np.stack([preprocessing.resample(prefixes[i], size, m.clf.resample) for i in rows])
+        hit = k[rows] == size
+        out[rows] = np.where(hit, m.ratios(segs, relevant=hit), out[rows])
+    return out
+
+
+def _prefix_joint(m, prefixes):
+    return m.clf.n_points * _prefix_ratios(m, prefixes) + m.log_prior
+
+
+def prefix_log_proba(model, X):
+    """Log-probabilities of every class for trajectories of which only the beginning has
+    been seen (any fraction, unknown): (n_samples, n_classes), columns follow ``classes_``.
+
+    Each class compares the prefix with the first part of its own model, the part the
+    prefix covers at the class's typical speed (module docstring, "Prefixes"). A whole
+    trajectory is scored nearly like :meth:`~trajhmm.HMMClassifier.predict` scores it (against
+    the reference instead of alone)."""
+    m = _Model(model)
+    prefixes = check_trajectories(X, n_dims=m.n_dims, dims_source="the model's training data")
+    jll = _prefix_joint(m, prefixes)
+    return jll - logsumexp(jll, axis=1)[:, None]
+
+
+def prefix_proba(model, X):
+    """:func:`prefix_log_proba` as probabilities; rows sum to 1."""
+    return np.exp(prefix_log_proba(model, X))
+
+
+def predict_prefix(model, X):
+    """The most probable class of each prefix (see :func:`prefix_log_proba`)."""
+    m = _Model(model)
+    prefixes = check_trajectories(X, n_dims=m.n_dims, dims_source="the model's training data")
+    return m.classes[np.argmax(_prefix_joint(m, prefixes), axis=1)]
+
+
+# ---------------------------------------------------------------------------- streams
+@dataclass(frozen=True)
+class Detection:
+    """One gesture found in a stream: samples ``start`` (inclusive) to ``end`` (exclusive),
+    counted from the first sample pushed since the last reset; ``score`` is its per-point
+    log-likelihood ratio to the reference (module docstring)."""
+
+    start: int
+    end: int
+    label: object
+    score: float
+
+
+@dataclass(frozen=True)
+class Guess:
+    """:meth:`StreamClassifier.current`: the movement in progress since sample ``start``,
+    its most probable class and every class's probability (``proba``, label -> p, in the
+    order of ``classes_``); ``score`` is the best class's per-point ratio as a prefix."""
+
+    start: int
+    end: int
+    label: object
+    score: float
+    proba: dict = field(compare=False)
+
+
+class StreamClassifier:
+    """Spot gestures in a continuous stream, point by point (module docstring, "Streams").
+
+    Parameters
+    ----------
+    model : fitted HMMClassifier (or HMMClassifierCV)
+        It must have ``class_length_quantiles_`` (the durations seen in training).
+    threshold : float, default=-0.5
+        A window is a candidate when its best per-point log-likelihood ratio to the
+        reference is above this (higher: fewer false alarms, more misses). Cross-validated
+        on streams of the character data's training split (3 folds, both fillers), F1 is
+        flat from -3 to -0.75 (0.953) and 0.950 at -0.5; the default is that plateau's
+        cautious end, for fillers unlike the protocol's. ``scripts/benchmark_streaming.py``
+        chooses it by cross-validation for any data set.
+    step : int or None, default=None
+        Windows end every ``step`` samples; None: a fifteenth of the shortest typical
+        duration (the smallest 5 % length quantile of any class), at least 1.
+    length_ratio : float, default=1.12
+        Ratio between successive window lengths of the grid.
+    duration_slack : float, default=0.1
+        A class competes on windows from ``(1 - slack)`` times its shortest to
+        ``(1 + slack)`` times its longest training duration.
+    block : int, default=8
+        Window ends scored together; adds up to ``block * step`` samples of delay.
+    """
+
+    def __init__(self, model, *, threshold=-0.5, step=None, length_ratio=1.12, duration_slack=0.1, block=8):
+        self._m = _Model(model)
+        q = self._m.quantiles
+        if not float(length_ratio) > 1.0:
+            raise ValueError(f"length_ratio: expected a number > 1, got {length_ratio!r}")
+        if not 0.0 <= float(duration_slack) < 1.0:
+            raise ValueError(f"duration_slack: expected a number in [0, 1), got {duration_slack!r}")
+        self.threshold = float(threshold)
+        self.step = max(1, round(float(q[:, 1].min()) / 15.0)) if step is None else check_int(step, "step", min_val=1)
+        self.block = check_int(block, "block", min_val=1)
+        lo = np.maximum(2, np.floor(q[:, 0] * (1.0 - duration_slack)))
+        hi = np.ceil(q[:, 4] * (1.0 + duration_slack))
+        n = int(np.ceil(np.log(hi.max() / lo.min()) / np.log(length_ratio))) + 1
+        self.lengths = np.unique(np.rint(np.geomspace(lo.min(), hi.max(), max(n, 2))).astype(int))
+        # (n_lengths, n_classes): which class competes on which window length
+        self._allowed = (self.lengths[:, None] >= lo[None]) & (self.lengths[:, None] <= hi[None])
+        self.max_length = int(self.lengths.max())
+        self.min_length = int(self.lengths.min())
+        self.classes_ = self._m.classes
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self):
+        """Forget the stream: the next point pushed is sample 0."""
+        self._buf = np.empty((0, self._m.n_dims))
+        self._t0 = 0  # stream index of _buf[0]
+        self._n = 0  # samples pushed
+        self._next_end = self.step * int(np.ceil(self.min_length / self.step))  # next window end to score
+        self._pending = np.empty((0, 4))  # candidates: start, end, class index, score
+        self._last_end = 0  # end of the last detection
+
+    @property
+    def delay_bound(self):
+        """Samples after a gesture's end by which it is always decided."""
+        return 2 * self.max_length + self.block * self.step
+
+    def push(self, points):
+        """Add one point (n_dims,) or many (k, n_dims); returns the :class:`Detection`
+        list decided since the previous push (in order of start)."""
+        pts = self._m.check_points(points)
+        out = []
+        done = 0
+        while done < len(pts):
+            # take points up to the end of the next full block of window ends
+            block_end = self._next_end + (self.block - 1) * self.step
+            take = min(len(pts) - done, max(block_end - self._n, 0))
+            self._append(pts[done : done + take])
+            done += take
+            if self._n >= block_end:
+                out += self._score_and_decide(block_end)
+            elif take == 0:  # cannot happen: block_end > _n whenever a block is incomplete
+                break
+        return out
+
+    def flush(self):
+        """The recording has ended: score the last windows, decide every candidate, return
+        the detections decided since the previous push, and reset."""
+        out = []
+        last = self._n - (self._n % self.step)
+        if last >= self._next_end:
+            out += self._score_and_decide(last)
+        out += self._decide(final=True)
+        self.reset()
+        return out
+
+    def _append(self, pts):
+        keep = self.max_length + self.block * self.step + 1
+        self._buf = np.concatenate([self._buf, pts])
+        self._n += len(pts)
+        if len(self._buf) > keep:
+            self._t0 += len(self._buf) - keep
+            self._buf = self._buf[-keep:]
+
+    # ------------------------------------------------------------------ decoding
+    def _score_and_decide(self, last_end):
+        """Score the windows ending at ``_next_end .. last_end`` (every ``step``), add the
+        candidates above ``threshold``, decide what can be decided."""
+        ends = np.arange(self._next_end, last_end + 1, self.step)
+        self._next_end = int(ends[-1]) + self.step
+        rows = self._window_scores(ends)
+        self._pending = np.concatenate([self._pending, rows[rows[:, 3] > self.threshold]])
+        return self._decide()
+
+    def _window_scores(self, ends):
+        """Every window ending at ``ends`` (that starts at or after sample 0): rows of
+        (start, end, best class index, its score), the class chosen among those whose
+        training durations allow the window's length."""
+        e, li = np.meshgrid(ends, np.arange(len(self.lengths)), indexing="ij")
+        e, li = e.ravel(), li.ravel()
+        keep = e - self.lengths[li] >= 0
+        e, li = e[keep], li[keep]
+        if not len(e):
+            return np.empty((0, 4))
+        starts = e - self.lengths[li]
+        allowed = self._allowed[li]
+        r = self._m.ratios(_windows(self._m.clf, self._buf, starts - self._t0, self.lengths[li]),
+                           bar=self.threshold, relevant=allowed)
+        r = np.where(allowed, r, -np.inf)
+        best = np.argmax(r, axis=1)
+        return np.column_stack([starts, e, best, r[np.arange(len(r)), best]])
+
+    def _decide(self, final=False):
+        """Accept, in order of score, every candidate whose overlapping windows have all
+        been scored and that no overlapping candidate beats; drop those blocked too long."""
+        horizon = np.inf if final else self._next_end - self.max_length  # unscored windows start at or after
+        out = []
+        while len(self._pending):
+            P = self._pending
+            order = np.lexsort((P[:, 1], P[:, 0], -P[:, 3]))  # best first; ties: earlier
+            rank = np.empty(len(P), dtype=int)
+            rank[order] = np.arange(len(P))
+            chosen = None
+            for i in order[P[order, 1] <= horizon]:
+                over = (P[:, 0] < P[i, 1]) & (P[:, 1] > P[i, 0])
+                if not (over & (rank < rank[i])).any():
+                    chosen, removed = i, over
+                    break
+            if chosen is None:
+                break
+            start, end, k, score = P[chosen]
+            out.append(Detection(int(start), int(end), _plain(self.classes_[int(k)]), float(score)))
+            self._last_end = max(self._last_end, int(end))
+            self._pending = P[~removed]
+        # blocked for max_length samples after it settled: a better overlapping one stays
+        self._pending = self._pending[self._pending[:, 1] > horizon - self.max_length]
+        return sorted(out, key=lambda d: (d.start, d.end))
+
+    def current(self):
+        """The best guess for the movement in progress, a :class:`Guess`, or None.
+
+        The samples since the end of the last detection are read as the beginning of a
+        gesture that started at one of a grid of recent starts: each is scored as a prefix
+        (:func:`prefix_log_proba`); the start and class with the best per-point ratio win.
+        None when no prefix of at least a quarter of the shortest duration passes
+        ``threshold`` (nothing in progress)."""
+        first = max(self._last_end, self._t0)
+        shortest = max(2, self.min_length // 4)
+        if self._n - first < shortest:
+            return None
+        sizes = np.unique(np.rint(np.geomspace(shortest, self._n - first, 16)).astype(int))
+        starts = self._n - sizes
+        prefixes = [self._buf[s - self._t0 :] for s in starts]
+        r = _prefix_ratios(self._m, prefixes)
+        i, k = np.unravel_index(np.argmax(r), r.shape)
+        if not r[i, k] > self.threshold:
+            return None
+        jll = self._m.clf.n_points * r[i] + self._m.log_prior
+        proba = np.exp(jll - logsumexp(jll, axis=0))
+        return Guess(int(starts[i]), self._n, _plain(self.classes_[k]), float(r[i, k]),
+                     {_plain(c): float(p) for c, p in zip(self.classes_, proba)})
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def spot(model, stream, **kwargs):
+    """Gestures in a whole recording (T, n_dims): a :class:`StreamClassifier` (``kwargs``
+    are its parameters) fed every point, then flushed; returns the list of
+    :class:`Detection` in order of start, the same as pushing the points one by one."""
+    clf = StreamClassifier(model, **kwargs)
+    if np.ndim(stream) == 1 and clf._m.n_dims == 1:  # a recording of one dim, (T,)
+        stream = np.reshape(stream, (-1, 1))
+    stream = clf._m.check_points(stream, name="stream")
+    return sorted(clf.push(stream) + clf.flush(), key=lambda d: (d.start, d.end))
+
+
+def spot_lines(model, lines, *, name="<stdin>", **kwargs):
+    """Gestures in a recording read one point per text line as it arrives (a live pipe:
+    ``sensor | trajhmm spot model.npz -``): each line holds the point's numbers separated
+    by commas, semicolons or whitespace; blank lines and lines starting with ``#`` are
+    skipped. Yields every :class:`Detection` as soon as it is decided, then the ones the
+    end of the input decides. A malformed line is a DataError naming ``name:line``."""
+    clf = StreamClassifier(model, **kwargs)
+    for line_no, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            point = np.array(text.replace(",", " ").replace(";", " ").split(), dtype=float)
+        except ValueError:
+            raise DataError(f"{name}:{line_no}: expected {clf._m.n_dims} numbers, got {text[:60]!r}") from None
+        yield from clf.push(clf._m.check_points(point, name=f"{name}:{line_no}"))
+    yield from clf.flush()
