@@ -101,9 +101,13 @@ def check_labels(y, n_samples):
     values = labels
     if labels.dtype.kind == "U" and not isinstance(y, np.ndarray):  # a list, a Series: the values as given
         values = column_or_1d(np.asarray(list(y), dtype=object))
-    if values.dtype == object or values.dtype.kind == "f":
+    if values.dtype.kind == "f":
+        missing = np.flatnonzero(np.isnan(values))
+    elif values.dtype == object:
         missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
-        if missing:
+    else:
+        missing = []
+    if len(missing):
             raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
     if values.dtype == object:
         kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)

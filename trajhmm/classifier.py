@@ -460,7 +460,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([run.converged for run in best])
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
-        self.class_length_quantiles_ = streaming.length_quantiles(check_trajectories(X), y_idx, len(classes))
+        self.class_length_quantiles_ = streaming.length_quantiles(X, y_idx, len(classes))  # X checked by _segments
         if rejection is not None:
             self.background_model_ = runs[-1].model
             self.rejection_threshold_ = np.full(len(classes), -np.inf)
