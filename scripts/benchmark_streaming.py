@@ -1,6 +1,6 @@
 """Benchmark of streams and prefixes (trajhmm.streaming) on a labelled data set.
 
-    python scripts/benchmark_streaming.py [--data PATH] [--letters 100] [--seeds 3]
+    python scripts/benchmark_streaming.py [--data PATH] [--letters 100] [--seeds 3] [--skip-streams]
 
 1. The decoder's threshold is chosen by cross-validation on the TRAIN split only: 3
    stratified folds; a model (HMMClassifier(random_state=0), rejection off: the decoder
@@ -14,6 +14,8 @@
    predict on the prefix as if it were whole).
 4. Real-time factor on one core: stream seconds processed per wall second at ``--rate`` Hz,
    for spot() (whole recordings) and for live use (pushes of 10 samples).
+
+``--skip-streams`` skips 1, 2 and 4: only the prefixes (3), with the model of 2.
 
 Data: an .npz with X (all sequences stacked), lengths, y, split ("train"/"test"), as in
 ../shared/data; the streams protocol is ../shared/streams.py (``make``, ``f1``).
@@ -167,21 +169,8 @@ def prefixes(clf, X, y):
     return rows
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(_shared("data") / "character_trajectories.npz"))
-    parser.add_argument("--streams", default=str(_shared("streams.py")), help="the streams protocol module")
-    parser.add_argument("--letters", type=int, default=100, help="gestures per test stream")
-    parser.add_argument("--cv-letters", type=int, default=60, help="gestures per cross-validation stream")
-    parser.add_argument("--seeds", type=int, default=3, help="test streams per filler")
-    parser.add_argument("--rate", type=float, default=200.0, help="sampling rate (Hz) of the real-time factor")
-    args = parser.parse_args(argv)
-    streams = load_streams_module(args.streams)
-    X, y, split = load_data(args.data)
-    tr, te = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-    Xtr, ytr, Xte, yte = [X[i] for i in tr], y[tr], [X[i] for i in te], y[te]
-    print(f"data: {args.data}: {len(tr)} train / {len(te)} test trajectories, {len(np.unique(y))} classes")
-
+def streams_part(args, streams, Xtr, ytr, Xte, yte):
+    """Steps 1, 2 and 4 of the module docstring; returns the model fitted on the train split."""
     t = time.time()
     threshold, cv = choose_threshold(Xtr, ytr, streams, args.cv_letters)
     print(f"threshold chosen by 3-fold CV on the train split ({time.time() - t:.0f} s): {threshold} "
@@ -200,6 +189,26 @@ def main(argv=None):
         print(f"real-time factor, spot(), one core: {factor:.1f} x real time at {args.rate:g} Hz")
     print(f"real-time factor, live pushes of 10 samples, one core: "
           f"{live_factor(clf, Xte, yte, streams, threshold, args.rate):.1f} x real time")
+    return clf
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(_shared("data") / "character_trajectories.npz"))
+    parser.add_argument("--streams", default=str(_shared("streams.py")), help="the streams protocol module")
+    parser.add_argument("--letters", type=int, default=100, help="gestures per test stream")
+    parser.add_argument("--cv-letters", type=int, default=60, help="gestures per cross-validation stream")
+    parser.add_argument("--seeds", type=int, default=3, help="test streams per filler")
+    parser.add_argument("--rate", type=float, default=200.0, help="sampling rate (Hz) of the real-time factor")
+    parser.add_argument("--skip-streams", action="store_true", help="print the prefix accuracies only")
+    args = parser.parse_args(argv)
+    streams = load_streams_module(args.streams)
+    X, y, split = load_data(args.data)
+    tr, te = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+    Xtr, ytr, Xte, yte = [X[i] for i in tr], y[tr], [X[i] for i in te], y[te]
+    print(f"data: {args.data}: {len(tr)} train / {len(te)} test trajectories, {len(np.unique(y))} classes")
+
+    clf = fit(Xtr, ytr) if args.skip_streams else streams_part(args, streams, Xtr, ytr, Xte, yte)
     for f, ours, naive in prefixes(clf, Xte, yte):
         print(f"prefix {int(f * 100):3d} %: accuracy {ours:.3f} (naive rule {naive:.3f})")
     return 0

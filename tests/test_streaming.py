@@ -7,9 +7,11 @@ import pytest
 
 from trajhmm import HMMClassifier, load_model, save_model
 from trajhmm.exceptions import ConvergenceWarning, DataError, ModelFileError
+from trajhmm.preprocessing import resample
 from trajhmm.streaming import (
     Detection,
     StreamClassifier,
+    _Model,
     length_quantiles,
     predict_prefix,
     prefix_log_proba,
@@ -192,6 +194,24 @@ def test_prefixes_beat_the_naive_rule(ten):
     np.testing.assert_array_equal(model.classes_[lp.argmax(axis=1)], predict_prefix(model, halves))
     # whole trajectories: as good as predict
     assert np.mean(predict_prefix(model, Xh) == yh) >= np.mean(model.predict(Xh) == yh)
+
+
+def test_each_class_weighs_its_prefix_evidence_by_the_points_it_saw(ten):
+    """joint_c = sqrt(n_points * k_c) * r_c + log prior, k_c the points class c reads the
+    prefix at (its own density), r_c its per-point ratio to the reference there."""
+    model, Xh, _ = ten
+    m = _Model(model)
+    N = model.n_points
+    halves = [x[: len(x) // 2] for x in Xh[::5]]
+    expected = []
+    for p in halves:
+        k = np.clip(np.rint(N * np.minimum(1.0, len(p) / m.quantiles[:, 2])).astype(int), 2, N)
+        assert (k < N).all()  # the weight differs from a whole trajectory's
+        r = [m.ratios(resample(p, kc, model.resample)[None])[0, c] for c, kc in enumerate(k)]
+        expected.append(np.sqrt(N * k) * np.array(r) + m.log_prior)
+    expected = np.array(expected)
+    expected -= np.log(np.exp(expected).sum(axis=1))[:, None]
+    np.testing.assert_allclose(prefix_log_proba(model, halves), expected, rtol=1e-7, atol=1e-9)
 
 
 def test_model_without_training_durations_needs_a_retrain(split, tmp_path):

@@ -62,8 +62,23 @@ A prefix of m samples of a class whose typical (median training) length is L cov
 about a fraction m / L of that class's movement: for each class it is resampled to
 ``round(n_points * min(1, m / L))`` points (the class's own point density) and scored by
 the forward algorithm without any end state (the prefix ends anywhere), against the
-reference on the same points, per point. The joint scores are ``n_points * r_c`` plus the
-log class prior; probabilities are their softmax (like ``predict_proba``, uncalibrated).
+reference on the same points, per point: r_c. A class that saw k_c of the ``n_points``
+points weighs it by ``sqrt(n_points * k_c)``, between counting it over a whole trajectory
+(``n_points``: a quarter of a movement would weigh as much as a whole one) and over its
+own k_c points (a shorter class, which reads the same samples as more of its movement,
+would gain weight); a prefix at least L long gets ``n_points * r_c``. The joint
+scores are this plus the log class prior; probabilities are their softmax (like
+``predict_proba``, uncalibrated). Chosen on held-out folds of the character data's train
+split (3 folds, accuracy at 25 / 50 % of each letter): 0.665 / 0.873 with the square
+root, 0.658 / 0.865 with ``n_points``, 0.643 / 0.873 with k_c. No gain on those folds
+from a duration term (log P(L_c >= m)), another length quantile setting the speed,
+resampling at the model's exact spacing, or averaging or maximising over speeds.
+
+A prefix is translated and scaled by its own statistics, which only ``translation="start"``
+shares with the whole trajectory: a model fitted with ``translation="center"`` or
+``"end"`` or with any ``scaling`` reads prefixes badly (one fold of the character data at
+50 %: 0.51 with "center", 0.70 with scaling "std", 0.46 with "path_length", against 0.88
+with the defaults, "none").
 
 Time columns are not supported here: samples are taken as evenly spaced in time, and a
 model fitted with ``time_column`` set is refused with a DataError.
@@ -398,8 +413,8 @@ class _Model:
 
 # ---------------------------------------------------------------------------- prefixes
 def _prefix_ratios(m, prefixes):
-    """(n, n_classes) per-point ratios of prefixes (raw arrays), each class seeing the
-    prefix at its own point density."""
+    """``(ratios, points)``, both (n, n_classes): per-point ratios of prefixes (raw arrays),
+    each class seeing the prefix at its own point density, and the number of points it saw."""
     n_points = m.clf.n_points
     sizes = np.array([len(p) for p in prefixes], dtype=float)
     k = np.rint(n_points * np.minimum(1.0, sizes[:, None] / m.quantiles[None, :, 2])).astype(int)
@@ -410,11 +425,17 @@ def _prefix_ratios(m, prefixes):
         segs = np.stack([preprocessing.resample(prefixes[i], size, m.clf.resample) for i in rows])
         hit = k[rows] == size
         out[rows] = np.where(hit, m.ratios(segs, relevant=hit), out[rows])
-    return out
+    return out, k
+
+
+def _prefix_evidence(n_points, ratios, points):
+    """Each class's evidence: its per-point ratio times ``sqrt(n_points * points)``, between
+    the whole trajectory's ``n_points`` and the ``points`` the class saw (module docstring)."""
+    return np.sqrt(n_points * points) * ratios
 
 
 def _prefix_joint(m, prefixes):
-    return m.clf.n_points * _prefix_ratios(m, prefixes) + m.log_prior
+    return _prefix_evidence(m.clf.n_points, *_prefix_ratios(m, prefixes)) + m.log_prior
 
 
 def prefix_log_proba(model, X):
@@ -637,11 +658,11 @@ class StreamClassifier:
         sizes = np.unique(np.rint(np.geomspace(shortest, self._n - first, 16)).astype(int))
         starts = self._n - sizes
         prefixes = [self._buf[s - self._t0 :] for s in starts]
-        r = _prefix_ratios(self._m, prefixes)
+        r, points = _prefix_ratios(self._m, prefixes)
         i, k = np.unravel_index(np.argmax(r), r.shape)
         if not r[i, k] > self.threshold:
             return None
-        jll = self._m.clf.n_points * r[i] + self._m.log_prior
+        jll = _prefix_evidence(self._m.clf.n_points, r[i], points[i]) + self._m.log_prior
         proba = np.exp(jll - logsumexp(jll, axis=0))
         return Guess(int(starts[i]), self._n, _plain(self.classes_[k]), float(r[i, k]),
                      {_plain(c): float(p) for c, p in zip(self.classes_, proba)})
