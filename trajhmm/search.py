@@ -230,7 +230,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     best_params_ : dict
         The chosen value of every searched parameter.
     best_estimator_ : HMMClassifier
-        Refitted on all the training data with ``best_params_``.
+        Refitted on all the training data with ``best_params_``, cross-fitted like
+        :meth:`HMMClassifier.fit` for its ``stream_threshold_`` (when ``rejection_rate``
+        > 0: the refit's fits again for each of 3 folds); its rejection threshold
+        comes from the search's own folds.
     best_score_ : float
         Its mean cross-validated accuracy.
     best_index_ : int
