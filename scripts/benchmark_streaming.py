@@ -9,7 +9,9 @@
    threshold with the best mean F1 is kept (ties: the median of the tied ones).
 2. HMMClassifier(random_state=0) is fitted on the whole train split; streams of test
    trajectories (``--letters`` each, ``--seeds`` seeds, both fillers of the streams protocol)
-   are spotted with the chosen threshold and with the default; precision, recall and F1.
+   are spotted with the chosen threshold, with the model's default (its fitted
+   ``stream_threshold_``: the fit cross-fits, rejection on) and with the former fixed
+   default -0.5; precision, recall and F1.
 3. Prefix accuracy at 25/50/75/100 % of every test trajectory (ours and the naive rule:
    predict on the prefix as if it were whole).
 4. Real-time factor on one core: stream seconds processed per wall second at ``--rate`` Hz,
@@ -28,7 +30,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # o
 
 import argparse
 import importlib.util
-import inspect
 import sys
 import time
 import warnings
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from trajhmm import HMMClassifier
 from trajhmm.classifier import stratified_folds
 from trajhmm.exceptions import ConvergenceWarning
-from trajhmm.streaming import StreamClassifier, length_quantiles, predict_prefix
+from trajhmm.streaming import DEFAULT_THRESHOLD, StreamClassifier, predict_prefix
 
 THRESHOLDS = (-8.0, -6.0, -4.0, -3.0, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
 FILLERS = ("pause", "scribble")
@@ -73,9 +74,7 @@ def load_data(path):
 def fit(X, y, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = HMMClassifier(random_state=0, **params).fit(X, y)
-    clf.class_length_quantiles_ = length_quantiles(X, np.searchsorted(clf.classes_, y), len(clf.classes_))
-    return clf
+        return HMMClassifier(random_state=0, **params).fit(X, y)
 
 
 class _Replay(StreamClassifier):
@@ -180,8 +179,10 @@ def streams_part(args, streams, Xtr, ytr, Xte, yte):
     sc = StreamClassifier(clf, threshold=threshold)
     print(f"decoder: step {sc.step} samples, window lengths {sc.lengths.tolist()}, delay bound {sc.delay_bound} "
           f"samples ({sc.delay_bound / args.rate:.2f} s at {args.rate:g} Hz)")
-    default = inspect.signature(StreamClassifier).parameters["threshold"].default
-    for name, value in [("chosen", threshold)] + ([("default", default)] if default != threshold else []):
+    fitted = StreamClassifier(clf).threshold  # threshold=None: the model's stream_threshold_
+    print(f"the model's default threshold (stream_threshold_ {clf.stream_threshold_:.4g}): {fitted:.4g}")
+    runs = [("chosen", threshold), ("default, fitted", fitted), ("former default", DEFAULT_THRESHOLD)]
+    for name, value in [(n, v) for i, (n, v) in enumerate(runs) if v not in [w for _, w in runs[:i]]]:
         res, factor = spotting(clf, Xte, yte, streams, args.letters, args.seeds, value, args.rate)
         for filler, (p, r, f) in res.items():
             print(f"spotting, threshold {value} ({name}), {filler:8s}: precision {p:.3f} recall {r:.3f} F1 {f:.3f} "

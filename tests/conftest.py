@@ -70,6 +70,8 @@ def as_format(version):
     ``version``: what later formats added is taken out."""
     def edit(arrays, meta):
         meta["format_version"] = version
+        if version < 6:
+            arrays.pop("stream_threshold_", None)
         if version < 5:
             arrays.pop("class_length_quantiles_", None)
         if version < 4:

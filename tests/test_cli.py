@@ -65,7 +65,7 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
 
     code, out, _ = cli(["info", model_path], capsys)
-    assert code == 0 and "format: trajhmm-model version 5" in out and "arc_up: n=8" in out
+    assert code == 0 and "format: trajhmm-model version 6" in out and "arc_up: n=8" in out
 
 
 def test_train_with_held_out_accuracy(tmp_path, data_dir, capsys):

@@ -137,14 +137,14 @@ def test_fit_times_are_durations_within_the_search(dataset):
 def test_progress_counts_to_the_planned_total(dataset):
     """4 candidates on 2 folds: all 4 on fold 0, at most ceil(4 / 2) + 1 = 3 (the best half
     and an incumbent) on fold 1, then the refit's EM runs (one per class and restart, plus
-    the background model): the plan of the halving, whatever the survivors; the last step
-    reaches it."""
+    the background model, for the refit and each cross-fitting fold): the plan of the
+    halving, whatever the survivors; the last step reaches it."""
     X, y = dataset
     calls = []
     est = HMMClassifier(**SMALL)
     HMMClassifierCV(est, {"n_states": [2, 3, 4, 5]}, cv=2, random_state=0).fit(
         X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
-    refit_runs = len(set(y)) * est.n_init + 1
+    refit_runs = (len(set(y)) * est.n_init + 1) * 4  # and again for each of 3 cross-fitting folds
     total = 4 + 3 + refit_runs
     # two went on to fold 1: 6 fold fits, then the refit's runs count up to the total
     assert calls[:6] == [(i, total, "grid") for i in range(1, 7)]
@@ -169,7 +169,8 @@ def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
     monkeypatch.setattr(HMMClassifier, "_fit", _fit)
     with parallel_config(backend="threading"):
         clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2, n_jobs=2, random_state=0).fit(X, y)
-    assert seen == [None, None, 2]  # the 2 fold fits (the search parallelises over them), then the refit
+    # the 2 fold fits (the search parallelises over them), then the refit and its 3 cross-fitting folds
+    assert seen == [None, None, 2, 2, 2, 2]
     assert clf.best_estimator_.n_jobs is None
 
 
@@ -447,7 +448,8 @@ def test_version_1_files_still_load(fitted, dataset, tmp_path):
 
 def test_the_refit_threshold_is_the_rate_quantile_of_the_searchs_out_of_fold_scores(dataset, monkeypatch):
     """The search's fold models (with their background models) score the held-out part;
-    the refit takes its open-set threshold from those scores and is not cross-fitted again."""
+    the refit takes its open-set threshold from those scores, not from its own
+    cross-fitting (which sets its stream_threshold_)."""
     from trajhmm import search
 
     X, y = dataset
@@ -460,11 +462,7 @@ def test_the_refit_threshold_is_the_rate_quantile_of_the_searchs_out_of_fold_sco
         captured.append(([rows[id(x)] for x in X_test], out[1]))
         return out
 
-    def no_cross_fitting(*args):
-        raise AssertionError("the refit was cross-fitted again")
-
     monkeypatch.setattr(search, "_fold_fit", spy)
-    monkeypatch.setattr(HMMClassifier, "_oof_rejection_scores", no_cross_fitting)
     clf = HMMClassifierCV(HMMClassifier(**SMALL, rejection_rate=0.2), {"n_states": [3]}, cv=2, random_state=0).fit(X, y)
     idx = np.concatenate([r for r, _ in captured])
     assert sorted(idx) == list(range(len(X)))  # every trajectory held out once

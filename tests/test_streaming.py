@@ -7,6 +7,7 @@ import pytest
 
 from trajhmm import HMMClassifier, load_model, save_model
 from trajhmm.exceptions import ConvergenceWarning, DataError, ModelFileError
+from trajhmm.persistence import model_metadata
 from trajhmm.preprocessing import resample
 from trajhmm.streaming import (
     Detection,
@@ -360,3 +361,104 @@ def test_cli_spot_a_file_and_a_live_pipe(model, three, tmp_path, capsys):
     finally:
         sys.stdin = stdin
     assert code == 1 and err.strip() == "trajhmm: error: <stdin>:2: expected 3 numbers, got '4,oops,6'"
+
+
+@pytest.fixture(scope="module")
+def scarce():
+    """4 noisy trajectories per class: class models that score held-out gestures low."""
+    X, y = make_sample_data.make_dataset(per_class=4, seed=1, n_points=101)
+    keep = [i for i, label in enumerate(y) if label in ("reach_x", "arc_up", "helix_ccw", "wave")]
+    rng = np.random.RandomState(0)
+    return [X[i] + 0.1 * rng.randn(*X[i].shape) for i in keep], np.array([y[i] for i in keep])
+
+
+def test_fit_sets_the_stream_threshold_from_held_out_ratios(scarce, monkeypatch):
+    """stream_threshold_ is min(-0.5, 0.3 quantile) of the cross-fitting folds' ratios of
+    held-out trajectories to their own class; streams take it unless told otherwise."""
+    from trajhmm import streaming
+
+    X, y = scarce
+    seen = []
+    whole_ratios = streaming.whole_ratios
+
+    def spy(model, held):
+        r = whole_ratios(model, held)
+        for x, row in zip(held, r):
+            i = next(i for i in range(len(X)) if np.array_equal(X[i], x))
+            seen.append(row[list(model.classes_).index(y[i])])
+        return r
+
+    monkeypatch.setattr(streaming, "whole_ratios", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = HMMClassifier(**FAST).fit(X, y)
+    assert len(seen) == len(X)  # every trajectory held out once
+    assert isinstance(clf.stream_threshold_, float) and np.isfinite(clf.stream_threshold_)
+    assert clf.stream_threshold_ == min(-0.5, np.quantile(seen, 0.3)) < -0.5
+    assert StreamClassifier(clf).threshold == clf.stream_threshold_
+    assert StreamClassifier(clf, threshold=-0.5).threshold == -0.5
+    # no cross-fitting, no fitted threshold: streams use -0.5
+    off = HMMClassifier(**FAST, rejection_rate=0).fit(X, y)
+    assert np.isnan(off.stream_threshold_) and StreamClassifier(off).threshold == -0.5
+
+
+def test_the_search_refit_has_a_stream_threshold(scarce):
+    from trajhmm import HMMClassifierCV
+
+    X, y = scarce
+    small = {k: v for k, v in FAST.items() if k != "random_state"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cv = HMMClassifierCV(HMMClassifier(**small), {"n_states": [3, 4]}, cv=2, random_state=0).fit(X, y)
+    value = cv.best_estimator_.stream_threshold_
+    assert np.isfinite(value) and value < -0.5
+    assert StreamClassifier(cv).threshold == value
+
+
+def test_model_files_keep_the_stream_threshold(model, tmp_path):
+    """Format 6 stores stream_threshold_ (NaN: none fitted); older files stream at -0.5;
+    a crafted value that is not one finite number (or NaN) is refused."""
+    import copy
+    import pickle
+
+    clf = copy.deepcopy(model)
+    clf.stream_threshold_ = -3.25
+    save_model(clf, tmp_path / "m.npz")
+    back = load_model(tmp_path / "m.npz")
+    assert back.stream_threshold_ == -3.25 and StreamClassifier(back).threshold == -3.25
+    with open(tmp_path / "m.pkl", "wb") as fh:
+        pickle.dump(clf, fh)
+    assert load_model(tmp_path / "m.pkl", trusted=True).stream_threshold_ == -3.25
+    clf.stream_threshold_ = np.nan
+    save_model(clf, tmp_path / "nan.npz")
+    assert np.isnan(load_model(tmp_path / "nan.npz").stream_threshold_)
+    resign(tmp_path / "m.npz", as_format(5))
+    old = load_model(tmp_path / "m.npz")
+    assert not hasattr(old, "stream_threshold_") and StreamClassifier(old).threshold == -0.5
+    del clf.stream_threshold_  # fitted before streams had a threshold: written as format 5
+    save_model(clf, tmp_path / "five.npz")
+    assert model_metadata(tmp_path / "five.npz")["format_version"] == 5
+    assert StreamClassifier(load_model(tmp_path / "five.npz")).threshold == -0.5
+    for bad, message in ((np.array([np.inf]), "non-finite"), (np.array([-1.0, -2.0]), "expected shape")):
+        save_model(back, tmp_path / "m.npz")
+        resign(tmp_path / "m.npz", lambda arrays, meta, bad=bad: arrays.update(stream_threshold_=bad))
+        with pytest.raises(ModelFileError, match=f"stream_threshold_: .*{message}"):
+            load_model(tmp_path / "m.npz")
+
+
+def test_cli_spot_takes_the_models_threshold(model, three, tmp_path, capsys):
+    import copy
+
+    from conftest import cli
+
+    stream, truth = three
+    strict = copy.deepcopy(model)
+    strict.stream_threshold_ = 50.0  # no window reaches it
+    save_model(strict, tmp_path / "m.npz")
+    np.savetxt(tmp_path / "rec.csv", stream, delimiter=",")
+    code, out, err = cli(["spot", tmp_path / "m.npz", tmp_path / "rec.csv"], capsys)
+    assert code == 0, err
+    assert out == ""
+    code, out, err = cli(["spot", tmp_path / "m.npz", tmp_path / "rec.csv", "--threshold", "-0.5"], capsys)
+    assert code == 0, err
+    assert [line.split("\t")[2] for line in out.splitlines()] == [str(t[2]) for t in truth]

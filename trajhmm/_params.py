@@ -129,8 +129,9 @@ PARAMS = {p.name: p for p in (
           cli_help={"train": "stratified cross-validation folds of the model search"}),
     Param("format", "choice", "text", "text: tab-separated; csv; json: one JSON object per line",
           choices=("text", "csv", "json"), commands=("predict", "spot")),
-    Param("threshold", "float", -0.5, "spot: the per-point log-likelihood ratio a window must reach against the "
-          "background and threshold models to be a gesture (lower finds more, and more false ones)",
+    Param("threshold", "float", None, "spot: the per-point log-likelihood ratio a window must reach against the "
+          "background and threshold models to be a gesture (lower finds more, and more false ones); none: the "
+          "model's fitted stream_threshold_, or -0.5 when it has none", none=True,
           commands=("spot",), metavar="NATS"),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
           "of files", low=1, commands=("predict",), metavar="N"),

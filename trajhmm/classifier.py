@@ -262,6 +262,13 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Thresholds of open-set rejection on the per-point log-likelihood ratio between
         the class model and the background model: one pooled value for every class
         (model files of format 1 and 2 hold per-class thresholds of the earlier rule).
+    stream_threshold_ : float
+        The default ``threshold`` of :class:`~trajhmm.StreamClassifier`: the 0.3 quantile
+        of the stream ratios (per point, to the reference) of the training trajectories
+        to their own class under the cross-fitting's fold models, at most -0.5 (module
+        :mod:`trajhmm.streaming`, "The threshold"). NaN when there was no cross-fitting
+        (``rejection_rate=0``, too few trajectories, a fold that could not be fitted) or
+        the model has a ``time_column``; streams then use -0.5.
 
     Examples
     --------
@@ -461,20 +468,25 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
         self.class_length_quantiles_ = streaming.length_quantiles(X, y_idx, len(classes))  # X checked by _segments
+        self.stream_threshold_ = np.nan
         if rejection is not None:
             self.background_model_ = runs[-1].model
             self.rejection_threshold_ = np.full(len(classes), -np.inf)
             if rejection == "oof" and self.rejection_rate > 0:
-                scores = self._oof_rejection_scores(X, y_idx, groups, progress, cache_dir, len(runs))
-                if scores is not None:
-                    self.rejection_threshold_[:] = rejection_threshold(scores, self.rejection_rate)
+                oof = self._oof_rejection_scores(X, y_idx, groups, progress, cache_dir, len(runs))
+                if oof is not None:
+                    self.rejection_threshold_[:] = rejection_threshold(oof[0], self.rejection_rate)
+                    self.stream_threshold_ = np.nan if oof[1] is None else streaming.fitted_threshold(oof[1])
         self._warn_not_converged()
         return self
 
     def _oof_rejection_scores(self, X, y_idx, groups, progress, cache_dir, done):
         """Open-set scores of every training trajectory from models that did not see it:
         ``_REJECTION_FOLDS`` stratified folds (by ``groups`` when given), each fitted like
-        this model. None, with a warning, when a class is too small to be held out."""
+        this model; and the per-point stream ratios (:func:`streaming.whole_ratios`) of
+        every training trajectory to its own class under those models (None for a model
+        with ``time_column``: streams refuse it). None, with a warning, when a class is
+        too small to be held out or a fold cannot be fitted."""
         smallest = int(np.bincount(y_idx).min())
         if smallest < 2:
             warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
@@ -485,30 +497,43 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         split_seed, *fold_seeds = rng.randint(np.iinfo(np.int32).max, size=_REJECTION_FOLDS + 1)
         folds = stratified_folds(y_idx, min(_REJECTION_FOLDS, smallest), groups, int(split_seed))
         scores = np.empty(len(y_idx))
+        stream = None if self.time_column is not None else np.empty(len(y_idx))
         for k, (train, test) in enumerate(folds):
-            fold = clone(self).set_params(random_state=int(fold_seeds[k]))
             report = None
             if progress is not None:
                 def report(d, t, info, k=k):
                     progress(done + k * t + d, done + len(folds) * t, {**info, "rejection_fold": k})
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)  # the model's own fit warns
-                    fold._fit([trajectories[i] for i in train], self.classes_[y_idx[train]], progress=report,
-                              cache_dir=cache_dir, rejection="background")
-            except DataError as exc:  # e.g. every feature constant in a fold's part of the data
-                warnings.warn(f"open-set rejection is off: its calibration fold {k} could not be fitted ({exc})",
-                              UserWarning, stacklevel=3)
+            fold = self._rejection_fold(k, int(fold_seeds[k]), [trajectories[i] for i in train],
+                                        self.classes_[y_idx[train]], report, cache_dir)
+            if fold is None:
                 return None
-            if len(fold.classes_) != len(self.classes_):
-                warnings.warn(f"open-set rejection is off: the training part of its calibration fold {k} has no "
-                              "trajectory of some class (with groups: every class needs trajectories of at least "
-                              "2 groups)", UserWarning, stacklevel=3)
-                return None
-            ll, ll_background = fold._log_likelihoods(fold.transform([trajectories[i] for i in test]), background=True)
+            held = [trajectories[i] for i in test]
+            ll, ll_background = fold._log_likelihoods(fold.transform(held), background=True)
             best = np.argmax(ll + np.log(fold.class_prior_), axis=1)
             scores[test] = fold._rejection_ratio(ll, ll_background, best)
-        return scores
+            if stream is not None:
+                stream[test] = streaming.whole_ratios(fold, held)[np.arange(len(test)), y_idx[test]]
+        return scores, stream
+
+    def _rejection_fold(self, k, seed, X, y, report, cache_dir):
+        """The classifier of cross-fitting fold ``k``, fitted on its training part like
+        this model (background model, no threshold); None, with a warning, when it cannot
+        be fitted or misses a class."""
+        fold = clone(self).set_params(random_state=seed)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # the model's own fit warns
+                fold._fit(X, y, progress=report, cache_dir=cache_dir, rejection="background")
+        except DataError as exc:  # e.g. every feature constant in a fold's part of the data
+            warnings.warn(f"open-set rejection is off: its calibration fold {k} could not be fitted ({exc})",
+                          UserWarning, stacklevel=4)
+            return None
+        if len(fold.classes_) != len(self.classes_):
+            warnings.warn(f"open-set rejection is off: the training part of its calibration fold {k} has no "
+                          "trajectory of some class (with groups: every class needs trajectories of at least "
+                          "2 groups)", UserWarning, stacklevel=4)
+            return None
+        return fold
 
     def _prepare_labels(self, y, n_samples):
         """``(classes, y_idx, counts, prior)``: the sorted labels, each sample's class

@@ -52,7 +52,8 @@ __all__ = [
 # temperature and the search's results). 3: rejection_rate (one pooled threshold).
 # 4: the time_column parameter, and how the training files were read (``reader``).
 # 5: class_length_quantiles_ (the durations seen in training: streams and prefixes).
-FORMAT_VERSION = 5
+# 6: stream_threshold_ (the default threshold of streams; NaN: none fitted, -0.5).
+FORMAT_VERSION = 6
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -166,6 +167,8 @@ def _fitted_state(clf):
     for name in _ARRAY_ATTRS:
         if hasattr(clf, name):
             arrays[name] = np.asarray(getattr(clf, name))
+    if hasattr(clf, "stream_threshold_"):
+        arrays["stream_threshold_"] = np.array([float(clf.stream_threshold_)])
     for k, (model, hist) in enumerate(zip(clf.models_, clf.log_likelihood_history_)):
         for key, value in hmm.model_arrays(model).items():
             arrays[f"model{k}.{key}"] = value
@@ -174,8 +177,7 @@ def _fitted_state(clf):
         arrays[f"background.{key}"] = value
     meta = {
         "format": "trajhmm-model",
-        # a model fitted before durations were kept (an old pickle) is a version-4 model
-        "format_version": FORMAT_VERSION if "class_length_quantiles_" in arrays else 4,
+        "format_version": _format_of(arrays),
         "versions": library_versions(),
         "estimator": type(clf).__name__,
         "params": _json_params(clf),
@@ -186,6 +188,14 @@ def _fitted_state(clf):
         "reader": {},
     }
     return arrays, meta
+
+
+def _format_of(arrays):
+    """The format of a model's arrays: a model fitted before streams had a threshold (an
+    old pickle) is a version-5 model, one fitted before durations were kept version 4."""
+    if "stream_threshold_" in arrays:
+        return FORMAT_VERSION
+    return 5 if "class_length_quantiles_" in arrays else 4
 
 
 #: What a model file may say of how its training data were read (``save_model(...,
@@ -696,8 +706,11 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
         if arr.dtype.kind != "f":
             continue
         # rejection_threshold_ is -inf when rejection is off (rejection_rate 0, or too few
-        # trajectories to calibrate it)
-        bad = np.isnan(arr) | (arr == np.inf) if name == "rejection_threshold_" else ~np.isfinite(arr)
+        # trajectories to calibrate it); stream_threshold_ is NaN when none was fitted
+        if name == "rejection_threshold_":
+            bad = np.isnan(arr) | (arr == np.inf)
+        else:
+            bad = np.isinf(arr) if name == "stream_threshold_" else ~np.isfinite(arr)
         if bad.any():
             fail(name, "non-finite value (nan or inf)")
     thresholds = arrays["rejection_threshold_"]
@@ -745,7 +758,8 @@ def _check_meta(meta, fail):
     if cv:
         _check_search_meta(meta, clf, fail)
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
-            "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5}
+            "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
+            "stream": meta["format_version"] >= 6}
 
 
 def _check_reader_time(meta, clf_params, fail):
@@ -843,6 +857,8 @@ def _layout(dims, allow_object=False):
         out["temperature_"] = ((1,), "f")
     if dims.get("lengths"):
         out["class_length_quantiles_"] = ((C, 5), "f")
+    if dims.get("stream"):
+        out["stream_threshold_"] = ((1,), "f")
     hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
     for k in range(C):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
@@ -975,6 +991,8 @@ def _from_arrays(arrays, meta, path):
     clf.converged_ = clf.converged_.astype(bool)
     clf.feature_mask_ = clf.feature_mask_.astype(bool)
     clf.n_iter_ = clf.n_iter_.astype(int)
+    if "stream_threshold_" in arrays:
+        clf.stream_threshold_ = float(arrays["stream_threshold_"][0])
     clf.n_features_in_ = int(meta["n_features_in"])
     clf.n_model_features_ = int(meta["n_model_features"])
     n_classes = int(meta["n_classes"])

@@ -45,7 +45,7 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
 from ._validation import check_labels, check_trajectories, plain_value
-from .classifier import HMMClassifier, _cancelled_when_left, rejection_threshold, stratified_folds
+from .classifier import _REJECTION_FOLDS, HMMClassifier, _cancelled_when_left, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifierCV", "Stages", "default_param_grid"]
@@ -230,7 +230,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     best_params_ : dict
         The chosen value of every searched parameter.
     best_estimator_ : HMMClassifier
-        Refitted on all the training data with ``best_params_``.
+        Refitted on all the training data with ``best_params_``, cross-fitted like
+        :meth:`HMMClassifier.fit` for its ``stream_threshold_`` (when ``rejection_rate``
+        > 0: the refit's fits again for each of 3 folds); its rejection threshold
+        comes from the search's own folds.
     best_score_ : float
         Its mean cross-validated accuracy.
     best_index_ : int
@@ -377,8 +380,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         base.set_params(random_state=seed, n_jobs=None)
         folds = self._folds(X, y_idx, groups, seed)
         log_prior = np.log(base._class_prior(np.bincount(y_idx, minlength=len(classes)).astype(float)))
-        runner = _Runner(X, y, _capped(folds, y_idx, seed), self.n_jobs, progress, stages,
-                         len(classes) * base.n_init + 1)
+        runner = _Runner(X, y, _capped(folds, y_idx, seed), self.n_jobs, progress, stages, _refit_runs(base, y_idx))
         runner.cache = None if cache_dir is None else _FoldCache(cache_dir, X, y_idx, classes)
         if cache_dir is not None and seed is None:
             warnings.warn("cache_dir: with random_state=None the folds and models differ on every run, so a "
@@ -392,7 +394,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             current = dict(best.params)
         if runner.hits:
             logger.info("resumed: %d finished (candidate, fold) fits taken from the cache %s", runner.hits, cache_dir)
-        self._finish(X, y, base, current, evaluated, folds, y_idx, log_prior, runner, cache_dir)
+        self._finish(X, y, groups, base, current, evaluated, folds, y_idx, log_prior, runner, cache_dir)
         return self
 
     def _seed(self, base):
@@ -419,13 +421,13 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         runner.run(cands, range(n_folds), base, name)
         return min(enumerate(cands), key=lambda ic: _rank_key(ic[1], ic[0], runner.folds, y_idx, log_prior))[1]
 
-    def _finish(self, X, y, base, best_params, evaluated, folds, y_idx, log_prior, runner, cache_dir=None):
+    def _finish(self, X, y, groups, base, best_params, evaluated, folds, y_idx, log_prior, runner, cache_dir=None):
         """Refit the best on everything, calibrate, and fill the fitted attributes."""
         best = next(c for c in evaluated if c.params == best_params and len(c.ll) == len(folds))
         est = clone(base).set_params(**best_params, n_jobs=self.n_jobs)
-        # the refit's rejection threshold comes from the search's out-of-fold scores below,
-        # not from another cross-fitting
-        est._fit(X, y, progress=runner.refit_progress(), cache_dir=cache_dir, rejection="background")
+        # the refit cross-fits like HMMClassifier.fit for its stream_threshold_; its rejection
+        # threshold is then replaced by the one of the search's out-of-fold scores below
+        est._fit(X, y, groups, progress=runner.refit_progress(), cache_dir=cache_dir)
         est.set_params(n_jobs=self._base().n_jobs)
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
@@ -570,6 +572,7 @@ class _Runner:
     def __init__(self, X, y, folds, n_jobs, progress, stages, refit_runs):
         self.X, self.y, self.folds, self.n_jobs, self.progress = X, y, folds, n_jobs, progress
         self.done, self.cache, self.hits = 0, None, 0
+        self.refit_runs = refit_runs
         self.total = sum(_planned(stage, len(folds)) for stage in stages) + refit_runs
 
     def run(self, cands, fold_ids, base, stage):
@@ -604,12 +607,25 @@ class _Runner:
             self.progress(self.done, self.total, {"stage": stage, "params": cand.params, "fold": fold})
 
     def refit_progress(self):
+        """The refit's ``progress``: its runs (the cross-fitting's included) count from
+        where the plan put them; a refit with more runs than planned raises the total."""
         if self.progress is None:
             return None
+        start = self.total - self.refit_runs
 
         def report(done, total, info):
-            self.progress(self.total - total + done, self.total, {**info, "stage": "refit"})
+            self.total = max(self.total, start + total)
+            self.progress(start + done, self.total, {**info, "stage": "refit"})
         return report
+
+
+def _refit_runs(base, y_idx):
+    """The EM runs the final refit plans: every class x restart and the background model,
+    again for each cross-fitting fold when the rejection is on (HMMClassifier.fit)."""
+    runs = (int(y_idx.max()) + 1) * base.n_init + 1
+    smallest = int(np.bincount(y_idx).min())
+    folds = min(_REJECTION_FOLDS, smallest) if base.rejection_rate > 0 and smallest >= 2 else 0
+    return runs * (1 + folds)
 
 
 # The fold fits of the search are cheaper than the refit: EM stops at a relative gain of
