@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from trajhmm import HMMClassifier
 from trajhmm.classifier import stratified_folds
 from trajhmm.exceptions import ConvergenceWarning
-from trajhmm.streaming import DEFAULT_THRESHOLD, StreamClassifier, predict_prefix
+from trajhmm.streaming import DEFAULT_THRESHOLD, StreamClassifier, fitted_threshold, predict_prefix, whole_ratios
 
 THRESHOLDS = (-8.0, -6.0, -4.0, -3.0, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
 FILLERS = ("pause", "scribble")
@@ -132,6 +132,34 @@ def choose_threshold(X, y, streams, n_letters, seed=0):
     return float(np.median(tied)), dict(zip(THRESHOLDS, f1))
 
 
+def threshold_rule(X, y, streams, n_letters, seed=0):
+    """The fitted default threshold (trajhmm.streaming.fitted_threshold of held-out
+    own-class ratios) against -0.5 and the best threshold, mean F1 over 3 folds of (X, y)
+    and both fillers: the study behind the default (README, "The threshold")."""
+    y_idx = np.unique(y, return_inverse=True)[1]
+    folds = stratified_folds(y_idx, 3, random_state=seed)
+    fits, own = [], []
+    for train, test in folds:
+        clf = fit([X[i] for i in train], y[train], rejection_rate=0)
+        ratios = whole_ratios(clf, [X[i] for i in test])
+        own.append(ratios[np.arange(len(test)), np.searchsorted(clf.classes_, y[test])])
+        fits.append(clf)
+    rule = fitted_threshold(np.concatenate(own))
+    grid = sorted(set(THRESHOLDS) | {rule})
+    f1 = dict.fromkeys(grid, 0.0)
+    for k, ((_, test), clf) in enumerate(zip(folds, fits)):
+        held, labels = [X[i] for i in test], y[test]
+        for filler in FILLERS:
+            stream, truth = streams.make(held, labels, min(n_letters, len(held)), filler, 1000 + k)
+            replay = _Replay(clf)
+            replay.run(stream, min(grid))  # records the window scores
+            replay.playing = True
+            for t in grid:
+                f1[t] += streams.f1(_triples(replay.run(stream, t)), truth)[2] / (len(folds) * len(FILLERS))
+    best = max(grid, key=lambda t: (f1[t], -abs(t - rule)))
+    return rule, f1, best
+
+
 def spotting(clf, X, y, streams, n_letters, seeds, threshold, rate):
     """Mean (precision, recall, F1) per filler, and the wall time and stream seconds."""
     out, wall, seconds = {}, 0.0, 0.0
@@ -202,6 +230,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3, help="test streams per filler")
     parser.add_argument("--rate", type=float, default=200.0, help="sampling rate (Hz) of the real-time factor")
     parser.add_argument("--skip-streams", action="store_true", help="print the prefix accuracies only")
+    parser.add_argument("--threshold-rule", action="store_true",
+                        help="only the study of the fitted default threshold, on folds of the train split")
     args = parser.parse_args(argv)
     streams = load_streams_module(args.streams)
     X, y, split = load_data(args.data)
@@ -209,6 +239,11 @@ def main(argv=None):
     Xtr, ytr, Xte, yte = [X[i] for i in tr], y[tr], [X[i] for i in te], y[te]
     print(f"data: {args.data}: {len(tr)} train / {len(te)} test trajectories, {len(np.unique(y))} classes")
 
+    if args.threshold_rule:
+        rule, f1, best = threshold_rule(Xtr, ytr, streams, args.cv_letters)
+        print(f"train-split folds, mean F1: {DEFAULT_THRESHOLD}: {f1[DEFAULT_THRESHOLD]:.3f}; the fitted rule "
+              f"({rule:.2f}): {f1[rule]:.3f}; best ({best:.2f}): {f1[best]:.3f}")
+        return 0
     clf = fit(Xtr, ytr) if args.skip_streams else streams_part(args, streams, Xtr, ytr, Xte, yte)
     for f, ours, naive in prefixes(clf, Xte, yte):
         print(f"prefix {int(f * 100):3d} %: accuracy {ours:.3f} (naive rule {naive:.3f})")

@@ -74,7 +74,7 @@ streams of the held-out fold with both fillers; mean F1): ERing 0.283 at -0.5, 0
 the rule (-8.9, the best); BasicMotions 0.567, 0.716 (-2.55; best 0.783); RacketSports
 0.582 (the best), 0.549 (-0.89); JapaneseVowels 0.487, 0.804 (-12.4, the best); the
 character data 0.961 (its quantile, +0.77, capped at -0.5; best 0.962). Mean over the
-five: 0.729 against 0.576 for -0.5.
+five: 0.729 against 0.576 for -0.5 (``scripts/benchmark_streaming.py --threshold-rule``).
 
 Prefixes
 --------
