@@ -66,6 +66,8 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
 
     code, out, _ = cli(["info", model_path], capsys)
     assert code == 0 and "format: trajhmm-model version 6" in out and "arc_up: n=8" in out
+    assert (f"open-set rejection: threshold {np.max(clf.rejection_threshold_):.4g} nats per point (rate 0.01); "
+            f"streams: default threshold {clf.stream_threshold_:.4g} (fitted)") in out
 
 
 def test_train_with_held_out_accuracy(tmp_path, data_dir, capsys):

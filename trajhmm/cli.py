@@ -634,6 +634,7 @@ def _cmd_info(args, out):
           + (f"; constant features dropped: {', '.join(dropped)}" if dropped else ""), file=out)
     print(f"model: {clf.n_states} states, n_mix={clf.n_mix}, {clf.covariance_type} covariance, {clf.topology}"
           + (f", max_jump={clf.max_jump}" if clf.max_jump is not None else ""), file=out)
+    print(_open_set_line(clf), file=out)
     print("parameters:", file=out)
     for key, value in sorted(clf.get_params().items()):
         print(f"  {key} = {value!r}", file=out)
@@ -650,6 +651,23 @@ def _cmd_info(args, out):
         print("model search (HMMClassifierCV):", file=out)
         _print_search(loaded, out)
     return EXIT_OK
+
+
+def _open_set_line(clf):
+    """``trajhmm info``'s line on open-set rejection and the streams' default threshold."""
+    from .streaming import DEFAULT_THRESHOLD
+
+    thresholds = np.asarray(getattr(clf, "rejection_threshold_", [-np.inf]), dtype=float)
+    if not np.isfinite(thresholds).any():
+        rejection = "off"
+    elif np.ptp(thresholds) > 0:  # model files of format 1 and 2: the earlier per-class rule
+        rejection = f"per-class thresholds {np.round(thresholds, 4).tolist()} nats per point"
+    else:
+        rejection = f"threshold {thresholds[0]:.4g} nats per point (rate {clf.rejection_rate:g})"
+    stream = float(getattr(clf, "stream_threshold_", np.nan))
+    default = (f"{stream:.4g} (fitted)" if np.isfinite(stream)
+               else f"{DEFAULT_THRESHOLD:g} (the model has no fitted one)")
+    return f"open-set rejection: {rejection}; streams: default threshold {default}"
 
 
 def _tune_grid(args):
