@@ -111,51 +111,48 @@ def _triples(detections):
     return [(d.start, d.end, d.label) for d in detections]
 
 
-def choose_threshold(X, y, streams, n_letters, seed=0):
-    """The threshold with the best mean F1 over held-out folds of (X, y) (module docstring)."""
+def _fold_models(X, y, seed):
+    """(fold model, held-out X, held-out y) of 3 stratified folds of (X, y)."""
     y_idx = np.unique(y, return_inverse=True)[1]
-    f1 = np.zeros(len(THRESHOLDS))
-    n = 0
-    for k, (train, test) in enumerate(stratified_folds(y_idx, 3, random_state=seed)):
-        clf = fit([X[i] for i in train], y[train], rejection_rate=0)
-        held, labels = [X[i] for i in test], y[test]
+    return [(fit([X[i] for i in train], y[train], rejection_rate=0), [X[i] for i in test], y[test])
+            for train, test in stratified_folds(y_idx, 3, random_state=seed)]
+
+
+def _mean_f1(folds, thresholds, streams, n_letters):
+    """Mean F1 of every threshold over the folds' held-out streams and both fillers, every
+    threshold tried on the same window scores."""
+    f1 = dict.fromkeys(thresholds, 0.0)
+    for k, (clf, held, labels) in enumerate(folds):
         for filler in FILLERS:
             stream, truth = streams.make(held, labels, min(n_letters, len(held)), filler, 1000 + k)
             replay = _Replay(clf)
-            replay.run(stream, min(THRESHOLDS))  # records the window scores
+            replay.run(stream, min(thresholds))  # records the window scores
             replay.playing = True
-            for j, threshold in enumerate(THRESHOLDS):
-                f1[j] += streams.f1(_triples(replay.run(stream, threshold)), truth)[2]
-            n += 1
-    f1 /= n
-    tied = [t for t, v in zip(THRESHOLDS, f1) if v >= f1.max() - 1e-12]
-    return float(np.median(tied)), dict(zip(THRESHOLDS, f1))
+            for t in thresholds:
+                f1[t] += streams.f1(_triples(replay.run(stream, t)), truth)[2] / (len(folds) * len(FILLERS))
+    return f1
+
+
+def choose_threshold(X, y, streams, n_letters, seed=0):
+    """The threshold with the best mean F1 over held-out folds of (X, y) (module docstring)."""
+    f1 = _mean_f1(_fold_models(X, y, seed), THRESHOLDS, streams, n_letters)
+    best = max(f1.values())
+    tied = [t for t in THRESHOLDS if f1[t] >= best - 1e-12]
+    return float(np.median(tied)), f1
 
 
 def threshold_rule(X, y, streams, n_letters, seed=0):
     """The fitted default threshold (trajhmm.streaming.fitted_threshold of held-out
     own-class ratios) against -0.5 and the best threshold, mean F1 over 3 folds of (X, y)
     and both fillers: the study behind the default (README, "The threshold")."""
-    y_idx = np.unique(y, return_inverse=True)[1]
-    folds = stratified_folds(y_idx, 3, random_state=seed)
-    fits, own = [], []
-    for train, test in folds:
-        clf = fit([X[i] for i in train], y[train], rejection_rate=0)
-        ratios = whole_ratios(clf, [X[i] for i in test])
-        own.append(ratios[np.arange(len(test)), np.searchsorted(clf.classes_, y[test])])
-        fits.append(clf)
+    folds = _fold_models(X, y, seed)
+    own = []
+    for clf, held, labels in folds:
+        ratios = whole_ratios(clf, held)
+        own.append(ratios[np.arange(len(held)), np.searchsorted(clf.classes_, labels)])
     rule = fitted_threshold(np.concatenate(own))
     grid = sorted(set(THRESHOLDS) | {rule})
-    f1 = dict.fromkeys(grid, 0.0)
-    for k, ((_, test), clf) in enumerate(zip(folds, fits)):
-        held, labels = [X[i] for i in test], y[test]
-        for filler in FILLERS:
-            stream, truth = streams.make(held, labels, min(n_letters, len(held)), filler, 1000 + k)
-            replay = _Replay(clf)
-            replay.run(stream, min(grid))  # records the window scores
-            replay.playing = True
-            for t in grid:
-                f1[t] += streams.f1(_triples(replay.run(stream, t)), truth)[2] / (len(folds) * len(FILLERS))
+    f1 = _mean_f1(folds, grid, streams, n_letters)
     best = max(grid, key=lambda t: (f1[t], -abs(t - rule)))
     return rule, f1, best
 
