@@ -108,7 +108,7 @@ def check_labels(y, n_samples):
     else:
         missing = []
     if len(missing):
-            raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
+        raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
     if values.dtype == object:
         kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)
                         else type(v).__name__ for v in values})

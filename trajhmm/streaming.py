@@ -193,10 +193,10 @@ class _Scorer:
         iu = np.triu_indices(d)
         columns = []
         for m in self.models:
-            covs = _state_covariances(m)
+            means, covs, _ = family_of(m).components(m, d)  # one Gaussian a state: mixtures of one
+            mu, covs = means[:, 0], covs[:, 0]
             prec = np.linalg.inv(covs)
             log_det = np.linalg.slogdet(covs)[1]
-            mu = np.asarray(m.means_, dtype=float)
             pmu = np.einsum("kij,kj->ki", prec, mu)
             quad = -0.5 * prec * (2.0 - np.eye(d))  # off-diagonal pairs counted once
             const = -0.5 * (d * np.log(2 * np.pi) + log_det + np.einsum("ki,ki->k", mu, pmu))
@@ -335,19 +335,6 @@ class _Scorer:
             cols = np.flatnonzero(need[i])
             ll[i, cols] = self.exact(log_b, i, cols)
         return ((ll[:C] - reference) / n_points).T, ll_threshold
-
-
-def _state_covariances(model):
-    """(K, d, d) covariance of every state of a Gaussian HMM, whatever its covariance type
-    (as the Gaussian emission family reads them)."""
-    K, d = model.n_components, model.n_features
-    c = np.asarray(model._covars_, dtype=float)
-    if model.covariance_type == "tied":
-        return np.broadcast_to(c, (K, d, d))
-    if model.covariance_type == "full":
-        return c
-    variances = np.broadcast_to(c.reshape(K, -1), (K, d))  # diag (K, d); spherical (K,) or (K, d)
-    return variances[:, :, None] * np.eye(d)
 
 
 def _features(clf, segs):
