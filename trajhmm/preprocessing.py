@@ -78,11 +78,19 @@ def resample(trajectory, n_points=50, method="time", times=None):
         pos = np.interp(np.linspace(0.0, t[-1] - t[0], n_points), t - t[0], np.arange(x.shape[0], dtype=float))
     else:
         pos = np.linspace(0.0, x.shape[0] - 1, n_points)
-    i0 = np.minimum(pos.astype(np.intp), x.shape[0] - 2)
-    frac = (pos - i0)[:, None]
-    out = x[i0] * (1.0 - frac) + x[i0 + 1] * frac
+    out = interpolate(x, pos)
     out[0], out[-1] = x[0], x[-1]
     return out
+
+
+def interpolate(x, pos):
+    """Linear interpolation of points ``x`` (..., n, d) at fractional sample positions
+    ``pos`` (any shape, values in [0, n - 1]): ``x[..., pos, :]``. The one formula every
+    resampling here uses (one trajectory, trajectories of one length, stream windows), so
+    all of them give the same numbers."""
+    i0 = np.clip(pos.astype(np.intp), 0, x.shape[-2] - 2)
+    frac = (pos - i0)[..., None]
+    return x[..., i0, :] * (1.0 - frac) + x[..., i0 + 1, :] * frac
 
 
 def check_times(times, n_points, name="times"):
@@ -129,10 +137,7 @@ def _resample_by_index(trajectories, n_points):
     for n in np.unique(lengths):
         rows = np.flatnonzero(lengths == n)
         group = np.stack([arrays[i] for i in rows])
-        pos = np.linspace(0.0, n - 1, n_points)
-        i0 = np.minimum(pos.astype(np.intp), n - 2)
-        frac = (pos - i0)[:, None]
-        seg = group[:, i0] * (1.0 - frac) + group[:, i0 + 1] * frac
+        seg = interpolate(group, np.linspace(0.0, n - 1, n_points))
         seg[:, 0], seg[:, -1] = group[:, 0], group[:, -1]
         out[rows] = seg
     return out

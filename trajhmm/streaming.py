@@ -348,9 +348,7 @@ def _window_segments(buf, starts, lengths, n_points):
     starts = np.asarray(starts, dtype=float)
     lengths = np.asarray(lengths, dtype=float)
     pos = starts[:, None] + np.linspace(0.0, 1.0, n_points)[None] * (lengths - 1.0)[:, None]
-    i0 = np.clip(pos.astype(np.intp), 0, len(buf) - 2)
-    frac = (pos - i0)[..., None]
-    return buf[i0] * (1.0 - frac) + buf[i0 + 1] * frac
+    return preprocessing.interpolate(buf, pos)
 
 
 def _windows(clf, buf, starts, lengths):
