@@ -38,8 +38,9 @@ class _KeepScores(HMMClassifier):
     """HMMClassifier that keeps the out-of-fold scores its threshold came from."""
 
     def _oof_rejection_scores(self, *args):
-        self.oof_scores = super()._oof_rejection_scores(*args)
-        return self.oof_scores
+        out = super()._oof_rejection_scores(*args)  # (open-set scores, stream ratios) or None
+        self.oof_scores = None if out is None else out[0]
+        return out
 
 
 def groups_of(classes):
