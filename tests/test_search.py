@@ -688,3 +688,22 @@ def test_cli_sigint_then_rerun_skips_the_finished_fits_and_writes_the_same_model
 
     X = load_dataset(data_dir).trajectories
     np.testing.assert_array_equal(load_model(model).predict_proba(X), load_model(fresh).predict_proba(X))
+
+
+def test_two_groups_give_two_folds_to_the_search_and_to_its_refit(dataset):
+    """Two subjects: the search cuts 2 folds, and the refit's cross-fitting (for the stream
+    threshold) cuts at most one fold per group instead of failing after the whole search."""
+    import warnings
+
+    X, y = dataset
+    groups = np.arange(len(y)) % 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cv = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2, 3]}, cv=2, random_state=0).fit(
+            X, y, groups=groups)
+    assert np.isfinite(cv.best_estimator_.stream_threshold_)  # cross-fitted on the two groups
+    assert np.isfinite(cv.best_estimator_.rejection_threshold_).all()
+    assert not [w for w in caught if "open-set rejection is off" in str(w.message)]
+    with pytest.warns(UserWarning, match="only one group"):
+        clf = HMMClassifier(**SMALL).fit(X, y, groups=np.zeros(len(y)))
+    assert np.isnan(clf.stream_threshold_) and np.isneginf(clf.rejection_threshold_).all()

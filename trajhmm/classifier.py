@@ -485,17 +485,25 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         ``_REJECTION_FOLDS`` stratified folds (by ``groups`` when given), each fitted like
         this model; and the per-point stream ratios (:func:`streaming.whole_ratios`) of
         every training trajectory to its own class under those models (None for a model
-        with ``time_column``: streams refuse it). None, with a warning, when a class is
-        too small to be held out or a fold cannot be fitted."""
+        with ``time_column``: streams refuse it). With ``groups``, at most one fold per
+        group. None, with a warning, when a class is too small to be held out, there is
+        one group, or a fold cannot be fitted."""
         smallest = int(np.bincount(y_idx).min())
         if smallest < 2:
             warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
                           f"calibrate, the smallest class has {smallest}", UserWarning, stacklevel=3)
             return None
+        n_folds = min(_REJECTION_FOLDS, smallest)
+        if groups is not None and len(groups) == len(y_idx):  # no group on both sides: a fold per group at most
+            n_folds = min(n_folds, len(np.unique(np.asarray(groups))))
+            if n_folds < 2:
+                warnings.warn("open-set rejection is off: its calibration folds keep each group on one side, and "
+                              "the training data have only one group", UserWarning, stacklevel=3)
+                return None
         trajectories = check_trajectories(X)
         rng = check_random_state(self.random_state)
         split_seed, *fold_seeds = rng.randint(np.iinfo(np.int32).max, size=_REJECTION_FOLDS + 1)
-        folds = stratified_folds(y_idx, min(_REJECTION_FOLDS, smallest), groups, int(split_seed))
+        folds = stratified_folds(y_idx, n_folds, groups, int(split_seed))
         scores = np.empty(len(y_idx))
         stream = None if self.time_column is not None else np.empty(len(y_idx))
         for k, (train, test) in enumerate(folds):

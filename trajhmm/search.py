@@ -427,7 +427,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         est = clone(base).set_params(**best_params, n_jobs=self.n_jobs)
         # the refit cross-fits like HMMClassifier.fit for its stream_threshold_; its rejection
         # threshold is then replaced by the one of the search's out-of-fold scores below
-        est._fit(X, y, groups, progress=runner.refit_progress(), cache_dir=cache_dir)
+        with warnings.catch_warnings():
+            # "open-set rejection is off" would be false here: its threshold comes from the search
+            warnings.filterwarnings("ignore", message="open-set rejection is off", category=UserWarning)
+            est._fit(X, y, groups, progress=runner.refit_progress(), cache_dir=cache_dir)
         est.set_params(n_jobs=self._base().n_jobs)
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
