@@ -179,7 +179,6 @@ class _Scorer:
         self.n_threshold_states = sum(sizes)
         self.real = np.concatenate([np.arange(k) + i * K for i, k in enumerate(sizes)])
         self._quad = self._quadratic_forms()
-        self.n_exact = 0  # (model, segment) pairs redone by the exact kernel
         self._reach = {}
 
     def _quadratic_forms(self):
@@ -274,7 +273,6 @@ class _Scorer:
     def exact(self, log_b, i, cols):
         """Exact log-likelihoods under model ``i`` of segments ``cols`` (the package's kernel)."""
         k = self.models[i].n_components
-        self.n_exact += len(cols)
         return forward_log_likelihood(np.ascontiguousarray(log_b[:, i, :k][:, :, cols].transpose(1, 0, 2)),
                                       np.asarray(self.models[i].startprob_), np.asarray(self.models[i].transmat_))
 
@@ -435,7 +433,7 @@ def _prefix_ratios(m, prefixes):
     out = np.empty(k.shape)
     for size in np.unique(k):
         rows = np.flatnonzero((k == size).any(axis=1))
-        segs = np.stack([preprocessing.resample(prefixes[i], size, m.clf.resample) for i in rows])
+        segs = preprocessing.resample_all([prefixes[i] for i in rows], size, m.clf.resample)
         hit = k[rows] == size
         out[rows] = np.where(hit, m.ratios(segs, relevant=hit), out[rows])
     return out, k
@@ -688,8 +686,7 @@ def whole_ratios(model, X):
     out = np.empty((len(trajectories), len(m.classes)))
     for i in range(0, len(trajectories), _WHOLE_CHUNK):
         part = trajectories[i : i + _WHOLE_CHUNK]
-        out[i : i + len(part)] = m.ratios(np.stack([preprocessing.resample(np.asarray(x, dtype=float), m.clf.n_points,
-                                                                           m.clf.resample) for x in part]))
+        out[i : i + len(part)] = m.ratios(preprocessing.resample_all(part, m.clf.n_points, m.clf.resample))
     return out
 
 
