@@ -1,6 +1,8 @@
 """One exit-code policy for every subcommand (issue 12): parameter errors exit 2 with one
 line naming the flag, outputs are checked before any work, data errors name the file."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,9 @@ BASE = {
     "plot states": ["plot", "states", "m.npz", "a", "-o", "s.png"],
     "info": ["info", "m.npz"],
 }
+
+# how a wrong number of dims in a file or table ends (the columns can be chosen there)
+HINT = " (choose the columns with columns= / --columns, time_column= / --time-column)"
 
 
 def bad_values(p):
@@ -203,7 +208,7 @@ def test_d6_wrong_dims_name_the_file_and_honour_skip(tmp_path, capsys, model_and
     code, _, err = cli(argv(all_flat), capsys)
     first = sorted(sorted(all_flat.iterdir())[0].iterdir())[0]
     assert code == 1 and err.count("\n") == 1, err
-    assert err == f"trajhmm: error: {first}: expected 3 dims like the model, got 2\n"
+    assert err == f"trajhmm: error: {first}: expected 3 dims like the model, got 2{HINT}\n"
     code, out, err = cli(argv(all_flat, "--on-invalid", "skip"), capsys)
     assert code == 1 and err.strip().splitlines()[-1].startswith(f"trajhmm: error: {all_flat}: no trajectory")
     # a folder whose files disagree: the odd one out is skipped (by the reader: majority)
@@ -220,7 +225,7 @@ def test_d6_evaluate_skips_trajectories_whose_dims_differ_from_the_model(fitted,
     X, y = dataset
     ds = TrajectoryDataset(trajectories=[x[:, :2] for x in X[:2]] + list(X[2:]), labels=list(y),
                            paths=[f"f{i}.csv" for i in range(len(X))], skipped=[("g.csv", "g.csv: unreadable")])
-    with pytest.raises(DataError, match=r"^f0.csv: expected 3 dims like the model, got 2$"):
+    with pytest.raises(DataError, match=r"^f0.csv: expected 3 dims like the model, got 2" + re.escape(HINT) + "$"):
         _evaluate(fitted, ds)
     report, skipped = _evaluate(fitted, ds, on_invalid="skip")
     assert [p for p, _ in skipped] == ["g.csv", "f0.csv", "f1.csv"] and report["n_samples"] == len(X) - 2

@@ -37,6 +37,13 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
     return arr
 
 
+def model_dims_error(name, model, dims, table=True):
+    """The DataError of a trajectory whose number of dims is not the model's; ``table``:
+    read from a file or table, where the columns can be chosen."""
+    hint = " (choose the columns with columns= / --columns, time_column= / --time-column)" if table else ""
+    return DataError(f"{name}: expected {model.n_features_in_} dims like the model, got {dims}{hint}")
+
+
 def check_trajectories(X, n_dims=None, names=None, dims_source=None):
     """Validate a collection of trajectories.
 

@@ -23,7 +23,7 @@ import numpy as np
 from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
-from ._validation import plain_value
+from ._validation import model_dims_error, plain_value
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
@@ -483,8 +483,7 @@ def _predict_tables(clf, args, reading):
     for path in args.paths:
         ds = load_table(path, **options)
         if ds.trajectories[0].shape[1] != clf.n_features_in_:
-            raise DataError(f"{path}: expected {clf.n_features_in_} dims like the model, got "
-                            f"{ds.trajectories[0].shape[1]} (choose the columns with --columns / --time-column)")
+            raise model_dims_error(path, clf, ds.trajectories[0].shape[1])
         rows = prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label)
         for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
             yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,

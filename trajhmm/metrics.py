@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from ._params import check_param
-from ._validation import plain_value
+from ._validation import model_dims_error, plain_value
 from .exceptions import DataError
 
 __all__ = ["evaluation_report"]
@@ -102,7 +102,7 @@ def _matching_dims(model, dataset, on_invalid, source="data"):
         dims = np.shape(traj)[1]
         if dims != model.n_features_in_:
             name = str(names[i]) if names is not None else f"trajectory {i}"
-            reason = f"{name}: expected {model.n_features_in_} dims like the model, got {dims}"
+            reason = str(model_dims_error(name, model, dims, table=names is not None))
             if on_invalid == "error":
                 raise DataError(reason)
             skipped.append((name, reason))

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
 from ._params import check_param
-from ._validation import check_trajectory
+from ._validation import check_trajectory, model_dims_error
 from .exceptions import DataError
 from .preprocessing import check_times
 
@@ -120,7 +120,7 @@ def _predict_batch(model, paths, reject, unknown, on_invalid, reader, cwd=None):
             except DataError as exc:  # name the file as the user gave it
                 raise DataError(str(exc).replace(where, path, 1)) from None
             if traj.shape[1] != model.n_features_in_:
-                raise DataError(f"{path}: expected {model.n_features_in_} dims like the model, got {traj.shape[1]}")
+                raise model_dims_error(path, model, traj.shape[1])
         except DataError as exc:
             if on_invalid == "error":
                 raise
@@ -177,7 +177,7 @@ def _json_trajectory(model, line, where):
             raise DataError(str(exc)) from None
         points = np.insert(points, time_column, t, axis=1)
     if points.shape[1] != model.n_features_in_:
-        raise DataError(f"{where}: expected {model.n_features_in_} dims like the model, got {points.shape[1]}")
+        raise model_dims_error(where, model, points.shape[1], table=False)
     return rec.get("id", where), points
 
 
