@@ -111,8 +111,8 @@ import numpy as np
 from . import preprocessing
 from ._validation import check_int, check_trajectories
 from .exceptions import DataError, ModelFileError
-from .hmm.emissions import family_of
 from .hmm.kernels import forward_log_likelihood, logsumexp
+from .hmm.stacked import stacked_models
 
 __all__ = ["Detection", "Guess", "StreamClassifier", "length_quantiles", "predict_prefix", "prefix_log_proba",
            "prefix_proba", "spot", "spot_lines"]
@@ -178,54 +178,19 @@ class _Scorer:
                                     1.0 - 1.0 / clf.n_points)
         self.n_threshold_states = sum(sizes)
         self.real = np.concatenate([np.arange(k) + i * K for i, k in enumerate(sizes)])
-        self._quad = self._quadratic_forms()
+        self._stack = stacked_models(self.models)
+        self._padding = np.arange(self.K)[None, :] >= np.array([m.n_components for m in self.models])[:, None]
         self._reach = {}
-
-    def _quadratic_forms(self):
-        """Every Gaussian state of every model as one column of W, with log N(x | mu, S) =
-        phi(x) @ W[:, g] where phi(x) holds the monomials x_i x_j (i <= j), x_i and 1: one
-        matrix product scores all states at once. None when a model is a GMM-HMM (scored by
-        its emission family instead)."""
-        if any(family_of(m).n_mix != 1 for m in self.models):
-            return None
-        d = self.models[0].n_features
-        iu = np.triu_indices(d)
-        columns = []
-        for m in self.models:
-            means, covs, _ = family_of(m).components(m, d)  # one Gaussian a state: mixtures of one
-            mu, covs = means[:, 0], covs[:, 0]
-            prec = np.linalg.inv(covs)
-            log_det = np.linalg.slogdet(covs)[1]
-            pmu = np.einsum("kij,kj->ki", prec, mu)
-            quad = -0.5 * prec * (2.0 - np.eye(d))  # off-diagonal pairs counted once
-            const = -0.5 * (d * np.log(2 * np.pi) + log_det + np.einsum("ki,ki->k", mu, pmu))
-            w = np.concatenate([quad[:, iu[0], iu[1]], pmu, const[:, None]], axis=1)  # (k, q)
-            if m.n_components < self.K:
-                pad = np.zeros((self.K - m.n_components, w.shape[1]))
-                pad[:, -1] = -np.inf
-                w = np.vstack([w, pad])
-            columns.append(w)
-        W = np.concatenate(columns)  # (M * K, q)
-        finite = np.isfinite(W).all(axis=1)
-        return iu, np.where(finite[:, None], W, 0.0), finite
 
     def log_emissions(self, segs):
         """(T, M, K, n) log densities of every state of every model (padding: -inf), time
-        first so that each step of the forward passes reads one contiguous block."""
+        first so that each step of the forward passes reads one contiguous block. The
+        densities are :class:`~trajhmm.hmm.stacked.StackedModels`' (the predictions' own)."""
         n, T, d = segs.shape
-        M = len(self.models)
-        if self._quad is not None:
-            iu, W, finite = self._quad
-            x = segs.transpose(1, 2, 0)  # (T, d, n)
-            phi = np.concatenate([x[:, iu[0]] * x[:, iu[1]], x, np.ones((T, 1, n))], axis=1)
-            out = np.matmul(W, phi)  # (T, M * K, n)
-            out[:, ~finite] = -np.inf
-            return out.reshape(T, M, self.K, n)
         points = np.ascontiguousarray(segs.transpose(2, 1, 0)).reshape(d, T * n)
-        out = np.full((M, self.K, T, n), -np.inf)
         with np.errstate(under="ignore"):
-            for i, m in enumerate(self.models):
-                out[i, : m.n_components] = family_of(m).log_densities(m, points).reshape(-1, T, n)
+            out = self._stack.log_densities(points).reshape(len(self.models), self.K, T, n)
+        out[self._padding] = -np.inf
         return np.ascontiguousarray(out.transpose(2, 0, 1, 3))
 
     def _reachable(self, T):
