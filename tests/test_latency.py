@@ -79,6 +79,23 @@ def test_models_of_different_sizes_and_families_stack_together():
     np.testing.assert_allclose(stack.log_likelihoods(Y[:1]), ref[:1], rtol=1e-9)
 
 
+@pytest.mark.parametrize("ct", _hmm.COVARIANCE_TYPES)
+def test_quadratic_forms_give_the_same_densities_for_gaussian_states(ct):
+    """The streams' emission path (one product with the quadratic forms) equals the
+    whitened one near the data, for models of different sizes (padding included), and is
+    refused (None) for mixtures."""
+    models = [_fit(ct, 1, "left-right", 0, n_states=3), _fit(ct, 1, "ergodic", 1, n_states=5)]
+    stack = _hmm.stacked_models(models)
+    Y = _segments(n=4, seed=5)  # (n, T, d)
+    points = np.ascontiguousarray(Y.transpose(2, 1, 0)).reshape(3, -1)
+    want = stack.log_densities(points).reshape(2 * 5, -1)
+    got = stack.quadratic_log_densities(points)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    batched = stack.quadratic_log_densities(Y.transpose(1, 2, 0))  # (T, d, n) -> (T, G, n)
+    np.testing.assert_allclose(batched, want.reshape(10, Y.shape[1], -1).transpose(1, 0, 2), rtol=1e-9, atol=1e-9)
+    assert _hmm.stacked_models([_fit(ct, 2, "left-right", 0)]).quadratic_forms() is None
+
+
 def test_a_path_far_behind_that_later_wins_is_not_lost():
     """tests/test_hmm.py's case through both stacked passes (one segment and a batch)."""
     model, segs = far_behind_case()

@@ -187,9 +187,14 @@ class _Scorer:
         first so that each step of the forward passes reads one contiguous block. The
         densities are :class:`~trajhmm.hmm.stacked.StackedModels`' (the predictions' own)."""
         n, T, d = segs.shape
+        M = len(self.models)
+        if self._stack.quadratic_forms() is not None:  # Gaussian states: one product, time first
+            out = self._stack.quadratic_log_densities(segs.transpose(1, 2, 0)).reshape(T, M, self.K, n)
+            out[:, self._padding] = -np.inf
+            return out
         points = np.ascontiguousarray(segs.transpose(2, 1, 0)).reshape(d, T * n)
         with np.errstate(under="ignore"):
-            out = self._stack.log_densities(points).reshape(len(self.models), self.K, T, n)
+            out = self._stack.log_densities(points).reshape(M, self.K, T, n)
         out[self._padding] = -np.inf
         return np.ascontiguousarray(out.transpose(2, 0, 1, 3))
 
