@@ -13,6 +13,7 @@ import trajhmm.classifier
 import trajhmm.persistence
 from trajhmm import HMMClassifier
 from trajhmm._cache import CACHEDIR_TAG, FitCache, fingerprint
+from trajhmm.classifier import rejection_folds
 from trajhmm.exceptions import DataError
 from trajhmm.hmm import model_arrays
 
@@ -239,7 +240,8 @@ def test_remove_refuses_a_file(tmp_path):
 
 # ------------------------------------------------------------------ HMMClassifier.fit
 PARAMS = dict(FAST, n_init=2)  # 4 classes x 2 restarts + the background: 9 EM runs, then the same for
-N_RUNS = 9 * 4  # each of the 3 folds that calibrate open-set rejection
+FOLDS = rejection_folds(32, 8)  # the folds that calibrate open-set rejection (32 trajectories, 8 a class)
+N_RUNS = 9 * (1 + FOLDS)  # each of them
 
 
 @pytest.fixture
@@ -293,8 +295,8 @@ def test_a_second_fit_with_the_cache_runs_no_em_and_gives_the_same_model(dataset
     # cached runs still count as done, in the order of the runs
     assert [(done, total) for done, total, _ in reports] == [(k, 9) for k in range(1, 10)] + \
         [(k, N_RUNS) for k in range(10, N_RUNS + 1)]  # the folds' runs join the total when they start
-    assert [info["label"] for _, _, info in reports][8::9] == ["(background)"] * 4
-    assert [info.get("rejection_fold") for _, _, info in reports][::9] == [None, 0, 1, 2]
+    assert [info["label"] for _, _, info in reports][8::9] == ["(background)"] * (1 + FOLDS)
+    assert [info.get("rejection_fold") for _, _, info in reports][::9] == [None, *range(FOLDS)]
     assert all(info["n_iter"] >= 1 for _, _, info in reports)
 
 

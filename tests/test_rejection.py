@@ -58,12 +58,13 @@ def small():
 
 def test_threshold_is_the_rate_quantile_of_out_of_fold_scores(small):
     clf, X, y, _, fold_fits, oof = small
-    # 3 folds: each training trajectory is held out of exactly one fold fit, and its score
-    # comes from that fold's models (not from a model that saw it)
-    assert len(fold_fits) == 3
+    # small data: as many folds as the smallest class (6) allows; each training trajectory is
+    # held out of exactly one fold fit, and its score comes from that fold's models (not
+    # from a model that saw it)
+    assert len(fold_fits) == 6
     held_out = [sum(id(x) not in set(f) for f in fold_fits) for x in X]
     assert held_out == [1] * len(X)
-    assert all(len(set(f)) == 2 * len(X) // 3 for f in fold_fits)  # stratified: 4 of each of the 6 per class
+    assert all(len(set(f)) == 5 * len(X) // 6 for f in fold_fits)  # stratified: 5 of each of the 6 per class
     assert np.isfinite(oof).all()
     np.testing.assert_array_equal(clf.rejection_threshold_, np.full(len(KNOWN), np.quantile(oof, RATE)))
     # out-of-fold scores are lower than the model's own training scores (why the
@@ -72,6 +73,22 @@ def test_threshold_is_the_rate_quantile_of_out_of_fold_scores(small):
     idx = np.searchsorted(clf.classes_, y)
     own = (ll[np.arange(len(X)), idx] - ll[:, -1]) / clf.n_points
     assert np.median(oof) < np.median(own)
+
+
+@pytest.mark.parametrize("n_samples, smallest, n_groups, folds", [
+    (30, 5, None, 5),  # ERing's train split: capped by the smallest class
+    (151, 30, None, 10),  # RacketSports: small data, 10 folds
+    (600, 60, None, 5),  # about 3000 trajectories fitted by the folds
+    (1422, 60, None, 3),  # the character data and anything larger: 3
+    (100000, 5000, None, 3),
+    (151, 30, 4, 4),  # a group stays on one side
+    (151, 30, 1, 0),  # one group: nothing to cross-fit
+    (40, 1, None, 0),  # a class of one
+])
+def test_more_calibration_folds_on_small_data(n_samples, smallest, n_groups, folds):
+    from trajhmm.classifier import rejection_folds
+
+    assert rejection_folds(n_samples, smallest, n_groups) == folds
 
 
 def test_folds_keep_each_group_on_one_side():

@@ -115,8 +115,9 @@ def test_progress_on_stderr_and_quiet(tmp_path):
     model = tmp_path / "m.npz"
     proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS, "--no-search", "--progress"])
     assert proc.returncode == 0, proc.stderr
-    # 10 classes + background, then the same 11 runs for each of the 3 folds that calibrate rejection
-    assert "training: 100%" in proc.stderr and "44/44" in proc.stderr
+    # 10 classes + background, then the same 11 runs for each of the 10 folds that calibrate
+    # rejection (120 trajectories, 12 a class: small data, the most folds)
+    assert "training: 100%" in proc.stderr and "121/121" in proc.stderr
     assert "log-likelihood" in proc.stderr
     proc = _run(["predict", model, SAMPLE_DATA, "--progress", "--output", tmp_path / "p.tsv"])
     assert proc.returncode == 0 and "predicting: 100%" in proc.stderr and "120/120" in proc.stderr

@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from trajhmm import HMMClassifier, HMMClassifierCV, load_model, save_model
 from trajhmm._params import ParameterError
 from trajhmm.calibration import calibrated_log_proba, expected_calibration_error, fit_temperature
+from trajhmm.classifier import rejection_folds
 from trajhmm.exceptions import DataError, ModelFileError
 from trajhmm.search import Stages, default_param_grid
 
@@ -144,7 +145,9 @@ def test_progress_counts_to_the_planned_total(dataset):
     est = HMMClassifier(**SMALL)
     HMMClassifierCV(est, {"n_states": [2, 3, 4, 5]}, cv=2, random_state=0).fit(
         X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
-    refit_runs = (len(set(y)) * est.n_init + 1) * 4  # and again for each of 3 cross-fitting folds
+    folds = rejection_folds(len(y), 8)  # 8 trajectories a class: 8 cross-fitting folds
+    assert folds == 8
+    refit_runs = (len(set(y)) * est.n_init + 1) * (1 + folds)  # and again for each cross-fitting fold
     total = 4 + 3 + refit_runs
     # two went on to fold 1: 6 fold fits, then the refit's runs count up to the total
     assert calls[:6] == [(i, total, "grid") for i in range(1, 7)]
@@ -169,8 +172,8 @@ def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
     monkeypatch.setattr(HMMClassifier, "_fit", _fit)
     with parallel_config(backend="threading"):
         clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2, n_jobs=2, random_state=0).fit(X, y)
-    # the 2 fold fits (the search parallelises over them), then the refit and its 3 cross-fitting folds
-    assert seen == [None, None, 2, 2, 2, 2]
+    # the 2 fold fits (the search parallelises over them), then the refit and its 8 cross-fitting folds
+    assert seen == [None, None] + [2] * (1 + 8)
     assert clf.best_estimator_.n_jobs is None
 
 
@@ -446,32 +449,30 @@ def test_version_1_files_still_load(fitted, dataset, tmp_path):
     np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted.predict_proba(X))
 
 
-def test_the_refit_threshold_is_the_rate_quantile_of_the_searchs_out_of_fold_scores(dataset, monkeypatch):
-    """The search's fold models (with their background models) score the held-out part;
-    the refit takes its open-set threshold from those scores, not from its own
-    cross-fitting (which sets its stream_threshold_)."""
+def test_the_refit_thresholds_are_those_of_a_plain_fit_of_the_chosen_parameters(dataset, monkeypatch):
+    """The search's fold fits train class models only (no background model: nothing of
+    theirs sets a threshold); the refit cross-fits like HMMClassifier.fit, so its open-set
+    and stream thresholds are those of HMMClassifier(**best_params).fit on the same data."""
     from trajhmm import search
 
     X, y = dataset
-    rows = {id(x): i for i, x in enumerate(X)}
-    captured = []
+    widths = []
     real = search._fold_fit
 
     def spy(index, params, X_train, y_train, X_test):
         out = real(index, params, X_train, y_train, X_test)
-        captured.append(([rows[id(x)] for x in X_test], out[1]))
+        widths.append(out[1].shape[1])
         return out
 
     monkeypatch.setattr(search, "_fold_fit", spy)
-    clf = HMMClassifierCV(HMMClassifier(**SMALL, rejection_rate=0.2), {"n_states": [3]}, cv=2, random_state=0).fit(X, y)
-    idx = np.concatenate([r for r, _ in captured])
-    assert sorted(idx) == list(range(len(X)))  # every trajectory held out once
-    both = np.concatenate([ll for _, ll in captured])
-    ll, ll_background = both[:, :-1], both[:, -1]
+    clf = HMMClassifierCV(HMMClassifier(**SMALL, rejection_rate=0.2), {"n_states": [2, 3]}, cv=2,
+                          random_state=0).fit(X, y)
+    assert widths and set(widths) == {len(set(y))}  # one column a class, none for a background model
     est = clf.best_estimator_
-    pred = np.argmax(calibrated_log_proba(ll, np.log(est.class_prior_), clf.temperature_), axis=1)
-    score = (ll[np.arange(len(ll)), pred] - ll_background) / est.n_points
-    np.testing.assert_allclose(est.rejection_threshold_, np.quantile(score, 0.2), rtol=1e-12)
+    plain = HMMClassifier(**{**est.get_params(), "n_jobs": None}).fit(X, y)
+    np.testing.assert_array_equal(est.rejection_threshold_, plain.rejection_threshold_)
+    np.testing.assert_array_equal(est.stream_threshold_, plain.stream_threshold_)
+    assert np.isfinite(est.rejection_threshold_).all()
 
 
 @pytest.mark.parametrize("version", [1, 2])

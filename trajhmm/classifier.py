@@ -38,10 +38,27 @@ logger = logging.getLogger(__name__)
 
 _SCORE_CHUNK = 8192
 # Open-set rejection: the background model is trained on at most this many segments; the
-# threshold is the rejection_rate quantile of out-of-fold scores from this many folds
-# (README, "Open-set rejection").
+# threshold is the rejection_rate quantile of out-of-fold scores from _REJECTION_FOLDS
+# folds, more (up to _REJECTION_MAX_FOLDS) on small data, as many as a budget of
+# _REJECTION_BUDGET trajectories fitted by the folds allows (rejection_folds; README,
+# "Open-set rejection": chosen on the train splits of ../shared/data).
 _BACKGROUND_MAX_SEGMENTS = 400
 _REJECTION_FOLDS = 3
+_REJECTION_MAX_FOLDS = 10
+_REJECTION_BUDGET = 3000
+
+
+def rejection_folds(n_samples, smallest_class, n_groups=None):
+    """The number of cross-fitting folds of the open-set threshold: 3, or more on small
+    data, where fold models trained on two thirds of it score the held-out trajectories
+    far lower than the final model scores new ones (the threshold came out too lax):
+    ``_REJECTION_BUDGET // n_samples`` folds, between 3 and 10, so that the folds fit
+    about ``_REJECTION_BUDGET`` trajectories at most (2 x n_samples above that). At most
+    the smallest class's size (each fold holds out one of its trajectories) and the
+    number of groups (a group stays on one side); below 2, there is no cross-fitting (0)."""
+    k = min(max(_REJECTION_FOLDS, _REJECTION_BUDGET // max(int(n_samples), 1)), _REJECTION_MAX_FOLDS)
+    k = min(k, int(smallest_class), int(n_groups) if n_groups is not None else k)
+    return k if k >= 2 else 0
 
 
 def stratified_folds(y_idx, n_splits, groups=None, random_state=None):
@@ -221,8 +238,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Open-set rejection (see :meth:`is_unknown`): the fraction of known-class
         trajectories one accepts to see rejected. The threshold is this quantile of
         out-of-fold scores: :meth:`fit` cross-fits 3 folds (stratified; by ``groups``
-        when given) on top of the model itself, about twice the cost of the fit. 0 turns
-        rejection off (no cross-fitting; nothing is ever unknown).
+        when given) on top of the model itself, about twice the cost of the fit; on small
+        data up to 10 folds (about 3000 trajectories fitted by the folds at most:
+        :func:`rejection_folds`). 0 turns rejection off (no cross-fitting; nothing is ever
+        unknown).
     random_state : int, RandomState or None, default=None
         Seeds every initialisation. All per-task seeds are drawn before work is handed to
         joblib, so results do not depend on ``n_jobs``.
@@ -447,9 +466,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, groups=None, *, progress=None, cache_dir=None, rejection="oof"):
         """:meth:`fit`. ``rejection``: "oof" (fit's: background model, threshold from
-        cross-fitted scores), "background" (background model; the threshold, -inf, is
-        left to the caller: the model search sets it from its own out-of-fold scores) or
-        None (class models only). The class models are the same in every case."""
+        cross-fitted scores), "background" (background model, threshold -inf: the
+        cross-fitting's fold models, scored by the caller) or None (class models only: the
+        model search's fold fits). The class models are the same in every case."""
         self._check_params()
         segs = self._segments(X)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
@@ -482,8 +501,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def _oof_rejection_scores(self, X, y_idx, groups, progress, cache_dir, done):
         """Open-set scores of every training trajectory from models that did not see it:
-        ``_REJECTION_FOLDS`` stratified folds (by ``groups`` when given), each fitted like
-        this model; and the per-point stream ratios (:func:`streaming.whole_ratios`) of
+        :func:`rejection_folds` stratified folds (by ``groups`` when given), each fitted
+        like this model; and the per-point stream ratios (:func:`streaming.whole_ratios`) of
         every training trajectory to its own class under those models (None for a model
         with ``time_column``: streams refuse it). With ``groups``, at most one fold per
         group. None, with a warning, when a class is too small to be held out, there is
@@ -493,16 +512,15 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
                           f"calibrate, the smallest class has {smallest}", UserWarning, stacklevel=3)
             return None
-        n_folds = min(_REJECTION_FOLDS, smallest)
-        if groups is not None and len(groups) == len(y_idx):  # no group on both sides: a fold per group at most
-            n_folds = min(n_folds, len(np.unique(np.asarray(groups))))
-            if n_folds < 2:
-                warnings.warn("open-set rejection is off: its calibration folds keep each group on one side, and "
-                              "the training data have only one group", UserWarning, stacklevel=3)
-                return None
+        grouped = groups is not None and len(groups) == len(y_idx)  # no group on both sides
+        n_folds = rejection_folds(len(y_idx), smallest, len(np.unique(np.asarray(groups))) if grouped else None)
+        if grouped and n_folds < 2:
+            warnings.warn("open-set rejection is off: its calibration folds keep each group on one side, and "
+                          "the training data have only one group", UserWarning, stacklevel=3)
+            return None
         trajectories = check_trajectories(X)
         rng = check_random_state(self.random_state)
-        split_seed, *fold_seeds = rng.randint(np.iinfo(np.int32).max, size=_REJECTION_FOLDS + 1)
+        split_seed, *fold_seeds = rng.randint(np.iinfo(np.int32).max, size=n_folds + 1)
         folds = stratified_folds(y_idx, n_folds, groups, int(split_seed))
         scores = np.empty(len(y_idx))
         stream = None if self.time_column is not None else np.empty(len(y_idx))
