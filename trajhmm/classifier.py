@@ -800,16 +800,6 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
 
 def rejection_threshold(scores, rate):
-    """The open-set threshold: the ``k``-th lowest of the ``n`` out-of-fold scores of known
-    trajectories, ``k = floor(rate * (n + 1))`` (a trajectory is unknown below it).
-
-    A new known trajectory scores below the k-th of n exchangeable scores with probability
-    k / (n + 1) <= rate (split-conformal): the rate is an upper bound even on small data,
-    where the plain quantile rejects more (with 30 scores, the 0.01 quantile lies between
-    the two lowest: about 4 % of new trajectories fall below it). With fewer than
-    ``1 / rate - 1`` scores no order statistic honours the rate; the lowest score is taken
-    (k = 1: about ``1 / (n + 1)`` of new known trajectories rejected), so that clearly
-    foreign input is still caught on small data."""
-    scores = np.sort(np.asarray(scores, dtype=float))
-    k = max(1, int(np.floor(rate * (len(scores) + 1) + 1e-9)))
-    return float(scores[k - 1])
+    """The open-set threshold: the ``rate`` quantile of out-of-fold scores of known
+    trajectories (a trajectory is unknown below it)."""
+    return float(np.quantile(np.asarray(scores, dtype=float), rate))
