@@ -449,30 +449,32 @@ def test_version_1_files_still_load(fitted, dataset, tmp_path):
     np.testing.assert_array_equal(load_model(path).predict_proba(X), fitted.predict_proba(X))
 
 
-def test_the_refit_thresholds_are_those_of_a_plain_fit_of_the_chosen_parameters(dataset, monkeypatch):
-    """The search's fold fits train class models only (no background model: nothing of
-    theirs sets a threshold); the refit cross-fits like HMMClassifier.fit, so its open-set
-    and stream thresholds are those of HMMClassifier(**best_params).fit on the same data."""
+def test_the_refit_threshold_is_the_rate_quantile_of_the_searchs_out_of_fold_scores(dataset, monkeypatch):
+    """The search's fold models (with their background models) score the held-out part;
+    the refit takes its open-set threshold from those scores, not from its own
+    cross-fitting (which sets its stream_threshold_)."""
     from trajhmm import search
 
     X, y = dataset
-    widths = []
+    rows = {id(x): i for i, x in enumerate(X)}
+    captured = []
     real = search._fold_fit
 
     def spy(index, params, X_train, y_train, X_test):
         out = real(index, params, X_train, y_train, X_test)
-        widths.append(out[1].shape[1])
+        captured.append(([rows[id(x)] for x in X_test], out[1]))
         return out
 
     monkeypatch.setattr(search, "_fold_fit", spy)
-    clf = HMMClassifierCV(HMMClassifier(**SMALL, rejection_rate=0.2), {"n_states": [2, 3]}, cv=2,
-                          random_state=0).fit(X, y)
-    assert widths and set(widths) == {len(set(y))}  # one column a class, none for a background model
+    clf = HMMClassifierCV(HMMClassifier(**SMALL, rejection_rate=0.2), {"n_states": [3]}, cv=2, random_state=0).fit(X, y)
+    idx = np.concatenate([r for r, _ in captured])
+    assert sorted(idx) == list(range(len(X)))  # every trajectory held out once
+    both = np.concatenate([ll for _, ll in captured])
+    ll, ll_background = both[:, :-1], both[:, -1]
     est = clf.best_estimator_
-    plain = HMMClassifier(**{**est.get_params(), "n_jobs": None}).fit(X, y)
-    np.testing.assert_array_equal(est.rejection_threshold_, plain.rejection_threshold_)
-    np.testing.assert_array_equal(est.stream_threshold_, plain.stream_threshold_)
-    assert np.isfinite(est.rejection_threshold_).all()
+    pred = np.argmax(calibrated_log_proba(ll, np.log(est.class_prior_), clf.temperature_), axis=1)
+    score = (ll[np.arange(len(ll)), pred] - ll_background) / est.n_points
+    np.testing.assert_allclose(est.rejection_threshold_, np.quantile(score, 0.2), rtol=1e-12)
 
 
 @pytest.mark.parametrize("version", [1, 2])

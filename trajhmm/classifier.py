@@ -466,9 +466,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, groups=None, *, progress=None, cache_dir=None, rejection="oof"):
         """:meth:`fit`. ``rejection``: "oof" (fit's: background model, threshold from
-        cross-fitted scores), "background" (background model, threshold -inf: the
-        cross-fitting's fold models, scored by the caller) or None (class models only: the
-        model search's fold fits). The class models are the same in every case."""
+        cross-fitted scores), "background" (background model; the threshold, -inf, is
+        left to the caller: the model search sets it from its own out-of-fold scores) or
+        None (class models only). The class models are the same in every case."""
         self._check_params()
         segs = self._segments(X)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))

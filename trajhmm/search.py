@@ -45,7 +45,7 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
 from ._validation import check_labels, check_trajectories, plain_value
-from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, stratified_folds
+from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifierCV", "Stages", "default_param_grid"]
@@ -157,7 +157,7 @@ class _Candidate:
 
     def __init__(self, params, stage):
         self.params, self.stage = params, stage
-        self.ll, self.seconds = {}, {}
+        self.ll, self.ll_background, self.seconds = {}, {}, {}
 
     def rows(self, folds):
         idx = [f for f in range(len(folds)) if f in self.ll]
@@ -183,16 +183,17 @@ class _Candidate:
 
 
 def _fold_fit(index, params, X_train, y_train, X_test):
-    """Fit one candidate's class models on one fold: ``(index, log-likelihoods of X_test
-    under them, fit seconds)``. No background model: the refit's own cross-fitting sets the
-    open-set threshold."""
+    """Fit one candidate on one fold: ``(index, log-likelihoods of X_test, fit seconds)``,
+    the log-likelihoods under the class models and, in the last column, under the
+    background model (the out-of-fold scores of open-set rejection)."""
     clf = HMMClassifier(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fold models are thrown away
         t0 = time.perf_counter()
-        clf._fit(X_train, y_train, rejection=None)
+        clf._fit(X_train, y_train, rejection="background")
         seconds = time.perf_counter() - t0
-    return index, clf._log_likelihoods(clf.transform(X_test))[0], seconds
+    ll, ll_background = clf._log_likelihoods(clf.transform(X_test), background=True)
+    return index, np.column_stack([ll, ll_background]), seconds
 
 
 class HMMClassifierCV(ClassifierMixin, BaseEstimator):
@@ -231,8 +232,9 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     best_estimator_ : HMMClassifier
         Refitted on all the training data with ``best_params_``, cross-fitted like
         :meth:`HMMClassifier.fit` for its ``stream_threshold_`` (when ``rejection_rate``
-        > 0: the refit's fits again for each of 3 folds); its rejection threshold
-        comes from the search's own folds.
+        > 0: the refit's fits again for each of 3 to 10 folds,
+        :func:`~trajhmm.classifier.rejection_folds`); its rejection threshold comes from
+        the search's own folds.
     best_score_ : float
         Its mean cross-validated accuracy.
     best_index_ : int
@@ -424,10 +426,12 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         """Refit the best on everything, calibrate, and fill the fitted attributes."""
         best = next(c for c in evaluated if c.params == best_params and len(c.ll) == len(folds))
         est = clone(base).set_params(**best_params, n_jobs=self.n_jobs)
-        # the refit cross-fits like HMMClassifier.fit: its open-set and stream thresholds come
-        # from models of the chosen parameters on (K-1)/K of the data (the search's own folds
-        # are fewer, capped and stop EM earlier: their scores would make the threshold too lax)
-        est._fit(X, y, groups, progress=runner.refit_progress(), cache_dir=cache_dir)
+        # the refit cross-fits like HMMClassifier.fit for its stream_threshold_; its rejection
+        # threshold is then replaced by the one of the search's out-of-fold scores below
+        with warnings.catch_warnings():
+            # "open-set rejection is off" would be false here: its threshold comes from the search
+            warnings.filterwarnings("ignore", message="open-set rejection is off", category=UserWarning)
+            est._fit(X, y, groups, progress=runner.refit_progress(), cache_dir=cache_dir)
         est.set_params(n_jobs=self._base().n_jobs)
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
@@ -437,6 +441,12 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         log_prior = np.log(est.class_prior_)
         self.temperature_ = (calibration.fit_temperature(ll[order], y_idx[rows[order]], log_prior)
                              if self.calibrate else 1.0)
+        if est.rejection_rate > 0:
+            # the open-set test of the class predict returns (the calibrated argmax)
+            ll_background = np.concatenate([best.ll_background[f] for f in range(len(folds))])
+            pred = np.argmax(calibration.calibrated_log_proba(ll, log_prior, self.temperature_), axis=1)
+            est.rejection_threshold_[:] = rejection_threshold(est._rejection_ratio(ll, ll_background, pred),
+                                                              est.rejection_rate)
         self.cv_results_ = _cv_results(evaluated, folds, y_idx, log_prior)
         self.best_index_ = evaluated.index(best)
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
@@ -595,7 +605,7 @@ class _Runner:
                     self._done(todo[i][0], todo[i][1], ll, seconds, stage)
 
     def _done(self, cand, fold, ll, seconds, stage):
-        cand.ll[fold], cand.seconds[fold] = ll, seconds
+        cand.ll[fold], cand.ll_background[fold], cand.seconds[fold] = ll[:, :-1], ll[:, -1], seconds
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total, {"stage": stage, "params": cand.params, "fold": fold})
@@ -660,8 +670,8 @@ class _FoldCache:
         self.versions = library_versions()
 
     def key(self, params, fold):
-        # "/3": the class models' columns only (entries of "/2" held the background's too)
-        return fingerprint("trajhmm-cv-fold/3", self.data, fold[0], fold[1], _plain(params), self.versions)
+        # "/2": the entries hold the background model's column too
+        return fingerprint("trajhmm-cv-fold/2", self.data, fold[0], fold[1], _plain(params), self.versions)
 
     def get(self, key):
         hit = self.cache.get(key)
