@@ -240,7 +240,7 @@ def test_remove_refuses_a_file(tmp_path):
 
 # ------------------------------------------------------------------ HMMClassifier.fit
 PARAMS = dict(FAST, n_init=2)  # 4 classes x 2 restarts + the background: 9 EM runs, then the same for
-FOLDS = rejection_folds(32, 8)  # the folds that calibrate open-set rejection (32 trajectories, 8 a class)
+FOLDS = rejection_folds(np.repeat(np.arange(4), 8))  # the folds that calibrate open-set rejection (32 trajectories, 8 a class)
 N_RUNS = 9 * (1 + FOLDS)  # each of them
 
 

@@ -88,7 +88,10 @@ def test_threshold_is_the_rate_quantile_of_out_of_fold_scores(small):
 def test_more_calibration_folds_on_small_data(n_samples, smallest, n_groups, folds):
     from trajhmm.classifier import rejection_folds
 
-    assert rejection_folds(n_samples, smallest, n_groups) == folds
+    y_idx = np.r_[np.zeros(smallest, int), np.ones(n_samples - smallest, int)]  # class 0 is the smallest
+    groups = None if n_groups is None else np.arange(n_samples) % n_groups
+    assert rejection_folds(y_idx, groups) == folds
+    assert rejection_folds(y_idx, groups=[0, 1]) == rejection_folds(y_idx)  # groups of another length: ignored
 
 
 def test_folds_keep_each_group_on_one_side():

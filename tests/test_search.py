@@ -145,7 +145,7 @@ def test_progress_counts_to_the_planned_total(dataset):
     est = HMMClassifier(**SMALL)
     HMMClassifierCV(est, {"n_states": [2, 3, 4, 5]}, cv=2, random_state=0).fit(
         X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
-    folds = rejection_folds(len(y), 8)  # 8 trajectories a class: 8 cross-fitting folds
+    folds = rejection_folds(np.unique(y, return_inverse=True)[1])  # 8 trajectories a class: 8 folds
     assert folds == 8
     refit_runs = (len(set(y)) * est.n_init + 1) * (1 + folds)  # and again for each cross-fitting fold
     total = 4 + 3 + refit_runs

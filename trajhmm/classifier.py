@@ -48,16 +48,20 @@ _REJECTION_MAX_FOLDS = 10
 _REJECTION_BUDGET = 3000
 
 
-def rejection_folds(n_samples, smallest_class, n_groups=None):
-    """The number of cross-fitting folds of the open-set threshold: 3, or more on small
-    data, where fold models trained on two thirds of it score the held-out trajectories
-    far lower than the final model scores new ones (the threshold came out too lax):
+def rejection_folds(y_idx, groups=None):
+    """The number of cross-fitting folds of the open-set threshold for the class indices
+    ``y_idx`` (and ``groups``, one per trajectory, or None): 3, or more on small data,
+    where fold models trained on two thirds of it score the held-out trajectories far
+    lower than the final model scores new ones (the threshold came out too lax):
     ``_REJECTION_BUDGET // n_samples`` folds, between 3 and 10, so that the folds fit
     about ``_REJECTION_BUDGET`` trajectories at most (2 x n_samples above that). At most
     the smallest class's size (each fold holds out one of its trajectories) and the
     number of groups (a group stays on one side); below 2, there is no cross-fitting (0)."""
-    k = min(max(_REJECTION_FOLDS, _REJECTION_BUDGET // max(int(n_samples), 1)), _REJECTION_MAX_FOLDS)
-    k = min(k, int(smallest_class), int(n_groups) if n_groups is not None else k)
+    y_idx = np.asarray(y_idx)
+    k = min(max(_REJECTION_FOLDS, _REJECTION_BUDGET // max(len(y_idx), 1)), _REJECTION_MAX_FOLDS)
+    k = min(k, int(np.bincount(y_idx).min()))
+    if groups is not None and len(groups) == len(y_idx):  # no group on both sides of a fold
+        k = min(k, len(np.unique(np.asarray(groups))))
     return k if k >= 2 else 0
 
 
@@ -512,9 +516,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
                           f"calibrate, the smallest class has {smallest}", UserWarning, stacklevel=3)
             return None
-        grouped = groups is not None and len(groups) == len(y_idx)  # no group on both sides
-        n_folds = rejection_folds(len(y_idx), smallest, len(np.unique(np.asarray(groups))) if grouped else None)
-        if grouped and n_folds < 2:
+        n_folds = rejection_folds(y_idx, groups)
+        if n_folds < 2:  # the smallest class has 2 or more: one group
             warnings.warn("open-set rejection is off: its calibration folds keep each group on one side, and "
                           "the training data have only one group", UserWarning, stacklevel=3)
             return None

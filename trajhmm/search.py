@@ -627,9 +627,7 @@ def _refit_runs(base, y_idx, groups=None):
     """The EM runs the final refit plans: every class x restart and the background model,
     again for each cross-fitting fold when the rejection is on (HMMClassifier.fit)."""
     runs = (int(y_idx.max()) + 1) * base.n_init + 1
-    smallest = int(np.bincount(y_idx).min())
-    n_groups = len(np.unique(np.asarray(groups))) if groups is not None and len(groups) == len(y_idx) else None
-    folds = rejection_folds(len(y_idx), smallest, n_groups) if base.rejection_rate > 0 else 0
+    folds = rejection_folds(y_idx, groups) if base.rejection_rate > 0 else 0
     return runs * (1 + folds)
 
 
