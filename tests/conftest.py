@@ -70,6 +70,12 @@ def as_format(version):
     ``version``: what later formats added is taken out."""
     def edit(arrays, meta):
         meta["format_version"] = version
+        search = meta.get("search")
+        if version < 7 and isinstance(search, dict):  # an HMMClassifierCV: no ensemble
+            search.pop("ensemble", None)
+            search.get("params", {}).pop("ensemble", None)
+            for name in [n for n in arrays if n.startswith("member")]:
+                del arrays[name]
         if version < 6:
             arrays.pop("stream_threshold_", None)
         if version < 5:

@@ -44,7 +44,7 @@ def searched(dataset):
 # ---------------------------------------------------------------- estimator contract
 def test_clone_get_set_params_and_defaults():
     clf = HMMClassifierCV(random_state=0)
-    assert clf.get_params(deep=False) == {"estimator": None, "param_grid": None, "cv": 3, "calibrate": True,
+    assert clf.get_params(deep=False) == {"estimator": None, "param_grid": None, "cv": 3, "calibrate": True, "ensemble": True,
                                           "n_jobs": None, "random_state": 0}
     other = clone(clf).set_params(cv=4)
     assert other.cv == 4 and clf.cv == 3

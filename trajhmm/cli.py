@@ -157,6 +157,9 @@ def build_parser():
     p.add_argument("--no-search", action="store_true",
                    help="train exactly the given parameters (defaults for the others) instead of choosing them by "
                    "cross-validation; probabilities are then not calibrated")
+    p.add_argument("--no-ensemble", action="store_true",
+                   help="keep the best candidate of the search alone (default: pooled with the other candidates "
+                   "that lower its out-of-fold log loss)")
     _add_common(p, "train", progress=True)
     _add_cache_flags(p)
 
@@ -350,7 +353,7 @@ def _cmd_train(args, out):
         # the given flags are held fixed; --n-jobs is how the search runs, not part of the model
         fixed = HMMClassifier(**{**params, "n_jobs": None})
         clf = HMMClassifierCV(fixed, default_param_grid(fixed=getattr(args, "given", [])), cv=args.cv,
-                              n_jobs=args.n_jobs, random_state=args.random_state)
+                              ensemble=not args.no_ensemble, n_jobs=args.n_jobs, random_state=args.random_state)
         logger.info("choosing the model by %d-fold cross-validation on %d trajectories", args.cv, len(ds))
         bar = _progress_bar(args, 1, "fit", "model search")
     try:
@@ -395,6 +398,13 @@ def _print_search(clf, out, quiet=False, top=10, n=None):
     chosen = ", ".join(f"{k}={clf.best_params_[k]!r}" for k in shown)
     print(f"chosen: {chosen} (cross-validated accuracy {clf.best_score_:.4f}; probabilities calibrated, "
           f"temperature {clf.temperature_:.3g})", file=out)
+    weights = getattr(clf, "ensemble_weights_", [1.0])
+    if len(weights) > 1:
+        others = "; ".join(f"{w:.2f} " + ", ".join(f"{k}={res['params'][i][k]!r}" for k in shown
+                                                   if res["params"][i][k] != clf.best_params_[k])
+                           for w, i in zip(weights[1:], clf.ensemble_indices_[1:]))
+        print(f"ensemble of {len(weights)} models (out-of-fold log loss): the chosen one, weight {weights[0]:.2f}; "
+              f"with {others}", file=out)
 
 
 def _train_progress(bar):

@@ -60,7 +60,9 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < cv:
         raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, the smallest class has {counts.min()}")
-    search = HMMClassifierCV(HMMClassifier(**fixed), param_grid, cv=cv, n_jobs=n_jobs, random_state=random_state)
+    # the best candidate alone: an ensemble's other members would be refitted for nothing
+    search = HMMClassifierCV(HMMClassifier(**fixed), param_grid, cv=cv, ensemble=False, n_jobs=n_jobs,
+                             random_state=random_state)
     search.fit(list(X), y, progress=progress, cache_dir=cache_dir)
     res = search.cv_results_
     ranking = [

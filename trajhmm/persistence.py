@@ -53,7 +53,9 @@ __all__ = [
 # 4: the time_column parameter, and how the training files were read (``reader``).
 # 5: class_length_quantiles_ (the durations seen in training: streams and prefixes).
 # 6: stream_threshold_ (the default threshold of streams; NaN: none fitted, -0.5).
-FORMAT_VERSION = 6
+# 7: HMMClassifierCV's ensemble (its other members, each stored like a model of its own
+# under "member<j>/", their weights and rows of the search's table; the ensemble param).
+FORMAT_VERSION = 7
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -160,6 +162,8 @@ def _fitted_state(clf):
         arrays["temperature_"] = np.array([clf.temperature_], dtype=float)
         meta["estimator"] = "HMMClassifierCV"
         meta["search"] = _search_meta(clf)
+        if meta["format_version"] >= 7:
+            meta["search"]["ensemble"] = _ensemble_meta(clf, arrays)
         meta["arrays"] = sorted(arrays)
         return arrays, meta
     check_is_fitted(clf, "models_")
@@ -188,6 +192,23 @@ def _fitted_state(clf):
         "reader": {},
     }
     return arrays, meta
+
+
+def _ensemble_meta(clf, arrays):
+    """The ensemble part of an HMMClassifierCV file; every member after the first (the
+    best model, stored at the top level) adds its arrays under ``member<j>/``."""
+    members = getattr(clf, "ensemble_estimators_", [clf.best_estimator_])
+    if members[0] is not clf.best_estimator_:
+        raise ValueError("ensemble_estimators_[0] is not best_estimator_")
+    metas = []
+    for j, member in enumerate(members[1:], 1):
+        member_arrays, member_meta = _fitted_state(member)
+        arrays.update((f"member{j}/{key}", value) for key, value in member_arrays.items())
+        metas.append(member_meta)
+    weights = getattr(clf, "ensemble_weights_", np.ones(1))
+    indices = getattr(clf, "ensemble_indices_", np.array([clf.best_index_]))
+    return {"weights": _json_value(np.asarray(weights, dtype=float)), "indices": _json_value(np.asarray(indices)),
+            "members": metas}
 
 
 def _format_of(arrays):
@@ -246,7 +267,7 @@ def _search_meta(clf):
     table = {key: [None if isinstance(v, float) and not math.isfinite(v) else v for v in np.asarray(res[key]).tolist()]
              for key in _CV_RESULT_KEYS + tuple(k for k in res if k.startswith("split"))}
     search = {"params": {"param_grid": grid, "cv": clf.cv if isinstance(clf.cv, int) else None,
-                         "calibrate": bool(clf.calibrate),
+                         "calibrate": bool(clf.calibrate), "ensemble": bool(clf.ensemble),
                          "estimator": None if clf.estimator is None else _json_params(clf.estimator),
                          "random_state": clf.random_state if isinstance(clf.random_state, int) else None},
               "best_params": _json_value(clf.best_params_), "best_index": int(clf.best_index_),
@@ -661,7 +682,13 @@ def _failer(prefix):
     def fail(member, what):
         raise ModelFileError(f"{prefix}{member}: {what}")
 
+    fail.prefix = prefix
     return fail
+
+
+def _failer_from(fail, member_prefix):
+    """The failer of an ensemble member (its arrays and metadata named under ``member_prefix``)."""
+    return _failer(fail.prefix + member_prefix)
 
 
 def _validate_model(clf, prefix, *, allow_object=True):
@@ -673,6 +700,7 @@ def _validate_model(clf, prefix, *, allow_object=True):
 
     try:
         arrays, meta = _fitted_state(clf)
+        members = getattr(clf, "ensemble_estimators_", [None])[1:] if isinstance(clf, HMMClassifierCV) else []
         if isinstance(clf, HMMClassifierCV):
             clf = clf.best_estimator_
     except NotFittedError:
@@ -680,7 +708,14 @@ def _validate_model(clf, prefix, *, allow_object=True):
     except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise ModelFileError(f"{prefix}not a complete fitted HMMClassifier ({type(exc).__name__}: {exc})") from None
     _validate(arrays, meta, prefix, allow_object=allow_object)
-    fail = _failer(prefix)
+    _check_model_objects(clf, _failer(prefix))
+    for j, member in enumerate(members, 1):
+        _check_model_objects(member, _failer(f"{prefix}member{j}/"))
+    return arrays, meta
+
+
+def _check_model_objects(clf, fail):
+    """The hmmlearn objects of a classifier built in Python agree with its parameters."""
     if len(clf.log_likelihood_history_) != len(clf.models_):
         fail("log_likelihood_history_", f"{len(clf.log_likelihood_history_)} histories for {len(clf.models_)} models")
     want = (clf.n_states, clf.covariance_type, clf.n_model_features_, clf.n_mix)
@@ -690,7 +725,6 @@ def _validate_model(clf, prefix, *, allow_object=True):
         got += (getattr(model, "n_mix", 1),)
         if got != want:
             fail(name, f"(n_states, covariance_type, n_features, n_mix) = {got}, expected {want}")
-    return arrays, meta
 
 
 def _validate(arrays, meta, prefix, *, allow_object=False):
@@ -702,6 +736,18 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
     _check_names(list(arrays), layout, fail)
     for name, spec in layout.items():
         _check_spec(name, arrays[name].shape, arrays[name].dtype, spec, fail)
+    _check_values({k: v for k, v in arrays.items() if "/" not in k}, meta, dims, fail)
+    for j, (member_meta, _) in enumerate(dims["members"], 1):
+        member = f"member{j}/"
+        member_arrays = {k[len(member):]: v for k, v in arrays.items() if k.startswith(member)}
+        _validate(member_arrays, member_meta, prefix + member, allow_object=allow_object)
+        if not np.array_equal(member_arrays["classes_"], arrays["classes_"]) or not np.allclose(
+                member_arrays["class_prior_"], arrays["class_prior_"], rtol=0, atol=_PROB_TOL):
+            fail(member + "classes_", "the classes or their priors differ from the ensemble's best model")
+
+
+def _check_values(arrays, meta, dims, fail):
+    """The value checks of one model's own arrays (an ensemble's members apart)."""
     for name, arr in arrays.items():
         if arr.dtype.kind != "f":
             continue
@@ -755,11 +801,10 @@ def _check_meta(meta, fail):
     if meta["n_model_features"] > D:
         fail("meta.json", f"n_model_features={meta['n_model_features']} is more than the {D} resampled features")
     cv = meta.get("estimator") == "HMMClassifierCV"
-    if cv:
-        _check_search_meta(meta, clf, fail)
+    members = _check_search_meta(meta, clf, fail) if cv else []
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
             "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
-            "stream": meta["format_version"] >= 6}
+            "stream": meta["format_version"] >= 6, "members": members}
 
 
 def _check_reader_time(meta, clf_params, fail):
@@ -771,11 +816,12 @@ def _check_reader_time(meta, clf_params, fail):
 
 def _check_search_meta(meta, clf, fail):
     """The search part of an HMMClassifierCV file: its own parameters, chosen values that
-    are the model's parameters, a table whose columns agree (types and lengths)."""
+    are the model's parameters, a table whose columns agree (types and lengths), and
+    (format 7) its ensemble; returns the ensemble's other members as ``(meta, dims)``."""
     search = meta.get("search")
     if meta.get("format_version", 0) < 2 or not isinstance(search, dict):
         fail("meta.json", "search: expected the search results of an HMMClassifierCV (format version >= 2)")
-    _check_search_params(search.get("params"), fail)
+    _check_search_params(search.get("params"), fail, meta["format_version"])
     best, table = search.get("best_params"), search.get("cv_results")
     params = clf.get_params()
     if not isinstance(best, dict) or any(k not in params or params[k] != v for k, v in best.items()):
@@ -797,24 +843,70 @@ def _check_search_meta(meta, clf, fail):
         if not isinstance(values, list) or len(values) != n or not all(
                 isinstance(v, kind) and not isinstance(v, bool) for v in values):
             fail("meta.json", f"search: cv_results: {key}: expected a list of {n} {'names' if kind is str else 'numbers'}")
+    if meta["format_version"] < 7:
+        if "ensemble" in search:
+            fail("meta.json", "search: ensemble: only in files of format 7 or later")
+        return []
+    return _check_ensemble_meta(search.get("ensemble"), meta, table, fail)
 
+
+_MAX_MEMBERS = 64  # bounds the ensemble of a file
+
+
+def _check_ensemble_meta(ens, meta, table, fail):
+    """An ensemble as stored: weights (positive, summing to 1) and rows of the table (the
+    best first, no row twice), one per member; every member after the first a plain
+    HMMClassifier's metadata of the same format, data dimensions and class count, whose
+    parameters are its row's. Returns the members' ``(meta, dims)``."""
+    if not isinstance(ens, dict) or set(ens) != {"weights", "indices", "members"}:
+        fail("meta.json", "search: ensemble: expected an object with weights, indices and members")
+    weights, indices, members = ens["weights"], ens["indices"], ens["members"]
+    if not (isinstance(members, list) and len(members) < _MAX_MEMBERS and isinstance(weights, list)
+            and isinstance(indices, list) and len(weights) == len(indices) == len(members) + 1):
+        fail("meta.json", f"search: ensemble: expected as many weights and indices as members plus one (at most "
+                          f"{_MAX_MEMBERS} members)")
+    n = len(table["params"])
+    if not all(_is_int(i) and 0 <= i < n for i in indices) or len(set(indices)) != len(indices) \
+            or indices[0] != meta["search"]["best_index"]:
+        fail("meta.json", f"search: ensemble: indices {indices!r}: expected distinct rows of the table, the best first")
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w <= 1 for w in weights) \
+            or abs(sum(weights) - 1) > _PROB_TOL:
+        fail("meta.json", f"search: ensemble: weights {weights!r}: expected positive weights summing to 1")
+    out = []
+    for j, member in enumerate(members, 1):
+        member_fail = _failer_from(fail, f"member{j}/")
+        if not isinstance(member, dict) or member.get("estimator") != "HMMClassifier" \
+                or member.get("format") != "trajhmm-model" or member.get("format_version") != meta["format_version"]:
+            member_fail("meta.json", f"expected a plain HMMClassifier's metadata of format {meta['format_version']}")
+        dims = _check_meta(member, member_fail)
+        for key in ("n_features_in", "n_classes"):
+            if member[key] != meta[key]:
+                member_fail("meta.json", f"{key}={member[key]}, the ensemble's best model has {meta[key]}")
+        row = table["params"][indices[j]]
+        if any(member["params"].get(k) != v for k, v in row.items()):
+            member_fail("meta.json", f"params are not those of row {indices[j]} of the search's table ({row!r})")
+        out.append((member, dims))
+    return out
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_SEARCH_PARAM_KEYS = ("calibrate", "cv", "estimator", "param_grid", "random_state")
+_SEARCH_PARAM_KEYS = ("calibrate", "cv", "ensemble", "estimator", "param_grid", "random_state")
 _MAX_FOLDS = 1000  # bounds the table's split<k> columns
 
 
-def _check_search_params(own, fail):
+def _check_search_params(own, fail, version):
     """HMMClassifierCV's own parameters as stored: the keys it has, of the types a file
     may hold, a valid estimator and a grid that builds."""
     from .classifier import HMMClassifier
     from .search import Stages
 
-    if not isinstance(own, dict) or sorted(own) != list(_SEARCH_PARAM_KEYS):
-        fail("meta.json", f"search: params: expected the keys {', '.join(_SEARCH_PARAM_KEYS)}")
+    keys = [k for k in _SEARCH_PARAM_KEYS if k != "ensemble" or version >= 7]  # "ensemble": format 7
+    if not isinstance(own, dict) or sorted(own) != keys:
+        fail("meta.json", f"search: params: expected the keys {', '.join(keys)}")
+    if not isinstance(own.get("ensemble", False), bool):
+        fail("meta.json", f"search: params: ensemble: expected true or false, got {own['ensemble']!r}")
     if not (own["cv"] is None or (_is_int(own["cv"]) and own["cv"] >= 2)) or not isinstance(own["calibrate"], bool):
         fail("meta.json", f"search: params: cv {own['cv']!r} / calibrate {own['calibrate']!r}: expected an int >= 2 "
                           "or null / true or false")
@@ -864,6 +956,8 @@ def _layout(dims, allow_object=False):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
         out[f"history{k}"] = ((range(1, 1 << 62),), "f")
     out.update((f"background.{key}", (shape, "f")) for key, shape in hmm.items())
+    for j, (_, member_dims) in enumerate(dims.get("members", []), 1):
+        out.update((f"member{j}/{key}", spec) for key, spec in _layout(member_dims, allow_object).items())
     return out
 
 
@@ -974,13 +1068,13 @@ def _check_covariances(c, name, dims, floor, fail):
         fail(name, f"{what}: smallest eigenvalue {low:.3g} x the floor")
 
 
-def _from_arrays(arrays, meta, path):
+def _from_arrays(arrays, meta, path, *, member=False):
     from .classifier import HMMClassifier
 
     saved = meta.get("versions", {})
     here = library_versions()
     differ = {k: (saved.get(k), v) for k, v in here.items() if saved.get(k) != v}
-    if differ:
+    if differ and not member:  # an ensemble's members: said once, for the file
         text = ", ".join(f"{k} {a} (file) vs {b} (here)" for k, (a, b) in sorted(differ.items()))
         warnings.warn(f"{path}: saved with other library versions: {text}", ModelVersionWarning, stacklevel=3)
     clf = HMMClassifier(**meta["params"])
@@ -1011,11 +1105,12 @@ def _from_arrays(arrays, meta, path):
     background = {key[len("background."):]: v for key, v in arrays.items() if key.startswith("background.")}
     clf.background_model_ = hmm.model_from_arrays(config, background, clf.n_model_features_)
     clf.background_model_._check()
-    return _search_from_meta(clf, arrays, meta) if meta.get("estimator") == "HMMClassifierCV" else clf
+    return _search_from_meta(clf, arrays, meta, path) if meta.get("estimator") == "HMMClassifierCV" else clf
 
 
-def _search_from_meta(best, arrays, meta):
-    """An HMMClassifierCV around the loaded best model (a version-2 file)."""
+def _search_from_meta(best, arrays, meta, path):
+    """An HMMClassifierCV around the loaded best model (a file of format 2 or later) and
+    its ensemble's other members (format 7; earlier files: the best model alone)."""
     from .classifier import HMMClassifier
     from .search import HMMClassifierCV, Stages
 
@@ -1043,4 +1138,12 @@ def _search_from_meta(best, arrays, meta):
             column[i] = p[name]
         clf.cv_results_[f"param_{name}"] = column
     clf.best_score_ = float(clf.cv_results_["mean_test_score"][clf.best_index_])
+    ens = search.get("ensemble", {"weights": [1.0], "indices": [clf.best_index_], "members": []})
+    clf.ensemble_estimators_ = [best]
+    for j, member_meta in enumerate(ens["members"], 1):
+        prefix = f"member{j}/"
+        member_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        clf.ensemble_estimators_.append(_from_arrays(member_arrays, member_meta, path, member=True))
+    clf.ensemble_weights_ = np.array(ens["weights"], dtype=float)
+    clf.ensemble_indices_ = np.array(ens["indices"], dtype=int)
     return clf

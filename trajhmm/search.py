@@ -21,12 +21,28 @@ order in which fits finish. Candidates are ranked by out-of-fold accuracy, ties 
 the calibrated out-of-fold log loss (smoother than accuracy on small data), then by the
 order of the grid (the defaults come first).
 
+The ensemble
+------------
+With ``ensemble=True`` (the default) the refitted model is pooled with other candidates
+when that helps on the out-of-fold scores the search already holds: ensemble selection
+(Caruana et al., 2004), forward and with replacement, starting from the best candidate.
+Each step adds the fully evaluated candidate that most lowers the calibrated out-of-fold
+log loss of the pool, and the selection stops when none lowers it by more than
+``_ENSEMBLE_TOL`` nats per trajectory, or after ``_ENSEMBLE_STEPS`` steps. The pool's
+log-likelihood is the weighted mean of its members' ``log p(x | c)`` (a log-linear
+pool), member m weighted by the number of times it was picked over its own calibration
+temperature (so that members on different feature scales count alike), the weights
+normalised to sum to 1. Every member is refitted on all the data; the best candidate
+is ``best_estimator_`` and stays what open-set rejection, streams and prefixes use.
+Chosen on the train splits only (nested cross-validation, README "Accuracy").
+
 Calibration
 -----------
-The best candidate's out-of-fold log-likelihoods give one temperature (see
-:mod:`trajhmm.calibration`): ``predict_proba`` is ``softmax(log p(x | c) / T + log
-prior)``. ``predict`` is its argmax (the same class as the plain model under uniform
-priors). ``predict_joint_log_proba`` stays the plain model's (nats).
+The pool's (or the best candidate's) out-of-fold log-likelihoods give one temperature
+(see :mod:`trajhmm.calibration`): ``predict_proba`` is ``softmax(log p(x | c) / T + log
+prior)``. ``predict`` is its argmax (the same class as the plain pool under uniform
+priors). ``predict_joint_log_proba`` stays in nats (the pool's weighted mean of the
+members' log-likelihoods, plus the log prior; not calibrated).
 """
 
 import logging
@@ -48,7 +64,7 @@ from ._validation import check_labels, check_trajectories, plain_value
 from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
 
-__all__ = ["HMMClassifierCV", "Stages", "default_param_grid"]
+__all__ = ["HMMClassifierCV", "Stages", "default_param_grid", "select_ensemble"]
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +236,9 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         model's open-set threshold (its ``rejection_rate`` quantile).
     calibrate : bool, default=True
         Fit the temperature of :mod:`trajhmm.calibration` (False: the plain posteriors).
+    ensemble : bool, default=True
+        Pool the best candidate with the others that lower the out-of-fold log loss
+        (ensemble selection, :mod:`trajhmm.search`); False: the best candidate alone.
     n_jobs : int or None, default=None
         Parallel (candidate, fold) fits, and the final refit's runs.
     random_state : int, RandomState or None, default=None
@@ -245,6 +264,13 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         a stopped candidate never reached), ``mean_test_score``, ``std_test_score``,
         ``rank_test_score`` (candidates evaluated on every fold first), ``mean_fit_time``,
         ``std_fit_time``, ``mean_test_log_loss`` (calibrated), ``n_folds`` and ``stage``.
+    ensemble_estimators_ : list of HMMClassifier
+        The pooled models, ``best_estimator_`` first (it alone when ``ensemble=False`` or
+        no other candidate helped); the others are refitted without open-set rejection.
+    ensemble_weights_ : ndarray of shape (n_members,)
+        Their weights in the pooled log-likelihood (positive, summing to 1).
+    ensemble_indices_ : ndarray of int, shape (n_members,)
+        Their rows in ``cv_results_`` (``best_index_`` first).
     temperature_ : float
         The calibration temperature (1.0 when ``calibrate=False``).
     classes_, n_features_in_ : as HMMClassifier's.
@@ -262,11 +288,13 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     (['n_states'], ['up'], [1, 1])
     """
 
-    def __init__(self, estimator=None, param_grid=None, *, cv=3, calibrate=True, n_jobs=None, random_state=None):
+    def __init__(self, estimator=None, param_grid=None, *, cv=3, calibrate=True, ensemble=True, n_jobs=None,
+                 random_state=None):
         self.estimator = estimator
         self.param_grid = param_grid
         self.cv = cv
         self.calibrate = calibrate
+        self.ensemble = ensemble
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -436,22 +464,53 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
         self.n_splits_ = len(folds)
-        rows, ll = best.rows(folds)
-        order = np.argsort(rows)
         log_prior = np.log(est.class_prior_)
-        self.temperature_ = (calibration.fit_temperature(ll[order], y_idx[rows[order]], log_prior)
-                             if self.calibrate else 1.0)
+        full = [c for c in evaluated if len(c.ll) == len(folds)]
+        y_oof = y_idx[np.sort(np.concatenate([test for _, test in folds]))]
+        oof = [_out_of_fold(c, folds) for c in full]
+        weights = (select_ensemble(oof, y_oof, log_prior, full.index(best)) if self.ensemble
+                   else np.eye(len(full))[full.index(best)])
+        members = [full.index(best)] + [i for i in np.flatnonzero(weights) if full[i] is not best]
+        ll = sum(weights[i] * oof[i] for i in members)
+        self.temperature_ = calibration.fit_temperature(ll, y_oof, log_prior) if self.calibrate else 1.0
         if est.rejection_rate > 0:
-            # the open-set test of the class predict returns (the calibrated argmax)
-            ll_background = np.concatenate([best.ll_background[f] for f in range(len(folds))])
+            # the open-set test of the class predict returns (the calibrated argmax of the pool)
+            # with the best candidate's score
+            ll_background = _out_of_fold(best, folds, background=True)
             pred = np.argmax(calibration.calibrated_log_proba(ll, log_prior, self.temperature_), axis=1)
-            est.rejection_threshold_[:] = rejection_threshold(est._rejection_ratio(ll, ll_background, pred),
-                                                              est.rejection_rate)
+            est.rejection_threshold_[:] = rejection_threshold(
+                est._rejection_ratio(oof[members[0]], ll_background, pred), est.rejection_rate)
+        self.ensemble_estimators_ = [est] + [self._refit_member(base, full[i].params, X, y, runner, cache_dir)
+                                             for i in members[1:]]
+        self.ensemble_weights_ = weights[members]
+        self.ensemble_indices_ = np.array([evaluated.index(full[i]) for i in members])
         self.cv_results_ = _cv_results(evaluated, folds, y_idx, log_prior)
         self.best_index_ = evaluated.index(best)
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
 
+    def _refit_member(self, base, params, X, y, runner, cache_dir):
+        """One more member of the ensemble, refitted on all of (X, y): class models and the
+        background model (a complete HMMClassifier), no open-set threshold (-inf)."""
+        est = clone(base).set_params(**params, n_jobs=self.n_jobs)
+        est._fit(X, y, progress=runner.member_progress(), cache_dir=cache_dir, rejection="background")
+        return est.set_params(n_jobs=self._base().n_jobs)
+
     # ------------------------------------------------------------------ predict
+    def _pooled_log_likelihoods(self, X, background=False):
+        """``(ll, ll_best, ll_background)``: the pool's log p(x | class) (weighted mean over
+        the members), the best model's own, and (when ``background``) its background
+        model's (else None)."""
+        check_is_fitted(self, "best_estimator_")
+        members = getattr(self, "ensemble_estimators_", [self.best_estimator_])
+        weights = getattr(self, "ensemble_weights_", np.ones(1))
+        X = check_trajectories(X, n_dims=self.n_features_in_, dims_source="the model's training data")
+        best = members[0]
+        ll_best, ll_background = best._log_likelihoods(best.transform(X), background=background)
+        ll = weights[0] * ll_best
+        for w, member in zip(weights[1:], members[1:]):
+            ll = ll + w * member._log_likelihoods(member.transform(X))[0]
+        return ll, ll_best, ll_background
+
     @property
     def classes_(self):
         check_is_fitted(self, "best_estimator_")
@@ -473,9 +532,9 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         return self.best_estimator_.transform(X)
 
     def predict_joint_log_proba(self, X):
-        """The refitted model's log p(x | class) + log prior (nats, not calibrated)."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_joint_log_proba(X)
+        """The pool's log p(x | class) + log prior (nats, not calibrated): the weighted mean
+        of the members' log-likelihoods (the refitted model's own when it is alone)."""
+        return self._pooled_log_likelihoods(X)[0] + np.log(self.best_estimator_.class_prior_)
 
     def predict_log_proba(self, X):
         """Calibrated posterior log-probabilities, shape (n_samples, n_classes)."""
@@ -505,10 +564,13 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
 
     def predict_with_unknown(self, X):
         """``(jll, unknown)``: :meth:`predict_joint_log_proba` and :meth:`is_unknown` from
-        one scoring pass; the open-set test is that of the class :meth:`predict` returns
-        (HMMClassifier.is_unknown, for the calibrated winner)."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_with_unknown(X, to_log_proba=self._log_proba_from_joint)
+        one scoring pass; the open-set test is the refitted best model's
+        (HMMClassifier.is_unknown) for the class :meth:`predict` returns."""
+        ll, ll_best, ll_background = self._pooled_log_likelihoods(X, background=True)
+        est = self.best_estimator_
+        jll = ll + np.log(est.class_prior_)
+        pred = np.argmax(self._log_proba_from_joint(jll), axis=1)
+        return jll, est._rejection_ratio(ll_best, ll_background, pred) < est.rejection_threshold_[pred]
 
     def bic(self, X, y):
         """The refitted model's BIC (see HMMClassifier.bic)."""
@@ -530,6 +592,75 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         out = self.classes_[np.argmax(self._log_proba_from_joint(jll), axis=1)].astype(object)
         out[rejected] = unknown
         return out
+
+
+def _out_of_fold(cand, folds, background=False):
+    """A fully evaluated candidate's out-of-fold log-likelihoods in the order of the rows
+    (class models, or the background model's column)."""
+    idx = range(len(folds))
+    rows = np.concatenate([folds[f][1] for f in idx])
+    ll = np.concatenate([(cand.ll_background if background else cand.ll)[f] for f in idx])
+    return ll[np.argsort(rows)]
+
+
+# Ensemble selection: at most _ENSEMBLE_STEPS picks after the best candidate, each kept
+# only when it lowers the calibrated out-of-fold log loss by more than _ENSEMBLE_TOL nats
+# per trajectory. Chosen on the development data (train splits only, nested CV).
+_ENSEMBLE_STEPS = 5
+_ENSEMBLE_TOL = 1e-4
+
+
+def _pool_loss(oof, counts, scales, y_idx, log_prior):
+    w = counts * scales
+    ll = sum(w[i] * oof[i] for i in np.flatnonzero(w)) / w.sum()
+    logp = calibration.calibrated_log_proba(ll, log_prior, calibration.fit_temperature(ll, y_idx, log_prior))
+    return -logp[np.arange(len(y_idx)), y_idx].mean()
+
+
+def select_ensemble(oof, y_idx, log_prior, first, steps=_ENSEMBLE_STEPS, tol=_ENSEMBLE_TOL):
+    """Weights of a log-linear pool of candidates, by forward selection with replacement
+    (Caruana et al., 2004) on out-of-fold scores.
+
+    Parameters
+    ----------
+    oof : list of ndarray (n_samples, n_classes)
+        Each candidate's out-of-fold log-likelihoods (rows in the same order).
+    y_idx : ndarray of int (n_samples,)
+    log_prior : ndarray (n_classes,)
+    first : int
+        The candidate the pool starts from (the search's best).
+    steps, tol : the most picks after ``first``, and the least gain in calibrated log loss
+        (nats per trajectory) a pick must bring.
+
+    Returns
+    -------
+    weights : ndarray (n_candidates,)
+        Non-negative, summing to 1: each candidate's count of picks over its own
+        calibration temperature, normalised (zero for candidates never picked).
+
+    Examples
+    --------
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(2, size=400)
+    >>> truth = -2.0 * np.c_[y == 1, y == 0]                      # the true class 2 nats ahead
+    >>> a, b = (truth + rng.randn(400, 2) for _ in range(2))       # two noisy views of it
+    >>> w = select_ensemble([a, b, a], y, np.log([0.5, 0.5]), first=0)  # b adds evidence, a again does not
+    >>> w.round(2).tolist(), float(w.sum())
+    ([0.48, 0.52, 0.0], 1.0)
+    """
+    scales = np.array([1.0 / calibration.fit_temperature(ll, y_idx, log_prior) for ll in oof])
+    counts = np.zeros(len(oof))
+    counts[first] = 1
+    loss = _pool_loss(oof, counts, scales, y_idx, log_prior)
+    for _ in range(steps):
+        trials = [(_pool_loss(oof, counts + np.eye(len(oof))[j], scales, y_idx, log_prior), j) for j in range(len(oof))]
+        best_loss, j = min(trials)
+        if best_loss > loss - tol:
+            break
+        counts[j] += 1
+        loss = best_loss
+    weights = counts * scales
+    return weights / weights.sum()
 
 
 def _same(a, b):
@@ -609,6 +740,18 @@ class _Runner:
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total, {"stage": stage, "params": cand.params, "fold": fold})
+
+    def member_progress(self):
+        """The ``progress`` of a refit of an ensemble member: its runs count after
+        everything reported so far, raising the total."""
+        if self.progress is None:
+            return None
+        start = self.total
+
+        def report(done, total, info):
+            self.total = max(self.total, start + total)
+            self.progress(start + done, self.total, {**info, "stage": "ensemble"})
+        return report
 
     def refit_progress(self):
         """The refit's ``progress``: its runs (the cross-fitting's included) count from
