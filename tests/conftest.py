@@ -65,6 +65,18 @@ def resign(path, edit):
     _rewrite(path, edit)
 
 
+def assert_refused(model, path, edit, match):
+    """Save ``model`` to ``path``, apply ``edit(arrays, meta)`` with a valid checksum
+    (:func:`resign`): load_model must refuse it with a ModelFileError matching ``match``."""
+    from trajhmm import load_model, save_model
+    from trajhmm.exceptions import ModelFileError
+
+    save_model(model, path)
+    resign(path, edit)
+    with pytest.raises(ModelFileError, match=match):
+        load_model(path)
+
+
 def as_format(version):
     """An edit for :func:`resign` that makes a current model file look written in format
     ``version``: what later formats added is taken out."""

@@ -11,7 +11,7 @@ from trajhmm.exceptions import ModelFileError
 from trajhmm.persistence import model_metadata
 from trajhmm.search import select_ensemble
 
-from conftest import FAST, FLAGS, as_format, cli, resign
+from conftest import FAST, FLAGS, as_format, assert_refused, cli, resign
 
 SMALL = {k: v for k, v in FAST.items() if k != "random_state"}
 GRID = {"n_states": [2, 3, 4, 5], "covariance_type": ["diag"]}
@@ -182,11 +182,7 @@ def _member_meta(m):
     (lambda a, m: a.update({"member2/classes_": a["classes_"]}), "member2/classes_: unexpected member"),
 ])
 def test_crafted_ensembles_are_refused_naming_the_member(pooled, tmp_path, edit, member):
-    path = tmp_path / "m.npz"
-    save_model(pooled, path)
-    resign(path, edit)
-    with pytest.raises(ModelFileError, match=f"^{path}: {member}"):
-        load_model(path)
+    assert_refused(pooled, tmp_path / "m.npz", edit, f"^{tmp_path / 'm.npz'}: {member}")
 
 
 def test_a_format_6_search_file_loads_as_its_best_model_alone(pooled, dataset, tmp_path):

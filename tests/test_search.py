@@ -16,7 +16,7 @@ from trajhmm.classifier import rejection_folds
 from trajhmm.exceptions import DataError, ModelFileError
 from trajhmm.search import Stages, default_param_grid
 
-from conftest import FAST, FLAGS, as_format, cli, resign, write_folder
+from conftest import FAST, FLAGS, as_format, assert_refused, cli, resign, write_folder
 
 SMALL = {k: v for k, v in FAST.items() if k != "random_state"}
 
@@ -409,11 +409,7 @@ def test_save_load_round_trip(searched, dataset, tmp_path):
     (lambda a, m: m["search"]["params"].update(param_grid={"n_states": 3}), "meta.json"),
 ])
 def test_crafted_search_members_are_refused(searched, tmp_path, edit, member):
-    path = tmp_path / "m.npz"
-    save_model(searched, path)
-    resign(path, edit)
-    with pytest.raises(ModelFileError, match=f"^{path}: {member}: "):
-        load_model(path)
+    assert_refused(searched, tmp_path / "m.npz", edit, f"^{tmp_path / 'm.npz'}: {member}: ")
 
 
 def test_a_plain_classifiers_file_is_not_taken_for_a_search(searched, tmp_path):
