@@ -1,6 +1,8 @@
 """HMMClassifierCV's ensemble: forward selection on the search's out-of-fold scores, the
 pooled log-likelihood, what rejection and the model file make of it."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -214,3 +216,18 @@ def test_info_names_the_pool_and_train_no_ensemble_keeps_one_model(pooled, data_
     assert code == 0, err
     loaded = load_model(model)
     assert loaded.ensemble is False and len(loaded.ensemble_estimators_) == 1 and "ensemble of" not in out
+
+
+def test_a_search_pickled_before_ensembles_loads_as_its_best_model_alone(pooled, dataset, tmp_path):
+    import joblib
+
+    X, _ = dataset
+    old = pickle.loads(pickle.dumps(pooled))
+    for name in ("ensemble", "ensemble_estimators_", "ensemble_weights_", "ensemble_indices_"):
+        delattr(old, name)
+    joblib.dump(old, tmp_path / "old.pkl")
+    loaded = load_model(tmp_path / "old.pkl", trusted=True)
+    assert loaded.ensemble is False
+    np.testing.assert_array_equal(loaded.predict_joint_log_proba(X), pooled.best_estimator_.predict_joint_log_proba(X))
+    save_model(loaded, tmp_path / "now.npz")  # and it can be re-saved in the safe format
+    assert len(load_model(tmp_path / "now.npz").ensemble_estimators_) == 1

@@ -267,7 +267,7 @@ def _search_meta(clf):
     table = {key: [None if isinstance(v, float) and not math.isfinite(v) else v for v in np.asarray(res[key]).tolist()]
              for key in _CV_RESULT_KEYS + tuple(k for k in res if k.startswith("split"))}
     search = {"params": {"param_grid": grid, "cv": clf.cv if isinstance(clf.cv, int) else None,
-                         "calibrate": bool(clf.calibrate), "ensemble": bool(clf.ensemble),
+                         "calibrate": bool(clf.calibrate), "ensemble": bool(getattr(clf, "ensemble", False)),
                          "estimator": None if clf.estimator is None else _json_params(clf.estimator),
                          "random_state": clf.random_state if isinstance(clf.random_state, int) else None},
               "best_params": _json_value(clf.best_params_), "best_index": int(clf.best_index_),
@@ -509,6 +509,8 @@ def _load_other(path, head, trusted):
 
     if not isinstance(clf, (HMMClassifier, HMMClassifierCV)):
         raise ModelFileError(f"{path}: expected a pickled HMMClassifier or HMMClassifierCV, got {type(clf).__name__}")
+    if isinstance(clf, HMMClassifierCV) and not hasattr(clf, "ensemble"):  # pickled before ensembles: none
+        clf.ensemble = False
     try:
         _, meta = _validate_model(clf, f"{path}: ")
     except NotFittedError:
@@ -887,6 +889,7 @@ def _check_ensemble_meta(ens, meta, table, fail):
             member_fail("meta.json", f"params are not those of row {indices[j]} of the search's table ({row!r})")
         out.append((member, dims))
     return out
+
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
