@@ -130,6 +130,15 @@ def test_ensemble_false_keeps_the_best_candidate_alone(dataset, monkeypatch):
     np.testing.assert_array_equal(clf.predict_joint_log_proba(X), clf.best_estimator_.predict_joint_log_proba(X))
 
 
+def test_the_pool_does_not_depend_on_n_jobs(pooled, dataset, monkeypatch):
+    X, y = dataset
+    _force_pool(monkeypatch)
+    other = HMMClassifierCV(HMMClassifier(**SMALL), GRID, cv=2, n_jobs=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(other.ensemble_indices_, pooled.ensemble_indices_)
+    np.testing.assert_array_equal(other.ensemble_weights_, pooled.ensemble_weights_)
+    np.testing.assert_array_equal(other.predict_joint_log_proba(X), pooled.predict_joint_log_proba(X))
+
+
 def test_member_refits_report_progress_after_the_refit(dataset, monkeypatch):
     X, y = dataset
     _force_pool(monkeypatch)
