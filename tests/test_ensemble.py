@@ -183,7 +183,9 @@ def _member_meta(m):
     (lambda a, m: m["search"]["params"].update(ensemble="yes"), "meta.json: search: params: ensemble"),
     (lambda a, m: _member_meta(m).update(estimator="HMMClassifierCV"), "member1/meta.json: expected a plain"),
     (lambda a, m: _member_meta(m).update(format_version=6), "member1/meta.json: expected a plain"),
-    (lambda a, m: _member_meta(m)["params"].update(n_states=7), "member1/meta.json: params are not those of row"),
+    (lambda a, m: _member_meta(m)["params"].update(n_states=7), "member1/meta.json: params are not the best model's"),
+    (lambda a, m: _member_meta(m)["params"].update(n_points=50), "member1/meta.json: params are not the best model's"),
+    (lambda a, m: a.update({"member1/rejection_threshold_": np.zeros(4)}), "member1/rejection_threshold_: expected -inf"),
     (lambda a, m: _member_meta(m).update(n_classes=3), "member1/meta.json: n_classes=3"),
     (lambda a, m: a.update({"member1/model0.transmat": 2 * a["member1/model0.transmat"]}),
      "member1/model0.transmat: probabilities do not sum to 1"),
@@ -203,6 +205,7 @@ def test_a_format_6_search_file_loads_as_its_best_model_alone(pooled, dataset, t
     resign(path, as_format(6))
     loaded = load_model(path)
     assert loaded.ensemble_estimators_ == [loaded.best_estimator_] and loaded.ensemble_weights_.tolist() == [1.0]
+    assert loaded.ensemble is False  # it was fitted without: a refit of the loaded model pools nothing either
     log_prior = np.log(pooled.best_estimator_.class_prior_)
     jll = pooled.best_estimator_.predict_joint_log_proba(X)
     np.testing.assert_allclose(loaded.predict_log_proba(X), calibrated_log_proba(jll - log_prior, log_prior,
@@ -225,6 +228,26 @@ def test_info_names_the_pool_and_train_no_ensemble_keeps_one_model(pooled, data_
     assert code == 0, err
     loaded = load_model(model)
     assert loaded.ensemble is False and len(loaded.ensemble_estimators_) == 1 and "ensemble of" not in out
+
+
+def test_the_class_count_of_every_model_is_bounded_by_the_files_members(pooled, tmp_path):
+    """Each of the 2 models (best and member) claims 40 classes: 80 > the ~70 arrays the
+    file holds, refused from the metadata before any layout is built."""
+    def edit(arrays, meta):
+        meta["n_classes"] = _member_meta(meta)["n_classes"] = 40
+
+    assert_refused(pooled, tmp_path / "m.npz", edit, r"meta.json: n_classes=40 in 2 models but the file holds \d+")
+
+
+def test_a_search_fitted_before_streams_is_still_written_in_its_own_format(pooled, dataset, tmp_path):
+    X, _ = dataset
+    old = pickle.loads(pickle.dumps(pooled))
+    del old.best_estimator_.stream_threshold_, old.ensemble_estimators_, old.ensemble_weights_, old.ensemble_indices_
+    save_model(old, tmp_path / "five.npz")
+    assert model_metadata(tmp_path / "five.npz")["format_version"] == 5
+    loaded = load_model(tmp_path / "five.npz")
+    assert loaded.ensemble is False and len(loaded.ensemble_estimators_) == 1
+    np.testing.assert_array_equal(loaded.predict_joint_log_proba(X), pooled.best_estimator_.predict_joint_log_proba(X))
 
 
 def test_a_search_pickled_before_ensembles_loads_as_its_best_model_alone(pooled, dataset, tmp_path):

@@ -141,6 +141,12 @@ def _add_plot_parsers(sub):
         _add_common(k, f"plot {name}")
 
 
+def _add_ensemble_flag(p):
+    p.add_argument("--no-ensemble", action="store_true",
+                   help="keep the best candidate of the search alone (default: pooled with the other candidates "
+                   "that lower its out-of-fold log loss)")
+
+
 def build_parser():
     """The argparse parser of the ``trajhmm`` command."""
     parser = argparse.ArgumentParser(prog="trajhmm", epilog=EXIT_CODES,
@@ -157,9 +163,7 @@ def build_parser():
     p.add_argument("--no-search", action="store_true",
                    help="train exactly the given parameters (defaults for the others) instead of choosing them by "
                    "cross-validation; probabilities are then not calibrated")
-    p.add_argument("--no-ensemble", action="store_true",
-                   help="keep the best candidate of the search alone (default: pooled with the other candidates "
-                   "that lower its out-of-fold log loss)")
+    _add_ensemble_flag(p)
     _add_common(p, "train", progress=True)
     _add_cache_flags(p)
 
@@ -193,6 +197,7 @@ def build_parser():
                        epilog=EXIT_CODES)
     p.add_argument("data_dir", metavar="DATA_DIR", help=_DATA_HELP)
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="best model (refit on all data)")
+    _add_ensemble_flag(p)
     _add_common(p, "tune", progress=True)
     _add_cache_flags(p)
 
@@ -694,7 +699,8 @@ def _cmd_tune(args, out):
     grid, fixed = _tune_grid(args)
     fixed["time_column"] = ds.time_column
     logger.info("cross-validating %d candidates x %d folds", len(model_selection._candidates(grid)), args.cv)
-    clf = HMMClassifierCV(HMMClassifier(**fixed), grid, cv=args.cv, n_jobs=args.n_jobs, random_state=args.random_state)
+    clf = HMMClassifierCV(HMMClassifier(**fixed), grid, cv=args.cv, ensemble=not args.no_ensemble, n_jobs=args.n_jobs,
+                          random_state=args.random_state)
     bar = _progress_bar(args, 1, "fit", "model search")
     try:
         clf.fit(ds.trajectories, ds.labels, progress=_train_progress(bar) if bar else None, cache_dir=_cache_dir(args))

@@ -164,6 +164,8 @@ def _fitted_state(clf):
         meta["search"] = _search_meta(clf)
         if meta["format_version"] >= 7:
             meta["search"]["ensemble"] = _ensemble_meta(clf, arrays)
+        else:  # a model fitted before streams (an old pickle) is written in its own format
+            meta["search"]["params"].pop("ensemble")
         meta["arrays"] = sorted(arrays)
         return arrays, meta
     check_is_fitted(clf, "models_")
@@ -548,8 +550,11 @@ def _parse_payload(payload, path, max_bytes):
         fail = _failer(f"{path}: ")
         dims = _check_meta(meta, fail)
         infos = zf.infolist()
-        if dims["C"] > len(infos):
-            fail("meta.json", f"n_classes={dims['C']} but the file holds {len(infos)} members")
+        # every class of every model has arrays of its own: bounds the layout built next
+        n_models = dims["C"] * (1 + len(dims["members"]))
+        if n_models > len(infos):
+            fail("meta.json", f"n_classes={dims['C']} in {1 + len(dims['members'])} models but the file holds "
+                              f"{len(infos)} members")
         layout = _layout(dims)
         need = sum(_min_bytes(spec) for spec in layout.values())
         if need > max_bytes:
@@ -743,6 +748,8 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
         member = f"member{j}/"
         member_arrays = {k[len(member):]: v for k, v in arrays.items() if k.startswith(member)}
         _validate(member_arrays, member_meta, prefix + member, allow_object=allow_object)
+        if np.isfinite(member_arrays["rejection_threshold_"]).any():
+            fail(member + "rejection_threshold_", "expected -inf (the ensemble's best model alone rejects)")
         if not np.array_equal(member_arrays["classes_"], arrays["classes_"]) or not np.allclose(
                 member_arrays["class_prior_"], arrays["class_prior_"], rtol=0, atol=_PROB_TOL):
             fail(member + "classes_", "the classes or their priors differ from the ensemble's best model")
@@ -885,8 +892,10 @@ def _check_ensemble_meta(ens, meta, table, fail):
             if member[key] != meta[key]:
                 member_fail("meta.json", f"{key}={member[key]}, the ensemble's best model has {meta[key]}")
         row = table["params"][indices[j]]
-        if any(member["params"].get(k) != v for k, v in row.items()):
-            member_fail("meta.json", f"params are not those of row {indices[j]} of the search's table ({row!r})")
+        if any(member["params"].get(k) != v for k, v in row.items()) or any(
+                v != meta["params"].get(k) for k, v in member["params"].items() if k not in row):
+            member_fail("meta.json", f"params are not the best model's with those of row {indices[j]} of the "
+                                     f"search's table ({row!r})")
         out.append((member, dims))
     return out
 
@@ -1124,6 +1133,7 @@ def _search_from_meta(best, arrays, meta, path):
         own["param_grid"] = Stages(grid["stages"], builtin=grid["builtin"])
     own["estimator"] = None if own.get("estimator") is None else HMMClassifier(**own["estimator"])
     own["cv"] = own.get("cv") or search["n_splits"]
+    own.setdefault("ensemble", False)  # written before ensembles (format < 7): the best model alone
     clf = HMMClassifierCV(**own)
     clf.best_estimator_ = best
     clf.best_params_ = dict(search["best_params"])
