@@ -228,6 +228,11 @@ def test_info_names_the_pool_and_train_no_ensemble_keeps_one_model(pooled, data_
     assert code == 0, err
     loaded = load_model(model)
     assert loaded.ensemble is False and len(loaded.ensemble_estimators_) == 1 and "ensemble of" not in out
+    code, out, err = cli(["tune", data_dir, "-o", model, *FLAGS, "--n-states", "2", "3", "--cv", "2", "--n-jobs", "1",
+                          "--no-ensemble"], capsys)
+    assert code == 0, err
+    loaded = load_model(model)
+    assert loaded.ensemble is False and len(loaded.ensemble_estimators_) == 1 and loaded.best_params_.keys() == {"n_states"}
 
 
 def test_the_class_count_of_every_model_is_bounded_by_the_files_members(pooled, tmp_path):
