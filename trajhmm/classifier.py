@@ -753,14 +753,13 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """Akaike information criterion, ``sum_c -2 log L_c + 2 p_c`` (see :meth:`bic`)."""
         return self._information_criterion(X, y, lambda n: 2.0)
 
-    def predict_with_unknown(self, X, *, to_log_proba=None):
+    def predict_with_unknown(self, X):
         """``(jll, unknown)``: :meth:`predict_joint_log_proba` and :meth:`is_unknown` from
         one transform and one scoring pass (class models and background model together).
-        The open-set test is that of the class with the highest ``to_log_proba(jll)``
-        (default: this model's posteriors; HMMClassifierCV passes its calibrated ones)."""
+        The open-set test is that of the class :meth:`predict` returns."""
         ll, ll_background = self._log_likelihoods(self.transform(X), background=True)
         jll = ll + np.log(self.class_prior_)
-        best = np.argmax((to_log_proba or self._log_proba_from_joint)(jll), axis=1)
+        best = np.argmax(self._log_proba_from_joint(jll), axis=1)
         return jll, self._rejection_ratio(ll, ll_background, best) < self.rejection_threshold_[best]
 
     def is_unknown(self, X):
