@@ -18,6 +18,7 @@
    for spot() (whole recordings) and for live use (pushes of 10 samples).
 
 ``--skip-streams`` skips 1, 2 and 4: only the prefixes (3), with the model of 2.
+``--derivatives D`` fits every model with ``derivatives=D`` instead of the default.
 
 Data: an .npz with X (all sequences stacked), lengths, y, split ("train"/"test"), as in
 ../shared/data; the streams protocol is ../shared/streams.py (``make``, ``f1``).
@@ -71,10 +72,13 @@ def load_data(path):
     return X, np.asarray(d["y"]), np.asarray(d["split"])
 
 
+MODEL_PARAMS = {}  # HMMClassifier parameters other than the defaults (--derivatives)
+
+
 def fit(X, y, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return HMMClassifier(random_state=0, **params).fit(X, y)
+        return HMMClassifier(random_state=0, **MODEL_PARAMS, **params).fit(X, y)
 
 
 class _Replay(StreamClassifier):
@@ -252,9 +256,13 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3, help="test streams per filler")
     parser.add_argument("--rate", type=float, default=200.0, help="sampling rate (Hz) of the real-time factor")
     parser.add_argument("--skip-streams", action="store_true", help="print the prefix accuracies only")
+    parser.add_argument("--derivatives", type=int, default=None,
+                        help="the models' derivatives (default: HMMClassifier's default)")
     parser.add_argument("--threshold-rule", action="store_true",
                         help="only the study of the fitted default threshold, on folds of the train split")
     args = parser.parse_args(argv)
+    if args.derivatives is not None:
+        MODEL_PARAMS["derivatives"] = args.derivatives
     streams = load_streams_module(args.streams)
     X, y, split = load_data(args.data)
     tr, te = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")

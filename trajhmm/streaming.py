@@ -89,8 +89,9 @@ own k_c points (a shorter class, which reads the same samples as more of its mov
 would gain weight); a prefix at least L long gets ``n_points * r_c``. The joint
 scores are this plus the log class prior; probabilities are their softmax (like
 ``predict_proba``, uncalibrated). Chosen on held-out folds of the character data's train
-split (3 folds, accuracy at 25 / 50 % of each letter): 0.665 / 0.873 with the square
-root, 0.658 / 0.865 with ``n_points``, 0.643 / 0.873 with k_c. No gain on those folds
+split (3 folds, accuracy at 25 / 50 % of each letter; ``python
+scripts/study_derivatives.py``): 0.665 / 0.873 with the square root, 0.658 / 0.865 with
+``n_points``, 0.643 / 0.873 with k_c. No gain on those folds
 from a duration term (log P(L_c >= m)), another length quantile setting the speed,
 resampling at the model's exact spacing, or averaging or maximising over speeds.
 

@@ -1,0 +1,102 @@
+"""Velocity features (``derivatives=1``, the default) against velocity and acceleration (2),
+and the weighting of prefix evidence: TRAIN splits only.
+
+    python scripts/study_derivatives.py [--sets NAME ...] [--derivatives 1 2] [--skip-streams]
+
+1. Whole trajectories: 3-fold stratified CV accuracy on each set's train split of
+   ``HMMClassifier(random_state=0, rejection_rate=0, derivatives=d)`` for every d.
+2. Prefixes (the character data): on the same 3 folds of its train split, accuracy at 25 and
+   50 % of each held-out letter, the evidence of class c weighted by
+   ``n_points ** e * k_c ** (1 - e)`` for every exponent e (trajhmm.streaming uses 0.5).
+3. Streams (the character data): mean F1 over the 3 folds and both fillers of the streams
+   protocol, at the former fixed threshold -0.5 and at the best of the grid
+   (scripts/benchmark_streaming.py's cross-validation, with the given derivatives).
+
+No test split is read.
+"""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+sys.path.insert(0, str(ROOT))
+
+import benchmark_streaming as bs
+
+from trajhmm import HMMClassifier, streaming
+from trajhmm.classifier import stratified_folds
+
+DATA = ROOT.parent.parent / "shared" / "data"
+SETS = ["character_trajectories", "uea_basic_motions", "uea_ering", "uea_japanese_vowels", "uea_pen_digits",
+        "uea_racket_sports"]
+EXPONENTS = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def train_split(name):
+    X, y, split = bs.load_data(DATA / f"{name}.npz")
+    tr = np.flatnonzero(split == "train")
+    return [X[i] for i in tr], y[tr]
+
+
+def fold_models(X, y, derivatives):
+    """(model, held-out X, held-out y) of 3 stratified folds (seed 0) of (X, y)."""
+    y_idx = np.unique(y, return_inverse=True)[1]
+    out = []
+    for a, b in stratified_folds(y_idx, 3, random_state=0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf = HMMClassifier(random_state=0, rejection_rate=0, derivatives=derivatives, n_jobs=-1)
+            clf.fit([X[i] for i in a], y[a])
+        out.append((clf, [X[i] for i in b], y[b]))
+    return out
+
+
+def whole_accuracy(folds):
+    hits = sum(np.sum(clf.predict(held) == labels) for clf, held, labels in folds)
+    return hits / sum(len(labels) for _, _, labels in folds)
+
+
+def prefix_accuracy(folds, fraction):
+    """{exponent: accuracy} at ``fraction`` of every held-out trajectory."""
+    hits = dict.fromkeys(EXPONENTS, 0)
+    for clf, held, labels in folds:
+        m = streaming._Model(clf)
+        ratios, k = streaming._prefix_ratios(m, [x[: max(2, int(round(fraction * len(x))))] for x in held])
+        for e in EXPONENTS:
+            joint = clf.n_points**e * k ** (1 - e) * ratios + m.log_prior
+            hits[e] += np.sum(clf.classes_[np.argmax(joint, axis=1)] == labels)
+    n = sum(len(labels) for _, _, labels in folds)
+    return {e: h / n for e, h in hits.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", nargs="+", default=SETS)
+    parser.add_argument("--derivatives", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--skip-streams", action="store_true")
+    args = parser.parse_args(argv)
+    streams = None if args.skip_streams else bs.load_streams_module(ROOT.parent.parent / "shared" / "streams.py")
+    for name in args.sets:
+        X, y = train_split(name)
+        for d in args.derivatives:
+            folds = fold_models(X, y, d)
+            print(f"{name}, derivatives={d}: 3-fold CV accuracy {whole_accuracy(folds):.4f}", flush=True)
+            if name != "character_trajectories":
+                continue
+            for fraction in (0.25, 0.5):
+                acc = prefix_accuracy(folds, fraction)
+                print(f"  prefixes at {fraction:.0%}: " + ", ".join(f"exponent {e}: {a:.4f}" for e, a in acc.items()))
+            if streams is not None:
+                f1 = bs._mean_f1(folds, bs.THRESHOLDS, streams, 60)
+                best = max(f1, key=f1.get)
+                print(f"  streams, mean F1: -0.5: {f1[-0.5]:.3f}; best {best}: {f1[best]:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
