@@ -1,10 +1,11 @@
-"""Velocity features (``derivatives=1``, the default) against velocity and acceleration (2),
-and the weighting of prefix evidence: TRAIN splits only.
+"""First time derivatives as features (``derivatives=1``, the default) against first and
+second (2), and the weighting of prefix evidence: TRAIN splits only.
 
     python scripts/study_derivatives.py [--sets NAME ...] [--derivatives 1 2] [--skip-streams]
 
 1. Whole trajectories: 3-fold stratified CV accuracy on each set's train split of
-   ``HMMClassifier(random_state=0, rejection_rate=0, derivatives=d)`` for every d.
+   ``HMMClassifier(random_state=0, rejection_rate=0, derivatives=d)`` for every d (the fold
+   models of scripts/benchmark_streaming.py's cross-validation).
 2. Prefixes (the character data): on the same 3 folds of its train split, accuracy at 25 and
    50 % of each held-out letter, the evidence of class c weighted by
    ``n_points ** e * k_c ** (1 - e)`` for every exponent e (trajhmm.streaming uses 0.5).
@@ -17,7 +18,6 @@ No test split is read.
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import benchmark_streaming as bs
 
-from trajhmm import HMMClassifier, streaming
-from trajhmm.classifier import stratified_folds
+from trajhmm import streaming
 
 DATA = ROOT.parent.parent / "shared" / "data"
 SETS = ["character_trajectories", "uea_basic_motions", "uea_ering", "uea_japanese_vowels", "uea_pen_digits",
@@ -44,16 +43,10 @@ def train_split(name):
 
 
 def fold_models(X, y, derivatives):
-    """(model, held-out X, held-out y) of 3 stratified folds (seed 0) of (X, y)."""
-    y_idx = np.unique(y, return_inverse=True)[1]
-    out = []
-    for a, b in stratified_folds(y_idx, 3, random_state=0):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf = HMMClassifier(random_state=0, rejection_rate=0, derivatives=derivatives, n_jobs=-1)
-            clf.fit([X[i] for i in a], y[a])
-        out.append((clf, [X[i] for i in b], y[b]))
-    return out
+    """(model, held-out X, held-out y) of 3 stratified folds (seed 0) of (X, y): the folds
+    and models of benchmark_streaming.py's cross-validation, with ``derivatives``."""
+    bs.MODEL_PARAMS["derivatives"] = derivatives
+    return bs._fold_models(X, y, 0)
 
 
 def whole_accuracy(folds):
