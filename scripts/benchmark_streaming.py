@@ -19,6 +19,11 @@
 
 ``--skip-streams`` skips 1, 2 and 4: only the prefixes (3), with the model of 2.
 ``--derivatives D`` fits every model with ``derivatives=D`` instead of the default.
+``--windows-end anywhere`` drops every fitted model's ``class_end_states_`` (windows then
+end in any state, the decoder of model files before format 8), to compare with the
+default ``fitted`` (a window scores as a whole gesture only where the class's training
+gestures end). The stream thresholds the fits themselves cross-fit (the nested check of
+``--threshold-rule``) still come from whole-gesture windows.
 
 Data: an .npz with X (all sequences stacked), lengths, y, split ("train"/"test"), as in
 ../shared/data; the streams protocol is ../shared/streams.py (``make``, ``f1``).
@@ -73,12 +78,16 @@ def load_data(path):
 
 
 MODEL_PARAMS = {}  # HMMClassifier parameters other than the defaults (--derivatives)
+WINDOWS_END = {"anywhere": False}  # --windows-end anywhere: drop class_end_states_
 
 
 def fit(X, y, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return HMMClassifier(random_state=0, **MODEL_PARAMS, **params).fit(X, y)
+        clf = HMMClassifier(random_state=0, **MODEL_PARAMS, **params).fit(X, y)
+    if WINDOWS_END["anywhere"]:
+        del clf.class_end_states_
+    return clf
 
 
 class _Replay(StreamClassifier):
@@ -258,11 +267,14 @@ def main(argv=None):
     parser.add_argument("--skip-streams", action="store_true", help="print the prefix accuracies only")
     parser.add_argument("--derivatives", type=int, default=None,
                         help="the models' derivatives (default: HMMClassifier's default)")
+    parser.add_argument("--windows-end", choices=("fitted", "anywhere"), default="fitted",
+                        help="where scored windows may end: the classes' fitted end states, or any state")
     parser.add_argument("--threshold-rule", action="store_true",
                         help="only the study of the fitted default threshold, on folds of the train split")
     args = parser.parse_args(argv)
     if args.derivatives is not None:
         MODEL_PARAMS["derivatives"] = args.derivatives
+    WINDOWS_END["anywhere"] = args.windows_end == "anywhere"
     streams = load_streams_module(args.streams)
     X, y, split = load_data(args.data)
     tr, te = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")

@@ -10,7 +10,7 @@ import trajhmm.search as search_module
 from trajhmm import HMMClassifier, HMMClassifierCV, load_model, save_model
 from trajhmm.calibration import calibrated_log_proba
 from trajhmm.exceptions import ModelFileError
-from trajhmm.persistence import model_metadata
+from trajhmm.persistence import FORMAT_VERSION, model_metadata
 from trajhmm.search import select_ensemble
 
 from conftest import FAST, FLAGS, as_format, assert_refused, cli, resign
@@ -158,7 +158,7 @@ def test_a_pool_round_trips_through_the_safe_format(pooled, dataset, tmp_path):
     path = tmp_path / "m.npz"
     save_model(pooled, path)
     loaded = load_model(path)
-    assert model_metadata(path)["format_version"] == 7
+    assert model_metadata(path)["format_version"] == FORMAT_VERSION
     np.testing.assert_array_equal(loaded.predict_proba(X), pooled.predict_proba(X))
     np.testing.assert_array_equal(loaded.is_unknown(X), pooled.is_unknown(X))
     np.testing.assert_array_equal(loaded.ensemble_weights_, pooled.ensemble_weights_)

@@ -363,7 +363,7 @@ def test_inconsistent_json_is_refused(full, tmp_path, trajectory, capsys):
         (lambda p: p.update(n_model_features=5), "covariance_floor_: expected shape"),
         (lambda p: p.update(n_model_features=99), "n_model_features=99"),
         (lambda p: p.update(n_features_in="3"), "n_features_in: expected an integer"),
-        (lambda p: p["params"].update(n_states=5), "model0.startprob: expected shape (5,)"),
+        (lambda p: p["params"].update(n_states=5), "class_end_states_: expected shape (2, 5), got (2, 4)"),
         (lambda p: p["params"].update(covariance_type="diag"), "model0.covars: expected shape"),
         (lambda p: p["params"].update(n_mix=2), "model0.weights: missing member"),
         (lambda p: p["params"].update(derivatives=2), "feature_mask_: expected shape"),

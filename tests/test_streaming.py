@@ -206,7 +206,7 @@ def test_each_class_weighs_its_prefix_evidence_by_the_points_it_saw(ten):
     for p in halves:
         k = np.clip(np.rint(N * np.minimum(1.0, len(p) / m.quantiles[:, 2])).astype(int), 2, N)
         assert (k < N).all()  # the weight differs from a whole trajectory's
-        r = [m.ratios(resample(p, kc, model.resample)[None])[0, c] for c, kc in enumerate(k)]
+        r = [m.ratios(resample(p, kc, model.resample)[None], whole=False)[0, c] for c, kc in enumerate(k)]
         expected.append(np.sqrt(N * k) * np.array(r) + m.log_prior)
     expected = np.array(expected)
     expected -= np.log(np.exp(expected).sum(axis=1))[:, None]
@@ -293,13 +293,13 @@ def test_the_window_scorer_equals_the_classifiers_scores(split, params):
     scorer = _Scorer(clf)
     log_b = scorer.log_emissions(segs)
     top = log_b.max(axis=2)
-    fast, upper = scorer.forward(log_b, top, np.exp(log_b - top[:, :, None]))
+    fast, upper = scorer.forward(log_b, top, np.exp(log_b - top[:, :, None]), whole=False)
     exact = np.column_stack([ll, ll_background]).T
     clean = upper == fast  # nothing underflowed: exact to rounding
     assert clean.any()
     np.testing.assert_allclose(fast[clean], exact[clean], rtol=1e-9)
     assert (exact <= upper + 1e-9 * np.abs(exact)).all()
-    ratios, ll_threshold = scorer.score(segs)  # bar -inf: every class exact
+    ratios, ll_threshold = scorer.score(segs, whole=False)  # bar -inf: every class exact
     states = np.concatenate([log_b[:, k, : m.n_components] for k, m in enumerate(clf.models_)], axis=1)
     stay = np.minimum(np.concatenate([np.diag(m.transmat_) for m in clf.models_]), 1 - 1 / clf.n_points)
     S = len(stay)
@@ -308,10 +308,20 @@ def test_the_window_scorer_equals_the_classifiers_scores(split, params):
     np.testing.assert_allclose(ll_threshold, expected, rtol=1e-9)
     reference = np.logaddexp(ll_background, expected) - np.log(2.0)
     np.testing.assert_allclose(ratios, (ll - reference[:, None]) / clf.n_points, rtol=1e-9, atol=1e-9)
+    # whole windows end in the state where most of the class's training segments end
+    # (the mode of class_end_states_; the background model's: anywhere)
+    whole, _ = scorer.score(segs)
+    modes = clf.class_end_states_ >= clf.class_end_states_.max(axis=1, keepdims=True)
+    ends = np.column_stack([
+        forward_log_likelihood(log_b[:, k, : m.n_components].transpose(1, 0, 2), m.startprob_, m.transmat_,
+                               end=modes[k]) for k, m in enumerate(clf.models_)])
+    np.testing.assert_allclose(whole, (ends - reference[:, None]) / clf.n_points, rtol=1e-9, atol=1e-9)
+    assert (whole <= ratios + 1e-12).all()
     # with a bar, the classes that cannot reach it may stay lower bounds, the others are exact
-    barred, _ = _Scorer(clf).score(segs, bar=0.0)
-    assert (barred[ratios < 0.0] < 0.0).all()
-    np.testing.assert_allclose(barred[ratios >= 0.0], ratios[ratios >= 0.0], rtol=1e-9)
+    for is_whole, exact_ratios in ((False, ratios), (True, whole)):
+        barred, _ = _Scorer(clf).score(segs, bar=0.0, whole=is_whole)
+        assert (barred[exact_ratios < 0.0] < 0.0).all()
+        np.testing.assert_allclose(barred[exact_ratios >= 0.0], exact_ratios[exact_ratios >= 0.0], rtol=1e-9)
 
 
 def test_cli_spot_a_file_and_a_live_pipe(model, three, tmp_path, capsys):
@@ -461,3 +471,49 @@ def test_cli_spot_takes_the_models_threshold(model, three, tmp_path, capsys):
     code, out, err = cli(["spot", tmp_path / "m.npz", tmp_path / "rec.csv", "--threshold", "-0.5"], capsys)
     assert code == 0, err
     assert [line.split("\t")[2] for line in out.splitlines()] == [str(t[2]) for t in truth]
+
+
+def test_windows_score_as_whole_gestures_where_the_class_gestures_end(model, split):
+    """fit keeps where each class's training segments end (class_end_states_, rows of
+    probabilities; a left-right model's last state); a window scores as a whole gesture
+    only when it ends in the state where most of them end: the first half of a gesture,
+    resampled to a whole segment, loses its score, the whole gesture keeps it. Prefixes
+    end anywhere."""
+    from trajhmm.preprocessing import resample_all
+    from trajhmm.streaming import _Model
+
+    _, _, Xh, yh = split
+    ends = model.class_end_states_
+    assert ends.shape == (len(model.classes_), model.n_states)
+    np.testing.assert_allclose(ends.sum(axis=1), 1.0)
+    assert (ends[:, -1] > 0.9).all()  # left-right: the gestures end in the last state
+    m, own = _Model(model), (np.arange(len(Xh)), np.searchsorted(model.classes_, yh))
+    whole = resample_all(Xh, model.n_points, model.resample)
+    np.testing.assert_allclose(m.ratios(whole)[own], m.ratios(whole, whole=False)[own], atol=0.05)
+    halves = resample_all([x[: len(x) // 2] for x in Xh], model.n_points, model.resample)
+    drop = m.ratios(halves, whole=False)[own] - m.ratios(halves)[own]
+    assert (drop >= 0).all() and drop.mean() > 0.5
+
+
+def test_model_files_keep_the_end_states(model, tmp_path):
+    """Format 8 stores class_end_states_, validated as probabilities; a file of format 7
+    loads without them and its windows end anywhere (as before)."""
+    from trajhmm.streaming import _Scorer
+
+    save_model(model, tmp_path / "m.npz")
+    assert model_metadata(tmp_path / "m.npz")["format_version"] == 8
+    np.testing.assert_array_equal(load_model(tmp_path / "m.npz").class_end_states_, model.class_end_states_)
+    C, K = model.class_end_states_.shape
+    for bad, message in ((np.full((C, K), 1.0), "do not sum to 1"), (-np.eye(C, K), "negative probability"),
+                         (np.full((C, K + 1), 1.0 / (K + 1)), "expected shape"),
+                         (np.full((C, K), np.nan), "non-finite")):
+        save_model(model, tmp_path / "m.npz")
+        resign(tmp_path / "m.npz", lambda arrays, meta, bad=bad: arrays.update(class_end_states_=bad))
+        with pytest.raises(ModelFileError, match=f"class_end_states_: .*{message}"):
+            load_model(tmp_path / "m.npz")
+    save_model(model, tmp_path / "m.npz")
+    resign(tmp_path / "m.npz", as_format(7))
+    old = load_model(tmp_path / "m.npz")
+    assert not hasattr(old, "class_end_states_")
+    np.testing.assert_array_equal(_Scorer(old).end, 1.0)
+    assert spot(old, np.zeros((60, 3))) == []  # streams still run on it

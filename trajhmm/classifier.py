@@ -277,6 +277,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Per class, the quantiles 0, 0.05, 0.5, 0.95 and 1 of the number of points of its
         training trajectories: the durations that bound the windows of
         :class:`~trajhmm.StreamClassifier` and set the reading of prefixes.
+    class_end_states_ : ndarray of shape (n_classes, n_states)
+        Per class, where its training segments end: the posterior probability of each
+        state at their last point, averaged over them. :class:`~trajhmm.StreamClassifier`
+        scores a window as a whole gesture of the class only when it ends in the state where
+        most of them end (a pause or the first part of a gesture does not). Prefixes end
+        anywhere.
     covariance_floor_ : ndarray of shape (n_model_features_,)
     background_model_ : hmmlearn model
         One HMM trained on the segments of all classes pooled (a subsample of at most 400),
@@ -491,6 +497,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
         self.class_length_quantiles_ = streaming.length_quantiles(X, y_idx, len(classes))  # X checked by _segments
+        self.class_end_states_ = np.array([_hmm.end_state_probabilities(model, segs[y_idx == k])
+                                           for k, model in enumerate(self.models_)])
         self.stream_threshold_ = np.nan
         if rejection is not None:
             self.background_model_ = runs[-1].model

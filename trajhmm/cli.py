@@ -681,7 +681,9 @@ def _open_set_line(clf):
     stream = float(getattr(clf, "stream_threshold_", np.nan))
     default = (f"{stream:.4g} (fitted)" if np.isfinite(stream)
                else f"{DEFAULT_THRESHOLD:g} (the model has no fitted one)")
-    return f"open-set rejection: {rejection}; streams: default threshold {default}"
+    ends = "" if hasattr(clf, "class_end_states_") else (
+        ", windows may end in any state (a model fitted before format 8: retrain to score them as whole gestures)")
+    return f"open-set rejection: {rejection}; streams: default threshold {default}{ends}"
 
 
 def _tune_grid(args):

@@ -55,7 +55,9 @@ __all__ = [
 # 6: stream_threshold_ (the default threshold of streams; NaN: none fitted, -0.5).
 # 7: HMMClassifierCV's ensemble (its other members, each stored like a model of its own
 # under "member<j>/", their weights and rows of the search's table; the ensemble param).
-FORMAT_VERSION = 7
+# 8: class_end_states_ (where each class's training segments end: streams score whole
+# windows ending there; a file of format 7 or older loads, its streams end anywhere).
+FORMAT_VERSION = 8
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -84,6 +86,7 @@ _ARRAY_ATTRS = (
     "n_iter_",
     "rejection_threshold_",
     "class_length_quantiles_",
+    "class_end_states_",
 )
 
 
@@ -181,9 +184,10 @@ def _fitted_state(clf):
         arrays[f"history{k}"] = np.asarray(hist, dtype=float)
     for key, value in hmm.model_arrays(clf.background_model_).items():
         arrays[f"background.{key}"] = value
+    version = _format_of(arrays)  # before "arrays" below: it drops what the format lacks
     meta = {
         "format": "trajhmm-model",
-        "format_version": _format_of(arrays),
+        "format_version": version,
         "versions": library_versions(),
         "estimator": type(clf).__name__,
         "params": _json_params(clf),
@@ -214,11 +218,17 @@ def _ensemble_meta(clf, arrays):
 
 
 def _format_of(arrays):
-    """The format of a model's arrays: a model fitted before streams had a threshold (an
-    old pickle) is a version-5 model, one fitted before durations were kept version 4."""
-    if "stream_threshold_" in arrays:
-        return FORMAT_VERSION
-    return 5 if "class_length_quantiles_" in arrays else 4
+    """The format of a model's arrays: a model fitted before durations were kept (an old
+    pickle) is a version-4 model, one fitted before streams had a threshold version 5, one
+    fitted before end states were kept version 7. What a later format added is dropped
+    from ``arrays``."""
+    added = (("class_length_quantiles_", 4), ("stream_threshold_", 5), ("class_end_states_", 7))
+    for i, (name, older) in enumerate(added):
+        if name not in arrays:
+            for later, _ in added[i + 1 :]:
+                arrays.pop(later, None)
+            return older
+    return FORMAT_VERSION
 
 
 #: What a model file may say of how its training data were read (``save_model(...,
@@ -813,7 +823,7 @@ def _check_meta(meta, fail):
     members = _check_search_meta(meta, clf, fail) if cv else []
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
             "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
-            "stream": meta["format_version"] >= 6, "members": members}
+            "stream": meta["format_version"] >= 6, "ends": meta["format_version"] >= 8, "members": members}
 
 
 def _check_reader_time(meta, clf_params, fail):
@@ -963,6 +973,8 @@ def _layout(dims, allow_object=False):
         out["class_length_quantiles_"] = ((C, 5), "f")
     if dims.get("stream"):
         out["stream_threshold_"] = ((1,), "f")
+    if dims.get("ends"):
+        out["class_end_states_"] = ((C, dims["K"]), "f")
     hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
     for k in range(C):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
@@ -1028,6 +1040,8 @@ def _check_classes(a, dims, fail):
         q = a["class_length_quantiles_"]
         if (q < 2).any() or (np.diff(q, axis=1) < 0).any():
             fail("class_length_quantiles_", "expected non-decreasing quantiles of lengths, each at least 2 points")
+    if "class_end_states_" in a:
+        _check_probabilities(a["class_end_states_"], "class_end_states_", fail)
     for k in range(C):
         if len(a[f"history{k}"]) != n_iter[k]:
             fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")

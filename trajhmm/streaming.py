@@ -171,6 +171,15 @@ class _Scorer:
             self.trans[i, :k, :k] = m.transmat_
             self.trans[i, k:, k:] = np.eye(K - k)
         self.trans_T = np.ascontiguousarray(np.swapaxes(self.trans, 1, 2))
+        # where whole windows must end (weight 1; elsewhere 0): the state where most of the
+        # class's training segments end (class_end_states_; a left-right model's last state).
+        # A model without them, and the background model: anywhere.
+        self.end = np.ones((M, K))
+        ends = getattr(clf, "class_end_states_", None)
+        if ends is not None:
+            for i, m in enumerate(clf.models_):
+                q = np.asarray(ends[i][: m.n_components], dtype=float)
+                self.end[i, : m.n_components] = q >= q.max()
         sizes = [m.n_components for m in clf.models_]
         # an absorbing state (self-loop 1, the last state of a left-right model) may leave
         # the threshold model's state after n_points steps on average: every state can be
@@ -210,10 +219,12 @@ class _Scorer:
             self._reach[T] = R[..., None]
         return self._reach[T]
 
-    def forward(self, log_b, top, e):
+    def forward(self, log_b, top, e, whole):
         """``(ll, upper)`` (M, n): every model's log-likelihood by Rabiner's scaled forward
         pass on the emissions ``e = exp(log_b - top)`` (``top``: their maximum over each
-        model's states), and an upper bound of the exact value.
+        model's states), and an upper bound of the exact value. ``whole``: the last step's
+        values weighted by ``end`` (a whole gesture ends where the class's gestures end;
+        else anywhere).
 
         A reachable state whose scaled value underflows (below the smallest normal number:
         subnormals lose precision too) loses its paths, so ``ll`` may miss them. Each is
@@ -235,17 +246,19 @@ class _Scorer:
                 lost = (reach[t] & (alpha < _TINY)).any(axis=1)
                 if lost.any():
                     worst = np.where(lost, np.maximum(worst, log_scale), worst)
-            final = np.log(alpha.sum(axis=1)) + log_scale
-            bound = worst - 708.0 + np.log(self.K * len(e))
+            final = np.log((alpha * self.end[:, :, None] if whole else alpha).sum(axis=1)) + log_scale
+            bound = worst - 708.0 + np.log(self.K * len(e))  # weights <= 1: a bound of the weighted sum too
             upper = np.where(np.isfinite(final), np.logaddexp(final, bound), np.inf)
         shift = top.sum(axis=0)
         return final + shift, upper + shift
 
-    def exact(self, log_b, i, cols):
-        """Exact log-likelihoods under model ``i`` of segments ``cols`` (the package's kernel)."""
+    def exact(self, log_b, i, cols, whole):
+        """Exact log-likelihoods under model ``i`` of segments ``cols`` (the package's kernel;
+        ``whole``: ending where :meth:`forward` makes them end)."""
         k = self.models[i].n_components
         return forward_log_likelihood(np.ascontiguousarray(log_b[:, i, :k][:, :, cols].transpose(1, 0, 2)),
-                                      np.asarray(self.models[i].startprob_), np.asarray(self.models[i].transmat_))
+                                      np.asarray(self.models[i].startprob_), np.asarray(self.models[i].transmat_),
+                                      end=self.end[i, :k] if whole else None)
 
     def threshold(self, e, top):
         """(n,) log-likelihood under the threshold model, scaled forward pass on the class
@@ -270,10 +283,12 @@ class _Scorer:
             alpha *= b[t]
         return np.log(alpha.sum(axis=0)) + log_scale + shift.sum(axis=0)
 
-    def score(self, segs, bar=-np.inf, relevant=None):
+    def score(self, segs, bar=-np.inf, relevant=None, whole=True):
         """``(ratios (n, n_classes), ll_threshold (n,))``: every class's per-point
         log-likelihood ratio to the reference (the mixture of the background and threshold
-        models, module docstring).
+        models, module docstring); ``whole``: the segments are whole gestures, which end
+        where the class's training gestures end (``class_end_states_``), else prefixes,
+        which end anywhere.
 
         Exact wherever it can matter: the background model wherever it could weigh in the
         reference, and every class (``relevant`` (n, n_classes), default all) whose upper
@@ -283,7 +298,7 @@ class _Scorer:
         top = log_b.max(axis=2)  # (T, M, n)
         with np.errstate(under="ignore", invalid="ignore"):
             e = np.exp(log_b - top[:, :, None])
-        ll, upper = self.forward(log_b, top, e)
+        ll, upper = self.forward(log_b, top, e, whole)
         ll_threshold = self.threshold(e, top)
         C = self.n_classes
         with np.errstate(invalid="ignore"):
@@ -291,7 +306,7 @@ class _Scorer:
         if len(ll) > C:  # the background model's share of the reference
             cols = np.flatnonzero(loose[C] & (upper[C] > ll_threshold - 40.0))
             if len(cols):
-                ll[C, cols] = self.exact(log_b, C, cols)
+                ll[C, cols] = self.exact(log_b, C, cols, whole)
             with np.errstate(invalid="ignore"):
                 reference = np.logaddexp(ll[C], ll_threshold) - np.log(2.0)
         else:
@@ -302,7 +317,7 @@ class _Scorer:
             need &= np.asarray(relevant).T
         for i in np.flatnonzero(need.any(axis=1)):
             cols = np.flatnonzero(need[i])
-            ll[i, cols] = self.exact(log_b, i, cols)
+            ll[i, cols] = self.exact(log_b, i, cols, whole)
         return ((ll[:C] - reference) / n_points).T, ll_threshold
 
 
@@ -369,11 +384,11 @@ class _Model:
         self.classes = self.clf.classes_
         self.n_dims = int(self.clf.n_features_in_)
 
-    def ratios(self, raw_segments, bar=-np.inf, relevant=None):
+    def ratios(self, raw_segments, bar=-np.inf, relevant=None, whole=True):
         """Per-point log-likelihood ratio of every class to the reference, (n, n_classes),
         of raw resampled segments (n, T, n_dims); exact where the class is ``relevant`` and
-        could reach ``bar`` (:meth:`_Scorer.score`)."""
-        return self.scorer.score(_features(self.clf, raw_segments), bar, relevant)[0]
+        could reach ``bar``; ``whole`` gestures or prefixes (:meth:`_Scorer.score`)."""
+        return self.scorer.score(_features(self.clf, raw_segments), bar, relevant, whole)[0]
 
     def check_points(self, points, name="points"):
         """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1."""
@@ -406,7 +421,7 @@ def _prefix_ratios(m, prefixes):
         rows = np.flatnonzero((k == size).any(axis=1))
         segs = preprocessing.resample_all([prefixes[i] for i in rows], size, m.clf.resample)
         hit = k[rows] == size
-        out[rows] = np.where(hit, m.ratios(segs, relevant=hit), out[rows])
+        out[rows] = np.where(hit, m.ratios(segs, relevant=hit, whole=False), out[rows])
     return out, k
 
 

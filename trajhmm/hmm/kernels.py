@@ -122,11 +122,15 @@ def _log_passes(log_b, startprob, transmat, backward):
     return log_alpha, log_beta
 
 
-def forward_log_likelihood(log_b, startprob, transmat):
+def forward_log_likelihood(log_b, startprob, transmat, end=None):
     """log p(segment) for (K, T, n) emission log-likelihoods (state-major), exact (see
-    :func:`_log_matmul`)."""
+    :func:`_log_matmul`). ``end`` (K,): weights of the last step's states (the segment
+    must end in state j with weight ``end[j]``); None: it ends anywhere (weights 1)."""
     log_alpha, _ = _log_passes(log_b, startprob, transmat, backward=False)
-    return logsumexp(log_alpha[-1], axis=0)
+    if end is None:
+        return logsumexp(log_alpha[-1], axis=0)
+    with np.errstate(divide="ignore"):
+        return logsumexp(log_alpha[-1] + np.log(np.asarray(end, dtype=float))[:, None], axis=0)
 
 
 def _xi_sum(log_alpha, log_beta, log_b, A, logprob):

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .emissions import emission_family, family_of
-from .kernels import forward_log_likelihood
+from .kernels import forward_backward, forward_log_likelihood
 
 __all__ = [
     "COVARIANCE_TYPES",
     "TOPOLOGIES",
     "HMMConfig",
+    "end_state_probabilities",
     "log_likelihood",
     "log_likelihoods",
     "model_arrays",
@@ -113,6 +114,26 @@ def log_likelihoods(models, segments):
         log_b = family_of(model).log_densities(model, points).reshape(model.n_components, T, n)
         out[:, k] = forward_log_likelihood(log_b, np.asarray(model.startprob_), np.asarray(model.transmat_))
     return out
+
+
+_END_CHUNK = 2048  # segments per forward-backward pass of end_state_probabilities
+
+
+def end_state_probabilities(model, segments):
+    """(K,) where the segments (n_samples, n_points, n_features) end: the posterior
+    probability of each state at their last point (forward-backward), averaged over them."""
+    segments = np.asarray(segments, dtype=float)
+    n, T, d = segments.shape
+    total = np.zeros(model.n_components)
+    for i in range(0, n, _END_CHUNK):  # the posteriors of a chunk: (T, K, chunk)
+        part = segments[i : i + _END_CHUNK]
+        points = np.ascontiguousarray(part.transpose(2, 1, 0)).reshape(d, T * len(part))
+        log_b = family_of(model).log_densities(model, points).reshape(model.n_components, T, len(part))
+        _, posteriors, _ = forward_backward(log_b, np.asarray(model.startprob_), np.asarray(model.transmat_))
+        total += np.nansum(posteriors[-1], axis=1)
+    if not total.sum() > 0:  # no segment scored (cannot happen for the model's own training data)
+        return np.full(model.n_components, 1.0 / model.n_components)
+    return total / total.sum()
 
 
 def n_free_parameters(model, config):
