@@ -31,6 +31,14 @@ pauses and 0.72 with scribble against the background model alone, 0.97-0.98 agai
 the threshold model or the mixture). Every window has ``n_points`` points, so the score
 is comparable across window lengths.
 
+A window is a whole gesture, so a class model scores it only by the paths that end in
+the state where most of the class's training segments end (``class_end_states_``, the
+posterior of each state at their last point; a left-right model's last state): a pause
+or the first part of a gesture, which a class model would otherwise explain by stopping
+early in a matching state, scores low. Chosen on the train splits (nested mean F1 of the
+fitted threshold rule below, README "Streams and early answers"). Prefixes (below) end
+anywhere, and so do models fitted before model format 8.
+
 Streams
 -------
 Every ``step`` samples the decoder scores the windows that end there, of a geometric
