@@ -20,7 +20,7 @@ from trajhmm.streaming import (
     spot,
 )
 
-from conftest import FAST, as_format, make_sample_data, resign
+from conftest import FAST, as_format, cli, make_sample_data, resign
 
 
 def _iou(a, b):
@@ -495,7 +495,7 @@ def test_windows_score_as_whole_gestures_where_the_class_gestures_end(model, spl
     assert (drop >= 0).all() and drop.mean() > 0.5
 
 
-def test_model_files_keep_the_end_states(model, tmp_path):
+def test_model_files_keep_the_end_states(model, tmp_path, capsys):
     """Format 8 stores class_end_states_, validated as probabilities; a file of format 7
     loads without them and its windows end anywhere (as before)."""
     from trajhmm.streaming import _Scorer
@@ -517,3 +517,7 @@ def test_model_files_keep_the_end_states(model, tmp_path):
     assert not hasattr(old, "class_end_states_")
     np.testing.assert_array_equal(_Scorer(old).end, 1.0)
     assert spot(old, np.zeros((60, 3))) == []  # streams still run on it
+    code, out, _ = cli(["info", tmp_path / "m.npz"], capsys)
+    assert code == 0 and "windows may end in any state" in out and "retrain" in out
+    save_model(model, tmp_path / "m.npz")
+    assert "windows may end in any state" not in cli(["info", tmp_path / "m.npz"], capsys)[1]
