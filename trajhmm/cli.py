@@ -314,10 +314,59 @@ def _check_output(path, flag):
         raise DataError(f"{path}: cannot write {flag}: directory {parent} is not writable")
 
 
+def _output_flags(args):
+    """(path, flag) of every output the command writes, as its usage line names the flag."""
+    short = "-o/" if args.command in ("train", "tune", "plot") else ""
+    return [(getattr(args, dest), flag) for dest, flag in (("output", short + "--output"), ("report", "--report"))
+            if getattr(args, dest, None) is not None]
+
+
+def _inputs(args):
+    """The files and folders the command reads (not standard input)."""
+    found = [getattr(args, dest, None) for dest in ("model", "data_dir", "data", "recording")]
+    return [str(p) for p in [*found, *(getattr(args, "paths", None) or [])] if p and str(p) != "-"]
+
+
+def _read_from(folder, out, pattern):
+    """Whether the folder walk of ``folder`` reads the file ``out`` (both real paths):
+    under it, in no hidden folder, and of a trajectory format (matching --pattern)."""
+    rel = os.path.relpath(out, folder)
+    parts = Path(rel).parts
+    if rel.startswith(os.pardir) or any(part.startswith(".") for part in parts[:-1]):
+        return False
+    return datasets._Ignored(pattern).kind(parts[-1]) is None
+
+
+def _check_not_an_input(args, path, flag):
+    """Refuse (usage error) an output that is an input of the command, or a file the
+    walk of an input folder reads: writing it would destroy or change what was read."""
+    out = os.path.realpath(path)
+    for src in _inputs(args):
+        real = os.path.realpath(src)
+        if os.path.isdir(real):
+            if _read_from(real, out, getattr(args, "pattern", None)):
+                raise _params.ParameterValueError(
+                    flag, f"a path that is not a data file of the input folder {src} (other file types are fine)",
+                    f"{str(path)!r}, a trajectory file there")
+        elif out == real or (os.path.exists(out) and os.path.exists(real) and os.path.samefile(out, real)):
+            raise _params.ParameterValueError(flag, "a file other than the inputs",
+                                              f"{str(path)!r} (the input {src})")
+
+
+def _check_output_name(path, flag):
+    """An output name that cannot be a file (empty, ending with a separator): usage error."""
+    text = str(path)
+    if not text:
+        raise _params.ParameterValueError(flag, "a file name", "an empty string")
+    if text.endswith(("/", os.sep)):
+        raise _params.ParameterValueError(flag, "a file name", f"{text!r}, which ends with a path separator")
+
+
 def _check_outputs(args):
-    for dest, flag in (("output", "--output"), ("report", "--report")):
-        if getattr(args, dest, None):
-            _check_output(getattr(args, dest), flag)
+    for path, flag in _output_flags(args):
+        _check_output_name(path, flag)
+        _check_not_an_input(args, path, flag)
+        _check_output(path, flag.split("/")[-1])
     if args.command == "plot" and _image_format(args.output) not in ("png", "pdf", "svg"):
         raise DataError(f"{args.output}: expected a .png, .pdf or .svg file name, got .{_image_format(args.output)}")
 
@@ -538,7 +587,7 @@ def _cmd_evaluate(args, out):
     report, skipped = metrics._evaluate(clf, _load_labelled(args, reader=reader), source=args.data_dir,
                                         on_invalid=args.on_invalid)
     _print_report(report, out)
-    if args.report:
+    if args.report is not None:
         full = {"model": str(args.model), "data": str(args.data_dir), **report,
                 "skipped": [{"path": str(p), "reason": r} for p, r in skipped]}
         with persistence.atomic_write(args.report, "w") as fh:

@@ -1,0 +1,74 @@
+"""Defects found by the review of the command line, the writers and the loaders: outputs
+that would overwrite inputs, non-regular outputs, overflowing inputs, unbounded model-file
+parameters, negative lengths, tracebacks instead of one line, and message wording."""
+
+import numpy as np
+import pytest
+
+from trajhmm import save_model
+
+from conftest import cli, write_folder
+
+
+@pytest.fixture
+def setup(tmp_path, fitted, dataset):
+    """(model path, data folder, one data file) in tmp_path."""
+    X, y = dataset
+    save_model(fitted, tmp_path / "m.npz")
+    paths = write_folder(tmp_path / "d", X[:4] + X[8:12], list(y[:4]) + list(y[8:12]))
+    return tmp_path / "m.npz", tmp_path / "d", paths[0]
+
+
+def _usage_line(code, err, flag):
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"argument {flag}: expected" in err, err
+
+
+# ------------------------------------------------------------------ 1: an output is an input
+@pytest.mark.parametrize("argv, flag", [
+    (["predict", "{m}", "{d}", "--output", "{m}"], "--output"),
+    (["evaluate", "{m}", "{d}", "--report", "{m}"], "--report"),
+    (["train", "{d}", "-o", "{f}", "--no-search"], "-o/--output"),
+    (["train", "{d}", "-o", "{d}/new_one.csv", "--no-search"], "-o/--output"),
+    (["predict", "{m}", "{f}", "--output", "{link}"], "--output"),
+    (["plot", "convergence", "{m}", "-o", "{m}"], "-o/--output"),
+])
+def test_an_output_that_is_an_input_is_refused(setup, tmp_path, capsys, argv, flag):
+    m, d, f = setup
+    (tmp_path / "link.csv").symlink_to(f)
+    before = {p: p.read_bytes() for p in (m, f)}
+    argv = [a.format(m=m, d=d, f=f, link=tmp_path / "link.csv") for a in argv]
+    code, out, err = cli(argv, capsys)
+    _usage_line(code, err, flag)
+    assert {p: p.read_bytes() for p in (m, f)} == before
+    assert not (d / "new_one.csv").exists()
+
+
+def test_an_npz_bundle_is_not_overwritten_by_train(tmp_path, capsys, dataset):
+    X, y = dataset
+    bundle = tmp_path / "b.npz"
+    np.savez(bundle, X=np.concatenate(X), lengths=[len(x) for x in X], y=y)
+    before = bundle.read_bytes()
+    code, out, err = cli(["train", bundle, "-o", bundle, "--no-search"], capsys)
+    _usage_line(code, err, "-o/--output")
+    assert bundle.read_bytes() == before
+
+
+def test_an_output_in_the_data_folder_that_is_not_data_is_allowed(setup, capsys):
+    m, d, f = setup
+    code, out, err = cli(["predict", m, d, "--output", d / "predictions.json", "--format", "json"], capsys)
+    assert code == 0, err
+    assert (d / "predictions.json").read_text().count("\n") == 8
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "{d}", "-o", "", "--no-search"], "-o/--output"),
+    (["train", "{d}", "-o", "{tmp}/m2.npz/", "--no-search"], "-o/--output"),
+    (["evaluate", "{m}", "{d}", "--report", ""], "--report"),
+])
+def test_empty_or_folder_like_output_names_are_usage_errors(setup, tmp_path, capsys, argv, flag):
+    m, d, f = setup
+    code, out, err = cli([a.format(m=m, d=d, tmp=tmp_path) for a in argv], capsys)
+    _usage_line(code, err, flag)
+    assert ".tmp" not in err and ".cache" not in err
