@@ -72,3 +72,37 @@ def test_empty_or_folder_like_output_names_are_usage_errors(setup, tmp_path, cap
     code, out, err = cli([a.format(m=m, d=d, tmp=tmp_path) for a in argv], capsys)
     _usage_line(code, err, flag)
     assert ".tmp" not in err and ".cache" not in err
+
+
+# ------------------------------------------------------------------ 2: outputs that are not regular files
+def test_a_fifo_output_is_written_not_replaced(setup, tmp_path, capsys):
+    import os
+    import threading
+
+    m, d, f = setup
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    code, out, err = cli(["predict", m, f, "--output", fifo], capsys)
+    reader.join(10)
+    assert code == 0, err
+    assert fifo.is_fifo() and got and got[0].startswith(str(f))
+
+
+def test_a_symlink_output_writes_its_target_and_stays_a_link(setup, tmp_path, capsys):
+    from trajhmm.persistence import atomic_write
+
+    m, d, f = setup
+    target, link = tmp_path / "target.tsv", tmp_path / "link.tsv"
+    target.write_text("old\n")
+    link.symlink_to(target)
+    code, out, err = cli(["predict", m, f, "--output", link], capsys)
+    assert code == 0, err
+    assert link.is_symlink() and target.read_text().startswith(str(f))
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "new_target")
+    with atomic_write(dangling, "w") as fh:
+        fh.write("x")
+    assert dangling.is_symlink() and (tmp_path / "new_target").read_text() == "x"

@@ -115,9 +115,15 @@ def atomic_write(path, mode="wb"):
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and
-    ``path`` is untouched.
+    ``path`` is untouched. A symbolic link stays: its target is written (atomically). An
+    existing ``path`` that is not a regular file (a FIFO, a device, a socket) is opened and
+    written directly, since renaming over it would replace it with a file.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, mode) as fh:
+            yield fh
+        return
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ModelFileError(f"{path}: cannot write, directory {parent} does not exist")
