@@ -106,3 +106,49 @@ def test_a_symlink_output_writes_its_target_and_stays_a_link(setup, tmp_path, ca
     with atomic_write(dangling, "w") as fh:
         fh.write("x")
     assert dangling.is_symlink() and (tmp_path / "new_target").read_text() == "x"
+
+
+# ------------------------------------------------------------------ 3: values too large or too small
+@pytest.mark.parametrize("factor", [1e160, 1e300])
+def test_predicting_values_too_large_is_a_data_error_not_nan(fitted, dataset, factor):
+    from trajhmm import DataError
+
+    X, y = dataset
+    with pytest.raises(DataError, match=r"^X\[1\]: its values are too large"):
+        fitted.predict([X[0], X[1] * factor])
+    with pytest.raises(DataError, match=r"^X\[0\]: its values are too large"):
+        fitted.predict_with_unknown([X[0] * factor])
+
+
+@pytest.mark.parametrize("factor, word", [(1e200, "large"), (1e-200, "small")])
+def test_fitting_values_far_from_1_is_a_clear_data_error(dataset, factor, word):
+    import warnings
+
+    from trajhmm import DataError, HMMClassifier
+
+    X, y = dataset
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings on the way
+        with pytest.raises(DataError, match=f"^X: the training data's values are too {word}: .*rescale"):
+            HMMClassifier(n_states=2, n_points=10, n_iter=5, random_state=0).fit([x * factor for x in X], y)
+
+
+def test_the_cli_names_the_file_whose_values_are_too_large_and_json_stays_valid(setup, tmp_path, capsys):
+    import json
+
+    m, d, f = setup
+    huge = tmp_path / "huge.csv"
+    np.savetxt(huge, np.loadtxt(f, delimiter=",", skiprows=1) * 1e160, delimiter=",")
+    code, out, err = cli(["predict", m, huge, "--proba", "--reject"], capsys)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"trajhmm: error: {huge}: its values are too large"), err
+    code, out, err = cli(["predict", m, huge, f, "--format", "json", "--on-invalid", "skip"], capsys)
+    assert code == 3 and f"skipped: {huge}: its values are too large" in err
+    records = [json.loads(line, parse_constant=pytest.fail) for line in out.splitlines()]
+    assert [r["path"] for r in records] == [str(f)]
+
+
+def test_json_output_has_no_nan_or_infinity_tokens():
+    from trajhmm.cli import _json
+
+    assert _json({"margin": float("inf"), "p": [float("nan"), 0.5]}) == '{"margin": null, "p": [null, 0.5]}'

@@ -23,7 +23,7 @@ import numpy as np
 from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
-from ._validation import model_dims_error, plain_value
+from ._validation import model_dims_error, named_error, plain_value
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, TrajHMMError
@@ -375,6 +375,22 @@ def _image_format(path):
     return str(path).rsplit(".", 1)[-1].lower() if "." in Path(path).name else "png"
 
 
+def _finite_json(value):
+    """``value`` with every NaN or infinity (a margin with one class, a score) as None:
+    JSON has no token for them, so the output stays valid JSON for every reader."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _json(value, **kwargs):
+    return json.dumps(_finite_json(value), allow_nan=False, **kwargs)
+
+
 def _one_line(text):
     return " ".join(str(text).split())
 
@@ -529,7 +545,7 @@ def _cmd_spot(args, out):
         detections = streaming.spot(clf, stream, **kwargs)
     for d in detections:
         if args.format == "json":
-            out.write(json.dumps({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": d.score}) + "\n")
+            out.write(_json({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": float(d.score)}) + "\n")
         else:
             out.write((",".join if args.format == "csv" else "\t".join)(
                 [str(d.start), str(d.end), str(d.label), f"{d.score:.6g}"]) + "\n")
@@ -548,7 +564,10 @@ def _predict_tables(clf, args, reading):
         ds = load_table(path, **options)
         if ds.trajectories[0].shape[1] != clf.n_features_in_:
             raise model_dims_error(path, clf, ds.trajectories[0].shape[1])
-        rows = prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label)
+        try:
+            rows = list(prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label))
+        except DataError as exc:  # a trajectory whose values are too large: name its id
+            raise named_error(exc, [f"{path}[id={ident}]" for ident in ds.ids]) from None
         for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
             yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,
                                  proba, rejected)
@@ -570,7 +589,7 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
             rec = {"path": r.path, "label": r.label, "margin": r.margin}
             if args.proba:
                 rec["proba"] = dict(zip(classes, r.proba.tolist()))
-            fh.write(json.dumps(rec) + "\n")
+            fh.write(_json(rec) + "\n")
         else:
             cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
             if writer:
@@ -591,7 +610,7 @@ def _cmd_evaluate(args, out):
         full = {"model": str(args.model), "data": str(args.data_dir), **report,
                 "skipped": [{"path": str(p), "reason": r} for p, r in skipped]}
         with persistence.atomic_write(args.report, "w") as fh:
-            json.dump(full, fh, indent=2)
+            fh.write(_json(full, indent=2))
     return _report_skipped(skipped)
 
 
