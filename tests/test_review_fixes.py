@@ -152,3 +152,68 @@ def test_json_output_has_no_nan_or_infinity_tokens():
     from trajhmm.cli import _json
 
     assert _json({"margin": float("inf"), "p": [float("nan"), 0.5]}) == '{"margin": null, "p": [null, 0.5]}'
+
+
+# ------------------------------------------------------------------ 4: model-file parameters are bounded
+@pytest.mark.parametrize("params, match", [
+    ({"n_points": 10**10}, r"meta.json: params: n_points: expected an integer <= 10000, got 10000000000"),
+    ({"n_jobs": 10**9}, r"meta.json: params: n_jobs: expected an integer between -4096 and 4096"),
+    ({"n_jobs": 0}, r"meta.json: params: n_jobs"),
+])
+def test_absurd_parameters_in_a_model_file_are_refused(fitted, tmp_path, params, match):
+    from conftest import assert_refused
+
+    path = tmp_path / "m.npz"
+    assert_refused(fitted, path, lambda arrays, meta: meta["params"].update(params), f"^{path}: {match}")
+
+
+def test_a_model_files_n_jobs_is_clamped_to_the_cores_here(fitted, tmp_path):
+    import os
+
+    from trajhmm import load_model
+
+    from conftest import resign
+
+    path = tmp_path / "m.npz"
+    save_model(fitted, path)
+    resign(path, lambda arrays, meta: meta["params"].update(n_jobs=4000))
+    assert load_model(path).n_jobs == (os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------ 6: bounds on what sizes memory
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "{d}", "-o", "{tmp}/p.npz", "--no-search", "--n-points", "10000000000"], "--n-points"),
+    (["predict", "{m}", "{d}", "--batch-size", "99999999999999999999"], "--batch-size"),
+    (["plot", "convergence", "{m}", "-o", "{tmp}/c.png", "--dpi", "100000"], "--dpi"),
+])
+def test_values_that_size_memory_have_upper_bounds(setup, tmp_path, capsys, argv, flag):
+    m, d, f = setup
+    code, out, err = cli([a.format(m=m, d=d, tmp=tmp_path) for a in argv], capsys)
+    assert code == 2 and "Traceback" not in err and f"argument {flag}: expected an integer <=" in err, err
+
+
+def test_out_of_memory_is_one_line(setup, tmp_path, capsys, monkeypatch):
+    from trajhmm import HMMClassifier
+
+    m, d, f = setup
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(HMMClassifier, "fit", no_memory)
+    code, out, err = cli(["train", d, "-o", tmp_path / "p.npz", "--no-search"], capsys)
+    assert code == 1 and err.startswith("trajhmm: error: out of memory") and err.count("\n") == 1, err
+    assert not (tmp_path / "p.npz").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_written_as_its_bytes(setup, tmp_path, capsys):
+    import os
+    import shutil
+
+    m, d, f = setup
+    folder = tmp_path / "nu"
+    folder.mkdir()
+    shutil.copy(f, os.path.join(os.fsencode(folder), b"a\xff.csv"))
+    code, out, err = cli(["predict", m, folder, "--output", tmp_path / "nu.tsv"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "nu.tsv").read_bytes().startswith(os.fsencode(folder) + b"/a\xff.csv\t")

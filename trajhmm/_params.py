@@ -33,6 +33,9 @@ __all__ = ["Param", "PARAMS", "ESTIMATOR_PARAMS", "GRID_PARAMS", "ParameterError
 PLOT_KINDS = ("plot confusion", "plot trajectories", "plot convergence", "plot states")
 _READERS = ("train", "evaluate", "tune", "plot confusion", "plot trajectories", "plot states")
 _ESTIMATOR_COMMANDS = ("train", "tune")
+# Upper bounds of the values that size memory (a resampled trajectory, a batch of files, an image):
+# far above any use, low enough that a typo is a clear error rather than a MemoryError.
+MAX_POINTS, MAX_BATCH, MAX_DPI = 10_000, 1_000_000, 1200
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ PARAMS = {p.name: p for p in (
          grid=True),
     _est("topology", "choice", "left-right", "state topology", choices=_hmm.TOPOLOGIES, grid=True),
     _est("max_jump", "int", None, "left-right: largest forward jump (none: any)", low=1, none=True, grid=True),
-    _est("n_points", "int", 50, "points every trajectory is resampled to", low=2, grid=True),
+    _est("n_points", "int", 50, "points every trajectory is resampled to", low=2, high=MAX_POINTS, grid=True),
     _est("resample", "choice", "time", "resample evenly in time or along the path",
          choices=preprocessing.RESAMPLE_METHODS, grid=True),
     # the command line names the time column of the files (--time-column); the readers put it first
@@ -134,10 +137,10 @@ PARAMS = {p.name: p for p in (
           "model's fitted stream_threshold_, or -0.5 when it has none", none=True,
           commands=("spot",), metavar="NATS"),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
-          "of files", low=1, commands=("predict",), metavar="N"),
+          "of files", low=1, high=MAX_BATCH, commands=("predict",), metavar="N"),
     Param("unknown_label", "text", "unknown", "label printed for rejected trajectories",
           commands=("predict",), metavar="LABEL"),
-    Param("dpi", "int", 120, "resolution of the image", low=1, commands=PLOT_KINDS, metavar="N"),
+    Param("dpi", "int", 120, "resolution of the image", low=1, high=MAX_DPI, commands=PLOT_KINDS, metavar="N"),
     Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "
           "and reported (skip; exit code 3 if anything was skipped)", choices=datasets.ON_INVALID,
           commands=_READERS + ("predict",)),

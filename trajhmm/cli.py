@@ -889,6 +889,10 @@ def _run(args, out):
     except KeyboardInterrupt:
         print("trajhmm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:  # the last resort: the flags that size memory have upper bounds
+        print("trajhmm: error: out of memory (try fewer or shorter inputs, a smaller --batch-size, --n-points "
+              "or --n-states)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def main(argv=None, *, stdout=None):
