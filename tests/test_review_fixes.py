@@ -217,3 +217,16 @@ def test_a_file_name_that_is_not_utf8_is_written_as_its_bytes(setup, tmp_path, c
     code, out, err = cli(["predict", m, folder, "--output", tmp_path / "nu.tsv"], capsys)
     assert code == 0, err
     assert (tmp_path / "nu.tsv").read_bytes().startswith(os.fsencode(folder) + b"/a\xff.csv\t")
+
+
+# ------------------------------------------------------------------ 5: lengths of an .npz bundle
+@pytest.mark.parametrize("lengths, got", [([-5, 25], "-5 at index 0"), ([20, 0], "0 at index 1"),
+                                          ([10.5, 9.5], "10.5 at index 0")])
+def test_lengths_that_are_not_positive_integers_are_refused(tmp_path, lengths, got):
+    from trajhmm import DataError
+    from trajhmm.datasets import load_dataset
+
+    path = tmp_path / "b.npz"
+    np.savez(path, X=np.random.RandomState(0).rand(20, 3), lengths=np.array(lengths), y=np.array(["a", "b"]))
+    with pytest.raises(DataError, match=f"^{path}: lengths: expected positive integers summing to len.X. .20., got {got}$"):
+        load_dataset(path)
