@@ -230,3 +230,29 @@ def test_lengths_that_are_not_positive_integers_are_refused(tmp_path, lengths, g
     np.savez(path, X=np.random.RandomState(0).rand(20, 3), lengths=np.array(lengths), y=np.array(["a", "b"]))
     with pytest.raises(DataError, match=f"^{path}: lengths: expected positive integers summing to len.X. .20., got {got}$"):
         load_dataset(path)
+
+
+# ------------------------------------------------------------------ 8: spot names the files, reads like predict
+def test_spot_names_the_recording_and_the_model_file(setup, tmp_path, capsys):
+    from conftest import as_format, resign
+
+    m, d, f = setup
+    rows = np.loadtxt(f, delimiter=",", skiprows=1)
+    one = tmp_path / "onecol.csv"
+    np.savetxt(one, rows[:, :1], delimiter=",")
+    code, out, err = cli(["spot", m, one], capsys)
+    assert code == 1 and err.startswith(f"trajhmm: error: {one}: expected one point") and err.count("\n") == 1, err
+    old = tmp_path / "old.npz"
+    old.write_bytes(m.read_bytes())
+    resign(old, as_format(4))
+    code, out, err = cli(["spot", old, f], capsys)
+    assert code == 1 and err.startswith(f"trajhmm: error: {old}: has no class_length_quantiles_"), err
+
+
+def test_spot_takes_the_reading_options_its_hints_name(setup, tmp_path, capsys):
+    m, d, f = setup
+    wide = tmp_path / "wide.tsv"
+    rows = np.loadtxt(f, delimiter=",", skiprows=1)
+    np.savetxt(wide, np.c_[rows, np.full(len(rows), 7.0)], delimiter="\t")
+    code, out, err = cli(["spot", m, wide, "--columns", "0,1,2", "--delimiter", "\t"], capsys)
+    assert code == 0, err

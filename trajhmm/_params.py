@@ -150,21 +150,21 @@ PARAMS = {p.name: p for p in (
           metavar="NAME"),
     # ------------------------------------------------ how files and tables are read (stored in the model)
     Param("columns", "text", None, "the coordinate columns, comma-separated: header names (0-based positions "
-          "for files without a header); default: every column but the time column", commands=_READERS + ("predict",),
+          "for files without a header); default: every column but the time column", commands=_READERS + ("predict", "spot"),
           metavar="X,Y,Z"),
     Param("time_column_name", "text", None, "the column of time stamps (a header name; a 0-based position "
           "without a header): points are resampled evenly in real time, and it is never a feature",
-          commands=_READERS + ("predict",), metavar="NAME", flag_name="time_column"),
+          commands=_READERS + ("predict", "spot"), metavar="NAME", flag_name="time_column"),
     Param("layout", "choice", "auto", "text/.npy/.mat files: one row per time point (rows), one column per "
-          "time point (columns), or auto", choices=datasets._CHOICES["layout"], commands=_READERS + ("predict",)),
+          "time point (columns), or auto", choices=datasets._CHOICES["layout"], commands=_READERS + ("predict", "spot")),
     Param("delimiter", "text", None, "text files: the column separator (default: detected)",
-          commands=_READERS + ("predict",), metavar="CHAR"),
+          commands=_READERS + ("predict", "spot"), metavar="CHAR"),
     Param("decimal", "choice", None, "text files: the decimal mark (default: detected)", choices=(".", ","),
-          none=True, commands=_READERS + ("predict",)),
+          none=True, commands=_READERS + ("predict", "spot")),
     Param("encoding", "text", None, "text files: the text encoding (default: UTF-8, or UTF-16 with a byte-order "
-          "mark)", commands=_READERS + ("predict",), metavar="CODEC"),
+          "mark)", commands=_READERS + ("predict", "spot"), metavar="CODEC"),
     Param("missing", "choice", "error", "empty or NaN cells: an error naming them, or filled by linear "
-          "interpolation along time", choices=("error", "interpolate"), commands=_READERS + ("predict",)),
+          "interpolation along time", choices=("error", "interpolate"), commands=_READERS + ("predict", "spot")),
     Param("pattern", "text", None, "folders: read only the files whose name matches GLOB (e.g. '*.csv')",
           commands=_READERS + ("predict",), metavar="GLOB"),
     Param("label_level", "int", 1, "folders: the folder level below DATA_DIR that names the class (2 for "

@@ -26,7 +26,7 @@ from ._cluster import dask_backend
 from ._validation import model_dims_error, named_error, plain_value
 from ._version import __version__
 from .classifier import HMMClassifier
-from .exceptions import DataError, TrajHMMError
+from .exceptions import DataError, ModelFileError, TrajHMMError
 from .prediction import SkippedFile, predict_files, predict_json_lines
 from .search import HMMClassifierCV, default_param_grid
 
@@ -246,7 +246,7 @@ def _reading(args, reader=None):
              "layout": None if args.layout == "auto" else args.layout, "delimiter": args.delimiter,
              "decimal": args.decimal, "encoding": args.encoding,
              "missing": None if args.missing == "error" else args.missing, "variable": args.variable,
-             "id_column": args.id_column}
+             "id_column": getattr(args, "id_column", None)}
     if time is not None and len(time) != 1:
         raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
     given = {k: v for k, v in given.items() if v is not None}
@@ -537,12 +537,21 @@ def _cmd_spot(args, out):
 
     clf, reader = _load_model(args, return_reader=True)
     kwargs = {"threshold": args.threshold}
-    if args.recording == "-":
-        detections = streaming.spot_lines(clf, sys.stdin, **kwargs)
-    else:
-        reading = {k: v for k, v in {**reader, "variable": args.variable}.items() if v is not None}
-        stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
-        detections = streaming.spot(clf, stream, **kwargs)
+    try:
+        if args.recording == "-":
+            detections = streaming.spot_lines(clf, sys.stdin, **kwargs)
+        else:
+            reading = _reading(args, reader)
+            stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
+            detections = streaming.spot(clf, stream, name=args.recording, **kwargs)
+        _write_detections(detections, args, out)
+    except ModelFileError as exc:  # the streaming code calls the model "model": name its file
+        text = str(exc)
+        raise ModelFileError(f"{args.model}: {text.removeprefix('model: ')}") from None
+    return EXIT_OK
+
+
+def _write_detections(detections, args, out):
     for d in detections:
         if args.format == "json":
             out.write(_json({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": float(d.score)}) + "\n")
@@ -550,7 +559,6 @@ def _cmd_spot(args, out):
             out.write((",".join if args.format == "csv" else "\t".join)(
                 [str(d.start), str(d.end), str(d.label), f"{d.score:.6g}"]) + "\n")
         out.flush()
-    return EXIT_OK
 
 
 def _predict_tables(clf, args, reading):
@@ -822,7 +830,7 @@ def _check_reading(args):
         return None
     try:
         given = {k: v for k, v in _reading(args).items() if k in datasets.OPTIONS}
-        datasets.check_options(**given, pattern=args.pattern, **({"label_level": args.label_level}
+        datasets.check_options(**given, pattern=getattr(args, "pattern", None), **({"label_level": args.label_level}
                                                                   if hasattr(args, "label_level") else {}))
     except (ValueError, TypeError) as exc:
         name, _, text = str(exc).partition(": ")
