@@ -256,3 +256,32 @@ def test_spot_takes_the_reading_options_its_hints_name(setup, tmp_path, capsys):
     np.savetxt(wide, np.c_[rows, np.full(len(rows), 7.0)], delimiter="\t")
     code, out, err = cli(["spot", m, wide, "--columns", "0,1,2", "--delimiter", "\t"], capsys)
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ 9: messages
+def test_epoch_time_stamps_are_printed_with_every_digit_and_repeats_are_called_so(tmp_path):
+    from trajhmm import DataError, read_trajectory
+
+    path = tmp_path / "t.csv"
+    path.write_text("t,x,y\n1700000000.25,0,0\n1700000000.5,1,1\n1700000000.375,2,2\n")
+    with pytest.raises(DataError, match=r"got 1700000000\.375 after 1700000000\.5 .*rows are not sorted"):
+        read_trajectory(path, time_column="t")
+    path.write_text("t,x,y\n0.01,0,0\n0.03,1,1\n0.03,2,2\n")
+    with pytest.raises(DataError, match=r"line 4, column 1: .*got 0\.03 again \(line 3\): the time stamp repeats"):
+        read_trajectory(path, time_column="t")
+
+
+def test_table_messages_name_the_id_and_line_in_plain_numbers(tmp_path):
+    pytest.importorskip("pandas")
+    from trajhmm import DataError
+    from trajhmm.tables import load_table
+
+    path = tmp_path / "long.csv"
+    path.write_text("id,label,t,x\na,up,0.01,0\na,up,0.03,1\na,up,0.03,2\n")
+    with pytest.raises(DataError, match=r"\[id=a\]: line 4: time stamp 0\.03 repeats") as info:
+        load_table(path, id_column="id", label_column="label", time_column="t")
+    assert "np.float64" not in str(info.value)
+    path.write_text("id,label,x\na,up,0\na,up,1\na,down,2\n")
+    with pytest.raises(DataError, match=r"\[id=a\]: line 4, column 'label': expected one label per trajectory, "
+                                        r"got down after up"):
+        load_table(path, id_column="id", label_column="label")

@@ -517,8 +517,13 @@ def _check_time(path, table, t, j):
     down = np.flatnonzero(np.diff(t) <= 0)
     if down.size:
         i = down[0] + 1
-        raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {t[i]:g} after "
-                        f"{t[i - 1]:g} ({table.where(i - 1, j).split(',')[0]}); rows are not sorted: sort the file "
+        before = table.where(i - 1, j).split(",")[0]
+        if t[i] == t[i - 1]:
+            raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} "
+                            f"again ({before}): the time stamp repeats; keep one row per time, or pass another "
+                            "time_column= (--time-column)")
+        raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} after "
+                        f"{float(t[i - 1])!r} ({before}); rows are not sorted: sort the file "
                         "by time, or pass another time_column= (--time-column)")
 
 
