@@ -381,7 +381,7 @@ def test_inconsistent_json_is_refused(full, tmp_path, trajectory, capsys):
 # ------------------------------------------------------------------ sizes and bombs
 def test_a_file_that_declares_an_enormous_model_is_refused_before_reading(full, tmp_path):
     def huge(m):
-        m["meta.json"]["params"].update(n_states=20000, n_points=20000)
+        m["meta.json"]["params"].update(n_states=10000, n_points=10000)  # the largest n_points allowed
 
     refused(mutate(full, tmp_path / "huge.npz", huge), "meta.json: declares a model of at least")
     refused(full, "meta.json: declares a model of at least", max_bytes=1000)

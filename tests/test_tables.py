@@ -69,7 +69,8 @@ def test_groups_and_unlabelled_tables(dataset):
     (lambda t: t.assign(note="a"), {}, r"column 'note' is not numeric \(.*\); choose the coordinates with columns= / "
                                        r"--columns"),
     (lambda t: t.assign(label=np.where(t.index % 7 == 0, "b", t["label"])), {},
-     r"the table\[id=0\]: expected one label per trajectory, got \['arc_up', 'b'\]"),
+     r"the table\[id=0\]: row 1, column 'label': expected one label per trajectory, got arc_up after b "
+     r"\(values: \['arc_up', 'b'\]\)"),
     (lambda t: t.assign(t=t["t"].where(t.index != 3, t["t"][2])), {},
      r"the table\[id=0\]: row 3: time stamp .* repeats; expected one row per time"),
     (lambda t: t.assign(x=t["x"].where(t.index != 5)), {},

@@ -111,7 +111,8 @@ def test_time_stamps_out_of_order_name_the_line_and_both_values(tmp_path):
     assert msg.startswith(f"{p}: line 4, column 1: time stamps must increase strictly, got 0.1 after 0.2 (line 3)")
     assert "--time-column" in msg
     q = _write(tmp_path / "b.csv", "t,x\n0.0,1\n0.0,2\n")
-    with pytest.raises(DataError, match=r"line 3, column 1: time stamps must increase strictly, got 0 after 0"):
+    repeat = r"line 3, column 1: time stamps must increase strictly, got 0\.0 again \(line 2\): the time stamp repeats"
+    with pytest.raises(DataError, match=repeat):
         read_trajectory(q, time_column="t")
     r = _write(tmp_path / "c.csv", "t,x\n0.0,1\n,2\n0.3,3\n")
     with pytest.raises(DataError, match=r"c\.csv: line 3, column 1: the time column 't' must hold finite numbers, got nan"):

@@ -33,6 +33,9 @@ __all__ = ["Param", "PARAMS", "ESTIMATOR_PARAMS", "GRID_PARAMS", "ParameterError
 PLOT_KINDS = ("plot confusion", "plot trajectories", "plot convergence", "plot states")
 _READERS = ("train", "evaluate", "tune", "plot confusion", "plot trajectories", "plot states")
 _ESTIMATOR_COMMANDS = ("train", "tune")
+# Upper bounds of the values that size memory (a resampled trajectory, a batch of files, an image):
+# far above any use, low enough that a typo is a clear error rather than a MemoryError.
+MAX_POINTS, MAX_BATCH, MAX_DPI = 10_000, 1_000_000, 1200
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ PARAMS = {p.name: p for p in (
          grid=True),
     _est("topology", "choice", "left-right", "state topology", choices=_hmm.TOPOLOGIES, grid=True),
     _est("max_jump", "int", None, "left-right: largest forward jump (none: any)", low=1, none=True, grid=True),
-    _est("n_points", "int", 50, "points every trajectory is resampled to", low=2, grid=True),
+    _est("n_points", "int", 50, "points every trajectory is resampled to", low=2, high=MAX_POINTS, grid=True),
     _est("resample", "choice", "time", "resample evenly in time or along the path",
          choices=preprocessing.RESAMPLE_METHODS, grid=True),
     # the command line names the time column of the files (--time-column); the readers put it first
@@ -134,10 +137,10 @@ PARAMS = {p.name: p for p in (
           "model's fitted stream_threshold_, or -0.5 when it has none", none=True,
           commands=("spot",), metavar="NATS"),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
-          "of files", low=1, commands=("predict",), metavar="N"),
+          "of files", low=1, high=MAX_BATCH, commands=("predict",), metavar="N"),
     Param("unknown_label", "text", "unknown", "label printed for rejected trajectories",
           commands=("predict",), metavar="LABEL"),
-    Param("dpi", "int", 120, "resolution of the image", low=1, commands=PLOT_KINDS, metavar="N"),
+    Param("dpi", "int", 120, "resolution of the image", low=1, high=MAX_DPI, commands=PLOT_KINDS, metavar="N"),
     Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "
           "and reported (skip; exit code 3 if anything was skipped)", choices=datasets.ON_INVALID,
           commands=_READERS + ("predict",)),
@@ -147,21 +150,21 @@ PARAMS = {p.name: p for p in (
           metavar="NAME"),
     # ------------------------------------------------ how files and tables are read (stored in the model)
     Param("columns", "text", None, "the coordinate columns, comma-separated: header names (0-based positions "
-          "for files without a header); default: every column but the time column", commands=_READERS + ("predict",),
+          "for files without a header); default: every column but the time column", commands=_READERS + ("predict", "spot"),
           metavar="X,Y,Z"),
     Param("time_column_name", "text", None, "the column of time stamps (a header name; a 0-based position "
           "without a header): points are resampled evenly in real time, and it is never a feature",
-          commands=_READERS + ("predict",), metavar="NAME", flag_name="time_column"),
+          commands=_READERS + ("predict", "spot"), metavar="NAME", flag_name="time_column"),
     Param("layout", "choice", "auto", "text/.npy/.mat files: one row per time point (rows), one column per "
-          "time point (columns), or auto", choices=datasets._CHOICES["layout"], commands=_READERS + ("predict",)),
+          "time point (columns), or auto", choices=datasets._CHOICES["layout"], commands=_READERS + ("predict", "spot")),
     Param("delimiter", "text", None, "text files: the column separator (default: detected)",
-          commands=_READERS + ("predict",), metavar="CHAR"),
+          commands=_READERS + ("predict", "spot"), metavar="CHAR"),
     Param("decimal", "choice", None, "text files: the decimal mark (default: detected)", choices=(".", ","),
-          none=True, commands=_READERS + ("predict",)),
+          none=True, commands=_READERS + ("predict", "spot")),
     Param("encoding", "text", None, "text files: the text encoding (default: UTF-8, or UTF-16 with a byte-order "
-          "mark)", commands=_READERS + ("predict",), metavar="CODEC"),
+          "mark)", commands=_READERS + ("predict", "spot"), metavar="CODEC"),
     Param("missing", "choice", "error", "empty or NaN cells: an error naming them, or filled by linear "
-          "interpolation along time", choices=("error", "interpolate"), commands=_READERS + ("predict",)),
+          "interpolation along time", choices=("error", "interpolate"), commands=_READERS + ("predict", "spot")),
     Param("pattern", "text", None, "folders: read only the files whose name matches GLOB (e.g. '*.csv')",
           commands=_READERS + ("predict",), metavar="GLOB"),
     Param("label_level", "int", 1, "folders: the folder level below DATA_DIR that names the class (2 for "

@@ -37,6 +37,38 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
     return arr
 
 
+TOO_LARGE = ("its values are too large: the model's features of it (after resampling, derivatives and "
+             "standardisation) overflow to infinity or NaN")
+
+
+def too_large_error(index, reason=TOO_LARGE):
+    """DataError ``X[index]: <reason>``; ``index`` and ``reason`` are attributes too, so a
+    caller that knows the file of each trajectory can name it (:func:`named_error`)."""
+    exc = DataError(f"X[{index}]: {reason}")
+    exc.index, exc.reason = index, reason
+    return exc
+
+
+def named_error(exc, names):
+    """``exc`` with ``X[i]`` replaced by ``names[i]`` when it is about one trajectory
+    (:func:`too_large_error`); else ``exc`` itself."""
+    index = getattr(exc, "index", None)
+    if index is None or not 0 <= index < len(names):
+        return exc
+    new = DataError(f"{names[index]}: {exc.reason}")
+    new.index, new.reason = index, exc.reason
+    return new
+
+
+def check_finite_rows(values, reason=TOO_LARGE):
+    """Raise :func:`too_large_error` for the first row of ``values`` (n, ...) holding a
+    NaN or an infinity."""
+    values = np.asarray(values)
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        raise too_large_error(int(np.argmax(bad)), reason)
+
+
 def model_dims_error(name, model, dims, table=True):
     """The DataError of a trajectory whose number of dims is not the model's; ``table``:
     read from a file or table, where the columns can be chosen."""

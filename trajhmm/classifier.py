@@ -29,7 +29,7 @@ from . import hmm as _hmm
 from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._params import validate_params
-from ._validation import check_labels, check_trajectories, plain_value
+from ._validation import TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifier"]
@@ -390,7 +390,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """Resample, translate, scale and add derivatives (no standardisation)."""
         trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
         trajectories, times = self._split_times(trajectories)
-        return self._shaped(preprocessing.resample_all(trajectories, self.n_points, self.resample, times))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, naming the trajectory
+            segs = self._shaped(preprocessing.resample_all(trajectories, self.n_points, self.resample, times))
+        check_finite_rows(segs)
+        return segs
 
     def _shaped(self, segs):
         """Resampled segments (n, n_points, n_dims) translated, scaled, with derivatives."""
@@ -400,7 +403,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def _standardized(self, segs):
         """Shaped segments -> what the class models see (the fitted standardisation and mask)."""
-        return ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
+        with np.errstate(over="ignore", invalid="ignore"):
+            segs = ((segs - self.feature_mean_) / self.feature_scale_)[:, :, self.feature_mask_]
+        check_finite_rows(segs)
+        return segs
 
     def _split_times(self, trajectories):
         """``(coordinates, times)``: the time column taken out of every trajectory and
@@ -588,7 +594,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         training segments (n_samples, n_points, n_features); returns the segments the
         class models see and the fitted attributes (name -> value)."""
         points = segs.reshape(-1, segs.shape[2])
-        std = points.std(axis=0)
+        std = _spread(points)
         # A feature constant over all training data (the z of planar trajectories) carries
         # no information and would distort spherical/tied covariances: it is dropped.
         # (relative to the largest magnitude of any feature: interpolation leaves ~1e-16
@@ -605,6 +611,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         n_dims = segs.shape[2] // (self.derivatives + 1) + (self.time_column is not None)
         segs = ((segs - mean) / scale_)[:, :, mask]
         floor = _hmm.covariance_floor(segs.reshape(-1, segs.shape[2]), self.reg_covar)
+        _check_scale(scale_[mask], floor)
         return segs, {"n_features_in_": n_dims, "n_model_features_": segs.shape[2], "feature_mask_": mask,
                       "feature_mean_": mean, "feature_scale_": scale_, "covariance_floor_": floor}
 
@@ -688,11 +695,17 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             stack = _hmm.stacked_models(models)
             chunks = [segs[i : i + _SCORE_CHUNK] for i in range(0, len(segs), _SCORE_CHUNK)]
             if _runs_in_process(self.n_jobs):
-                parts = [_hmm.stacked_log_likelihoods(models, chunk, stack) for chunk in chunks]
+                with np.errstate(over="ignore", invalid="ignore"):  # non-finite scores are refused below
+                    parts = [_hmm.stacked_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
                 parts = Parallel(n_jobs=self.n_jobs)(
                     delayed(_hmm.stacked_log_likelihoods)(models, chunk, stack) for chunk in chunks)
             ll = np.concatenate(parts)
+        # finite features so far from the training data that no model gives a finite score
+        # (or a NaN one): the values are too large for the model, not a prediction
+        bad = np.isnan(ll).any(axis=1) | ~np.isfinite(ll).any(axis=1)
+        if bad.any():
+            check_finite_rows(np.where(bad, np.nan, 0.0), TOO_LARGE.replace("overflow", "give scores that overflow"))
         n_classes = len(self.models_)
         return ll[:, :n_classes], (ll[:, n_classes] if background else None)
 
@@ -807,6 +820,33 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         out = self.classes_[np.argmax(jll, axis=1)].astype(object)
         out[rejected] = unknown
         return out
+
+
+#: The range of the feature scales and covariance floors a model (and a model file) holds.
+SCALE_RANGE = (1e-100, 1e100)
+
+
+def _spread(points):
+    """The standard deviation of every column of ``points``, without the overflow or
+    underflow of squaring values far from 1 (computed on the values divided by their
+    largest magnitude when that is outside [1e-100, 1e100])."""
+    top = float(np.abs(points).max()) if points.size else 0.0
+    if top == 0.0 or SCALE_RANGE[0] < top < SCALE_RANGE[1]:
+        return points.std(axis=0)
+    with np.errstate(over="ignore"):
+        return (points / top).std(axis=0) * top
+
+
+def _check_scale(scales, floor):
+    """DataError unless the training data's feature scales and covariance floor lie in
+    :data:`SCALE_RANGE` (values far outside it cannot be modelled, or saved)."""
+    values = np.concatenate([np.ravel(scales), np.ravel(floor)])
+    low, high = SCALE_RANGE
+    if not (np.isfinite(values).all() and (values >= low).all() and (values <= high).all()):
+        raise DataError(f"X: the training data's values are too {'small' if values.min() < low else 'large'}: "
+                        f"their feature scales and covariance floor range from {values.min():.3g} to "
+                        f"{values.max():.3g}; expected between {low:g} and {high:g}: rescale the data "
+                        "(e.g. change its units)")
 
 
 def rejection_threshold(scores, rate):

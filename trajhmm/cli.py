@@ -23,10 +23,10 @@ import numpy as np
 from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
-from ._validation import model_dims_error, plain_value
+from ._validation import model_dims_error, named_error, plain_value
 from ._version import __version__
 from .classifier import HMMClassifier
-from .exceptions import DataError, TrajHMMError
+from .exceptions import DataError, ModelFileError, TrajHMMError
 from .prediction import SkippedFile, predict_files, predict_json_lines
 from .search import HMMClassifierCV, default_param_grid
 
@@ -246,7 +246,7 @@ def _reading(args, reader=None):
              "layout": None if args.layout == "auto" else args.layout, "delimiter": args.delimiter,
              "decimal": args.decimal, "encoding": args.encoding,
              "missing": None if args.missing == "error" else args.missing, "variable": args.variable,
-             "id_column": args.id_column}
+             "id_column": getattr(args, "id_column", None)}
     if time is not None and len(time) != 1:
         raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
     given = {k: v for k, v in given.items() if v is not None}
@@ -314,16 +314,81 @@ def _check_output(path, flag):
         raise DataError(f"{path}: cannot write {flag}: directory {parent} is not writable")
 
 
+def _output_flags(args):
+    """(path, flag) of every output the command writes, as its usage line names the flag."""
+    short = "-o/" if args.command in ("train", "tune", "plot") else ""
+    return [(getattr(args, dest), flag) for dest, flag in (("output", short + "--output"), ("report", "--report"))
+            if getattr(args, dest, None) is not None]
+
+
+def _inputs(args):
+    """The files and folders the command reads (not standard input)."""
+    found = [getattr(args, dest, None) for dest in ("model", "data_dir", "data", "recording")]
+    return [str(p) for p in [*found, *(getattr(args, "paths", None) or [])] if p and str(p) != "-"]
+
+
+def _read_from(folder, out, pattern):
+    """Whether the folder walk of ``folder`` reads the file ``out`` (both real paths):
+    under it, in no hidden folder, and of a trajectory format (matching --pattern)."""
+    rel = os.path.relpath(out, folder)
+    parts = Path(rel).parts
+    if rel.startswith(os.pardir) or any(part.startswith(".") for part in parts[:-1]):
+        return False
+    return datasets._Ignored(pattern).kind(parts[-1]) is None
+
+
+def _check_not_an_input(args, path, flag):
+    """Refuse (usage error) an output that is an input of the command, or a file the
+    walk of an input folder reads: writing it would destroy or change what was read."""
+    out = os.path.realpath(path)
+    for src in _inputs(args):
+        real = os.path.realpath(src)
+        if os.path.isdir(real):
+            if _read_from(real, out, getattr(args, "pattern", None)):
+                raise _params.ParameterValueError(
+                    flag, f"a path that is not a data file of the input folder {src} (other file types are fine)",
+                    f"{str(path)!r}, a trajectory file there")
+        elif out == real or (os.path.exists(out) and os.path.exists(real) and os.path.samefile(out, real)):
+            raise _params.ParameterValueError(flag, "a file other than the inputs",
+                                              f"{str(path)!r} (the input {src})")
+
+
+def _check_output_name(path, flag):
+    """An output name that cannot be a file (empty, ending with a separator): usage error."""
+    text = str(path)
+    if not text:
+        raise _params.ParameterValueError(flag, "a file name", "an empty string")
+    if text.endswith(("/", os.sep)):
+        raise _params.ParameterValueError(flag, "a file name", f"{text!r}, which ends with a path separator")
+
+
 def _check_outputs(args):
-    for dest, flag in (("output", "--output"), ("report", "--report")):
-        if getattr(args, dest, None):
-            _check_output(getattr(args, dest), flag)
+    for path, flag in _output_flags(args):
+        _check_output_name(path, flag)
+        _check_not_an_input(args, path, flag)
+        _check_output(path, flag.split("/")[-1])
     if args.command == "plot" and _image_format(args.output) not in ("png", "pdf", "svg"):
         raise DataError(f"{args.output}: expected a .png, .pdf or .svg file name, got .{_image_format(args.output)}")
 
 
 def _image_format(path):
     return str(path).rsplit(".", 1)[-1].lower() if "." in Path(path).name else "png"
+
+
+def _finite_json(value):
+    """``value`` with every NaN or infinity (a margin with one class, a score) as None:
+    JSON has no token for them, so the output stays valid JSON for every reader."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _json(value, **kwargs):
+    return json.dumps(_finite_json(value), allow_nan=False, **kwargs)
 
 
 def _one_line(text):
@@ -472,20 +537,28 @@ def _cmd_spot(args, out):
 
     clf, reader = _load_model(args, return_reader=True)
     kwargs = {"threshold": args.threshold}
-    if args.recording == "-":
-        detections = streaming.spot_lines(clf, sys.stdin, **kwargs)
-    else:
-        reading = {k: v for k, v in {**reader, "variable": args.variable}.items() if v is not None}
-        stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
-        detections = streaming.spot(clf, stream, **kwargs)
+    try:
+        if args.recording == "-":
+            detections = streaming.spot_lines(clf, sys.stdin, **kwargs)
+        else:
+            reading = _reading(args, reader)
+            stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
+            detections = streaming.spot(clf, stream, name=args.recording, **kwargs)
+        _write_detections(detections, args, out)
+    except ModelFileError as exc:  # the streaming code calls the model "model": name its file
+        text = str(exc)
+        raise ModelFileError(f"{args.model}: {text.removeprefix('model: ')}") from None
+    return EXIT_OK
+
+
+def _write_detections(detections, args, out):
     for d in detections:
         if args.format == "json":
-            out.write(json.dumps({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": d.score}) + "\n")
+            out.write(_json({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": float(d.score)}) + "\n")
         else:
             out.write((",".join if args.format == "csv" else "\t".join)(
                 [str(d.start), str(d.end), str(d.label), f"{d.score:.6g}"]) + "\n")
         out.flush()
-    return EXIT_OK
 
 
 def _predict_tables(clf, args, reading):
@@ -499,7 +572,10 @@ def _predict_tables(clf, args, reading):
         ds = load_table(path, **options)
         if ds.trajectories[0].shape[1] != clf.n_features_in_:
             raise model_dims_error(path, clf, ds.trajectories[0].shape[1])
-        rows = prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label)
+        try:
+            rows = list(prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label))
+        except DataError as exc:  # a trajectory whose values are too large: name its id
+            raise named_error(exc, [f"{path}[id={ident}]" for ident in ds.ids]) from None
         for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
             yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,
                                  proba, rejected)
@@ -521,7 +597,7 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
             rec = {"path": r.path, "label": r.label, "margin": r.margin}
             if args.proba:
                 rec["proba"] = dict(zip(classes, r.proba.tolist()))
-            fh.write(json.dumps(rec) + "\n")
+            fh.write(_json(rec) + "\n")
         else:
             cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
             if writer:
@@ -538,11 +614,11 @@ def _cmd_evaluate(args, out):
     report, skipped = metrics._evaluate(clf, _load_labelled(args, reader=reader), source=args.data_dir,
                                         on_invalid=args.on_invalid)
     _print_report(report, out)
-    if args.report:
+    if args.report is not None:
         full = {"model": str(args.model), "data": str(args.data_dir), **report,
                 "skipped": [{"path": str(p), "reason": r} for p, r in skipped]}
         with persistence.atomic_write(args.report, "w") as fh:
-            json.dump(full, fh, indent=2)
+            fh.write(_json(full, indent=2))
     return _report_skipped(skipped)
 
 
@@ -756,7 +832,7 @@ def _check_reading(args):
         return None
     try:
         given = {k: v for k, v in _reading(args).items() if k in datasets.OPTIONS}
-        datasets.check_options(**given, pattern=args.pattern, **({"label_level": args.label_level}
+        datasets.check_options(**given, pattern=getattr(args, "pattern", None), **({"label_level": args.label_level}
                                                                   if hasattr(args, "label_level") else {}))
     except (ValueError, TypeError) as exc:
         name, _, text = str(exc).partition(": ")
@@ -823,6 +899,10 @@ def _run(args, out):
     except KeyboardInterrupt:
         print("trajhmm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:  # the last resort: the flags that size memory have upper bounds
+        print("trajhmm: error: out of memory (try fewer or shorter inputs, a smaller --batch-size, --n-points "
+              "or --n-states)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def main(argv=None, *, stdout=None):

@@ -517,8 +517,13 @@ def _check_time(path, table, t, j):
     down = np.flatnonzero(np.diff(t) <= 0)
     if down.size:
         i = down[0] + 1
-        raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {t[i]:g} after "
-                        f"{t[i - 1]:g} ({table.where(i - 1, j).split(',')[0]}); rows are not sorted: sort the file "
+        before = table.where(i - 1, j).split(",")[0]
+        if t[i] == t[i - 1]:
+            raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} "
+                            f"again ({before}): the time stamp repeats; keep one row per time, or pass another "
+                            "time_column= (--time-column)")
+        raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} after "
+                        f"{float(t[i - 1])!r} ({before}); rows are not sorted: sort the file "
                         "by time, or pass another time_column= (--time-column)")
 
 
@@ -1264,12 +1269,25 @@ def _read_npz_arrays(path):
         raise DataError(f"{path}: not a readable .npz bundle ({type(exc).__name__}: {exc})") from None
 
 
+def _check_lengths(path, lengths, n_rows):
+    """An .npz bundle's ``lengths``: positive integers (a negative one would be read as a
+    split point counted from the end)."""
+    expected = f"{path}: lengths: expected positive integers summing to len(X) ({n_rows})"
+    if lengths.ndim != 1 or not (np.issubdtype(lengths.dtype, np.integer) or np.issubdtype(lengths.dtype, np.floating)):
+        raise DataError(f"{expected}, got an array of {lengths.dtype} with shape {lengths.shape}")
+    bad = ~np.isfinite(lengths) | (lengths < 1) | (lengths != np.round(lengths)) if lengths.size else np.zeros(0, bool)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{expected}, got {lengths[i].item()!r} at index {i}")
+
+
 def _npz_items(path, split=None):
     arrays = _read_npz_arrays(path)
     missing = [k for k in ("X", "lengths", "y") if k not in arrays]
     if missing:
         raise DataError(f"{path}: expected arrays X, lengths and y, missing {', '.join(missing)}")
     X, lengths, y = arrays["X"], arrays["lengths"], arrays["y"]
+    _check_lengths(path, lengths, len(X))
     if X.ndim != 2 or lengths.ndim != 1 or lengths.sum() != len(X) or len(y) != len(lengths):
         raise DataError(
             f"{path}: expected X (n_points_total, n_dims), lengths summing to len(X) and one y per "

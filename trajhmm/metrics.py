@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from ._params import check_param
-from ._validation import model_dims_error, plain_value
+from ._validation import model_dims_error, named_error, plain_value
 from .exceptions import DataError
 
 __all__ = ["evaluation_report"]
@@ -88,7 +88,11 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
         n = sum(label in unknown for label in y_true)
         warnings.warn(f"{source}: labels the model does not know, their {n} trajectories count as errors: "
                       f"{', '.join(unknown)}", UserWarning, stacklevel=2)
-    y_pred = np.asarray(model.predict(X)).astype(str)
+    try:
+        y_pred = np.asarray(model.predict(X)).astype(str)
+    except DataError as exc:  # a trajectory whose values are too large: name its file
+        kept = [str(p) for p, t in zip(dataset.paths, dataset.trajectories) if np.shape(t)[1] == model.n_features_in_]
+        raise named_error(exc, kept if len(dataset.paths) == len(dataset.trajectories) else []) from None
     report = evaluation_report(np.asarray(y_true), y_pred, labels=sorted(set(classes) | set(y_true)))
     return report, skipped
 

@@ -118,15 +118,23 @@ def atomic_write(path, mode="wb"):
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and
-    ``path`` is untouched.
+    ``path`` is untouched. A symbolic link stays: its target is written (atomically). An
+    existing ``path`` that is not a regular file (a FIFO, a device, a socket) is opened and
+    written directly, since renaming over it would replace it with a file.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    # text: file names that are not valid in the encoding written back as their bytes, as on stdout
+    text = {} if "b" in mode else {"errors": "surrogateescape"}
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, mode, **text) as fh:
+            yield fh
+        return
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ModelFileError(f"{path}: cannot write, directory {parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode) as fh:
+        with os.fdopen(fd, mode, **text) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -806,6 +814,9 @@ def _check_meta(meta, fail):
         value = params.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             fail("meta.json", f"params: {key}: expected an integer or null, got {value!r}")
+    if params.get("n_jobs") is not None and abs(params["n_jobs"]) > _MAX_FILE_JOBS:
+        fail("meta.json", f"params: n_jobs: expected an integer between -{_MAX_FILE_JOBS} and {_MAX_FILE_JOBS} "
+             f"or null, got {params['n_jobs']!r}")
     for key, low in (("n_features_in", 1), ("n_model_features", 1), ("n_classes", 2)):
         value = meta.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -824,6 +835,18 @@ def _check_meta(meta, fail):
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
             "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
             "stream": meta["format_version"] >= 6, "ends": meta["format_version"] >= 8, "members": members}
+
+
+_MAX_FILE_JOBS = 4096  # a stored n_jobs beyond this is refused
+
+
+def _loaded_jobs(n_jobs):
+    """A model file's n_jobs (how it was run where it was saved, not a choice of whoever
+    loads it), clamped to the cores here: more processes than cores only costs."""
+    cores = os.cpu_count() or 1
+    if n_jobs is None or -cores <= n_jobs <= cores:
+        return n_jobs
+    return cores if n_jobs > 0 else -1
 
 
 def _check_reader_time(meta, clf_params, fail):
@@ -1103,7 +1126,7 @@ def _from_arrays(arrays, meta, path, *, member=False):
     if differ and not member:  # an ensemble's members: said once, for the file
         text = ", ".join(f"{k} {a} (file) vs {b} (here)" for k, (a, b) in sorted(differ.items()))
         warnings.warn(f"{path}: saved with other library versions: {text}", ModelVersionWarning, stacklevel=3)
-    clf = HMMClassifier(**meta["params"])
+    clf = HMMClassifier(**{**meta["params"], "n_jobs": _loaded_jobs(meta["params"].get("n_jobs"))})
     clf._check_params()
     for name in _ARRAY_ATTRS:
         if name in arrays:

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
 from ._params import check_param
-from ._validation import check_trajectory, model_dims_error
+from ._validation import check_trajectory, model_dims_error, named_error
 from .exceptions import DataError
 from .preprocessing import check_times
 
@@ -128,7 +128,7 @@ def _predict_batch(model, paths, reject, unknown, on_invalid, reader, cwd=None):
             continue
         slots.append(None)
         trajectories.append(traj)
-    rows = iter(prediction_rows(model, trajectories, reject, unknown)) if trajectories else iter(())
+    rows = iter(_rows_naming_files(model, trajectories, slots, paths, reject, unknown, on_invalid))
     out = []
     for path, slot in zip(paths, slots):
         if slot is None:
@@ -136,6 +136,23 @@ def _predict_batch(model, paths, reject, unknown, on_invalid, reader, cwd=None):
             slot = FilePrediction(path, label, margin, proba, rejected)
         out.append(slot)
     return out
+
+
+def _rows_naming_files(model, trajectories, slots, paths, reject, unknown, on_invalid):
+    """The prediction rows of ``trajectories`` (the files of ``paths`` whose slot is None);
+    a trajectory the model cannot score (values too large) is an error naming its file,
+    or with ``on_invalid="skip"`` its slot becomes a SkippedFile and the rest is scored."""
+    while trajectories:
+        where = [j for j, slot in enumerate(slots) if slot is None]
+        try:
+            return list(prediction_rows(model, trajectories, reject, unknown))
+        except DataError as exc:
+            named = named_error(exc, [paths[j] for j in where])
+            if named is exc or on_invalid == "error":
+                raise named from None
+            slots[where[exc.index]] = SkippedFile(paths[where[exc.index]], str(named))
+            trajectories = trajectories[: exc.index] + trajectories[exc.index + 1 :]
+    return []
 
 
 def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
@@ -209,5 +226,12 @@ def predict_json_lines(model, lines, *, reject=False, unknown="unknown", on_inva
                 raise
             yield SkippedFile(where, str(exc))
             continue
-        label, margin, proba, rejected = next(prediction_rows(model, [x], reject, unknown))
+        try:
+            label, margin, proba, rejected = next(prediction_rows(model, [x], reject, unknown))
+        except DataError as exc:
+            exc = named_error(exc, [where])
+            if on_invalid == "error":
+                raise exc from None
+            yield SkippedFile(where, str(exc))
+            continue
         yield FilePrediction(str(ident), label, margin, proba, rejected)

@@ -701,14 +701,15 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def spot(model, stream, **kwargs):
+def spot(model, stream, *, name="stream", **kwargs):
     """Gestures in a whole recording (T, n_dims): a :class:`StreamClassifier` (``kwargs``
     are its parameters) fed every point, then flushed; returns the list of
-    :class:`Detection` in order of start, the same as pushing the points one by one."""
+    :class:`Detection` in order of start, the same as pushing the points one by one.
+    ``name``: what error messages call the recording (its file)."""
     clf = StreamClassifier(model, **kwargs)
     if np.ndim(stream) == 1 and clf._m.n_dims == 1:  # a recording of one dim, (T,)
         stream = np.reshape(stream, (-1, 1))
-    stream = clf._m.check_points(stream, name="stream")
+    stream = clf._m.check_points(stream, name=str(name))
     return sorted(clf.push(stream) + clf.flush(), key=lambda d: (d.start, d.end))
 
 

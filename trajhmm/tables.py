@@ -179,10 +179,13 @@ def _row(index, line0):
     return f"line {index + line0}" if line0 is not None else f"row {index}"
 
 
-def _one_value(rows, column, where, what):
+def _one_value(rows, column, where, what, line0=None):
     values = rows[column].unique()
     if len(values) != 1:
-        raise DataError(f"{where}: expected one {what} per trajectory, got {sorted(map(str, values))}")
+        other = int(np.argmax((rows[column] != rows[column].iloc[0]).to_numpy()))
+        at = _row(int(rows.index[other]) if line0 is not None else other, line0)
+        raise DataError(f"{where}: {at}, column {column!r}: expected one {what} per trajectory, got "
+                        f"{rows[column].iloc[other]!s} after {rows[column].iloc[0]!s} (values: {sorted(map(str, values))})")
     if rows[column].isna().any():
         raise DataError(f"{where}: missing {what} (an empty cell in column {column!r})")
     value = values[0]
@@ -202,7 +205,7 @@ def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_col
             raise DataError(f"{where}: {_row(int(positions[np.argmin(np.isfinite(t))]), line0)}: missing time stamp")
         same = np.flatnonzero(np.diff(t) == 0)
         if len(same):
-            raise DataError(f"{where}: {_row(int(positions[same[0] + 1]), line0)}: time stamp {t[same[0]]!r} "
+            raise DataError(f"{where}: {_row(int(positions[same[0] + 1]), line0)}: time stamp {float(t[same[0]])!r} "
                             "repeats; expected one row per time")
     if not np.isfinite(coords).all():
         bad = np.isinf(coords) | (np.isnan(coords) if missing != "interpolate" else False)
@@ -221,6 +224,6 @@ def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_col
     ds.paths.append(where)
     ds.ids.append(ident.item() if isinstance(ident, np.generic) else ident)
     if label_column is not None:
-        ds.labels.append(_one_value(rows, label_column, where, "label"))
+        ds.labels.append(_one_value(rows, label_column, where, "label", line0))
     if group_column is not None:
-        ds.groups.append(_one_value(rows, group_column, where, "group"))
+        ds.groups.append(_one_value(rows, group_column, where, "group", line0))
