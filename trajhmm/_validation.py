@@ -37,6 +37,9 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
     return arr
 
 
+#: The range of the feature scales and covariance floors a model (and a model file) holds.
+SCALE_RANGE = (1e-100, 1e100)
+
 TOO_LARGE = ("its values are too large: the model's features of it (after resampling, derivatives and "
              "standardisation) overflow to infinity or NaN")
 

@@ -29,7 +29,7 @@ from . import hmm as _hmm
 from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._params import validate_params
-from ._validation import TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value
+from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifier"]
@@ -820,10 +820,6 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         out = self.classes_[np.argmax(jll, axis=1)].astype(object)
         out[rejected] = unknown
         return out
-
-
-#: The range of the feature scales and covariance floors a model (and a model file) holds.
-SCALE_RANGE = (1e-100, 1e100)
 
 
 def _spread(points):

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from . import hmm
-from ._validation import plain_value
+from ._validation import SCALE_RANGE, plain_value
 from ._version import __version__
 from .exceptions import ModelFileError, ModelVersionWarning
 
@@ -694,7 +694,7 @@ def _read_npy_header(fp, member, fail):
 # keeps a feature only when its std exceeds 1e-10 of its largest magnitude); variances
 # are at most _MAX_COV_RATIO / n_model_features times the floor. Within these bounds
 # every score of an input at the scale of the training data is finite.
-_TINY, _HUGE = 1e-100, 1e100
+_TINY, _HUGE = SCALE_RANGE  # feature scales and floors: what fit accepts
 _MAX_SPREAD = 1e12
 _MAX_COV_RATIO = 1e12
 _MAX_LABEL_BYTES = 16384
