@@ -108,6 +108,33 @@ def test_a_path_far_behind_that_later_wins_is_not_lost():
     assert np.isfinite(ref).all()
 
 
+def test_the_scaled_batch_pass_defers_far_models_to_the_exact_pass(monkeypatch):
+    """The batched pass (probability space) hands the pairs of model and segment whose
+    scales multiply below e^-600 to the exact log-space pass, and only those: without that
+    hand-over the far-behind case loses its path (so this case exercises it), with it every
+    score equals hmmlearn's; a well fitting model keeps its scaled score."""
+    model, segs = far_behind_case()
+    other = _fit("full", 1, "ergodic", 0, X=_segments(d=2))
+    models = [model, other]
+    Y = np.repeat(segs, 4, axis=0)  # more segments than the small pass takes
+    assert len(Y) > stacked._SMALL
+    ref = _hmmlearn(models, Y)
+    stack = _hmm.stacked_models(models)
+    np.testing.assert_allclose(stack.log_likelihoods(Y), ref, rtol=1e-9)
+    T = Y.shape[1]
+    points = np.ascontiguousarray(Y.transpose(2, 1, 0)).reshape(2, -1)
+    log_b = stack.log_densities(points).reshape(2, stack.n_states, T, len(Y))
+    with np.errstate(all="ignore"):
+        scores, bad = stacked._forward_scaled(stack, log_b)
+    assert bad[0].any() and not bad[0].all()  # the far-behind rows, not the well fitting ones
+    np.testing.assert_allclose(scores[0, ~bad[0]], ref[~bad[0], 0], rtol=1e-12)
+    monkeypatch.setattr(stacked, "_MIN_LOG_SCALE", -np.inf)  # no hand-over
+    stacked._cache.clear()
+    with np.errstate(all="ignore"):
+        lost = _hmm.stacked_models(models).log_likelihoods(Y)
+    assert not np.allclose(lost[:, 0], ref[:, 0], rtol=1e-9)
+
+
 def test_long_segments_take_the_batched_pass_and_stay_exact():
     """Few segments too long for the small pass (K**T bound) use the batched one."""
     models = [_fit("full", 1, "left-right", s, n_states=6, X=_segments(n=10, T=300, seed=s)) for s in range(2)]

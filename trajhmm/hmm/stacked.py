@@ -7,9 +7,12 @@ model (the classifier's class models, and the background model with them).
   cache-sized blocks, for large batches);
 * forward pass: all models, states and segments at once, exact in log space like
   hmmlearn's (each output a log-sum-exp over its predecessors, shifted by its own
-  maximum: :func:`_forward`), in a few array operations per time step. Few segments (one
-  trajectory) take :func:`_forward_small`: the forward variables carried relative to the
-  Viterbi scores, exact too, with a third of the numpy calls;
+  maximum: :func:`_forward`), in a few array operations per time step. Batches take
+  :func:`_forward_scaled` (the scaled forward pass in probability space, one exp per state
+  and point, exact to rounding where its step scales stay above e^-400, :func:`_forward`
+  elsewhere); few segments (one trajectory) take :func:`_forward_small`: the forward
+  variables carried relative to the Viterbi scores, exact too, with a third of the numpy
+  calls;
 * a segment whose score is NaN here (an input so large that its log-densities are -inf
   for every state) is scored again by the per-model path of :func:`.models.log_likelihoods`,
   so the two paths agree on every input.
@@ -35,8 +38,11 @@ __all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
 # log(0) in the forward passes: finite, so a log-sum-exp over predecessors never meets
 # -inf - -inf; exp(_LOG_ZERO - anything finite) is exactly 0, like exp(-inf).
 _LOG_ZERO = -1e300
-# Floor of the exponents given to exp (see _forward_small and _forward).
+# Floor of the exponents given to exp (see _forward_small, _forward_scaled and _forward).
 _EXP_FLOOR = -700.0
+# Smallest log of the product of _forward_scaled's step scales that keeps its floored and
+# underflowed terms negligible (see there).
+_MIN_LOG_SCALE = -600.0
 # At most this many segments take _forward_small (one trajectory).
 _SMALL = 8
 # Segments per pass of the batched path (keeps the emission block in cache-sized pieces).
@@ -130,6 +136,8 @@ class StackedModels:
         self.log_A_small = np.maximum(log_A, _LOG_ZERO)[:, None]  # (C, 1, K_from, K_to)
         self.log_A_from = np.ascontiguousarray(self.log_A_small.transpose(2, 0, 1, 3))  # (K_from, C, 1, K_to)
         self.log_A_dense = np.ascontiguousarray(self.log_A_from.transpose(0, 1, 3, 2))  # (K_from, C, K_to, 1)
+        self.A_to = np.ascontiguousarray(A.transpose(0, 2, 1))  # (C, K_to, K_from): alpha_t = A_to @ alpha_{t-1}
+        self.start = startprob[:, :, None]  # (C, K, 1)
 
     def log_densities(self, points):
         """(C, K, N) emission log-likelihoods of points (d, N)."""
@@ -186,15 +194,65 @@ class StackedModels:
         """(n, C) log p(segment | model) of segments (n, T, d) whose features are finite."""
         n, T, d = segments.shape
         out = np.empty((n, self.n_models))
+        small = (T - 1) * np.log(self.n_states) < 400.0
+        exact = []  # (model, segment indices, their log_b (1, K, T, k)): for _forward
         for i in range(0, n, _CHUNK):
             part = segments[i : i + _CHUNK]
             m = len(part)
             points = np.ascontiguousarray(part.transpose(2, 1, 0)).reshape(d, T * m)
             log_b = self.log_densities(points).reshape(self.n_models, self.n_states, T, m)
-            forward = _forward_small if m <= _SMALL and (T - 1) * np.log(self.n_states) < 400.0 else _forward
             with np.errstate(divide="ignore", under="ignore", invalid="ignore", over="ignore"):
-                out[i : i + m] = forward(self, log_b).T
+                if m <= _SMALL and small:
+                    out[i : i + m] = _forward_small(self, log_b).T
+                    continue
+                scores, bad = _forward_scaled(self, log_b)
+            out[i : i + m] = scores.T
+            for c in np.flatnonzero(bad.any(axis=1)):
+                cols = np.flatnonzero(bad[c])
+                exact.append((c, i + cols, log_b[c : c + 1][..., cols]))
+        self._score_exactly(exact, out)
         return out
+
+    def _score_exactly(self, pairs, out):
+        """``out[rows, c]`` by :func:`_forward` for the (model c, rows, log_b) of ``pairs``:
+        one pass per model over all its rows."""
+        for c in sorted({p[0] for p in pairs}):
+            rows = np.concatenate([p[1] for p in pairs if p[0] == c])
+            log_b = np.concatenate([p[2] for p in pairs if p[0] == c], axis=-1)
+            with np.errstate(divide="ignore", under="ignore", invalid="ignore", over="ignore"):
+                out[rows, c] = _forward(self.log_start_small[c : c + 1], self.log_A_dense[:, c : c + 1], log_b)[0]
+
+
+def _forward_scaled(stack, log_b):
+    """log p(segment | model) (C, n) from log_b (C, K, T, n), for batches: the scaled forward
+    pass in probability space (Rabiner's), one batched matrix product per step, with one
+    exp per state and point (the log-space pass of :func:`_forward` takes one per pair of
+    states). Each point's emissions are taken relative to their maximum over the model's
+    states (``top``) and the forward variables renormalised at every step (``c_t``), so
+    ``log p = sum_t (log c_t + top_t)``, every ``c_t <= 1``. Exponents are floored at
+    ``_EXP_FLOOR`` and forward variables may underflow: each step changes the true (unscaled)
+    forward mass by at most K * e^-700 times ``prod_{s<t} c_s``, which no later step can
+    enlarge (every factor is <= 1), so the relative error of p is below T * K * e^-700 /
+    prod_t c_t: negligible where ``sum_t log c_t >= _MIN_LOG_SCALE`` (-600). Returns the scores
+    and the pairs of model and segment below that (a model far from the segment) or NaN,
+    which the caller scores with :func:`_forward`, exact in log space."""
+    C, K, T, n = log_b.shape
+    top = np.maximum.reduce(log_b, axis=1)  # (C, T, n)
+    e = log_b - top[:, None]
+    np.maximum(e, _EXP_FLOOR, out=e)
+    np.exp(e, out=e)
+    scale = np.empty((T, C, n))
+    alpha = e[:, :, 0] * stack.start  # (C, K, n)
+    for t in range(T):
+        if t:
+            alpha = np.matmul(stack.A_to, alpha)
+            alpha *= e[:, :, t]
+        np.add.reduce(alpha, axis=1, out=scale[t])
+        alpha /= scale[t][:, None]
+    np.log(scale, out=scale)
+    out = scale.sum(axis=0)  # (C, n): log p - sum_t top_t, <= 0
+    bad = ~(out >= _MIN_LOG_SCALE)  # NaN compares False
+    return out + top.sum(axis=1), bad
 
 
 def _forward_small(stack, log_b):
@@ -234,8 +292,9 @@ def _forward_small(stack, log_b):
     return logsumexp(np.log(y[:, :, 0]) + v, axis=2)
 
 
-def _forward(stack, log_b):
-    """log p(segment | model) (C, n) from log_b (C, K, T, n), all models at once: at every
+def _forward(log_start, log_A_dense, log_b):
+    """log p(segment | model) (C, n) from log_b (C, K, T, n) (``log_start`` (C, 1, K) and
+    ``log_A_dense`` (K_from, C, K_to, 1) of :class:`StackedModels`), all models at once: at every
     step an exact log-sum-exp over each state's predecessors, each output shifted by its
     own maximum (as hmmlearn's forward pass), for all models, states and segments in a
     few array operations. Exponents are floored at ``_EXP_FLOOR`` (exp of a subnormal
@@ -244,9 +303,9 @@ def _forward(stack, log_b):
     C, K, T, n = log_b.shape
     terms = np.empty((K, C, K, n))  # (K_from, C, K_to, n): the reductions run over the outer axis
     top = np.empty((C, K, n))
-    x = stack.log_start_small.transpose(0, 2, 1) + log_b[:, :, 0]
+    x = log_start.transpose(0, 2, 1) + log_b[:, :, 0]
     for t in range(1, T):
-        np.add(x.transpose(1, 0, 2)[:, :, None, :], stack.log_A_dense, out=terms)
+        np.add(x.transpose(1, 0, 2)[:, :, None, :], log_A_dense, out=terms)
         np.maximum.reduce(terms, axis=0, out=top)
         terms -= top
         np.maximum(terms, _EXP_FLOOR, out=terms)
