@@ -148,12 +148,12 @@ def _add_ensemble_flag(p):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (argparse prints the whole usage block first):
-    ``trajhmm train: error: ... (see trajhmm train --help)``, exit 2. Its sub-parsers are
-    of this class too (argparse makes them of the parent's class)."""
+    """argparse with one-line usage errors, like every other user error (argparse prints
+    the whole usage block first): ``trajhmm train: error: ...``, exit 2. Its sub-parsers
+    are of this class too (argparse makes them of the parent's class)."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser():
