@@ -120,6 +120,21 @@ def test_usage_errors_exit_2(tmp_path, data_dir, capsys):
     assert code == 2 and "argument --n-states: expected an integer >= 1, got 0" in err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["train"], "trajhmm train: error: the following arguments are required: DATA_DIR, -o/--output"),
+    (["train", "d", "-o", "m", "--n-states", "abc"], "trajhmm train: error: argument --n-states: expected an integer"),
+    (["predict", "m"], "trajhmm predict: error: the following arguments are required: PATH"),
+    (["frobnicate"], "trajhmm: error: argument COMMAND: invalid choice: 'frobnicate'"),
+    (["plot", "confusion"], "trajhmm plot confusion: error: the following arguments are required"),
+])
+def test_argparse_usage_errors_are_one_line(argv, message, capsys):
+    """argparse's own errors (missing or malformed arguments) are one line on stderr, like
+    every other user error, without argparse's usage block."""
+    code, out, err = cli(argv, capsys)
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(message), err
+
+
 def test_every_estimator_parameter_has_a_flag():
     from trajhmm import HMMClassifier
 

@@ -4,6 +4,8 @@ import argparse
 import subprocess
 import sys
 
+import pytest
+
 from trajhmm.cli import build_parser
 
 from conftest import ROOT
@@ -36,3 +38,19 @@ def test_every_flag_of_every_command_is_documented():
             for opt in action.option_strings or [action.metavar or action.dest]:
                 assert f"`{opt}`" in body, (path, opt)
             assert action.help, (path, action.dest)  # every argument explains itself
+
+
+def test_every_script_answers_help(monkeypatch, capsys):
+    """Every script the README points to parses its arguments: ``--help`` prints its usage
+    and exits 0 (no script reads sys.argv by hand, which took ``--help`` for a data set)."""
+    import runpy
+
+    scripts = [p for p in sorted((ROOT / "scripts").glob("*.py")) if not p.name.startswith("_")]  # _: helpers
+    assert len(scripts) >= 10
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    for script in scripts:
+        monkeypatch.setattr(sys, "argv", [str(script), "--help"])
+        with pytest.raises(SystemExit) as exc:
+            runpy.run_path(str(script), run_name="__main__")
+        out = capsys.readouterr().out
+        assert exc.value.code in (0, None) and "usage:" in out, script.name

@@ -285,3 +285,37 @@ def test_table_messages_name_the_id_and_line_in_plain_numbers(tmp_path):
     with pytest.raises(DataError, match=r"\[id=a\]: line 4, column 'label': expected one label per trajectory, "
                                         r"got down after up"):
         load_table(path, id_column="id", label_column="label")
+
+
+def test_huge_n_jobs_starts_no_more_workers_than_cores_or_tasks(dataset, tmp_path, monkeypatch):
+    """joblib starts every worker n_jobs asks for: n_jobs=100000 would start thousands of
+    processes. Every joblib call of trajhmm asks for at most the tasks it has and this
+    machine's cores; -1 and None keep joblib's meaning."""
+    import os
+
+    import joblib
+
+    from trajhmm import HMMClassifier, HMMClassifierCV, classifier, predict_files, prediction, search
+    from trajhmm._parallel import bounded_jobs
+
+    cores = os.cpu_count() or 1
+    assert bounded_jobs(100000) == cores and bounded_jobs(100000, 1) == 1 and bounded_jobs(2, 10**6) == min(2, cores)
+    assert bounded_jobs(-1, 3) == -1 and bounded_jobs(None, 3) is None and bounded_jobs(5, 0) == 1
+    asked = []
+
+    class Recording(joblib.Parallel):
+        def __init__(self, n_jobs=None, **kwargs):
+            asked.append(n_jobs)
+            super().__init__(n_jobs=1, **kwargs)
+
+    for module in (classifier, search, prediction):
+        monkeypatch.setattr(module, "Parallel", Recording)
+    X, y = dataset
+    clf = HMMClassifier(n_states=3, n_iter=3, n_jobs=100000, random_state=0).fit(X, y)
+    clf.predict_proba(X * 1)
+    write_folder(tmp_path, X[:3], y[:3])
+    assert len(list(predict_files(clf, tmp_path, n_jobs=100000))) == 3
+    HMMClassifierCV(HMMClassifier(n_iter=3, n_jobs=100000), {"n_states": [2, 3]}, cv=2, n_jobs=100000,
+                    random_state=0).fit(X, y)
+    asked = [n for n in asked if n is not None]
+    assert len(asked) >= 4 and max(asked) <= cores, asked

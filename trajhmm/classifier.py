@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from . import hmm as _hmm
 from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
+from ._parallel import bounded_jobs, runs_in_process
 from ._params import validate_params
 from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
@@ -82,15 +83,6 @@ def stratified_folds(y_idx, n_splits, groups=None, random_state=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class has only k members"
         return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y_idx)), y_idx, groups)]
-
-
-def _runs_in_process(n_jobs):
-    """True when joblib will run the tasks here, sequentially (callbacks can follow them)."""
-    from joblib import effective_n_jobs
-    from joblib.parallel import get_active_backend
-
-    backend, _ = get_active_backend()
-    return effective_n_jobs(n_jobs) == 1 and type(backend).__name__ in ("LokyBackend", "SequentialBackend")
 
 
 class _RunProgress:
@@ -641,8 +633,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         cache = None if cache_dir is None else _RunCache(cache_dir, config, floor)
         keys = [None if cache is None else cache.key(data, seed) for _, _, data, seed in runs]
         results = [None if key is None else cache.get(key, segs.shape[2]) for key in keys]
-        reporter = _RunProgress(progress, len(runs), live=progress is not None and _runs_in_process(self.n_jobs))
-        stream = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(
+        reporter = _RunProgress(progress, len(runs), live=progress is not None and runs_in_process(self.n_jobs))
+        n_tasks = sum(r is None for r in results)
+        stream = Parallel(n_jobs=bounded_jobs(self.n_jobs, n_tasks), return_as="generator_unordered")(
             delayed(_indexed_fit_hmm)(i, data, config, floor, seed, reporter.on_iteration(label, r))
             for i, (label, r, data, seed) in enumerate(runs) if results[i] is None
         )
@@ -694,11 +687,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         else:
             stack = _hmm.stacked_models(models)
             chunks = [segs[i : i + _SCORE_CHUNK] for i in range(0, len(segs), _SCORE_CHUNK)]
-            if _runs_in_process(self.n_jobs):
+            if runs_in_process(self.n_jobs):
                 with np.errstate(over="ignore", invalid="ignore"):  # non-finite scores are refused below
                     parts = [_hmm.stacked_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
-                parts = Parallel(n_jobs=self.n_jobs)(
+                parts = Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)))(
                     delayed(_hmm.stacked_log_likelihoods)(models, chunk, stack) for chunk in chunks)
             ll = np.concatenate(parts)
         # finite features so far from the training data that no model gives a finite score

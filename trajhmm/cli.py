@@ -147,9 +147,18 @@ def _add_ensemble_flag(p):
                    "that lower its out-of-fold log loss)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors, like every other user error (argparse prints
+    the whole usage block first): ``trajhmm train: error: ...``, exit 2. Its sub-parsers
+    are of this class too (argparse makes them of the parent's class)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser():
     """The argparse parser of the ``trajhmm`` command."""
-    parser = argparse.ArgumentParser(prog="trajhmm", epilog=EXIT_CODES,
+    parser = _Parser(prog="trajhmm", epilog=EXIT_CODES,
                                      description="Classify trajectories with one hidden Markov model per class.")
     parser.add_argument("--version", action="version", version=f"trajhmm {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors on stderr")

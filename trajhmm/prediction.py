@@ -17,6 +17,7 @@ from joblib import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
+from ._parallel import bounded_jobs
 from ._params import check_param
 from ._validation import check_trajectory, model_dims_error, named_error
 from .exceptions import DataError
@@ -100,7 +101,7 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     reader = {**(reader or {}), **({"variable": variable} if variable is not None else {})}
     files = datasets.iter_trajectory_files(paths, pattern=pattern)
     batches = iter(lambda: list(itertools.islice(files, batch_size)), [])
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+    results = Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator")(
         delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, reader, os.getcwd()) for batch in batches
     )
     for batch_results in results:

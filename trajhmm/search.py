@@ -59,6 +59,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import calibration
 from ._cache import FitCache, fingerprint
+from ._parallel import bounded_jobs
 from ._params import ParameterError, ParameterValueError, check_param, validate_params
 from ._validation import check_labels, check_trajectories, plain_value
 from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, rejection_threshold, stratified_folds
@@ -730,7 +731,7 @@ class _Runner:
                                     self.y[self.folds[todo[i][1]][0]], [self.X[j] for j in self.folds[todo[i][1]][1]])
                  for i in missing)
         if missing:
-            stream = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(tasks)
+            stream = Parallel(n_jobs=bounded_jobs(self.n_jobs, len(missing)), return_as="generator_unordered")(tasks)
             with _cancelled_when_left(stream):  # an interrupt cancels the fits not finished yet
                 for i, ll, seconds in stream:
                     if self.cache:

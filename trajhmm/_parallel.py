@@ -1,0 +1,42 @@
+"""How many joblib workers a call starts, decided in one place.
+
+joblib starts every worker ``n_jobs`` asks for, so ``n_jobs=100000`` (a typo, or a value
+meant for a cluster) starts thousands of processes on a laptop. A positive ``n_jobs`` is
+lowered to the tasks there are and, on this machine's backends (loky, multiprocessing,
+threading), to its cores: more processes than cores only compete for them. On a Dask
+cluster (``joblib.parallel_config("dask")``) only the task count bounds it. Negative
+values (-1: all cores) and None keep joblib's meaning.
+"""
+
+import os
+
+__all__ = ["bounded_jobs", "runs_in_process"]
+
+_LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
+
+
+def _local_backend():
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return type(backend).__name__ in _LOCAL_BACKENDS
+
+
+def bounded_jobs(n_jobs, n_tasks=None):
+    """``n_jobs`` for a joblib call of ``n_tasks`` tasks (None: not known in advance)."""
+    if n_jobs is None or n_jobs < 0:
+        return n_jobs
+    if n_tasks is not None:
+        n_jobs = min(n_jobs, max(1, n_tasks))
+    if _local_backend():
+        n_jobs = min(n_jobs, os.cpu_count() or 1)
+    return n_jobs
+
+
+def runs_in_process(n_jobs):
+    """True when joblib will run the tasks here, sequentially (callbacks can follow them)."""
+    from joblib import effective_n_jobs
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return effective_n_jobs(n_jobs) == 1 and type(backend).__name__ in ("LokyBackend", "SequentialBackend")
