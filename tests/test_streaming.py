@@ -566,7 +566,8 @@ def test_size_invariant_and_older_models_score_still_windows(model, split, tmp_p
     scaled = clone(model).set_params(scaling="std").fit(*split[:2])
     assert streaming._Model(scaled).moving(still).all()
     save_model(model, tmp_path / "m.npz")
-    for name, bad, message in (("motion_scale_", np.zeros(3), "positive"),
+    for name, bad, message in (("motion_scale_", np.zeros(3), "expected scales in"),
+                               ("motion_scale_", np.full(3, 1e300), "expected scales in"),
                                ("class_motion_quantiles_", -model.class_motion_quantiles_ - 1, "at least 0"),
                                ("class_motion_quantiles_", model.class_motion_quantiles_[:, ::-1] + [0, 0, 0, 0, 1],
                                 "non-decreasing"),

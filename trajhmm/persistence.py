@@ -1075,8 +1075,8 @@ def _check_classes(a, dims, fail):
             fail("class_length_quantiles_", "expected non-decreasing quantiles of lengths, each at least 2 points")
     if "class_end_states_" in a:
         _check_probabilities(a["class_end_states_"], "class_end_states_", fail)
-    if "motion_scale_" in a and not (a["motion_scale_"] > 0).all():
-        fail("motion_scale_", "expected positive scales")
+    if "motion_scale_" in a and not ((a["motion_scale_"] >= _TINY) & (a["motion_scale_"] <= _HUGE)).all():
+        fail("motion_scale_", f"expected scales in [{_TINY:g}, {_HUGE:g}]")
     if "class_motion_quantiles_" in a:
         q = a["class_motion_quantiles_"]
         if (q < 0).any() or (np.diff(q, axis=1) < 0).any():
