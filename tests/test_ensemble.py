@@ -236,12 +236,12 @@ def test_info_names_the_pool_and_train_no_ensemble_keeps_one_model(pooled, data_
 
 
 def test_the_class_count_of_every_model_is_bounded_by_the_files_members(pooled, tmp_path):
-    """Each of the 2 models (best and member) claims 40 classes: 80 > the ~70 arrays the
+    """Each of the 2 models (best and member) claims 60 classes: 120 > the ~80 arrays the
     file holds, refused from the metadata before any layout is built."""
     def edit(arrays, meta):
-        meta["n_classes"] = _member_meta(meta)["n_classes"] = 40
+        meta["n_classes"] = _member_meta(meta)["n_classes"] = 60
 
-    assert_refused(pooled, tmp_path / "m.npz", edit, r"meta.json: n_classes=40 in 2 models but the file holds \d+")
+    assert_refused(pooled, tmp_path / "m.npz", edit, r"meta.json: n_classes=60 in 2 models but the file holds \d+")
 
 
 def test_a_search_fitted_before_streams_is_still_written_in_its_own_format(pooled, dataset, tmp_path):

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from trajhmm import HMMClassifier, load_model, save_model
 from trajhmm.exceptions import ConvergenceWarning, DataError, ModelFileError
@@ -501,7 +502,7 @@ def test_model_files_keep_the_end_states(model, tmp_path, capsys):
     from trajhmm.streaming import _Scorer
 
     save_model(model, tmp_path / "m.npz")
-    assert model_metadata(tmp_path / "m.npz")["format_version"] == 8
+    assert model_metadata(tmp_path / "m.npz")["format_version"] >= 8
     np.testing.assert_array_equal(load_model(tmp_path / "m.npz").class_end_states_, model.class_end_states_)
     C, K = model.class_end_states_.shape
     for bad, message in ((np.full((C, K), 1.0), "do not sum to 1"), (-np.eye(C, K), "negative probability"),
@@ -521,3 +522,67 @@ def test_model_files_keep_the_end_states(model, tmp_path, capsys):
     assert code == 0 and "windows may end in any state" in out and "retrain" in out
     save_model(model, tmp_path / "m.npz")
     assert "windows may end in any state" not in cli(["info", tmp_path / "m.npz"], capsys)[1]
+
+
+def test_still_windows_are_not_scored_for_classes_that_move(model, split, monkeypatch):
+    """A window that moves less than half the least moving training trajectory of a class
+    is not scored for it: a stream at rest is never scored, one moving like the training
+    data is; fit keeps each class's motion quantiles in the units of motion_scale_."""
+    from trajhmm import streaming
+
+    C = len(model.classes_)
+    assert model.motion_scale_.shape == (3,) and (model.motion_scale_ > 0).all()
+    q = model.class_motion_quantiles_
+    assert q.shape == (C, 5) and (np.diff(q, axis=1) >= 0).all() and (q[:, 0] > 0).all()
+    m = streaming._Model(model)
+    X, y, held, held_y = split
+    own = np.array([model.classes_.tolist().index(label) for label in held_y])
+    moving = m.moving(model._resampled(held))
+    assert moving[np.arange(len(held)), own].all()  # held-out gestures pass their own class's gate
+    still = np.random.RandomState(0).normal(0, 1e-3, (3, 50, 3)) + 5.0
+    assert not m.moving(still).any()
+    scored = []
+    real = streaming._Scorer.score
+
+    def spy(self, segs, bar=-np.inf, relevant=None, whole=True):
+        scored.append(np.asarray(relevant).sum())
+        return real(self, segs, bar, relevant, whole)
+
+    monkeypatch.setattr(streaming._Scorer, "score", spy)
+    rest = np.random.RandomState(1).normal(0, 1e-3, (400, 3))
+    assert spot(model, rest) == [] and sum(scored) == 0
+    monkeypatch.setattr(streaming, "_MOTION_CUT", 0.0)  # no gate: the same stream is scored
+    spot(model, rest)
+    assert sum(scored) > 0
+
+
+def test_size_invariant_and_older_models_score_still_windows(model, split, tmp_path, capsys):
+    """No gate for a model with a scaling (sizes mean nothing to it) nor for a file of
+    format 8, which loads without the motion arrays (info says to retrain); the arrays are
+    validated like every other."""
+    from trajhmm import streaming
+
+    still = np.zeros((2, 50, 3))
+    scaled = clone(model).set_params(scaling="std").fit(*split[:2])
+    assert streaming._Model(scaled).moving(still).all()
+    save_model(model, tmp_path / "m.npz")
+    for name, bad, message in (("motion_scale_", np.zeros(3), "expected scales in"),
+                               ("motion_scale_", np.full(3, 1e300), "expected scales in"),
+                               ("class_motion_quantiles_", -model.class_motion_quantiles_ - 1, "at least 0"),
+                               ("class_motion_quantiles_", model.class_motion_quantiles_[:, ::-1] + [0, 0, 0, 0, 1],
+                                "non-decreasing"),
+                               ("motion_scale_", np.ones(4), "expected shape")):
+        save_model(model, tmp_path / "m.npz")
+        resign(tmp_path / "m.npz", lambda arrays, meta, n=name, b=bad: arrays.update({n: b}))
+        with pytest.raises(ModelFileError, match=f"{name}: .*{message}"):
+            load_model(tmp_path / "m.npz")
+    save_model(model, tmp_path / "m.npz")
+    resign(tmp_path / "m.npz", as_format(8))
+    old = load_model(tmp_path / "m.npz")
+    assert not hasattr(old, "class_motion_quantiles_") and streaming._Model(old).moving(still).all()
+    code, out, _ = cli(["info", tmp_path / "m.npz"], capsys)
+    assert code == 0 and "still windows are scored too" in out and "retrain" in out
+    save_model(model, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.class_motion_quantiles_, model.class_motion_quantiles_)
+    assert "still windows" not in cli(["info", tmp_path / "m.npz"], capsys)[1]

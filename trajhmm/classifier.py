@@ -269,6 +269,13 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Per class, the quantiles 0, 0.05, 0.5, 0.95 and 1 of the number of points of its
         training trajectories: the durations that bound the windows of
         :class:`~trajhmm.StreamClassifier` and set the reading of prefixes.
+    motion_scale_ : ndarray of shape (n_dims,)
+        The standard deviation of each coordinate over all resampled training points (1
+        where it is 0): the units of :func:`trajhmm.streaming.motion`.
+    class_motion_quantiles_ : ndarray of shape (n_classes, 5)
+        Per class, the quantiles (0, 0.05, 0.5, 0.95, 1) of how much its resampled training
+        trajectories move; streams skip windows that move less than half the least
+        (``trajhmm.streaming``, "Still windows").
     class_end_states_ : ndarray of shape (n_classes, n_states)
         Per class, where its training segments end: the posterior probability of each
         state at their last point, averaged over them. :class:`~trajhmm.StreamClassifier`
@@ -380,10 +387,20 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ features
     def _segments(self, X, n_dims=None):
         """Resample, translate, scale and add derivatives (no standardisation)."""
+        return self._shaped_finite(self._resampled(X, n_dims))
+
+    def _resampled(self, X, n_dims=None):
+        """The raw trajectories (time column taken out) resampled to ``n_points`` (as
+        streams resample their windows); an overflow is refused by :meth:`_shaped_finite`."""
         trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
         trajectories, times = self._split_times(trajectories)
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, naming the trajectory
-            segs = self._shaped(preprocessing.resample_all(trajectories, self.n_points, self.resample, times))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return preprocessing.resample_all(trajectories, self.n_points, self.resample, times)
+
+    def _shaped_finite(self, raw):
+        """:meth:`_shaped`, refusing non-finite values (naming the trajectory)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            segs = self._shaped(raw)
         check_finite_rows(segs)
         return segs
 
@@ -478,7 +495,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         left to the caller: the model search sets it from its own out-of-fold scores) or
         None (class models only). The class models are the same in every case."""
         self._check_params()
-        segs = self._segments(X)
+        raw = self._resampled(X)
+        segs = self._shaped_finite(raw)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
         segs, features = self._fit_features(segs)
         runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress, cache_dir,
@@ -497,6 +515,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.class_length_quantiles_ = streaming.length_quantiles(X, y_idx, len(classes))  # X checked by _segments
         self.class_end_states_ = np.array([_hmm.end_state_probabilities(model, segs[y_idx == k])
                                            for k, model in enumerate(self.models_)])
+        self.motion_scale_, self.class_motion_quantiles_ = streaming.motion_quantiles(raw, y_idx, len(classes))
         self.stream_threshold_ = np.nan
         if rejection is not None:
             self.background_model_ = runs[-1].model

@@ -57,7 +57,10 @@ __all__ = [
 # under "member<j>/", their weights and rows of the search's table; the ensemble param).
 # 8: class_end_states_ (where each class's training segments end: streams score whole
 # windows ending there; a file of format 7 or older loads, its streams end anywhere).
-FORMAT_VERSION = 8
+# 9: motion_scale_ and class_motion_quantiles_ (how much each class's training segments
+# move: streams skip windows that move far less; a file of format 8 or older loads, its
+# streams score every window).
+FORMAT_VERSION = 9
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -87,6 +90,8 @@ _ARRAY_ATTRS = (
     "rejection_threshold_",
     "class_length_quantiles_",
     "class_end_states_",
+    "motion_scale_",
+    "class_motion_quantiles_",
 )
 
 
@@ -228,9 +233,10 @@ def _ensemble_meta(clf, arrays):
 def _format_of(arrays):
     """The format of a model's arrays: a model fitted before durations were kept (an old
     pickle) is a version-4 model, one fitted before streams had a threshold version 5, one
-    fitted before end states were kept version 7. What a later format added is dropped
-    from ``arrays``."""
-    added = (("class_length_quantiles_", 4), ("stream_threshold_", 5), ("class_end_states_", 7))
+    fitted before end states were kept version 7, one fitted before motion was kept version
+    8. What a later format added is dropped from ``arrays``."""
+    added = (("class_length_quantiles_", 4), ("stream_threshold_", 5), ("class_end_states_", 7),
+             ("class_motion_quantiles_", 8), ("motion_scale_", 8))
     for i, (name, older) in enumerate(added):
         if name not in arrays:
             for later, _ in added[i + 1 :]:
@@ -834,7 +840,8 @@ def _check_meta(meta, fail):
     members = _check_search_meta(meta, clf, fail) if cv else []
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
             "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
-            "stream": meta["format_version"] >= 6, "ends": meta["format_version"] >= 8, "members": members}
+            "stream": meta["format_version"] >= 6, "ends": meta["format_version"] >= 8,
+            "motion": meta["format_version"] >= 9, "N": n_coords, "members": members}
 
 
 _MAX_FILE_JOBS = 4096  # a stored n_jobs beyond this is refused
@@ -998,6 +1005,9 @@ def _layout(dims, allow_object=False):
         out["stream_threshold_"] = ((1,), "f")
     if dims.get("ends"):
         out["class_end_states_"] = ((C, dims["K"]), "f")
+    if dims.get("motion"):
+        out["motion_scale_"] = ((dims["N"],), "f")
+        out["class_motion_quantiles_"] = ((C, 5), "f")
     hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
     for k in range(C):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
@@ -1065,6 +1075,12 @@ def _check_classes(a, dims, fail):
             fail("class_length_quantiles_", "expected non-decreasing quantiles of lengths, each at least 2 points")
     if "class_end_states_" in a:
         _check_probabilities(a["class_end_states_"], "class_end_states_", fail)
+    if "motion_scale_" in a and not ((a["motion_scale_"] >= _TINY) & (a["motion_scale_"] <= _HUGE)).all():
+        fail("motion_scale_", f"expected scales in [{_TINY:g}, {_HUGE:g}]")
+    if "class_motion_quantiles_" in a:
+        q = a["class_motion_quantiles_"]
+        if (q < 0).any() or (np.diff(q, axis=1) < 0).any():
+            fail("class_motion_quantiles_", "expected non-decreasing quantiles of motion, each at least 0")
     for k in range(C):
         if len(a[f"history{k}"]) != n_iter[k]:
             fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")
