@@ -15,11 +15,11 @@ __all__ = ["bounded_jobs", "runs_in_process"]
 _LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
 
 
-def _local_backend():
+def _backend_name():
     from joblib.parallel import get_active_backend
 
     backend, _ = get_active_backend()
-    return type(backend).__name__ in _LOCAL_BACKENDS
+    return type(backend).__name__
 
 
 def bounded_jobs(n_jobs, n_tasks=None):
@@ -28,7 +28,7 @@ def bounded_jobs(n_jobs, n_tasks=None):
         return n_jobs
     if n_tasks is not None:
         n_jobs = min(n_jobs, max(1, n_tasks))
-    if _local_backend():
+    if _backend_name() in _LOCAL_BACKENDS:
         n_jobs = min(n_jobs, os.cpu_count() or 1)
     return n_jobs
 
@@ -36,7 +36,5 @@ def bounded_jobs(n_jobs, n_tasks=None):
 def runs_in_process(n_jobs):
     """True when joblib will run the tasks here, sequentially (callbacks can follow them)."""
     from joblib import effective_n_jobs
-    from joblib.parallel import get_active_backend
 
-    backend, _ = get_active_backend()
-    return effective_n_jobs(n_jobs) == 1 and type(backend).__name__ in ("LokyBackend", "SequentialBackend")
+    return effective_n_jobs(n_jobs) == 1 and _backend_name() in ("LokyBackend", "SequentialBackend")

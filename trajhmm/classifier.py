@@ -512,7 +512,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = np.array([run.converged for run in best])
         self.n_iter_ = np.array([run.n_iter for run in best])
         self.log_likelihood_history_ = [np.array(run.history) for run in best]
-        self.class_length_quantiles_ = streaming.length_quantiles(X, y_idx, len(classes))  # X checked by _segments
+        self.class_length_quantiles_ = streaming.length_quantiles(X, y_idx, len(classes))  # X checked by _resampled
         self.class_end_states_ = np.array([_hmm.end_state_probabilities(model, segs[y_idx == k])
                                            for k, model in enumerate(self.models_)])
         self.motion_scale_, self.class_motion_quantiles_ = streaming.motion_quantiles(raw, y_idx, len(classes))

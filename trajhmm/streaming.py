@@ -131,7 +131,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import preprocessing
-from ._validation import check_int, check_trajectories
+from ._validation import SCALE_RANGE, check_int, check_trajectories
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
 from .hmm.stacked import stacked_models
@@ -154,19 +154,24 @@ _MOTION_CUT = 0.5
 _TINY = np.finfo(float).tiny  # smallest normal double: below it, values lose precision
 
 
-def length_quantiles(X, y_idx, n_classes):
-    """Per class, the quantiles (0, 0.05, 0.5, 0.95, 1) of the number of points of its
-    training trajectories: ndarray (n_classes, 5). A class without trajectories gets NaN."""
-    lengths = np.array([len(x) for x in X], dtype=float)
+def _class_quantiles(values, y_idx, n_classes):
+    """Per class, the quantiles ``_QUANTILES`` of ``values`` (one per trajectory):
+    (n_classes, 5); a class without trajectories gets NaN."""
     y_idx = np.asarray(y_idx)
-    if len(y_idx) != len(lengths):
-        raise DataError(f"y_idx: expected {len(lengths)} class indices (one per trajectory), got {len(y_idx)}")
+    if len(y_idx) != len(values):
+        raise DataError(f"y_idx: expected {len(values)} class indices (one per trajectory), got {len(y_idx)}")
     out = np.full((int(n_classes), len(_QUANTILES)), np.nan)
     for k in range(int(n_classes)):
-        own = lengths[y_idx == k]
+        own = values[y_idx == k]
         if own.size:
             out[k] = np.quantile(own, _QUANTILES)
     return out
+
+
+def length_quantiles(X, y_idx, n_classes):
+    """Per class, the quantiles (0, 0.05, 0.5, 0.95, 1) of the number of points of its
+    training trajectories: ndarray (n_classes, 5). A class without trajectories gets NaN."""
+    return _class_quantiles(np.array([len(x) for x in X], dtype=float), y_idx, n_classes)
 
 
 def motion(raw_segments, scale):
@@ -178,19 +183,14 @@ def motion(raw_segments, scale):
 
 def motion_quantiles(raw_segments, y_idx, n_classes):
     """``(scale, quantiles)``: the standard deviation of every dimension over all training
-    points of resampled raw segments (n, T, n_dims) (1 where it is 0), and per class the
-    quantiles (0, 0.05, 0.5, 0.95, 1) of its segments' :func:`motion` (n_classes, 5); a class
-    without segments gets NaN."""
+    points of resampled raw segments (n, T, n_dims) (1 where it is below the scales fit
+    accepts: a constant dimension), and per class the quantiles (0, 0.05, 0.5, 0.95, 1) of
+    its segments' :func:`motion` (n_classes, 5); a class without segments gets NaN."""
     segs = np.asarray(raw_segments, dtype=float)
     scale = segs.reshape(-1, segs.shape[2]).std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    m = motion(segs, scale)
-    y_idx = np.asarray(y_idx)
-    out = np.full((int(n_classes), len(_QUANTILES)), np.nan)
-    for k in range(int(n_classes)):
-        if (y_idx == k).any():
-            out[k] = np.quantile(m[y_idx == k], _QUANTILES)
-    return scale, out
+    low, high = SCALE_RANGE
+    scale = np.where(scale >= low, np.minimum(scale, high), 1.0)
+    return scale, _class_quantiles(motion(segs, scale), y_idx, n_classes)
 
 
 class _Scorer:
