@@ -154,6 +154,15 @@ def test_chunk_boundaries_and_the_batched_pass_for_few_segments(monkeypatch):
     np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y), ref, rtol=1e-9)
     monkeypatch.setattr(stacked, "_SMALL", 0)  # every chunk through the batched pass
     np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y[:3]), ref[:3], rtol=1e-9)
+    monkeypatch.setattr(stacked, "_CHUNK", 128)
+    sizes = []
+    real = stacked.StackedModels.log_densities
+    monkeypatch.setattr(stacked.StackedModels, "log_densities",
+                        lambda self, points: sizes.append(points.shape[1]) or real(self, points))
+    monkeypatch.setattr(stacked, "_CHUNK_FLOATS", 4 * len(models) * 4 * 25)  # long segments: 4 per pass here
+    stacked._cache.clear()
+    np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y), ref, rtol=1e-9)
+    assert max(sizes) == 4 * 25 and len(sizes) == -(-len(Y) // 4)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

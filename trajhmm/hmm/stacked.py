@@ -45,8 +45,11 @@ _EXP_FLOOR = -700.0
 _MIN_LOG_SCALE = -600.0
 # At most this many segments take _forward_small (one trajectory).
 _SMALL = 8
-# Segments per pass of the batched path (keeps the emission block in cache-sized pieces).
+# Segments per pass of the batched path (keeps the emission block in cache-sized pieces),
+# fewer when their emission log-likelihoods (models x states x points each) would exceed
+# _CHUNK_FLOATS: long segments (n_points up to 10000) stay within a few tens of MB.
 _CHUNK = 128
+_CHUNK_FLOATS = 1 << 22
 # Largest whitened block (floats) computed in one matrix product (fits in cache).
 _BLOCK = 1 << 17
 _CACHE_SIZE = 8
@@ -196,8 +199,9 @@ class StackedModels:
         out = np.empty((n, self.n_models))
         small = (T - 1) * np.log(self.n_states) < 400.0
         exact = []  # (model, segment indices, their log_b (1, K, T, k)): for _forward
-        for i in range(0, n, _CHUNK):
-            part = segments[i : i + _CHUNK]
+        chunk = max(1, min(_CHUNK, _CHUNK_FLOATS // (self.n_models * self.n_states * T)))
+        for i in range(0, n, chunk):
+            part = segments[i : i + chunk]
             m = len(part)
             points = np.ascontiguousarray(part.transpose(2, 1, 0)).reshape(d, T * m)
             log_b = self.log_densities(points).reshape(self.n_models, self.n_states, T, m)
