@@ -163,6 +163,14 @@ def test_chunk_boundaries_and_the_batched_pass_for_few_segments(monkeypatch):
     stacked._cache.clear()
     np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y), ref, rtol=1e-9)
     assert max(sizes) == 4 * 25 and len(sizes) == -(-len(Y) // 4)
+    calls = []
+    real_exact = stacked.StackedModels._score_exactly
+    monkeypatch.setattr(stacked.StackedModels, "_score_exactly",
+                        lambda self, pairs, out: calls.append(len(pairs)) or real_exact(self, pairs, out))
+    monkeypatch.setattr(stacked, "_CHUNK_FLOATS", 1)  # the hand-over is scored as soon as it holds anything
+    stacked._cache.clear()
+    np.testing.assert_allclose(_hmm.stacked_log_likelihoods(models, Y), ref, rtol=1e-9)
+    assert len(calls) > 2 and calls[-1] == 0  # flushed chunk by chunk, nothing left at the end
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

@@ -586,3 +586,6 @@ def test_size_invariant_and_older_models_score_still_windows(model, split, tmp_p
     loaded = load_model(tmp_path / "m.npz")
     np.testing.assert_array_equal(loaded.class_motion_quantiles_, model.class_motion_quantiles_)
     assert "still windows" not in cli(["info", tmp_path / "m.npz"], capsys)[1]
+    save_model(scaled, tmp_path / "s.npz")  # size-invariant: a retrain would not gate it either
+    resign(tmp_path / "s.npz", as_format(8))
+    assert "still windows" not in cli(["info", tmp_path / "s.npz"], capsys)[1]

@@ -768,7 +768,8 @@ def _open_set_line(clf):
                else f"{DEFAULT_THRESHOLD:g} (the model has no fitted one)")
     ends = "" if hasattr(clf, "class_end_states_") else (
         ", windows may end in any state (a model fitted before format 8: retrain to score them as whole gestures)")
-    still = "" if ends or hasattr(clf, "class_motion_quantiles_") else (  # one retrain note is enough
+    gated = hasattr(clf, "class_motion_quantiles_") or clf.scaling != "none"  # size-invariant: never gated
+    still = "" if ends or gated else (  # one retrain note is enough
         ", still windows are scored too (a model fitted before format 9: retrain to skip them)")
     return f"open-set rejection: {rejection}; streams: default threshold {default}{ends}{still}"
 

@@ -9,10 +9,10 @@ model (the classifier's class models, and the background model with them).
   hmmlearn's (each output a log-sum-exp over its predecessors, shifted by its own
   maximum: :func:`_forward`), in a few array operations per time step. Batches take
   :func:`_forward_scaled` (the scaled forward pass in probability space, one exp per state
-  and point, exact to rounding where its step scales stay above e^-400, :func:`_forward`
-  elsewhere); few segments (one trajectory) take :func:`_forward_small`: the forward
-  variables carried relative to the Viterbi scores, exact too, with a third of the numpy
-  calls;
+  and point, exact to rounding where its step scales multiply to at least e^-600,
+  :func:`_forward` for the other pairs of model and segment); few segments (one
+  trajectory) take :func:`_forward_small`: the forward variables carried relative to the
+  Viterbi scores, exact too, with a third of the numpy calls;
 * a segment whose score is NaN here (an input so large that its log-densities are -inf
   for every state) is scored again by the per-model path of :func:`.models.log_likelihoods`,
   so the two paths agree on every input.
@@ -214,6 +214,9 @@ class StackedModels:
             for c in np.flatnonzero(bad.any(axis=1)):
                 cols = np.flatnonzero(bad[c])
                 exact.append((c, i + cols, log_b[c : c + 1][..., cols]))
+            if sum(p[2].size for p in exact) > _CHUNK_FLOATS:  # bounded memory: score them now
+                self._score_exactly(exact, out)
+                exact = []
         self._score_exactly(exact, out)
         return out
 
