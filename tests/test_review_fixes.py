@@ -168,16 +168,15 @@ def test_absurd_parameters_in_a_model_file_are_refused(fitted, tmp_path, params,
 
 
 def test_a_model_files_n_jobs_is_clamped_to_the_cores_here(fitted, tmp_path):
-    import os
-
     from trajhmm import load_model
+    from trajhmm._parallel import cores
 
     from conftest import resign
 
     path = tmp_path / "m.npz"
     save_model(fitted, path)
     resign(path, lambda arrays, meta: meta["params"].update(n_jobs=4000))
-    assert load_model(path).n_jobs == (os.cpu_count() or 1)
+    assert load_model(path).n_jobs == cores()
 
 
 # ------------------------------------------------------------------ 6: bounds on what sizes memory
@@ -291,14 +290,14 @@ def test_huge_n_jobs_starts_no_more_workers_than_cores_or_tasks(dataset, tmp_pat
     """joblib starts every worker n_jobs asks for: n_jobs=100000 would start thousands of
     processes. Every joblib call of trajhmm asks for at most the tasks it has and this
     machine's cores; -1 and None keep joblib's meaning."""
-    import os
-
     import joblib
 
     from trajhmm import HMMClassifier, HMMClassifierCV, classifier, predict_files, prediction, search
     from trajhmm._parallel import bounded_jobs
+    from trajhmm._parallel import cores as usable
 
-    cores = os.cpu_count() or 1
+    cores = usable()
+    assert cores == max(1, joblib.cpu_count())  # what joblib may use here (CPU limits respected)
     assert bounded_jobs(100000) == cores and bounded_jobs(100000, 1) == 1 and bounded_jobs(2, 10**6) == min(2, cores)
     assert bounded_jobs(-1, 3) == -1 and bounded_jobs(None, 3) is None and bounded_jobs(5, 0) == 1
     asked = []

@@ -3,16 +3,23 @@
 joblib starts every worker ``n_jobs`` asks for, so ``n_jobs=100000`` (a typo, or a value
 meant for a cluster) starts thousands of processes on a laptop. A positive ``n_jobs`` is
 lowered to the tasks there are and, on this machine's backends (loky, multiprocessing,
-threading), to its cores: more processes than cores only compete for them. On a Dask
+threading), to the cores it may use (:func:`cores`): more processes than cores only
+compete for them. On a Dask
 cluster (``joblib.parallel_config("dask")``) only the task count bounds it. Negative
 values (-1: all cores) and None keep joblib's meaning.
 """
 
-import os
-
-__all__ = ["bounded_jobs", "runs_in_process"]
+__all__ = ["bounded_jobs", "cores", "runs_in_process"]
 
 _LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
+
+
+def cores():
+    """The cores this process may use: ``joblib.cpu_count()``, which respects CPU limits
+    (cgroups, affinity) where ``os.cpu_count()`` reports the whole machine."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
 
 
 def _backend_name():
@@ -29,7 +36,7 @@ def bounded_jobs(n_jobs, n_tasks=None):
     if n_tasks is not None:
         n_jobs = min(n_jobs, max(1, n_tasks))
     if _backend_name() in _LOCAL_BACKENDS:
-        n_jobs = min(n_jobs, os.cpu_count() or 1)
+        n_jobs = min(n_jobs, cores())
     return n_jobs
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npformat
 
-from . import hmm
+from . import _parallel, hmm
 from ._validation import SCALE_RANGE, plain_value
 from ._version import __version__
 from .exceptions import ModelFileError, ModelVersionWarning
@@ -850,7 +850,7 @@ _MAX_FILE_JOBS = 4096  # a stored n_jobs beyond this is refused
 def _loaded_jobs(n_jobs):
     """A model file's n_jobs (how it was run where it was saved, not a choice of whoever
     loads it), clamped to the cores here: more processes than cores only costs."""
-    cores = os.cpu_count() or 1
+    cores = _parallel.cores()
     if n_jobs is None or -cores <= n_jobs <= cores:
         return n_jobs
     return cores if n_jobs > 0 else -1
