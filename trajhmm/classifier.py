@@ -385,13 +385,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return p / p.sum()
 
     # ------------------------------------------------------------------ features
-    def _segments(self, X, n_dims=None):
-        """Resample, translate, scale and add derivatives (no standardisation)."""
-        return self._shaped_finite(self._resampled(X, n_dims))
-
     def _resampled(self, X, n_dims=None):
         """The raw trajectories (time column taken out) resampled to ``n_points`` (as
-        streams resample their windows); an overflow is refused by :meth:`_shaped_finite`."""
+        streams resample their windows); an overflow is refused once the features are made."""
         trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
         trajectories, times = self._split_times(trajectories)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -449,7 +445,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             ``predict_joint_log_proba([x])[0, k]``.
         """
         check_is_fitted(self, "models_")
-        return self._standardized(self._segments(X, n_dims=self.n_features_in_))
+        raw = self._resampled(X, n_dims=self.n_features_in_)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite feature is refused once, below
+            return self._standardized(self._shaped(raw))
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
