@@ -564,14 +564,16 @@ def test_size_invariant_and_older_models_score_still_windows(model, split, tmp_p
     from trajhmm import streaming
 
     still = np.zeros((2, 50, 3))
+    assert (model.class_motion_quantiles_ <= np.sqrt(model.class_count_.sum())).all()  # the bound load checks
     scaled = clone(model).set_params(scaling="std").fit(*split[:2])
     assert streaming._Model(scaled).moving(still).all()
     save_model(model, tmp_path / "m.npz")
     for name, bad, message in (("motion_scale_", np.zeros(3), "expected scales in"),
                                ("motion_scale_", np.full(3, 1e300), "expected scales in"),
-                               ("class_motion_quantiles_", -model.class_motion_quantiles_ - 1, "at least 0"),
+                               ("class_motion_quantiles_", -model.class_motion_quantiles_ - 1, "each in \\[0, "),
                                ("class_motion_quantiles_", model.class_motion_quantiles_[:, ::-1] + [0, 0, 0, 0, 1],
                                 "non-decreasing"),
+                               ("class_motion_quantiles_", model.class_motion_quantiles_ + 1e6, "each in \\[0, "),
                                ("motion_scale_", np.ones(4), "expected shape")):
         save_model(model, tmp_path / "m.npz")
         resign(tmp_path / "m.npz", lambda arrays, meta, n=name, b=bad: arrays.update({n: b}))

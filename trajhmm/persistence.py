@@ -1078,9 +1078,12 @@ def _check_classes(a, dims, fail):
     if "motion_scale_" in a and not ((a["motion_scale_"] >= _TINY) & (a["motion_scale_"] <= _HUGE)).all():
         fail("motion_scale_", f"expected scales in [{_TINY:g}, {_HUGE:g}]")
     if "class_motion_quantiles_" in a:
-        q = a["class_motion_quantiles_"]
-        if (q < 0).any() or (np.diff(q, axis=1) < 0).any():
-            fail("class_motion_quantiles_", "expected non-decreasing quantiles of motion, each at least 0")
+        # a segment's variance in a dimension is at most n times the variance over all n
+        # training segments' points (its scale): motion <= sqrt(n)
+        q, top = a["class_motion_quantiles_"], np.sqrt(a["class_count_"].sum()) * (1.0 + 1e-9)
+        if (q < 0).any() or (np.diff(q, axis=1) < 0).any() or (q > top).any():
+            fail("class_motion_quantiles_", f"expected non-decreasing quantiles of motion, each in [0, {top:.6g}] "
+                                            "(the square root of the number of training trajectories)")
     for k in range(C):
         if len(a[f"history{k}"]) != n_iter[k]:
             fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")
