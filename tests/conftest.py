@@ -121,6 +121,27 @@ def far_behind_case():
     return model, np.stack([seq, seq[::-1], np.tile(means[1], (36, 1))])
 
 
+def far_but_clean_case():
+    """(models, segments): a 2-state model whose states are far (hundreds of nats per
+    point) from segments that sit where a 3-state model's states and the 2-state model's
+    padding in a stack are: its scaled forward values keep their full precision (no state
+    is far behind another) while its step scales multiply to far below e^-600."""
+    def model(means):
+        m = hmm.GaussianHMM(n_components=len(means), covariance_type="diag", init_params="", params="")
+        m.startprob_ = np.eye(len(means))[0]
+        m.transmat_ = np.triu(np.full((len(means), len(means)), 1.0 / len(means)))
+        m.transmat_ /= m.transmat_.sum(axis=1, keepdims=True)
+        m.means_ = np.asarray(means, dtype=float)
+        m.covars_ = np.full(m.means_.shape, 0.05)
+        return m
+
+    rng = np.random.RandomState(0)
+    near = model([[0.0, 0.0], [0.5, 0.0], [1.0, 0.0]])
+    far = model([[5.0, 0.0], [5.5, 0.0]])
+    segs = np.linspace([0.0, 0.0], [1.0, 0.0], 30)[None] + 0.1 * rng.randn(12, 30, 2)
+    return [far, near], segs
+
+
 class Marker:
     """Unpickling this creates a file: the proof that pickles run code."""
 

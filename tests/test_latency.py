@@ -15,7 +15,7 @@ from trajhmm import load_model, save_model
 from trajhmm.exceptions import DataError
 from trajhmm.hmm import stacked
 
-from conftest import far_behind_case
+from conftest import far_behind_case, far_but_clean_case
 
 CONFIGS = list(itertools.product(_hmm.COVARIANCE_TYPES, (1, 2), _hmm.TOPOLOGIES))
 
@@ -110,9 +110,9 @@ def test_a_path_far_behind_that_later_wins_is_not_lost():
 
 def test_the_scaled_batch_pass_defers_far_models_to_the_exact_pass(monkeypatch):
     """The batched pass (probability space) hands the pairs of model and segment whose
-    scales multiply below e^-600 to the exact log-space pass, and only those: without that
-    hand-over the far-behind case loses its path (so this case exercises it), with it every
-    score equals hmmlearn's; a well fitting model keeps its scaled score."""
+    error bound is not negligible to the exact log-space pass, and only those: without
+    that hand-over the far-behind case loses its path (so this case exercises it), with it
+    every score equals hmmlearn's; a well fitting model keeps its scaled score."""
     model, segs = far_behind_case()
     other = _fit("full", 1, "ergodic", 0, X=_segments(d=2))
     models = [model, other]
@@ -125,14 +125,32 @@ def test_the_scaled_batch_pass_defers_far_models_to_the_exact_pass(monkeypatch):
     points = np.ascontiguousarray(Y.transpose(2, 1, 0)).reshape(2, -1)
     log_b = stack.log_densities(points).reshape(2, stack.n_states, T, len(Y))
     with np.errstate(all="ignore"):
-        scores, bad = stacked._forward_scaled(stack, log_b)
+        scores, bad = stack._scaled_scores(log_b)
     assert bad[0].any() and not bad[0].all()  # the far-behind rows, not the well fitting ones
     np.testing.assert_allclose(scores[0, ~bad[0]], ref[~bad[0], 0], rtol=1e-12)
-    monkeypatch.setattr(stacked, "_MIN_LOG_SCALE", -np.inf)  # no hand-over
+    monkeypatch.setattr(stacked, "_SCALED_RTOL", np.inf)  # no hand-over
     stacked._cache.clear()
     with np.errstate(all="ignore"):
         lost = _hmm.stacked_models(models).log_likelihoods(Y)
     assert not np.allclose(lost[:, 0], ref[:, 0], rtol=1e-9)
+
+
+def test_the_scaled_pass_keeps_far_scores_that_lost_nothing():
+    """The error bound, not the size of the scales, decides the hand-over: a model far from
+    every point (its step scales multiply to far below e^-600) whose forward values never
+    came near the floor keeps its scaled score, exact to rounding."""
+    models, Y = far_but_clean_case()
+    stack = _hmm.stacked_models(models)
+    T = Y.shape[1]
+    log_b = stack.log_densities(np.ascontiguousarray(Y.transpose(2, 1, 0)).reshape(2, -1))
+    log_b = log_b.reshape(2, stack.n_states, T, len(Y))
+    with np.errstate(all="ignore"):
+        scores, bad = stack._scaled_scores(log_b)
+    assert (scores[0] - log_b[0].max(axis=0).sum(axis=0) < -600).all()
+    assert not bad.any()
+    ref = _hmmlearn(models, Y)
+    np.testing.assert_allclose(scores.T, ref, rtol=1e-12)
+    np.testing.assert_allclose(stack.log_likelihoods(Y), ref, rtol=1e-9)
 
 
 def test_long_segments_take_the_batched_pass_and_stay_exact():

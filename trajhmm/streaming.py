@@ -134,7 +134,7 @@ from . import preprocessing
 from ._validation import SCALE_RANGE, check_int, check_trajectories
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
-from .hmm.stacked import stacked_models
+from .hmm.stacked import _EXP_FLOOR, stacked_models
 
 __all__ = ["Detection", "Guess", "StreamClassifier", "length_quantiles", "predict_prefix", "prefix_log_proba",
            "prefix_proba", "spot", "spot_lines"]
@@ -151,7 +151,6 @@ _WHOLE_CHUNK = 256  # held-out trajectories scored together by whole_ratios
 # A window that moves less than _MOTION_CUT times the least moving training segment of a
 # class is not scored for that class (module docstring, "Still windows").
 _MOTION_CUT = 0.5
-_TINY = np.finfo(float).tiny  # smallest normal double: below it, values lose precision
 
 
 def _class_quantiles(values, y_idx, n_classes):
@@ -208,17 +207,8 @@ class _Scorer:
         self.models = list(clf.models_) + ([] if background is None else [background])
         sizes = {m.n_components for m in self.models}
         self.n_classes = len(clf.models_)
-        self.K = max(sizes)
+        self.K = max(sizes)  # models with fewer states are padded with unreachable states
         M, K = len(self.models), self.K
-        # models with fewer states are padded with unreachable states
-        self.start = np.zeros((M, K))
-        self.trans = np.zeros((M, K, K))
-        for i, m in enumerate(self.models):
-            k = m.n_components
-            self.start[i, :k] = m.startprob_
-            self.trans[i, :k, :k] = m.transmat_
-            self.trans[i, k:, k:] = np.eye(K - k)
-        self.trans_T = np.ascontiguousarray(np.swapaxes(self.trans, 1, 2))
         # where whole windows must end (weight 1; elsewhere 0): the state where most of the
         # class's training segments end (class_end_states_; a left-right model's last state).
         # A model without them, and the background model: anywhere.
@@ -238,7 +228,6 @@ class _Scorer:
         self.real = np.concatenate([np.arange(k) + i * K for i, k in enumerate(sizes)])
         self._stack = stacked_models(self.models)
         self._padding = np.arange(self.K)[None, :] >= np.array([m.n_components for m in self.models])[:, None]
-        self._reach = {}
 
     def log_emissions(self, segs):
         """(T, M, K, n) log densities of every state of every model (padding: -inf), time
@@ -256,53 +245,9 @@ class _Scorer:
         out[self._padding] = -np.inf
         return np.ascontiguousarray(out.transpose(2, 0, 1, 3))
 
-    def _reachable(self, T):
-        """(T, M, K, 1) bool: states with a path of positive probability at each step."""
-        if T not in self._reach:
-            R = np.empty((T, len(self.models), self.K), dtype=bool)
-            R[0] = self.start > 0
-            step = (self.trans > 0).astype(float)
-            for t in range(1, T):
-                R[t] = np.matmul(R[t - 1][:, None, :].astype(float), step)[:, 0] > 0
-            self._reach[T] = R[..., None]
-        return self._reach[T]
-
-    def forward(self, log_b, top, e, whole):
-        """``(ll, upper)`` (M, n): every model's log-likelihood by Rabiner's scaled forward
-        pass on the emissions ``e = exp(log_b - top)`` (``top``: their maximum over each
-        model's states), and an upper bound of the exact value. ``whole``: the last step's
-        values weighted by ``end`` (a whole gesture ends where the class's gestures end;
-        else anywhere).
-
-        A reachable state whose scaled value underflows (below the smallest normal number:
-        subnormals lose precision too) loses its paths, so ``ll`` may miss them. Each is
-        below 2^-1022 of the scale of its step and gains at most the best emission at every
-        later step, which bounds what all of them (every state, every step) could add:
-        ``upper``. Where nothing was lost, ``upper == ll`` and ``ll`` is exact to rounding;
-        elsewhere :meth:`exact` gives the exact value."""
-        reach = self._reachable(len(e))
-        alpha = self.start[:, :, None] * e[0]
-        worst = np.where((reach[0] & (alpha < _TINY)).any(axis=1), 0.0, -np.inf)
-        log_scale = np.zeros(alpha.shape[::2])
-        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-            for t in range(1, len(e)):
-                total = alpha.sum(axis=1)
-                log_scale += np.log(total)
-                alpha /= total[:, None]
-                alpha = np.matmul(self.trans_T, alpha)
-                alpha *= e[t]
-                lost = (reach[t] & (alpha < _TINY)).any(axis=1)
-                if lost.any():
-                    worst = np.where(lost, np.maximum(worst, log_scale), worst)
-            final = np.log((alpha * self.end[:, :, None] if whole else alpha).sum(axis=1)) + log_scale
-            bound = worst - 708.0 + np.log(self.K * len(e))  # weights <= 1: a bound of the weighted sum too
-            upper = np.where(np.isfinite(final), np.logaddexp(final, bound), np.inf)
-        shift = top.sum(axis=0)
-        return final + shift, upper + shift
-
     def exact(self, log_b, i, cols, whole):
         """Exact log-likelihoods under model ``i`` of segments ``cols`` (the package's kernel;
-        ``whole``: ending where :meth:`forward` makes them end)."""
+        ``whole``: ending where the scaled pass makes them end, ``end``)."""
         k = self.models[i].n_components
         return forward_log_likelihood(np.ascontiguousarray(log_b[:, i, :k][:, :, cols].transpose(1, 0, 2)),
                                       np.asarray(self.models[i].startprob_), np.asarray(self.models[i].transmat_),
@@ -345,8 +290,12 @@ class _Scorer:
         n_points = log_b.shape[0]
         top = log_b.max(axis=2)  # (T, M, n)
         with np.errstate(under="ignore", invalid="ignore"):
-            e = np.exp(log_b - top[:, :, None])
-        ll, upper = self.forward(log_b, top, e, whole)
+            e = np.maximum(log_b - top[:, :, None], _EXP_FLOOR)
+            np.exp(e, out=e)
+        ll, upper = self._stack.scaled_forward(e, self.end if whole else None)
+        shift = top.sum(axis=0)
+        ll += shift
+        upper += shift
         ll_threshold = self.threshold(e, top)
         C = self.n_classes
         with np.errstate(invalid="ignore"):

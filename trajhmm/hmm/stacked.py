@@ -8,9 +8,10 @@ model (the classifier's class models, and the background model with them).
 * forward pass: all models, states and segments at once, exact in log space like
   hmmlearn's (each output a log-sum-exp over its predecessors, shifted by its own
   maximum: :func:`_forward`), in a few array operations per time step. Batches take
-  :func:`_forward_scaled` (the scaled forward pass in probability space, one exp per state
-  and point, exact to rounding where its step scales multiply to at least e^-600,
-  :func:`_forward` for the other pairs of model and segment); few segments (one
+  :meth:`StackedModels.scaled_forward` (the scaled forward pass in probability space, one
+  exp per state and point, with a bound of its error: :func:`_forward` for the pairs of
+  model and segment where that bound is not negligible; the streams' window scorer uses
+  the same pass); few segments (one
   trajectory) take :func:`_forward_small`: the forward variables carried relative to the
   Viterbi scores, exact too, with a third of the numpy calls;
 * a segment whose score is NaN here (an input so large that its log-densities are -inf
@@ -30,7 +31,7 @@ import numpy as np
 from hmmlearn.hmm import GMMHMM
 
 from .emissions import family_of
-from .kernels import logsumexp
+from .kernels import _reachable, logsumexp
 from .models import log_likelihoods
 
 __all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
@@ -38,11 +39,13 @@ __all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
 # log(0) in the forward passes: finite, so a log-sum-exp over predecessors never meets
 # -inf - -inf; exp(_LOG_ZERO - anything finite) is exactly 0, like exp(-inf).
 _LOG_ZERO = -1e300
-# Floor of the exponents given to exp (see _forward_small, _forward_scaled and _forward).
+# Floor of the exponents given to exp (see _forward_small, StackedModels.scaled_forward and
+# _forward); in the scaled pass also the bound below which a reachable state's scaled
+# forward value may be inexact (floored or underflowed).
 _EXP_FLOOR = -700.0
-# Smallest log of the product of _forward_scaled's step scales that keeps its floored and
-# underflowed terms negligible (see there).
-_MIN_LOG_SCALE = -600.0
+# The scaled pass's score is exact to rounding where its error bound is below this
+# fraction of the score (in logs: relative to |log p|).
+_SCALED_RTOL = 1e-12
 # At most this many segments take _forward_small (one trajectory).
 _SMALL = 8
 # Segments per pass of the batched path (keeps the emission block in cache-sized pieces),
@@ -141,6 +144,60 @@ class StackedModels:
         self.log_A_dense = np.ascontiguousarray(self.log_A_from.transpose(0, 1, 3, 2))  # (K_from, C, K_to, 1)
         self.A_to = np.ascontiguousarray(A.transpose(0, 2, 1))  # (C, K_to, K_from): alpha_t = A_to @ alpha_{t-1}
         self.start = startprob[:, :, None]  # (C, K, 1)
+        self._reach = {}
+
+    def reachable(self, T):
+        """(T, C, K, 1) bool: the states with a path of positive probability at each step
+        (padded states: never)."""
+        if T not in self._reach:
+            R = [_reachable(self.start[c, :, 0], self.A_to[c].T, T) for c in range(self.n_models)]
+            self._reach[T] = np.stack(R, axis=1)[..., None]
+        return self._reach[T]
+
+    def scaled_forward(self, e, end=None):
+        """``(ll, upper)`` (C, n): every model's log-likelihood of every segment by Rabiner's
+        scaled forward pass in probability space, and an upper bound of its error, both
+        relative to ``sum_t top_t``. ``e`` (T, C, K, n): the emissions ``exp(max(log_b - top,
+        _EXP_FLOOR))``, ``top`` (T, C, n) the maximum of ``log_b`` over each model's states
+        (time first: each step reads one contiguous block). ``end`` (C, K): weights of the
+        last step's states (None: the segment ends anywhere).
+
+        One batched matrix product per step and one exp per state and point (the exact
+        log-space pass, :func:`_forward`, takes one per pair of states). The forward values
+        are renormalised at every step; ``L_t`` is the log of the product of the scales
+        before step t. A reachable state whose scaled value falls to ``e^_EXP_FLOOR`` or below
+        (its emission floored, or the value underflowed) may be wrong by at most that much,
+        which is ``e^(L_t + _EXP_FLOOR)`` unscaled, and no later step can enlarge it (the
+        emissions are <= 1, the transitions stochastic); so ``|p - p_scaled| <= K * T *
+        e^(W + _EXP_FLOOR)``, W the largest ``L_t`` of a step with such a state: ``upper`` is
+        ``log(p_scaled + that)``. Where no reachable state came near the floor, ``upper ==
+        ll`` and ``ll`` is exact to rounding, however far the model is from the segment (the
+        scales multiply to anything); elsewhere :func:`_forward` gives the exact value."""
+        T = len(e)
+        reach = self.reachable(T)
+        low = np.exp(_EXP_FLOOR)
+        alpha = self.start * e[0]
+        worst = np.where((reach[0] & (alpha <= low)).any(axis=1), 0.0, -np.inf)
+        log_scale = np.zeros(worst.shape)
+        total = np.empty(worst.shape)
+        near = np.empty(alpha.shape, dtype=bool)
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+            for t in range(1, T):
+                np.add.reduce(alpha, axis=1, out=total)
+                alpha /= total[:, None]
+                log_scale += np.log(total)
+                alpha = np.matmul(self.A_to, alpha)
+                alpha *= e[t]
+                np.less_equal(alpha, low, out=near)
+                near &= reach[t]
+                if near.any():  # rare: only then per model and segment
+                    worst = np.where(near.any(axis=1), np.maximum(worst, log_scale), worst)
+            if end is not None:
+                alpha *= end[:, :, None]
+            final = np.log(alpha.sum(axis=1)) + log_scale
+            bound = worst + _EXP_FLOOR + np.log(self.n_states * T)  # weights <= 1: a bound of the weighted sum too
+            upper = np.where(np.isfinite(final), np.logaddexp(final, bound), np.inf)
+        return final, upper
 
     def log_densities(self, points):
         """(C, K, N) emission log-likelihoods of points (d, N)."""
@@ -209,7 +266,7 @@ class StackedModels:
                 if m <= _SMALL and small:
                     out[i : i + m] = _forward_small(self, log_b).T
                     continue
-                scores, bad = _forward_scaled(self, log_b)
+                scores, bad = self._scaled_scores(log_b)
             out[i : i + m] = scores.T
             for c in np.flatnonzero(bad.any(axis=1)):
                 cols = np.flatnonzero(bad[c])
@@ -220,6 +277,19 @@ class StackedModels:
         self._score_exactly(exact, out)
         return out
 
+    def _scaled_scores(self, log_b):
+        """(scores, inexact), both (C, n), from log_b (C, K, T, n): :meth:`scaled_forward`,
+        and the pairs of model and segment it may have got wrong (or NaN), which the
+        caller scores with :func:`_forward`, exact in log space."""
+        top = np.maximum.reduce(log_b, axis=1)  # (C, T, n)
+        e = np.subtract(log_b.transpose(2, 0, 1, 3), top.transpose(1, 0, 2)[:, :, None])  # (T, C, K, n)
+        np.maximum(e, _EXP_FLOOR, out=e)
+        np.exp(e, out=e)
+        ll, upper = self.scaled_forward(e)
+        ll += top.sum(axis=1)
+        upper += top.sum(axis=1)
+        return ll, ~(upper <= ll + _SCALED_RTOL * np.abs(ll))  # NaN compares False
+
     def _score_exactly(self, pairs, out):
         """``out[rows, c]`` by :func:`_forward` for the (model c, rows, log_b) of ``pairs``:
         one pass per model over all its rows."""
@@ -228,38 +298,6 @@ class StackedModels:
             log_b = np.concatenate([p[2] for p in pairs if p[0] == c], axis=-1)
             with np.errstate(divide="ignore", under="ignore", invalid="ignore", over="ignore"):
                 out[rows, c] = _forward(self.log_start_small[c : c + 1], self.log_A_dense[:, c : c + 1], log_b)[0]
-
-
-def _forward_scaled(stack, log_b):
-    """log p(segment | model) (C, n) from log_b (C, K, T, n), for batches: the scaled forward
-    pass in probability space (Rabiner's), one batched matrix product per step, with one
-    exp per state and point (the log-space pass of :func:`_forward` takes one per pair of
-    states). Each point's emissions are taken relative to their maximum over the model's
-    states (``top``) and the forward variables renormalised at every step (``c_t``), so
-    ``log p = sum_t (log c_t + top_t)``, every ``c_t <= 1``. Exponents are floored at
-    ``_EXP_FLOOR`` and forward variables may underflow: each step changes the true (unscaled)
-    forward mass by at most K * e^-700 times ``prod_{s<t} c_s``, which no later step can
-    enlarge (every factor is <= 1), so the relative error of p is below T * K * e^-700 /
-    prod_t c_t: negligible where ``sum_t log c_t >= _MIN_LOG_SCALE`` (-600). Returns the scores
-    and the pairs of model and segment below that (a model far from the segment) or NaN,
-    which the caller scores with :func:`_forward`, exact in log space."""
-    C, K, T, n = log_b.shape
-    top = np.maximum.reduce(log_b, axis=1)  # (C, T, n)
-    e = log_b - top[:, None]
-    np.maximum(e, _EXP_FLOOR, out=e)
-    np.exp(e, out=e)
-    scale = np.empty((T, C, n))
-    alpha = e[:, :, 0] * stack.start  # (C, K, n)
-    for t in range(T):
-        if t:
-            alpha = np.matmul(stack.A_to, alpha)
-            alpha *= e[:, :, t]
-        np.add.reduce(alpha, axis=1, out=scale[t])
-        alpha /= scale[t][:, None]
-    np.log(scale, out=scale)
-    out = scale.sum(axis=0)  # (C, n): log p - sum_t top_t, <= 0
-    bad = ~(out >= _MIN_LOG_SCALE)  # NaN compares False
-    return out + top.sum(axis=1), bad
 
 
 def _forward_small(stack, log_b):
