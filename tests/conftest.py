@@ -83,6 +83,9 @@ def as_format(version):
     def edit(arrays, meta):
         meta["format_version"] = version
         search = meta.get("search")
+        if version < 10:  # the model's and its ensemble members' motion of thirds
+            for name in [n for n in arrays if n.rsplit("/", 1)[-1] == "class_part_motion_"]:
+                del arrays[name]
         if version < 9:  # the model's and its ensemble members' motion
             for name in [n for n in arrays if n.rsplit("/", 1)[-1] in ("motion_scale_", "class_motion_quantiles_")]:
                 del arrays[name]
