@@ -1083,6 +1083,14 @@ def _check_classes(a, dims, fail):
             fail("class_length_quantiles_", "expected non-decreasing quantiles of lengths, each at least 2 points")
     if "class_end_states_" in a:
         _check_probabilities(a["class_end_states_"], "class_end_states_", fail)
+    _check_motion(a, fail)
+    for k in range(C):
+        if len(a[f"history{k}"]) != n_iter[k]:
+            fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")
+
+
+def _check_motion(a, fail):
+    """The still-window gate's arrays (formats 9 and 10), where the file has them."""
     if "motion_scale_" in a and not ((a["motion_scale_"] >= _TINY) & (a["motion_scale_"] <= _HUGE)).all():
         fail("motion_scale_", f"expected scales in [{_TINY:g}, {_HUGE:g}]")
     if "class_motion_quantiles_" in a:
@@ -1099,9 +1107,6 @@ def _check_classes(a, dims, fail):
         if ((a["class_part_motion_"] < 0) | (a["class_part_motion_"] > top)).any():
             fail("class_part_motion_", f"expected motions in [0, {top:.6g}] (the square root of 5 times the number "
                                        "of training trajectories)")
-    for k in range(C):
-        if len(a[f"history{k}"]) != n_iter[k]:
-            fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")
 
 
 def _check_features(a, dims, fail):
