@@ -24,8 +24,10 @@ end in any state, the decoder of model files before format 8), to compare with t
 default ``fitted`` (a window scores as a whole gesture only where the class's training
 gestures end). The stream thresholds the fits themselves cross-fit (the nested check of
 ``--threshold-rule``) still come from whole-gesture windows.
-``--motion-gate off`` drops every fitted model's motion (``class_motion_quantiles_``):
-every window is scored for every class, the decoder of model files before format 9.
+``--motion-gate off`` drops every fitted model's motion (``class_motion_quantiles_`` and
+``class_part_motion_``): every window is scored for every class, the decoder of model
+files before format 9; ``--motion-gate whole`` drops ``class_part_motion_`` only (windows
+half in a pause are scored too), the decoder of format 9.
 
 Data: an .npz with X (all sequences stacked), lengths, y, split ("train"/"test"), as in
 ../shared/data; the streams protocol is ../shared/streams.py (``make``, ``f1``).
@@ -81,7 +83,7 @@ def load_data(path):
 
 MODEL_PARAMS = {}  # HMMClassifier parameters other than the defaults (--derivatives)
 WINDOWS_END = {"anywhere": False}  # --windows-end anywhere: drop class_end_states_
-MOTION_GATE = {"off": False}  # --motion-gate off: drop class_motion_quantiles_
+MOTION_GATE = {"mode": "on"}  # --motion-gate off: drop the motion arrays; whole: drop class_part_motion_
 
 
 def fit(X, y, **params):
@@ -90,7 +92,9 @@ def fit(X, y, **params):
         clf = HMMClassifier(random_state=0, **MODEL_PARAMS, **params).fit(X, y)
     if WINDOWS_END["anywhere"]:
         del clf.class_end_states_
-    if MOTION_GATE["off"]:
+    if MOTION_GATE["mode"] != "on":
+        del clf.class_part_motion_
+    if MOTION_GATE["mode"] == "off":
         del clf.class_motion_quantiles_, clf.motion_scale_
     return clf
 
@@ -274,15 +278,16 @@ def main(argv=None):
                         help="the models' derivatives (default: HMMClassifier's default)")
     parser.add_argument("--windows-end", choices=("fitted", "anywhere"), default="fitted",
                         help="where scored windows may end: the classes' fitted end states, or any state")
-    parser.add_argument("--motion-gate", choices=("on", "off"), default="on",
-                        help="skip windows that move far less than a class's training gestures (on), or score all")
+    parser.add_argument("--motion-gate", choices=("on", "whole", "off"), default="on",
+                        help="skip windows that move far less than a class's training gestures, as a whole or in a "
+                             "third (on), as a whole only (whole), or score all (off)")
     parser.add_argument("--threshold-rule", action="store_true",
                         help="only the study of the fitted default threshold, on folds of the train split")
     args = parser.parse_args(argv)
     if args.derivatives is not None:
         MODEL_PARAMS["derivatives"] = args.derivatives
     WINDOWS_END["anywhere"] = args.windows_end == "anywhere"
-    MOTION_GATE["off"] = args.motion_gate == "off"
+    MOTION_GATE["mode"] = args.motion_gate
     streams = load_streams_module(args.streams)
     X, y, split = load_data(args.data)
     tr, te = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")

@@ -77,18 +77,21 @@ def assert_refused(model, path, edit, match):
         load_model(path)
 
 
+# Arrays a format added to every model of a file (its ensemble members' too, under "member<j>/").
+_ADDED_ARRAYS = ((10, ("class_part_motion_",)), (9, ("motion_scale_", "class_motion_quantiles_")),
+                 (8, ("class_end_states_",)))
+
+
 def as_format(version):
     """An edit for :func:`resign` that makes a current model file look written in format
     ``version``: what later formats added is taken out."""
     def edit(arrays, meta):
         meta["format_version"] = version
         search = meta.get("search")
-        if version < 9:  # the model's and its ensemble members' motion
-            for name in [n for n in arrays if n.rsplit("/", 1)[-1] in ("motion_scale_", "class_motion_quantiles_")]:
-                del arrays[name]
-        if version < 8:  # the model's and its ensemble members' end states
-            for name in [n for n in arrays if n.rsplit("/", 1)[-1] == "class_end_states_"]:
-                del arrays[name]
+        for added, names in _ADDED_ARRAYS:
+            if version < added:
+                for name in [n for n in arrays if n.rsplit("/", 1)[-1] in names]:
+                    del arrays[name]
         if version < 7 and isinstance(search, dict):  # an HMMClassifierCV: no ensemble
             search.pop("ensemble", None)
             search.get("params", {}).pop("ensemble", None)

@@ -557,6 +557,60 @@ def test_still_windows_are_not_scored_for_classes_that_move(model, split, monkey
     assert sum(scored) > 0
 
 
+def test_windows_half_in_a_pause_are_not_scored(model, split):
+    """A window of which a third moves less than half as much as that third of every
+    training trajectory of a class is not scored for it (a gesture's tail and a pause),
+    though the window as a whole moves enough; fit keeps the least motion of each third."""
+    from trajhmm import streaming
+
+    parts = model.class_part_motion_
+    assert parts.shape == (len(model.classes_), 3) and (parts > 0).all()
+    X, y, held, held_y = split
+    raw = model._resampled(held)
+    m = streaming._Model(model)
+    own = np.array([model.classes_.tolist().index(label) for label in held_y])
+    assert m.moving(raw)[np.arange(len(held)), own].all()  # held-out gestures still pass
+    # each held-out gesture's second half replaced by rest at its last point
+    half, mid = raw.copy(), raw.shape[1] // 2
+    half[:, mid:] = half[:, mid - 1 : mid] + np.random.RandomState(0).normal(0, 1e-4, half[:, mid:].shape)
+    rest = streaming.part_motion(half, model.motion_scale_)[:, 2].max()
+    ending = parts[:, 2] > 10 * rest  # classes whose training gestures still move at their end
+    assert ending.any()
+    whole_gate = streaming.motion(half, model.motion_scale_)[:, None] >= 0.5 * model.class_motion_quantiles_[None, :, 0]
+    assert whole_gate[:, ending].any()  # the whole-window gate alone lets some through
+    assert not m.moving(half)[:, ending].any()  # the thirds stop them all
+    np.testing.assert_allclose(streaming.part_motion(raw[:, ::-1], model.motion_scale_),
+                               streaming.part_motion(raw, model.motion_scale_)[:, ::-1])
+    assert (streaming.part_motion(raw[:, :2], model.motion_scale_) == 0).all()  # too short for thirds
+
+
+def test_format_9_files_gate_whole_windows_only(model, tmp_path, capsys):
+    """A file of format 9 loads without class_part_motion_ (whole-window gate only; info
+    says to retrain); the array is validated like the others."""
+    from trajhmm import streaming
+
+    half = np.zeros((1, model.n_points, 3))
+    half[0, : model.n_points // 2] = np.linspace(-3, 3, model.n_points // 2)[:, None] * model.motion_scale_
+    assert not streaming._Model(model).moving(half).any()
+    for bad in (-model.class_part_motion_, model.class_part_motion_ + 1e6, model.class_part_motion_[:, :2]):
+        save_model(model, tmp_path / "m.npz")
+        resign(tmp_path / "m.npz", lambda arrays, meta, b=bad: arrays.update(class_part_motion_=b))
+        with pytest.raises(ModelFileError, match="class_part_motion_: .*(expected motions in|expected shape)"):
+            load_model(tmp_path / "m.npz")
+    save_model(model, tmp_path / "m.npz")
+    resign(tmp_path / "m.npz", as_format(9))
+    old = load_model(tmp_path / "m.npz")
+    assert not hasattr(old, "class_part_motion_") and hasattr(old, "class_motion_quantiles_")
+    np.testing.assert_array_equal(streaming._Model(old).moving(half),
+                                  streaming.motion(half, model.motion_scale_)[:, None]
+                                  >= 0.5 * model.class_motion_quantiles_[None, :, 0])
+    code, out, _ = cli(["info", tmp_path / "m.npz"], capsys)
+    assert code == 0 and "windows half in a pause are scored too" in out and "format 10" in out
+    save_model(model, tmp_path / "m.npz")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.npz").class_part_motion_, model.class_part_motion_)
+    assert "half in a pause" not in cli(["info", tmp_path / "m.npz"], capsys)[1]
+
+
 def test_size_invariant_and_older_models_score_still_windows(model, split, tmp_path, capsys):
     """No gate for a model with a scaling (sizes mean nothing to it) nor for a file of
     format 8, which loads without the motion arrays (info says to retrain); the arrays are

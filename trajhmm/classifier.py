@@ -276,6 +276,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Per class, the quantiles (0, 0.05, 0.5, 0.95, 1) of how much its resampled training
         trajectories move; streams skip windows that move less than half the least
         (``trajhmm.streaming``, "Still windows").
+    class_part_motion_ : ndarray of shape (n_classes, 3)
+        Per class, the least motion of the first, middle and last third of its resampled
+        training trajectories; streams skip windows of which a third moves less than half
+        that (a window half in a pause).
     class_end_states_ : ndarray of shape (n_classes, n_states)
         Per class, where its training segments end: the posterior probability of each
         state at their last point, averaged over them. :class:`~trajhmm.StreamClassifier`
@@ -514,6 +518,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.class_end_states_ = np.array([_hmm.end_state_probabilities(model, segs[y_idx == k])
                                            for k, model in enumerate(self.models_)])
         self.motion_scale_, self.class_motion_quantiles_ = streaming.motion_quantiles(raw, y_idx, len(classes))
+        self.class_part_motion_ = streaming.part_motion_minima(raw, y_idx, len(classes), self.motion_scale_)
         self.stream_threshold_ = np.nan
         if rejection is not None:
             self.background_model_ = runs[-1].model

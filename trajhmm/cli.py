@@ -768,9 +768,12 @@ def _open_set_line(clf):
                else f"{DEFAULT_THRESHOLD:g} (the model has no fitted one)")
     ends = "" if hasattr(clf, "class_end_states_") else (
         ", windows may end in any state (a model fitted before format 8: retrain to score them as whole gestures)")
-    gated = hasattr(clf, "class_motion_quantiles_") or clf.scaling != "none"  # size-invariant: never gated
-    still = "" if ends or gated else (  # one retrain note is enough
-        ", still windows are scored too (a model fitted before format 9: retrain to skip them)")
+    sized = clf.scaling == "none"  # size-invariant models are never gated
+    still = "" if ends or not sized else (  # one retrain note is enough
+        ", still windows are scored too (a model fitted before format 9: retrain to skip them)"
+        if not hasattr(clf, "class_motion_quantiles_") else
+        ", windows half in a pause are scored too (a model fitted before format 10: retrain to skip them)"
+        if not hasattr(clf, "class_part_motion_") else "")
     return f"open-set rejection: {rejection}; streams: default threshold {default}{ends}{still}"
 
 

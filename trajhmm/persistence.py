@@ -60,7 +60,10 @@ __all__ = [
 # 9: motion_scale_ and class_motion_quantiles_ (how much each class's training segments
 # move: streams skip windows that move far less; a file of format 8 or older loads, its
 # streams score every window).
-FORMAT_VERSION = 9
+# 10: class_part_motion_ (how much each third of each class's training segments moves:
+# streams skip windows of which a third is still; a file of format 9 loads, its streams
+# gate whole windows only).
+FORMAT_VERSION = 10
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -92,6 +95,7 @@ _ARRAY_ATTRS = (
     "class_end_states_",
     "motion_scale_",
     "class_motion_quantiles_",
+    "class_part_motion_",
 )
 
 
@@ -234,9 +238,10 @@ def _format_of(arrays):
     """The format of a model's arrays: a model fitted before durations were kept (an old
     pickle) is a version-4 model, one fitted before streams had a threshold version 5, one
     fitted before end states were kept version 7, one fitted before motion was kept version
-    8. What a later format added is dropped from ``arrays``."""
+    8, one fitted before the motion of its thirds was kept version 9. What a later format
+    added is dropped from ``arrays``."""
     added = (("class_length_quantiles_", 4), ("stream_threshold_", 5), ("class_end_states_", 7),
-             ("class_motion_quantiles_", 8), ("motion_scale_", 8))
+             ("class_motion_quantiles_", 8), ("motion_scale_", 8), ("class_part_motion_", 9))
     for i, (name, older) in enumerate(added):
         if name not in arrays:
             for later, _ in added[i + 1 :]:
@@ -841,7 +846,8 @@ def _check_meta(meta, fail):
     return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
             "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
             "stream": meta["format_version"] >= 6, "ends": meta["format_version"] >= 8,
-            "motion": meta["format_version"] >= 9, "N": n_coords, "members": members}
+            "motion": meta["format_version"] >= 9, "parts": meta["format_version"] >= 10, "N": n_coords,
+            "members": members}
 
 
 _MAX_FILE_JOBS = 4096  # a stored n_jobs beyond this is refused
@@ -1008,6 +1014,8 @@ def _layout(dims, allow_object=False):
     if dims.get("motion"):
         out["motion_scale_"] = ((dims["N"],), "f")
         out["class_motion_quantiles_"] = ((C, 5), "f")
+    if dims.get("parts"):
+        out["class_part_motion_"] = ((C, 3), "f")
     hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
     for k in range(C):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
@@ -1075,6 +1083,14 @@ def _check_classes(a, dims, fail):
             fail("class_length_quantiles_", "expected non-decreasing quantiles of lengths, each at least 2 points")
     if "class_end_states_" in a:
         _check_probabilities(a["class_end_states_"], "class_end_states_", fail)
+    _check_motion(a, fail)
+    for k in range(C):
+        if len(a[f"history{k}"]) != n_iter[k]:
+            fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")
+
+
+def _check_motion(a, fail):
+    """The still-window gate's arrays (formats 9 and 10), where the file has them."""
     if "motion_scale_" in a and not ((a["motion_scale_"] >= _TINY) & (a["motion_scale_"] <= _HUGE)).all():
         fail("motion_scale_", f"expected scales in [{_TINY:g}, {_HUGE:g}]")
     if "class_motion_quantiles_" in a:
@@ -1084,9 +1100,13 @@ def _check_classes(a, dims, fail):
         if (q < 0).any() or (np.diff(q, axis=1) < 0).any() or (q > top).any():
             fail("class_motion_quantiles_", f"expected non-decreasing quantiles of motion, each in [0, {top:.6g}] "
                                             "(the square root of the number of training trajectories)")
-    for k in range(C):
-        if len(a[f"history{k}"]) != n_iter[k]:
-            fail(f"history{k}", f"{len(a[f'history{k}'])} log-likelihoods for n_iter_[{k}]={n_iter[k]}")
+    if "class_part_motion_" in a:
+        # a third holds at least T // 3 >= T / 5 of a segment's T points: its variance is at
+        # most 5 n times the variance over all n training segments' points (its scale)
+        top = np.sqrt(5.0 * a["class_count_"].sum()) * (1.0 + 1e-9)
+        if ((a["class_part_motion_"] < 0) | (a["class_part_motion_"] > top)).any():
+            fail("class_part_motion_", f"expected motions in [0, {top:.6g}] (the square root of 5 times the number "
+                                       "of training trajectories)")
 
 
 def _check_features(a, dims, fail):
