@@ -22,12 +22,74 @@ def test_import_has_no_side_effects():
         "import logging, warnings, sklearn.cluster, scipy.io, hmmlearn.hmm, joblib; "
         "before = list(logging.getLogger().handlers); "
         "filters = list(warnings.filters); import trajhmm; "
+        "[getattr(trajhmm, name) for name in trajhmm.__all__ + list(trajhmm._MODULES)]; "
         "assert logging.getLogger().handlers == before; "
         "assert warnings.filters == filters; "
         "assert not logging.getLogger('trajhmm').handlers; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_names_come_from_their_modules_on_first_use():
+    """``import trajhmm`` loads no scientific library; each public name is its module's
+    object; the exception names are exactly exceptions.__all__."""
+    from trajhmm import exceptions
+
+    code = "import sys, trajhmm; print(sorted(m for m in ('sklearn', 'hmmlearn', 'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
+    for name, module in trajhmm._EXPORTS.items():
+        assert getattr(trajhmm, name) is getattr(__import__(f"trajhmm.{module}", fromlist=["x"]), name)
+    assert [n for n, m in trajhmm._EXPORTS.items() if m == "exceptions"] == exceptions.__all__
+    assert set(trajhmm.__all__) <= set(dir(trajhmm)) and "streaming" in dir(trajhmm)
+    assert trajhmm.streaming.spot is trajhmm.spot
+    assert not hasattr(trajhmm, "no_such_name")
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line(monkeypatch, capsys):
+    """Ctrl-C during the command line's imports: exit code 130 and one line, no traceback
+    (the entry point imports the command line itself)."""
+    from trajhmm import _console
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_console.importlib, "import_module", interrupted)
+    monkeypatch.setattr(sys, "argv", ["trajhmm", "--version"])
+    try:
+        _console.main()
+    except SystemExit as exc:
+        assert exc.code == 130
+    else:
+        raise AssertionError("expected SystemExit")
+    assert capsys.readouterr().err == "trajhmm: interrupted\n"
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "argv", ["trajhmm", "--version"])
+    try:
+        _console.main()
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert trajhmm.__version__ in capsys.readouterr().out
+
+
+def test_ctrl_c_during_the_imports_of_a_real_process(tmp_path):
+    """The same in a real process: SIGINT once numpy is imported (the command line's
+    imports under way) ends ``python -m trajhmm train`` with 130 and one line."""
+    import signal
+
+    cmd = [sys.executable, "-X", "importtime", "-m", "trajhmm", "train", str(tmp_path), "-o", str(tmp_path / "m.npz")]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.rstrip().endswith("| numpy"):
+            proc.send_signal(signal.SIGINT)
+            break
+    lines += proc.stderr.readlines()
+    assert proc.wait(timeout=120) == 130
+    own = [line for line in lines if not line.startswith("import time:")]
+    assert own == ["trajhmm: interrupted\n"], own
 
 
 def test_hmmlearn_is_imported_in_one_package_only():

@@ -1,8 +1,6 @@
 """``python -m trajhmm``: the same as the ``trajhmm`` command."""
 
-import sys
-
-from .cli import main
+from ._console import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -936,10 +936,5 @@ def main(argv=None, *, stdout=None):
     return _run(args, stdout or sys.stdout)
 
 
-def main_entry():
-    """Console-script entry point."""
-    sys.exit(main())
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
