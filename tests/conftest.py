@@ -124,6 +124,14 @@ def far_behind_case():
     return model, np.stack([seq, seq[::-1], np.tile(means[1], (36, 1))])
 
 
+def diag_hmm(startprob, transmat, means, covars):
+    """A hmmlearn GaussianHMM (diagonal) with the given parameters, as fit leaves them."""
+    m = hmm.GaussianHMM(n_components=len(startprob), covariance_type="diag", init_params="", params="")
+    m.startprob_, m.transmat_ = np.asarray(startprob, dtype=float), np.asarray(transmat, dtype=float)
+    m.means_, m.covars_ = np.asarray(means, dtype=float), np.asarray(covars, dtype=float)
+    return m
+
+
 def far_but_clean_case():
     """(models, segments): a 2-state model whose states are far (hundreds of nats per
     point) from segments that sit where a 3-state model's states and the 2-state model's

@@ -15,7 +15,7 @@ from trajhmm import load_model, save_model
 from trajhmm.exceptions import DataError
 from trajhmm.hmm import stacked
 
-from conftest import far_behind_case, far_but_clean_case
+from conftest import diag_hmm, far_behind_case, far_but_clean_case
 
 CONFIGS = list(itertools.product(_hmm.COVARIANCE_TYPES, (1, 2), _hmm.TOPOLOGIES))
 
@@ -128,7 +128,7 @@ def test_the_scaled_batch_pass_defers_far_models_to_the_exact_pass(monkeypatch):
         scores, bad = stack._scaled_scores(log_b)
     assert bad[0].any() and not bad[0].all()  # the far-behind rows, not the well fitting ones
     np.testing.assert_allclose(scores[0, ~bad[0]], ref[~bad[0], 0], rtol=1e-12)
-    monkeypatch.setattr(stacked, "_SCALED_RTOL", np.inf)  # no hand-over
+    monkeypatch.setattr(stacked, "scaled_exact", lambda ll, upper: np.ones(ll.shape, dtype=bool))  # no hand-over
     stacked._cache.clear()
     with np.errstate(all="ignore"):
         lost = _hmm.stacked_models(models).log_likelihoods(Y)
@@ -151,6 +151,31 @@ def test_the_scaled_pass_keeps_far_scores_that_lost_nothing():
     ref = _hmmlearn(models, Y)
     np.testing.assert_allclose(scores.T, ref, rtol=1e-12)
     np.testing.assert_allclose(stack.log_likelihoods(Y), ref, rtol=1e-9)
+
+
+def test_the_scaled_pass_hands_over_scores_its_bound_does_not_pin_down():
+    """Two cases the error bound must catch (found in review): a glitch so large that the
+    bound, small against |log p|, still exceeds p (a floored first state: the score must be
+    right on both sides, not only below the bound), and a floored state whose value
+    rounding lifts just above e^-700 (normalised values summing to 1 + ulp)."""
+    glitch = diag_hmm([1, 0, 0], [[0.99, 0.01, 0], [0, 0.99, 0.01], [0, 0, 1]], [[0.0], [1.0], [2.0]],
+                      [[0.01], [1.0], [1.0]])
+    Y = np.zeros((16, 50, 1))
+    Y[:, 0, 0] = 5e6
+    np.testing.assert_allclose(_hmm.stacked_log_likelihoods([glitch, glitch], Y), _hmmlearn([glitch, glitch], Y),
+                               rtol=1e-9)
+    funnel = diag_hmm([0.3, 0.7], [[0, 1], [0, 1]], [[0.0], [10.0]], [[1.0], [1.0]])
+    stack = _hmm.stacked_models([funnel])
+    rng = np.random.RandomState(0)
+    for p in rng.uniform(0.01, 1, 2000):  # state 1's emission relative to state 0's at the first point
+        e = np.array([[[[1.0], [p]]], [[[1.0], [np.exp(stacked._EXP_FLOOR)]]]])  # (T, C, K, n): then floored
+        alpha = stack.start[0, :, 0] * e[0, 0, :, 0]
+        if (stack.A_to[0] @ (alpha / alpha.sum()))[1] > 1.0:  # rounding: above 1
+            break
+    else:
+        pytest.skip("no rounding case on this machine")
+    ll, upper = stack.scaled_forward(e)
+    assert not stacked.scaled_exact(ll, upper).any() and (upper > ll).all()
 
 
 def test_long_segments_take_the_batched_pass_and_stay_exact():

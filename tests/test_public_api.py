@@ -77,8 +77,15 @@ def test_ctrl_c_during_the_imports_of_a_real_process(tmp_path):
     """The same in a real process: SIGINT once numpy is imported (the command line's
     imports under way) ends ``python -m trajhmm train`` with 130 and one line."""
     import signal
+    from pathlib import Path
 
-    cmd = [sys.executable, "-X", "importtime", "-m", "trajhmm", "train", str(tmp_path), "-o", str(tmp_path / "m.npz")]
+    from trajhmm import _console, cli
+
+    assert _console._INTERRUPTED == cli.EXIT_INTERRUPTED
+    # a command that runs for seconds: a signal that comes after the imports is answered alike
+    data = Path(trajhmm.__file__).resolve().parent.parent / "sample_data"
+    cmd = [sys.executable, "-X", "importtime", "-m", "trajhmm", "train", str(data), "-o", str(tmp_path / "m.npz"),
+           "--no-search"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     lines = []
     for line in proc.stderr:

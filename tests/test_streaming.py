@@ -283,6 +283,7 @@ def test_the_window_scorer_equals_the_classifiers_scores(split, params):
     passes) gives the classifier's own exact log-likelihoods; the threshold model equals
     an explicit ergodic HMM of every class state."""
     from trajhmm.hmm import forward_log_likelihood
+    from trajhmm.hmm.stacked import relative_emissions, scaled_exact
     from trajhmm.streaming import _Scorer
 
     X, y, Xh, _ = split
@@ -293,14 +294,17 @@ def test_the_window_scorer_equals_the_classifiers_scores(split, params):
     ll, ll_background = clf._log_likelihoods(segs, background=True)
     scorer = _Scorer(clf)
     log_b = scorer.log_emissions(segs)
-    top = log_b.max(axis=2)
-    fast, upper = scorer._stack.scaled_forward(np.exp(np.maximum(log_b - top[:, :, None], -700.0)))
+    e, top = relative_emissions(log_b)  # what score() gives the scaled pass
+    fast, upper = scorer._stack.scaled_forward(e)
     fast, upper = fast + top.sum(axis=0), upper + top.sum(axis=0)
     exact = np.column_stack([ll, ll_background]).T
     clean = upper == fast  # nothing underflowed: exact to rounding
     assert clean.any()
     np.testing.assert_allclose(fast[clean], exact[clean], rtol=1e-9)
     assert (exact <= upper + 1e-9 * np.abs(exact)).all()
+    taken = scaled_exact(fast, upper)  # where score() keeps the scaled value: right on both sides
+    assert taken.any()
+    np.testing.assert_allclose(fast[taken], exact[taken], rtol=1e-9)
     ratios, ll_threshold = scorer.score(segs, whole=False)  # bar -inf: every class exact
     states = np.concatenate([log_b[:, k, : m.n_components] for k, m in enumerate(clf.models_)], axis=1)
     stay = np.minimum(np.concatenate([np.diag(m.transmat_) for m in clf.models_]), 1 - 1 / clf.n_points)

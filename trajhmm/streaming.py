@@ -75,7 +75,7 @@ both fillers, at the fitted threshold rule: 0.759 before, 0.798 with it (RacketS
 ``scripts/benchmark_streaming.py --threshold-rule [--motion-gate off]``).
 
 Windows half in a pause: the same test per third of the window (:func:`part_motion`: its
-first, middle and last ``n_points // 3`` points), against the least motion of that third
+first and last ``n_points // 3`` points and those between), against the least motion of that third
 over the class's training segments (``class_part_motion_``, model format 10): a window
 of which a third moves less than half that is not scored for the class. The whole-window
 test lets through a window that holds the end of a gesture and the pause after it (the
@@ -154,7 +154,7 @@ from . import preprocessing
 from ._validation import SCALE_RANGE, check_int, check_trajectories
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
-from .hmm.stacked import _EXP_FLOOR, stacked_models
+from .hmm.stacked import relative_emissions, scaled_exact, stacked_models
 
 __all__ = ["Detection", "Guess", "StreamClassifier", "length_quantiles", "predict_prefix", "prefix_log_proba",
            "prefix_proba", "spot", "spot_lines"]
@@ -330,10 +330,7 @@ class _Scorer:
         bound reaches ``bar`` ((n,) or a number); elsewhere an approximation below ``bar``."""
         log_b = self.log_emissions(segs)
         n_points = log_b.shape[0]
-        top = log_b.max(axis=2)  # (T, M, n)
-        with np.errstate(under="ignore", invalid="ignore"):
-            e = np.maximum(log_b - top[:, :, None], _EXP_FLOOR)
-            np.exp(e, out=e)
+        e, top = relative_emissions(log_b)  # top (T, M, n)
         ll, upper = self._stack.scaled_forward(e, self.end if whole else None)
         shift = top.sum(axis=0)
         ll += shift
@@ -341,7 +338,7 @@ class _Scorer:
         ll_threshold = self.threshold(e, top)
         C = self.n_classes
         with np.errstate(invalid="ignore"):
-            loose = ~(upper <= ll + 1e-12 * np.abs(ll))  # a path may be missing (NaN: all were)
+            loose = ~scaled_exact(ll, upper)  # a path may be missing or floored (NaN: all were)
         if len(ll) > C:  # the background model's share of the reference
             cols = np.flatnonzero(loose[C] & (upper[C] > ll_threshold - 40.0))
             if len(cols):

@@ -34,18 +34,22 @@ from .emissions import family_of
 from .kernels import _reachable, logsumexp
 from .models import log_likelihoods
 
-__all__ = ["StackedModels", "stacked_log_likelihoods", "stacked_models"]
+__all__ = ["StackedModels", "relative_emissions", "scaled_exact", "stacked_log_likelihoods", "stacked_models"]
 
 # log(0) in the forward passes: finite, so a log-sum-exp over predecessors never meets
 # -inf - -inf; exp(_LOG_ZERO - anything finite) is exactly 0, like exp(-inf).
 _LOG_ZERO = -1e300
 # Floor of the exponents given to exp (see _forward_small, StackedModels.scaled_forward and
-# _forward); in the scaled pass also the bound below which a reachable state's scaled
-# forward value may be inexact (floored or underflowed).
+# _forward).
 _EXP_FLOOR = -700.0
-# The scaled pass's score is exact to rounding where its error bound is below this
-# fraction of the score (in logs: relative to |log p|).
+# In the scaled pass, a reachable state whose scaled forward value is at most e^_NEAR_FLOOR
+# may be inexact (its emission floored, its value underflowed): one nat above the floor,
+# so that rounding (normalised values summing to 1 + ulp) cannot lift a floored one past it.
+_NEAR_FLOOR = _EXP_FLOOR + 1.0
+# A scaled score is taken where its error bound is at most this fraction of |log p| (and
+# never more than _SCALED_MAX_ERROR of p itself, so that the score is right on both sides).
 _SCALED_RTOL = 1e-12
+_SCALED_MAX_ERROR = 1e-3
 # At most this many segments take _forward_small (one trajectory).
 _SMALL = 8
 # Segments per pass of the batched path (keeps the emission block in cache-sized pieces),
@@ -165,17 +169,20 @@ class StackedModels:
         One batched matrix product per step and one exp per state and point (the exact
         log-space pass, :func:`_forward`, takes one per pair of states). The forward values
         are renormalised at every step; ``L_t`` is the log of the product of the scales
-        before step t. A reachable state whose scaled value falls to ``e^_EXP_FLOOR`` or below
-        (its emission floored, or the value underflowed) may be wrong by at most that much,
-        which is ``e^(L_t + _EXP_FLOOR)`` unscaled, and no later step can enlarge it (the
+        before step t. A reachable state whose scaled value falls to ``e^_NEAR_FLOOR`` or
+        below (its emission floored, or the value underflowed; the margin of one nat over
+        the floor covers rounding) may be wrong, too high or too low, by at most that much,
+        which is ``e^(L_t + _NEAR_FLOOR)`` unscaled, and no later step can enlarge it (the
         emissions are <= 1, the transitions stochastic); so ``|p - p_scaled| <= K * T *
-        e^(W + _EXP_FLOOR)``, W the largest ``L_t`` of a step with such a state: ``upper`` is
-        ``log(p_scaled + that)``. Where no reachable state came near the floor, ``upper ==
-        ll`` and ``ll`` is exact to rounding, however far the model is from the segment (the
-        scales multiply to anything); elsewhere :func:`_forward` gives the exact value."""
+        e^(W + _NEAR_FLOOR)``, W the largest ``L_t`` of a step with such a state: ``upper``
+        is ``log(p_scaled + that)``, an upper bound of log p. Where no reachable state came
+        near the floor, ``upper == ll`` and ``ll`` is exact to rounding, however far the
+        model is from the segment (the scales multiply to anything); :func:`scaled_exact`
+        says where the bound is small enough on both sides, and elsewhere :func:`_forward`
+        gives the exact value."""
         T = len(e)
         reach = self.reachable(T)
-        low = np.exp(_EXP_FLOOR)
+        low = np.exp(_NEAR_FLOOR)
         alpha = self.start * e[0]
         worst = np.where((reach[0] & (alpha <= low)).any(axis=1), 0.0, -np.inf)
         log_scale = np.zeros(worst.shape)
@@ -195,7 +202,7 @@ class StackedModels:
             if end is not None:
                 alpha *= end[:, :, None]
             final = np.log(alpha.sum(axis=1)) + log_scale
-            bound = worst + _EXP_FLOOR + np.log(self.n_states * T)  # weights <= 1: a bound of the weighted sum too
+            bound = worst + _NEAR_FLOOR + np.log(self.n_states * T)  # weights <= 1: a bound of the weighted sum too
             upper = np.where(np.isfinite(final), np.logaddexp(final, bound), np.inf)
         return final, upper
 
@@ -281,14 +288,12 @@ class StackedModels:
         """(scores, inexact), both (C, n), from log_b (C, K, T, n): :meth:`scaled_forward`,
         and the pairs of model and segment it may have got wrong (or NaN), which the
         caller scores with :func:`_forward`, exact in log space."""
-        top = np.maximum.reduce(log_b, axis=1)  # (C, T, n)
-        e = np.subtract(log_b.transpose(2, 0, 1, 3), top.transpose(1, 0, 2)[:, :, None])  # (T, C, K, n)
-        np.maximum(e, _EXP_FLOOR, out=e)
-        np.exp(e, out=e)
+        e, top = relative_emissions(log_b.transpose(2, 0, 1, 3))
         ll, upper = self.scaled_forward(e)
-        ll += top.sum(axis=1)
-        upper += top.sum(axis=1)
-        return ll, ~(upper <= ll + _SCALED_RTOL * np.abs(ll))  # NaN compares False
+        shift = top.sum(axis=0)
+        ll += shift
+        upper += shift
+        return ll, ~scaled_exact(ll, upper)
 
     def _score_exactly(self, pairs, out):
         """``out[rows, c]`` by :func:`_forward` for the (model c, rows, log_b) of ``pairs``:
@@ -298,6 +303,27 @@ class StackedModels:
             log_b = np.concatenate([p[2] for p in pairs if p[0] == c], axis=-1)
             with np.errstate(divide="ignore", under="ignore", invalid="ignore", over="ignore"):
                 out[rows, c] = _forward(self.log_start_small[c : c + 1], self.log_A_dense[:, c : c + 1], log_b)[0]
+
+
+def relative_emissions(log_b):
+    """``(e, top)``: the input of :meth:`StackedModels.scaled_forward` from time-first
+    emission log-likelihoods ``log_b`` (T, C, K, n): ``top`` (T, C, n) their maximum over
+    each model's states and ``e = exp(max(log_b - top, _EXP_FLOOR))`` (T, C, K, n)."""
+    top = np.maximum.reduce(log_b, axis=2)
+    with np.errstate(under="ignore", invalid="ignore"):
+        e = np.subtract(log_b, top[:, :, None])
+        np.maximum(e, _EXP_FLOOR, out=e)
+        np.exp(e, out=e)
+    return e, top
+
+
+def scaled_exact(ll, upper):
+    """Where the scaled pass's log-likelihoods ``ll`` are exact enough, given its bound
+    ``upper`` (both as :meth:`StackedModels.scaled_forward` returns them, shifted alike):
+    the error bound is at most ``_SCALED_RTOL * |ll|`` and ``_SCALED_MAX_ERROR`` of p, so
+    ``|log p - ll|`` is at most about the smaller of the two, on either side (NaN: False)."""
+    with np.errstate(invalid="ignore"):
+        return upper - ll <= np.log1p(np.minimum(_SCALED_RTOL * np.abs(ll), _SCALED_MAX_ERROR))
 
 
 def _forward_small(stack, log_b):
