@@ -337,8 +337,7 @@ class _Scorer:
         upper += shift
         ll_threshold = self.threshold(e, top)
         C = self.n_classes
-        with np.errstate(invalid="ignore"):
-            loose = ~scaled_exact(ll, upper)  # a path may be missing or floored (NaN: all were)
+        loose = ~scaled_exact(ll, upper)  # a path may be missing or floored (NaN: all were)
         if len(ll) > C:  # the background model's share of the reference
             cols = np.flatnonzero(loose[C] & (upper[C] > ll_threshold - 40.0))
             if len(cols):

@@ -8,7 +8,7 @@ states is an elementwise operation over long rows.
 
 import numpy as np
 
-__all__ = ["forward_backward", "forward_log_likelihood", "gaussian_log_density", "logsumexp"]
+__all__ = ["forward_backward", "forward_log_likelihood", "gaussian_log_density", "logsumexp", "reachable_states"]
 
 # A column sum of the scaled product below this is recomputed exactly (see _log_matmul).
 _SAFE_SUM = 1e-250
@@ -84,7 +84,7 @@ def _log_matmul(x, M, log_M_T, reach, out):
     return out
 
 
-def _reachable(startprob, transmat, T):
+def reachable_states(startprob, transmat, T):
     """(T, K) bool: states with a path of positive probability at each time (data-free)."""
     R = np.empty((T, len(startprob)), dtype=bool)
     R[0] = np.asarray(startprob) > 0
@@ -99,7 +99,7 @@ def _log_passes(log_b, startprob, transmat, backward):
     log-likelihoods (state-major)."""
     K, T, n = log_b.shape
     A = np.asarray(transmat, dtype=float)
-    reach = _reachable(startprob, A, T)
+    reach = reachable_states(startprob, A, T)
     # backward values are never structurally -inf: every state has a successor
     co_reach = A.sum(axis=1) > 0
     with np.errstate(divide="ignore", under="ignore"):

@@ -31,7 +31,7 @@ import numpy as np
 from hmmlearn.hmm import GMMHMM
 
 from .emissions import family_of
-from .kernels import _reachable, logsumexp
+from .kernels import logsumexp, reachable_states
 from .models import log_likelihoods
 
 __all__ = ["StackedModels", "relative_emissions", "scaled_exact", "stacked_log_likelihoods", "stacked_models"]
@@ -154,7 +154,7 @@ class StackedModels:
         """(T, C, K, 1) bool: the states with a path of positive probability at each step
         (padded states: never)."""
         if T not in self._reach:
-            R = [_reachable(self.start[c, :, 0], self.A_to[c].T, T) for c in range(self.n_models)]
+            R = [reachable_states(self.start[c, :, 0], self.A_to[c].T, T) for c in range(self.n_models)]
             self._reach[T] = np.stack(R, axis=1)[..., None]
         return self._reach[T]
 
