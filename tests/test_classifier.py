@@ -106,7 +106,7 @@ def test_n_init_keeps_the_run_with_the_best_log_likelihood(dataset, monkeypatch)
     monkeypatch.setattr(_hmm, "fit_hmm", spy)
     n_init = 3
     clf = HMMClassifier(**dict(FAST, topology="ergodic", random_state=3, n_init=n_init, n_jobs=1,
-                                   rejection_rate=0.0)).fit(X, y)
+                                   rejection_rate=0.0, prefix_view=False)).fit(X, y)
     assert len(runs) == 4 * n_init + 1  # classes x restarts (in order), then the background model
     assert len({seed for seed, _ in runs}) == len(runs)  # every run its own seed
     best_is_not_last = []

@@ -198,18 +198,22 @@ def test_prefixes_beat_the_naive_rule(ten):
 
 def test_each_class_weighs_its_prefix_evidence_by_the_points_it_saw(ten):
     """joint_c = sqrt(n_points * k_c) * r_c + log prior, k_c the points class c reads the
-    prefix at (its own density), r_c its per-point ratio to the reference there."""
+    prefix at (its own density), r_c its per-point ratio to the reference there; with a
+    prefix view, the mean of that evidence under the class models and under the view."""
     model, Xh, _ = ten
-    m = _Model(model)
     N = model.n_points
     halves = [x[: len(x) // 2] for x in Xh[::5]]
-    expected = []
-    for p in halves:
+
+    def evidence(clf, p):
+        m = _Model(clf)
         k = np.clip(np.rint(N * np.minimum(1.0, len(p) / m.quantiles[:, 2])).astype(int), 2, N)
         assert (k < N).all()  # the weight differs from a whole trajectory's
-        r = [m.ratios(resample(p, kc, model.resample)[None], whole=False)[0, c] for c, kc in enumerate(k)]
-        expected.append(np.sqrt(N * k) * np.array(r) + m.log_prior)
-    expected = np.array(expected)
+        r = [m.ratios(resample(p, kc, clf.resample)[None], whole=False)[0, c] for c, kc in enumerate(k)]
+        return np.sqrt(N * k) * np.array(r)
+
+    assert model.prefix_model_.derivatives == model.derivatives + 1
+    prior = np.log(model.class_prior_)
+    expected = np.array([(evidence(model, p) + evidence(model.prefix_model_, p)) / 2 + prior for p in halves])
     expected -= np.log(np.exp(expected).sum(axis=1))[:, None]
     np.testing.assert_allclose(prefix_log_proba(model, halves), expected, rtol=1e-7, atol=1e-9)
 
