@@ -84,6 +84,8 @@ def prefix_view_accuracy(folds, fraction):
     for clf, held, labels in folds:
         m = streaming._Model(clf)
         cut = [x[: max(2, int(round(fraction * len(x))))] for x in held]
+        if m.prefix_view() is None:
+            raise SystemExit(f"a fold model has no prefix view (its fit warned why): {clf!r}")
         own, view = (streaming._prefix_evidence(model.clf.n_points, *streaming._prefix_ratios(model, cut))
                      for model in (m, m.prefix_view()))
         for w in VIEW_WEIGHTS:

@@ -128,9 +128,11 @@ def test_convergence_warning_names_the_class(dataset):
     with pytest.warns(ConvergenceWarning) as record:
         clf = HMMClassifier(**dict(FAST, n_iter=1)).fit(X, y)
     messages = [str(w.message) for w in record]
-    assert len(messages) == 4
+    assert len(messages) == 8  # the class models', then the prefix view's, each pointing at this call
     assert "EM for class 'arc_up' did not converge in 1 iterations" in messages[0]
-    assert not clf.converged_.any()
+    assert messages[4].startswith("prefix view (derivatives=2): EM for class 'arc_up' did not converge in 1 iterations")
+    assert all(w.filename == __file__ for w in record)
+    assert not clf.converged_.any() and not clf.prefix_model_.converged_.any()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         HMMClassifier(**dict(FAST, n_iter=200, tol=1e-2)).fit(X, y)

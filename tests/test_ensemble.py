@@ -98,6 +98,15 @@ def test_only_the_refitted_best_model_fits_a_prefix_view(pooled, dataset, tmp_pa
     np.testing.assert_array_equal(pooled.predict_prefix_proba(halves), best.predict_prefix_proba(halves))
 
 
+def test_a_file_whose_other_members_hold_a_prefix_view_is_refused(pooled, tmp_path):
+    def graft(arrays, meta):  # the best model's view given to member 1 too
+        _member_meta(meta)["prefix"] = meta["prefix"]
+        arrays.update({f"member1/{k}": v for k, v in arrays.items() if k.startswith("prefix/")})
+
+    assert_refused(pooled, tmp_path / "m.npz", graft, r"member1/meta.json: expected a plain HMMClassifier's metadata "
+                   r"of format 11 \(without a prefix view: the best model alone has one\)")
+
+
 def test_the_pool_is_the_weighted_mean_of_its_members(pooled, dataset):
     X, _ = dataset
     assert len(pooled.ensemble_estimators_) == 2 and pooled.ensemble_estimators_[0] is pooled.best_estimator_

@@ -744,3 +744,30 @@ def test_a_file_before_prefix_views_reads_prefixes_with_its_class_models(models,
            "prefix view)" in out
     assert main(["info", str(models[("full", 1)][1])]) == 0
     assert "prefixes (predict_prefix): the class models alone (prefix_view=False)" in capsys.readouterr()[0]
+
+
+def test_a_file_before_format_11_never_has_a_prefix_view(models, tmp_path):
+    """Whatever its parameters say: a format-10 file that claims prefix_view loads without
+    one, and one that holds a view is refused (its arrays are not in that format)."""
+    path = models["view"][1]
+
+    def claims(m):
+        m["meta.json"]["format_version"] = 10
+        m["meta.json"].pop("prefix")
+        for name in [n for n in m if n.startswith("prefix/")]:
+            del m[name]
+        assert m["meta.json"]["params"]["prefix_view"] is True
+
+    assert load_model(mutate(path, tmp_path / "claims.npz", claims)).prefix_view is False
+    refused(mutate(path, tmp_path / "holds.npz", lambda m: m["meta.json"].update(format_version=10)),
+            "meta.json: prefix: a prefix view is only in files of format 11 or later")
+
+
+def test_a_trusted_pickle_whose_view_is_itself_is_refused(models, tmp_path):
+    import copy
+
+    clf = copy.deepcopy(models["view"][0])
+    clf.prefix_model_ = clf
+    joblib.dump(clf, tmp_path / "loop.joblib")
+    with pytest.raises(ModelFileError, match="not a complete fitted HMMClassifier"):
+        load_model(tmp_path / "loop.joblib", trusted=True)

@@ -138,8 +138,9 @@ def test_fit_times_are_durations_within_the_search(dataset):
 def test_progress_counts_to_the_planned_total(dataset):
     """4 candidates on 2 folds: all 4 on fold 0, at most ceil(4 / 2) + 1 = 3 (the best half
     and an incumbent) on fold 1, then the refit's EM runs (one per class and restart, plus
-    the background model, for the refit, each cross-fitting fold and the prefix view): the
-    plan of the halving, whatever the survivors; the last step reaches it."""
+    the background model, for the refit and each cross-fitting fold): the plan of the
+    halving, whatever the survivors; the last step reaches it. The refit's prefix view
+    comes last, its runs joining the total when they start (as in HMMClassifier.fit)."""
     X, y = dataset
     calls = []
     est = HMMClassifier(**SMALL)
@@ -147,25 +148,15 @@ def test_progress_counts_to_the_planned_total(dataset):
         X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
     folds = rejection_folds(np.unique(y, return_inverse=True)[1])  # 8 trajectories a class: 8 folds
     assert folds == 8
-    refit_runs = (len(set(y)) * est.n_init + 1) * (1 + folds + 1)  # again for each cross-fitting fold and the view
-    total = 4 + 3 + refit_runs
+    runs = len(set(y)) * est.n_init + 1
+    total = 4 + 3 + runs * (1 + folds)  # and again for each cross-fitting fold
     # two went on to fold 1: 6 fold fits, then the refit's runs count up to the total
     assert calls[:6] == [(i, total, "grid") for i in range(1, 7)]
     refit = calls[6:]
-    assert {(t, stage) for _, t, stage in refit} == {(total, "refit")}
-    assert [d for d, _, _ in refit] == sorted(d for d, _, _ in refit) and refit[-1][0] == total
-
-
-def test_progress_total_follows_the_chosen_candidate_s_refit(dataset):
-    """The plan counts a prefix view for the refit; a chosen candidate with 3 derivatives
-    (the most) fits none, and the total drops to what the refit runs when it starts."""
-    X, y = dataset
-    calls = []
-    HMMClassifierCV(HMMClassifier(**SMALL, rejection_rate=0), {"derivatives": [3]}, cv=2, random_state=0).fit(
-        X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
-    runs = len(set(y)) + 1
-    assert calls[:2] == [(1, 2 + 2 * runs, "grid"), (2, 2 + 2 * runs, "grid")]  # planned: the refit and a view
-    assert [(d, t) for d, t, stage in calls[2:] if stage == "refit"][-1] == (2 + runs, 2 + runs)
+    assert {stage for _, _, stage in refit} == {"refit"}
+    assert [d for d, _, _ in refit] == sorted(d for d, _, _ in refit) and refit[-1][:2] == (total + runs, total + runs)
+    totals = [t for _, t, _ in refit]  # the view's runs raise it once, when they start
+    assert totals == sorted(totals) and set(totals) == {total, total + runs}
 
 
 def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):

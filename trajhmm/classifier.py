@@ -488,7 +488,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
-        """Train one HMM per class, the background model and the rejection threshold.
+        """Train one HMM per class, the background model, the rejection threshold and the
+        prefix view (``prefix_view``).
 
         Parameters
         ----------
@@ -503,7 +504,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         progress : callable, optional
             Called as ``progress(done, total, info)`` each time one EM run (a class x
             restart, or the background model; then the same for each rejection fold, with
-            ``info["rejection_fold"]``) has finished, in the order of the runs;
+            ``info["rejection_fold"]``, and for the prefix view, with ``info["prefix_view"]``;
+            each phase's runs join ``total`` when it starts) has finished, in the order of the runs;
             ``info`` is a dict with ``label``, ``restart``, ``log_likelihood``, ``n_iter``
             and ``converged``. When the runs happen one at a time in this process
             (``n_jobs`` 1 or None, no cluster backend), it is also called after every EM
@@ -563,33 +565,45 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 if oof is not None:
                     self.rejection_threshold_[:] = rejection_threshold(oof[0], self.rejection_rate)
                     self.stream_threshold_ = np.nan if oof[1] is None else streaming.fitted_threshold(oof[1])
+        self._warn_not_converged()
         if rejection == "oof":
             self._fit_prefix_view(X, y, progress, cache_dir, reported())
-        self._warn_not_converged()
         return self
+
+    def _fits_prefix_view(self):
+        """Whether :meth:`fit` fits ``prefix_model_`` with these parameters: with
+        ``prefix_view``, below the most derivatives, without a time column (prefixes
+        refuse time stamps)."""
+        return bool(self.prefix_view) and self.derivatives < PARAMS["derivatives"].high and self.time_column is None
 
     def _fit_prefix_view(self, X, y, progress, cache_dir, done):
         """``prefix_model_`` (see ``prefix_view``): the same parameters with one more
-        derivative, class and background models, on the same data. Not fitted without
-        ``prefix_view``, at 3 derivatives or with a time column; a view that cannot be
-        fitted is left out with a warning."""
-        if not self.prefix_view or self.derivatives >= PARAMS["derivatives"].high or self.time_column is not None:
+        derivative, class and background models, on the same data, when
+        :meth:`_fits_prefix_view`. Its EM warnings are said as the view's; a view that
+        cannot be fitted is left out with a warning."""
+        if not self._fits_prefix_view():
             return
-        # a plain HMMClassifier (what model files store), whatever subclass this is
-        view = HMMClassifier(**{**clone(self).get_params(deep=False), "derivatives": self.derivatives + 1,
-                                "prefix_view": False})
+        # a plain HMMClassifier (what model files store) of this one's parameters, whatever subclass this is
+        own = {k: v for k, v in clone(self).get_params(deep=False).items() if k in HMMClassifier._get_param_names()}
+        view = HMMClassifier(**{**own, "derivatives": self.derivatives + 1, "prefix_view": False})
         report = None
         if progress is not None:
             def report(d, t, info):
                 progress(done + d, done + t, {**info, "prefix_view": True})
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # the model's own fit warns
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
                 view._fit(X, y, progress=report, cache_dir=cache_dir, rejection="background")
         except DataError as exc:
             warnings.warn(f"prefix_view: the second set of class models could not be fitted ({exc}); prefixes "
                           "read the class models alone", UserWarning, stacklevel=4)
             return
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                warnings.warn(f"prefix view (derivatives={view.derivatives}): {w.message}", ConvergenceWarning,
+                              stacklevel=4)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.prefix_model_ = view
 
     def _oof_rejection_scores(self, X, y_idx, groups, progress, cache_dir, done):
@@ -750,7 +764,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 f"EM for class {label!r} did not converge in {self.n_iter} iterations "
                 f"(relative tol={self.tol}); increase n_iter or tol",
                 ConvergenceWarning,
-                stacklevel=3,  # the caller of fit
+                stacklevel=4,  # the caller of fit (fit -> _fit -> here)
             )
 
     # ------------------------------------------------------------------ scoring

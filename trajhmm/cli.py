@@ -786,8 +786,7 @@ def _prefix_line(clf, version):
                 "their evidence averaged")
     why = ("a model fitted before format 11: retrain for a prefix view" if version < 11
            else "prefix_view=False" if not clf.prefix_view
-           else "derivatives=3, the most: no view on one more" if clf.derivatives >= 3
-           else "a time column: prefixes refuse time stamps" if clf.time_column is not None
+           else f"none for derivatives={clf.derivatives} or a time column" if not clf._fits_prefix_view()
            else "the prefix view could not be fitted")
     return f"prefixes (predict_prefix): the class models alone ({why})"
 

@@ -205,7 +205,8 @@ def _fitted_state(clf):
     for key, value in hmm.model_arrays(clf.background_model_).items():
         arrays[f"background.{key}"] = value
     version = _format_of(arrays)  # before "arrays" below: it drops what the format lacks
-    view = getattr(clf, "prefix_model_", None) if version >= 11 else None
+    # a view is written only where it is read: prefix_view on, and a format that has it
+    view = getattr(clf, "prefix_model_", None) if version >= 11 and clf.prefix_view else None
     if view is not None:
         view_arrays, view_meta = _fitted_state(view)
         arrays.update((f"prefix/{key}", value) for key, value in view_arrays.items())
@@ -221,7 +222,7 @@ def _fitted_state(clf):
         "arrays": sorted(arrays),
         "reader": {},
     }
-    if version < 11:  # an old pickle, fitted before prefix views
+    if version < 11:  # written in a format before prefix views (it lacks a later array): none
         meta["params"]["prefix_view"] = False
     if view is not None:
         meta["prefix"] = view_meta
@@ -658,7 +659,7 @@ def _upgraded(meta):
         if meta["format_version"] < 3 and "rejection_quantile" in params and "rejection_rate" not in params:
             params["rejection_rate"] = params.pop("rejection_quantile")
         if meta["format_version"] < 11:
-            params.setdefault("prefix_view", False)
+            params["prefix_view"] = False
     return meta
 
 
@@ -759,7 +760,7 @@ def _validate_model(clf, prefix, *, allow_object=True):
             clf = clf.best_estimator_
     except NotFittedError:
         raise
-    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError, RecursionError) as exc:
         raise ModelFileError(f"{prefix}not a complete fitted HMMClassifier ({type(exc).__name__}: {exc})") from None
     _validate(arrays, meta, prefix, allow_object=allow_object)
     _check_model_objects(clf, _failer(prefix))
@@ -977,9 +978,10 @@ def _check_ensemble_meta(ens, meta, table, fail):
     out = []
     for j, member in enumerate(members, 1):
         member_fail = _failer_from(fail, f"member{j}/")
-        if not isinstance(member, dict) or member.get("estimator") != "HMMClassifier" \
+        if not isinstance(member, dict) or member.get("estimator") != "HMMClassifier" or "prefix" in member \
                 or member.get("format") != "trajhmm-model" or member.get("format_version") != meta["format_version"]:
-            member_fail("meta.json", f"expected a plain HMMClassifier's metadata of format {meta['format_version']}")
+            member_fail("meta.json", f"expected a plain HMMClassifier's metadata of format {meta['format_version']} "
+                                     "(without a prefix view: the best model alone has one)")
         dims = _check_meta(member, member_fail)
         for key in ("n_features_in", "n_classes"):
             if member[key] != meta[key]:

@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import calibration
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs
-from ._params import PARAMS, ParameterError, ParameterValueError, check_param, validate_params
+from ._params import ParameterError, ParameterValueError, check_param, validate_params
 from ._validation import check_labels, check_trajectories, plain_value
 from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
@@ -463,7 +463,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         with warnings.catch_warnings():
             # "open-set rejection is off" would be false here: its threshold comes from the search
             warnings.filterwarnings("ignore", message="open-set rejection is off", category=UserWarning)
-            est._fit(X, y, groups, progress=runner.refit_progress(_refit_runs(est, y_idx, groups)), cache_dir=cache_dir)
+            est._fit(X, y, groups, progress=runner.refit_progress(), cache_dir=cache_dir)
         est.set_params(n_jobs=self._base().n_jobs)
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
@@ -756,14 +756,12 @@ class _Runner:
             self.progress(start + done, self.total, {**info, "stage": "ensemble"})
         return report
 
-    def refit_progress(self, runs):
-        """The refit's ``progress``: its ``runs`` (the cross-fitting's and the prefix view's
-        included) count from where the plan put them, the total corrected by what the plan
-        could not know (the chosen candidate's); a refit with more runs raises the total."""
+    def refit_progress(self):
+        """The refit's ``progress``: its runs (the cross-fitting's included) count from
+        where the plan put them; a refit with more runs than planned raises the total."""
         if self.progress is None:
             return None
         start = self.total - self.refit_runs
-        self.total, self.refit_runs = start + runs, runs
 
         def report(done, total, info):
             self.total = max(self.total, start + total)
@@ -773,12 +771,12 @@ class _Runner:
 
 def _refit_runs(base, y_idx, groups=None):
     """The EM runs the final refit plans: every class x restart and the background model,
-    again for each cross-fitting fold when the rejection is on, and once more for the
-    prefix view when ``base`` fits one (HMMClassifier.fit)."""
+    again for each cross-fitting fold when the rejection is on (HMMClassifier.fit). The
+    prefix view's runs, last, join the total when they start, as in HMMClassifier.fit:
+    whether it is fitted depends on the chosen candidate and on the view's data."""
     runs = (int(y_idx.max()) + 1) * base.n_init + 1
     folds = rejection_folds(y_idx, groups) if base.rejection_rate > 0 else 0
-    view = base.prefix_view and base.time_column is None and base.derivatives < PARAMS["derivatives"].high
-    return runs * (1 + folds + view)
+    return runs * (1 + folds)
 
 
 # The fold fits of the search are cheaper than the refit: EM stops at a relative gain of

@@ -439,9 +439,9 @@ class _Model:
 
     def prefix_view(self):
         """The :class:`_Model` of the classifier's ``prefix_model_`` (made on first use),
-        or None when it has none."""
+        or None when it has none or its ``prefix_view`` is off."""
         if not hasattr(self, "_view"):
-            view = getattr(self.clf, "prefix_model_", None)
+            view = getattr(self.clf, "prefix_model_", None) if getattr(self.clf, "prefix_view", False) else None
             self._view = None if view is None else _Model(view)
         return self._view
 
