@@ -13,6 +13,13 @@ second (2), and the weighting of prefix evidence: TRAIN splits only.
    protocol, at the former fixed threshold -0.5 and at the best of the grid
    (scripts/benchmark_streaming.py's cross-validation, with the given derivatives).
 
+``--prefix-view`` instead studies the prefix view (``HMMClassifier(prefix_view=True)``,
+the default: a second set of class models on one more derivative): on the same 3 folds
+of every set's train split (the default models, whose fit also fits the view), prefix
+accuracy at 25 / 50 / 75 / 100 % of each held-out trajectory, the evidence of the view
+weighted w and that of the class models 1 - w (w = 0: the class models alone; 0.5: what
+trajhmm.streaming does).
+
 No test split is read.
 """
 
@@ -67,12 +74,48 @@ def prefix_accuracy(folds, fraction):
     return {e: h / n for e, h in hits.items()}
 
 
+VIEW_WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def prefix_view_accuracy(folds, fraction):
+    """{w: accuracy} at ``fraction`` of every held-out trajectory, the evidence of the
+    class models and of the prefix view mixed with weights 1 - w and w."""
+    hits = dict.fromkeys(VIEW_WEIGHTS, 0)
+    for clf, held, labels in folds:
+        m = streaming._Model(clf)
+        cut = [x[: max(2, int(round(fraction * len(x))))] for x in held]
+        if m.prefix_view() is None:
+            raise SystemExit(f"a fold model has no prefix view (its fit warned why): {clf!r}")
+        own, view = (streaming._prefix_evidence(model.clf.n_points, *streaming._prefix_ratios(model, cut))
+                     for model in (m, m.prefix_view()))
+        for w in VIEW_WEIGHTS:
+            joint = (1 - w) * own + w * view + m.log_prior
+            hits[w] += np.sum(clf.classes_[np.argmax(joint, axis=1)] == labels)
+    n = sum(len(labels) for _, _, labels in folds)
+    return {w: h / n for w, h in hits.items()}
+
+
+def study_prefix_view(sets):
+    for name in sets:
+        X, y = train_split(name)
+        bs.MODEL_PARAMS.clear()
+        folds = bs._fold_models(X, y, 0, prefix_view=True)
+        for fraction in (0.25, 0.5, 0.75, 1.0):
+            acc = prefix_view_accuracy(folds, fraction)
+            print(f"{name}, prefixes at {fraction:.0%}: " + ", ".join(f"view weight {w}: {a:.4f}"
+                                                                    for w, a in acc.items()), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", default=SETS)
     parser.add_argument("--derivatives", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--skip-streams", action="store_true")
+    parser.add_argument("--prefix-view", action="store_true", help="study the prefix view instead (docstring)")
     args = parser.parse_args(argv)
+    if args.prefix_view:
+        study_prefix_view(args.sets)
+        return 0
     streams = None if args.skip_streams else bs.load_streams_module(ROOT.parent.parent / "shared" / "streams.py")
     for name in args.sets:
         X, y = train_split(name)

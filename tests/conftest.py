@@ -82,12 +82,29 @@ _ADDED_ARRAYS = ((10, ("class_part_motion_",)), (9, ("motion_scale_", "class_mot
                  (8, ("class_end_states_",)))
 
 
+def _without_prefix_views(arrays, meta):
+    """A file before format 11: no prefix view, nor its parameter (anywhere)."""
+    meta.pop("prefix", None)
+    for name in [n for n in arrays if n.startswith("prefix/")]:
+        del arrays[name]
+    search = meta.get("search")
+    holders = [meta["params"]]
+    if isinstance(search, dict):
+        holders.append(search.get("params", {}).get("estimator"))
+        holders.extend(m["params"] for m in search.get("ensemble", {}).get("members", []))
+    for params in holders:
+        if isinstance(params, dict):
+            params.pop("prefix_view", None)
+
+
 def as_format(version):
     """An edit for :func:`resign` that makes a current model file look written in format
     ``version``: what later formats added is taken out."""
     def edit(arrays, meta):
         meta["format_version"] = version
         search = meta.get("search")
+        if version < 11:
+            _without_prefix_views(arrays, meta)
         for added, names in _ADDED_ARRAYS:
             if version < added:
                 for name in [n for n in arrays if n.rsplit("/", 1)[-1] in names]:

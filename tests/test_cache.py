@@ -241,7 +241,8 @@ def test_remove_refuses_a_file(tmp_path):
 # ------------------------------------------------------------------ HMMClassifier.fit
 PARAMS = dict(FAST, n_init=2)  # 4 classes x 2 restarts + the background: 9 EM runs, then the same for
 FOLDS = rejection_folds(np.repeat(np.arange(4), 8))  # the folds that calibrate open-set rejection (32 trajectories, 8 a class)
-N_RUNS = 9 * (1 + FOLDS)  # each of them
+MAIN_AND_FOLDS = 9 * (1 + FOLDS)  # each of them
+N_RUNS = MAIN_AND_FOLDS + 9  # and the prefix view (one more derivative) last
 
 
 @pytest.fixture
@@ -251,7 +252,7 @@ def em_runs(monkeypatch):
     real = trajhmm.classifier._hmm.fit_hmm
 
     def counting(*args, **kwargs):
-        calls.append(args[3])  # the seed
+        calls.append((args[3], args[0].shape[2]))  # the seed and the features (the prefix view has more)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(trajhmm.classifier._hmm, "fit_hmm", counting)
@@ -267,7 +268,9 @@ def reference(dataset):
 
 def assert_same_fit(clf, ref, X):
     np.testing.assert_array_equal(clf.predict_joint_log_proba(X), ref.predict_joint_log_proba(X))
-    for model, ref_model in zip(clf.models_ + [clf.background_model_], ref.models_ + [ref.background_model_]):
+    np.testing.assert_array_equal(clf.predict_prefix_proba(X), ref.predict_prefix_proba(X))
+    for model, ref_model in zip(clf.models_ + [clf.background_model_] + clf.prefix_model_.models_,
+                                ref.models_ + [ref.background_model_] + ref.prefix_model_.models_, strict=True):
         got, want = model_arrays(model), model_arrays(ref_model)
         assert set(got) == set(want)
         for name in want:
@@ -293,10 +296,13 @@ def test_a_second_fit_with_the_cache_runs_no_em_and_gives_the_same_model(dataset
     assert len(em_runs) == N_RUNS  # no new run
     assert_same_fit(second, reference, X)
     # cached runs still count as done, in the order of the runs
+    # the folds' runs join the total when they start, then the prefix view's
     assert [(done, total) for done, total, _ in reports] == [(k, 9) for k in range(1, 10)] + \
-        [(k, N_RUNS) for k in range(10, N_RUNS + 1)]  # the folds' runs join the total when they start
-    assert [info["label"] for _, _, info in reports][8::9] == ["(background)"] * (1 + FOLDS)
-    assert [info.get("rejection_fold") for _, _, info in reports][::9] == [None, *range(FOLDS)]
+        [(k, MAIN_AND_FOLDS) for k in range(10, MAIN_AND_FOLDS + 1)] + \
+        [(k, N_RUNS) for k in range(MAIN_AND_FOLDS + 1, N_RUNS + 1)]
+    assert [info["label"] for _, _, info in reports][8::9] == ["(background)"] * (2 + FOLDS)
+    assert [info.get("rejection_fold") for _, _, info in reports][::9] == [None, *range(FOLDS), None]
+    assert [info.get("prefix_view") for _, _, info in reports][::9] == [None] * (1 + FOLDS) + [True]
     assert all(info["n_iter"] >= 1 for _, _, info in reports)
 
 

@@ -106,7 +106,7 @@ def test_n_init_keeps_the_run_with_the_best_log_likelihood(dataset, monkeypatch)
     monkeypatch.setattr(_hmm, "fit_hmm", spy)
     n_init = 3
     clf = HMMClassifier(**dict(FAST, topology="ergodic", random_state=3, n_init=n_init, n_jobs=1,
-                                   rejection_rate=0.0)).fit(X, y)
+                                   rejection_rate=0.0, prefix_view=False)).fit(X, y)
     assert len(runs) == 4 * n_init + 1  # classes x restarts (in order), then the background model
     assert len({seed for seed, _ in runs}) == len(runs)  # every run its own seed
     best_is_not_last = []
@@ -128,9 +128,11 @@ def test_convergence_warning_names_the_class(dataset):
     with pytest.warns(ConvergenceWarning) as record:
         clf = HMMClassifier(**dict(FAST, n_iter=1)).fit(X, y)
     messages = [str(w.message) for w in record]
-    assert len(messages) == 4
+    assert len(messages) == 8  # the class models', then the prefix view's, each pointing at this call
     assert "EM for class 'arc_up' did not converge in 1 iterations" in messages[0]
-    assert not clf.converged_.any()
+    assert messages[4].startswith("prefix view (derivatives=2): EM for class 'arc_up' did not converge in 1 iterations")
+    assert all(w.filename == __file__ for w in record)
+    assert not clf.converged_.any() and not clf.prefix_model_.converged_.any()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         HMMClassifier(**dict(FAST, n_iter=200, tol=1e-2)).fit(X, y)

@@ -65,7 +65,9 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
 
     code, out, _ = cli(["info", model_path], capsys)
-    assert code == 0 and "format: trajhmm-model version 10" in out and "arc_up: n=8" in out
+    assert code == 0 and "format: trajhmm-model version 11" in out and "arc_up: n=8" in out
+    assert "prefixes (predict_prefix): the class models and a prefix view on derivatives=2, their evidence averaged" \
+        in out
     assert (f"open-set rejection: threshold {np.max(clf.rejection_threshold_):.4g} nats per point (rate 0.01); "
             f"streams: default threshold {clf.stream_threshold_:.4g} (fitted)") in out
 
@@ -163,7 +165,7 @@ def test_every_estimator_flag_reaches_the_saved_model(tmp_path, data_dir, capsys
     values = {"n_states": 3, "n_mix": 2, "covariance_type": "diag", "topology": "ergodic", "max_jump": 2,
               "n_points": 15, "resample": "arclength", "translation": "center", "scaling": "std", "derivatives": 2,
               "standardize": False, "reg_covar": 0.05, "n_iter": 7, "tol": 0.01, "n_init": 2,
-              "priors": "empirical", "rejection_rate": 0.05, "random_state": 4, "n_jobs": 1}
+              "priors": "empirical", "rejection_rate": 0.05, "prefix_view": False, "random_state": 4, "n_jobs": 1}
     defaults = HMMClassifier().get_params()
     # time_column comes from --time-column NAME (test_tables: a timed folder's model has time_column 0)
     assert set(values) == set(defaults) - {"time_column"} and all(values[k] != defaults[k] for k in values)

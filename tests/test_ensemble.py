@@ -84,6 +84,29 @@ def pooled(dataset):
         return HMMClassifierCV(HMMClassifier(**SMALL), GRID, cv=2, random_state=0).fit(X, y)
 
 
+def test_only_the_refitted_best_model_fits_a_prefix_view(pooled, dataset, tmp_path):
+    """Prefixes read the best model (and its view); the pool's other members fit none."""
+    X, _ = dataset
+    best, *others = pooled.ensemble_estimators_
+    assert best.prefix_model_.derivatives == best.derivatives + 1 and others
+    assert all(m.prefix_view and not hasattr(m, "prefix_model_") for m in others)
+    save_model(pooled, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert [hasattr(m, "prefix_model_") for m in loaded.ensemble_estimators_] == [True] + [False] * len(others)
+    halves = [x[: len(x) // 2] for x in X]
+    np.testing.assert_array_equal(loaded.predict_prefix_proba(halves), pooled.predict_prefix_proba(halves))
+    np.testing.assert_array_equal(pooled.predict_prefix_proba(halves), best.predict_prefix_proba(halves))
+
+
+def test_a_file_whose_other_members_hold_a_prefix_view_is_refused(pooled, tmp_path):
+    def graft(arrays, meta):  # the best model's view given to member 1 too
+        _member_meta(meta)["prefix"] = meta["prefix"]
+        arrays.update({f"member1/{k}": v for k, v in arrays.items() if k.startswith("prefix/")})
+
+    assert_refused(pooled, tmp_path / "m.npz", graft, r"member1/meta.json: expected a plain HMMClassifier's metadata "
+                   r"of format 11 \(without a prefix view: the best model alone has one\)")
+
+
 def test_the_pool_is_the_weighted_mean_of_its_members(pooled, dataset):
     X, _ = dataset
     assert len(pooled.ensemble_estimators_) == 2 and pooled.ensemble_estimators_[0] is pooled.best_estimator_
@@ -236,12 +259,12 @@ def test_info_names_the_pool_and_train_no_ensemble_keeps_one_model(pooled, data_
 
 
 def test_the_class_count_of_every_model_is_bounded_by_the_files_members(pooled, tmp_path):
-    """Each of the 2 models (best and member) claims 60 classes: 120 > the ~80 arrays the
-    file holds, refused from the metadata before any layout is built."""
+    """Each of the 3 models (best, its prefix view and member) claims 60 classes: 180 > the
+    ~120 arrays the file holds, refused from the metadata before any layout is built."""
     def edit(arrays, meta):
-        meta["n_classes"] = _member_meta(meta)["n_classes"] = 60
+        meta["n_classes"] = _member_meta(meta)["n_classes"] = meta["prefix"]["n_classes"] = 60
 
-    assert_refused(pooled, tmp_path / "m.npz", edit, r"meta.json: n_classes=60 in 2 models but the file holds \d+")
+    assert_refused(pooled, tmp_path / "m.npz", edit, r"meta.json: n_classes=60 in 3 models but the file holds \d+")
 
 
 def test_a_search_fitted_before_streams_is_still_written_in_its_own_format(pooled, dataset, tmp_path):

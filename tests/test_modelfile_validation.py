@@ -124,17 +124,19 @@ def small(dataset):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, small):
-    """One tiny fitted model per covariance type, Gaussian and mixture: (clf, path)."""
+    """One tiny fitted model per covariance type, Gaussian and mixture, without a prefix
+    view (the class models' own checks), and one with it (key "view"): (clf, path)."""
     X, y = small
     root = tmp_path_factory.mktemp("models")
     out = {}
-    for ct, m in TYPES:
+    params = {(ct, m): dict(covariance_type=ct, n_mix=m, prefix_view=False) for ct, m in TYPES}
+    for key, kwargs in {**params, "view": {}}.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            clf = HMMClassifier(**{**FAST, "n_iter": 5}, covariance_type=ct, n_mix=m).fit(X, y)
-        path = root / f"{ct}-{m}.npz"
+            clf = HMMClassifier(**{**FAST, "n_iter": 5}, **kwargs).fit(X, y)
+        path = root / ("view.npz" if key == "view" else "{}-{}.npz".format(*key))
         save_model(clf, path)
-        out[(ct, m)] = clf, path
+        out[key] = clf, path
     from trajhmm import HMMClassifierCV  # a format-2 file: the model search's members too
 
     with warnings.catch_warnings():
@@ -676,3 +678,96 @@ def test_models_at_the_magnitude_bounds_still_give_finite_scores(models, kind, t
             warnings.simplefilter("ignore")
             assert np.isfinite(clf.predict_joint_log_proba(data)).all()
             assert np.isfinite(clf.predict_proba(data)).all()
+
+
+# ------------------------------------------------------------------ the prefix view (format 11)
+def test_the_prefix_view_is_validated_like_a_model_of_its_own(models, tmp_path, small):
+    clf, path = models["view"]
+    arrays = members(path)
+    assert arrays["meta.json"]["prefix"]["params"] == {**arrays["meta.json"]["params"], "derivatives": 2,
+                                                       "prefix_view": False}
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_prefix_proba(small[0]), clf.predict_prefix_proba(small[0]))
+    view = sorted(k for k in arrays if k.startswith("prefix/") and arrays[k].dtype.kind == "f")
+    assert "prefix/model0.means" in view and "prefix/stream_threshold_" in view
+    for name in view:  # +inf is invalid everywhere, thresholds included
+        def change(m, n=name):
+            m[n] = m[n].copy()
+            m[n].flat[0] = np.inf
+
+        refused(mutate(path, tmp_path / "bad.npz", change), f": {name}: non-finite value")
+
+
+def test_the_prefix_view_must_be_the_model_s_with_one_more_derivative(models, tmp_path):
+    path = models["view"][1]
+    other = [k for k in members(path)["classes_"]][::-1]
+    cases = [
+        (lambda m: m["meta.json"]["prefix"]["params"].update(n_states=5), "prefix/meta.json: params are not the "
+         "model's with derivatives + 1 and prefix_view false (n_states differ)"),
+        (lambda m: m["meta.json"]["prefix"]["params"].update(tol=0.5), "(tol differ)"),
+        (lambda m: m["meta.json"]["prefix"].update(n_classes=10**6), "prefix/meta.json: n_classes=1000000, the model "
+         "has 2"),
+        (lambda m: m["meta.json"]["prefix"].update(estimator="HMMClassifierCV"), "prefix/meta.json: expected a plain "
+         "HMMClassifier's metadata of format 11"),
+        (lambda m: m["meta.json"]["prefix"].update(prefix=json.loads(json.dumps(m["meta.json"]["prefix"]))),
+         "prefix/meta.json: expected a plain"),
+        (lambda m: m["meta.json"]["params"].update(prefix_view=False), "meta.json: prefix: a prefix view is only in "
+         "files of format 11 or later, with prefix_view true"),
+        (lambda m: m["meta.json"].pop("prefix"), "prefix/background.covars: unexpected member"),
+        (lambda m: m.update({"prefix/classes_": np.array(other)}), "prefix/classes_: the classes or their priors "
+         "differ from the model"),
+        (lambda m: m.update({"prefix/rejection_threshold_": np.zeros(2)}), "prefix/rejection_threshold_: expected "
+         "-inf (the model alone rejects)"),
+    ]
+    for change, part in cases:
+        refused(mutate(path, tmp_path / "bad.npz", change), part)
+
+
+def test_a_file_before_prefix_views_reads_prefixes_with_its_class_models(models, tmp_path, small, capsys):
+    from conftest import as_format, resign
+
+    clf, path = models["view"]
+    old = tmp_path / "ten.npz"
+    old.write_bytes(path.read_bytes())
+    resign(old, as_format(10))
+    loaded = load_model(old)
+    assert loaded.prefix_view is False and not hasattr(loaded, "prefix_model_")
+    alone = HMMClassifier(**{**clf.get_params(), "prefix_view": False})
+    alone.__dict__.update({k: v for k, v in clf.__dict__.items() if k.endswith("_") and k != "prefix_model_"})
+    np.testing.assert_allclose(loaded.predict_prefix_log_proba(small[0]), alone.predict_prefix_log_proba(small[0]),
+                               rtol=1e-12)
+    assert not np.allclose(clf.predict_prefix_log_proba(small[0]), alone.predict_prefix_log_proba(small[0]))
+    assert main(["info", str(old)]) == 0
+    out = capsys.readouterr()[0]
+    assert "format: trajhmm-model version 10" in out
+    assert "prefixes (predict_prefix): the class models alone (a model fitted before format 11: retrain for a " \
+           "prefix view)" in out
+    assert main(["info", str(models[("full", 1)][1])]) == 0
+    assert "prefixes (predict_prefix): the class models alone (prefix_view=False)" in capsys.readouterr()[0]
+
+
+def test_a_file_before_format_11_never_has_a_prefix_view(models, tmp_path):
+    """Whatever its parameters say: a format-10 file that claims prefix_view loads without
+    one, and one that holds a view is refused (its arrays are not in that format)."""
+    path = models["view"][1]
+
+    def claims(m):
+        m["meta.json"]["format_version"] = 10
+        m["meta.json"].pop("prefix")
+        for name in [n for n in m if n.startswith("prefix/")]:
+            del m[name]
+        assert m["meta.json"]["params"]["prefix_view"] is True
+
+    assert load_model(mutate(path, tmp_path / "claims.npz", claims)).prefix_view is False
+    refused(mutate(path, tmp_path / "holds.npz", lambda m: m["meta.json"].update(format_version=10)),
+            "meta.json: prefix: a prefix view is only in files of format 11 or later")
+
+
+def test_a_trusted_pickle_whose_view_is_itself_is_refused(models, tmp_path):
+    import copy
+
+    clf = copy.deepcopy(models["view"][0])
+    clf.prefix_model_ = clf
+    joblib.dump(clf, tmp_path / "loop.joblib")
+    with pytest.raises(ModelFileError, match="not a complete fitted HMMClassifier"):
+        load_model(tmp_path / "loop.joblib", trusted=True)

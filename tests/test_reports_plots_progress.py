@@ -116,8 +116,8 @@ def test_progress_on_stderr_and_quiet(tmp_path):
     proc = _run(["train", SAMPLE_DATA, "-o", model, *FLAGS, "--no-search", "--progress"])
     assert proc.returncode == 0, proc.stderr
     # 10 classes + background, then the same 11 runs for each of the 10 folds that calibrate
-    # rejection (120 trajectories, 12 a class: small data, the most folds)
-    assert "training: 100%" in proc.stderr and "121/121" in proc.stderr
+    # rejection (120 trajectories, 12 a class: small data, the most folds) and for the prefix view
+    assert "training: 100%" in proc.stderr and "132/132" in proc.stderr
     assert "log-likelihood" in proc.stderr
     proc = _run(["predict", model, SAMPLE_DATA, "--progress", "--output", tmp_path / "p.tsv"])
     assert proc.returncode == 0 and "predicting: 100%" in proc.stderr and "120/120" in proc.stderr
@@ -147,8 +147,9 @@ def test_fit_progress_reports_runs_and_live_em_log_likelihoods(dataset):
 
     X, y = dataset
     calls = []
-    # rejection off: the runs of the model itself (the rejection folds' runs follow them, tests/test_cache.py)
-    clf = HMMClassifier(**FAST, rejection_rate=0.0).fit(
+    # rejection off, no prefix view: the runs of the model itself (the rejection folds' and
+    # the view's runs follow them, tests/test_cache.py)
+    clf = HMMClassifier(**FAST, rejection_rate=0.0, prefix_view=False).fit(
         X, y, progress=lambda done, total, info: calls.append((done, total, dict(info))))
     finished = [c for c in calls if "iteration" not in c[2]]
     assert [c[0] for c in finished] == list(range(1, 6)) and {c[1] for c in calls} == {5}  # 4 classes + background
@@ -156,7 +157,7 @@ def test_fit_progress_reports_runs_and_live_em_log_likelihoods(dataset):
     for k, label in enumerate(clf.classes_):
         live = [c[2]["log_likelihood"] for c in calls if c[2]["label"] == label and "iteration" in c[2]]
         np.testing.assert_array_equal(live, clf.log_likelihood_history_[k])  # every EM iteration, as it happened
-    plain = HMMClassifier(**FAST, rejection_rate=0.0).fit(X, y)
+    plain = HMMClassifier(**FAST, rejection_rate=0.0, prefix_view=False).fit(X, y)
     np.testing.assert_array_equal(plain.predict_proba(X), clf.predict_proba(X))
 
 
@@ -172,7 +173,8 @@ def test_live_progress_follows_joblib_running_the_runs_here(dataset):
     def live_reports(backend):
         calls = []
         with parallel_config(backend=backend):
-            HMMClassifier(**FAST, n_jobs=2, rejection_rate=0.0).fit(X, y, progress=lambda done, total, info: calls.append(info))
+            HMMClassifier(**FAST, n_jobs=2, rejection_rate=0.0, prefix_view=False).fit(
+                X, y, progress=lambda done, total, info: calls.append(info))
         assert sum("iteration" not in c for c in calls) == 5  # every finished run, in both cases
         return sum("iteration" in c for c in calls)
 

@@ -139,7 +139,8 @@ def test_progress_counts_to_the_planned_total(dataset):
     """4 candidates on 2 folds: all 4 on fold 0, at most ceil(4 / 2) + 1 = 3 (the best half
     and an incumbent) on fold 1, then the refit's EM runs (one per class and restart, plus
     the background model, for the refit and each cross-fitting fold): the plan of the
-    halving, whatever the survivors; the last step reaches it."""
+    halving, whatever the survivors; the last step reaches it. The refit's prefix view
+    comes last, its runs joining the total when they start (as in HMMClassifier.fit)."""
     X, y = dataset
     calls = []
     est = HMMClassifier(**SMALL)
@@ -147,13 +148,15 @@ def test_progress_counts_to_the_planned_total(dataset):
         X, y, progress=lambda done, total, info: calls.append((done, total, info["stage"])))
     folds = rejection_folds(np.unique(y, return_inverse=True)[1])  # 8 trajectories a class: 8 folds
     assert folds == 8
-    refit_runs = (len(set(y)) * est.n_init + 1) * (1 + folds)  # and again for each cross-fitting fold
-    total = 4 + 3 + refit_runs
+    runs = len(set(y)) * est.n_init + 1
+    total = 4 + 3 + runs * (1 + folds)  # and again for each cross-fitting fold
     # two went on to fold 1: 6 fold fits, then the refit's runs count up to the total
     assert calls[:6] == [(i, total, "grid") for i in range(1, 7)]
     refit = calls[6:]
-    assert {(t, stage) for _, t, stage in refit} == {(total, "refit")}
-    assert [d for d, _, _ in refit] == sorted(d for d, _, _ in refit) and refit[-1][0] == total
+    assert {stage for _, _, stage in refit} == {"refit"}
+    assert [d for d, _, _ in refit] == sorted(d for d, _, _ in refit) and refit[-1][:2] == (total + runs, total + runs)
+    totals = [t for _, t, _ in refit]  # the view's runs raise it once, when they start
+    assert totals == sorted(totals) and set(totals) == {total, total + runs}
 
 
 def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
@@ -172,8 +175,9 @@ def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
     monkeypatch.setattr(HMMClassifier, "_fit", _fit)
     with parallel_config(backend="threading"):
         clf = HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=2, n_jobs=2, random_state=0).fit(X, y)
-    # the 2 fold fits (the search parallelises over them), then the refit and its 8 cross-fitting folds
-    assert seen == [None, None] + [2] * (1 + 8)
+    # the 2 fold fits (the search parallelises over them), then the refit, its 8 cross-fitting
+    # folds and its prefix view
+    assert seen == [None, None] + [2] * (1 + 8 + 1)
     assert clf.best_estimator_.n_jobs is None
 
 

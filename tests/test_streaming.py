@@ -198,20 +198,85 @@ def test_prefixes_beat_the_naive_rule(ten):
 
 def test_each_class_weighs_its_prefix_evidence_by_the_points_it_saw(ten):
     """joint_c = sqrt(n_points * k_c) * r_c + log prior, k_c the points class c reads the
-    prefix at (its own density), r_c its per-point ratio to the reference there."""
+    prefix at (its own density), r_c its per-point ratio to the reference there; with a
+    prefix view, the mean of that evidence under the class models and under the view."""
     model, Xh, _ = ten
-    m = _Model(model)
     N = model.n_points
     halves = [x[: len(x) // 2] for x in Xh[::5]]
-    expected = []
-    for p in halves:
+
+    def evidence(clf, p):
+        m = _Model(clf)
         k = np.clip(np.rint(N * np.minimum(1.0, len(p) / m.quantiles[:, 2])).astype(int), 2, N)
         assert (k < N).all()  # the weight differs from a whole trajectory's
-        r = [m.ratios(resample(p, kc, model.resample)[None], whole=False)[0, c] for c, kc in enumerate(k)]
-        expected.append(np.sqrt(N * k) * np.array(r) + m.log_prior)
-    expected = np.array(expected)
+        r = [m.ratios(resample(p, kc, clf.resample)[None], whole=False)[0, c] for c, kc in enumerate(k)]
+        return np.sqrt(N * k) * np.array(r)
+
+    assert model.prefix_model_.derivatives == model.derivatives + 1
+    prior = np.log(model.class_prior_)
+    expected = np.array([(evidence(model, p) + evidence(model.prefix_model_, p)) / 2 + prior for p in halves])
     expected -= np.log(np.exp(expected).sum(axis=1))[:, None]
     np.testing.assert_allclose(prefix_log_proba(model, halves), expected, rtol=1e-7, atol=1e-9)
+
+
+def test_prefix_view_off_after_fit_reads_the_class_models_alone(split, tmp_path):
+    """set_params(prefix_view=False) on a fitted model: prefixes read the class models
+    alone, and the model file holds no view (a file holds one only where it is read)."""
+    X, y, Xh, _ = split
+    clf = HMMClassifier(**FAST, rejection_rate=0).fit(X, y)
+    halves = [x[: len(x) // 2] for x in Xh]
+    with_view = clf.predict_prefix_log_proba(halves)
+    clf.set_params(prefix_view=False)
+    alone = clf.predict_prefix_log_proba(halves)
+    assert not np.allclose(alone, with_view)
+    save_model(clf, tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert not hasattr(loaded, "prefix_model_") and not any(k.startswith("prefix") for k in model_metadata(
+        tmp_path / "m.npz")["arrays"])
+    np.testing.assert_allclose(loaded.predict_prefix_log_proba(halves), alone, rtol=1e-12)
+    clf.set_params(prefix_view=True)
+    np.testing.assert_array_equal(clf.predict_prefix_log_proba(halves), with_view)
+
+
+class _WithExtra(HMMClassifier):
+    """A subclass with a parameter of its own (and some of HMMClassifier's)."""
+
+    def __init__(self, n_states=12, n_points=50, n_iter=100, tol=1e-3, rejection_rate=0.01, random_state=None,
+                 extra=1):
+        super().__init__(n_states=n_states, n_points=n_points, n_iter=n_iter, tol=tol, rejection_rate=rejection_rate,
+                         random_state=random_state)
+        self.extra = extra
+
+
+def test_the_prefix_view_is_a_plain_classifier_and_says_its_own_warnings(split):
+    X, y, _, _ = split
+    with pytest.warns(ConvergenceWarning) as caught:
+        clf = _WithExtra(extra=2, **{**FAST, "n_iter": 1}, rejection_rate=0).fit(X, y)
+    assert type(clf.prefix_model_) is HMMClassifier and clf.prefix_model_.derivatives == 2
+    said = [str(w.message) for w in caught]
+    assert any(m.startswith("prefix view (derivatives=2): EM for class") for m in said)
+    assert any(m.startswith("EM for class") for m in said)  # the class models' own
+    assert all(w.filename == __file__ for w in caught)  # each points at the caller of fit
+
+
+def test_a_prefix_view_that_cannot_be_fitted_is_left_out_with_a_warning(split, monkeypatch):
+    """The view's data refused (say, second differences below the scales fit accepts):
+    the model is kept, its prefixes read the class models alone."""
+    X, y, Xh, _ = split
+    real = HMMClassifier._fit
+
+    def view_refused(self, *args, **kwargs):
+        if not self.prefix_view and self.derivatives == 2:
+            raise DataError("X: the training data's values are too small")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(HMMClassifier, "_fit", view_refused)
+    with pytest.warns(UserWarning, match=r"prefix_view: the second set of class models could not be fitted \(X: the "
+                                         r"training data's values are too small\); prefixes read the class models alone"):
+        clf = HMMClassifier(**FAST, rejection_rate=0).fit(X, y)
+    assert clf.prefix_view and not hasattr(clf, "prefix_model_")
+    plain = HMMClassifier(**FAST, rejection_rate=0, prefix_view=False).fit(X, y)
+    halves = [x[: len(x) // 2] for x in Xh]
+    np.testing.assert_array_equal(clf.predict_prefix_log_proba(halves), plain.predict_prefix_log_proba(halves))
 
 
 def test_model_without_training_durations_needs_a_retrain(split, tmp_path):

@@ -29,7 +29,7 @@ from . import hmm as _hmm
 from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs, runs_in_process
-from ._params import validate_params
+from ._params import PARAMS, validate_params
 from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value
 from .exceptions import ConvergenceWarning, DataError
 
@@ -117,6 +117,20 @@ class _RunProgress:
         while self.done < len(results) and results[self.done] is not None:
             label, restart = runs[self.done][:2]
             self.finished(label, restart, results[self.done])
+
+
+def _counted(progress):
+    """``(report, last)``: ``progress`` wrapped to remember the last ``done`` it was
+    given, and a function returning it (0 before any report, and without ``progress``)."""
+    if progress is None:
+        return None, lambda: 0
+    last = [0]
+
+    def report(done, total, info):
+        last[0] = done
+        progress(done, total, info)
+
+    return report, lambda: last[0]
 
 
 @contextlib.contextmanager
@@ -238,6 +252,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         data up to 10 folds (about 3000 trajectories fitted by the folds at most:
         :func:`rejection_folds`). 0 turns rejection off (no cross-fitting; nothing is ever
         unknown).
+    prefix_view : bool, default=True
+        Also fit a second set of class models on one more time derivative
+        (``derivatives + 1``; ``prefix_model_``) for early answers:
+        :meth:`predict_prefix` and ``predict_prefix_proba`` average the evidence of both
+        sets, which tells apart beginnings that the first derivatives alone confuse. One
+        more fit of the class models (and of a background model); nothing else uses it.
+        Not fitted when ``derivatives`` is 3 (the most) or ``time_column`` is set
+        (prefixes refuse time stamps). False: prefixes read the class models alone.
     random_state : int, RandomState or None, default=None
         Seeds every initialisation. All per-task seeds are drawn before work is handed to
         joblib, so results do not depend on ``n_jobs``.
@@ -301,6 +323,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         :mod:`trajhmm.streaming`, "The threshold"). NaN when there was no cross-fitting
         (``rejection_rate=0``, too few trajectories, a fold that could not be fitted) or
         the model has a ``time_column``; streams then use -0.5.
+    prefix_model_ : HMMClassifier
+        With ``prefix_view``: the second set of class models, an HMMClassifier with the
+        same parameters but ``derivatives + 1`` (and ``prefix_view=False``), fitted on the
+        same data (class and background models; it rejects nothing). Only the prefix
+        methods use it; absent when it was not fitted (see ``prefix_view``).
 
     Examples
     --------
@@ -335,6 +362,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         n_init=1,
         priors="uniform",
         rejection_rate=0.01,
+        prefix_view=True,
         random_state=None,
         n_jobs=None,
     ):
@@ -356,10 +384,15 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.n_init = n_init
         self.priors = priors
         self.rejection_rate = rejection_rate
+        self.prefix_view = prefix_view
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ validation
+    def __setstate__(self, state):
+        state.setdefault("prefix_view", False)  # pickled before prefix views: it has none
+        super().__setstate__(state)
+
     def _check_params(self):
         """Every parameter against its one declaration (trajhmm._params.PARAMS)."""
         validate_params(self.get_params(deep=False))
@@ -455,7 +488,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
-        """Train one HMM per class, the background model and the rejection threshold.
+        """Train one HMM per class, the background model, the rejection threshold and the
+        prefix view (``prefix_view``).
 
         Parameters
         ----------
@@ -470,7 +504,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         progress : callable, optional
             Called as ``progress(done, total, info)`` each time one EM run (a class x
             restart, or the background model; then the same for each rejection fold, with
-            ``info["rejection_fold"]``) has finished, in the order of the runs;
+            ``info["rejection_fold"]``, and for the prefix view, with ``info["prefix_view"]``;
+            each phase's runs join ``total`` when it starts) has finished, in the order of the runs;
             ``info`` is a dict with ``label``, ``restart``, ``log_likelihood``, ``n_iter``
             and ``converged``. When the runs happen one at a time in this process
             (``n_jobs`` 1 or None, no cluster backend), it is also called after every EM
@@ -497,6 +532,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         left to the caller: the model search sets it from its own out-of-fold scores) or
         None (class models only). The class models are the same in every case."""
         self._check_params()
+        self.__dict__.pop("prefix_model_", None)  # a refit's own view, if any, comes last
+        progress, reported = _counted(progress)
         raw = self._resampled(X)
         segs = self._shaped_finite(raw)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
@@ -529,7 +566,45 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                     self.rejection_threshold_[:] = rejection_threshold(oof[0], self.rejection_rate)
                     self.stream_threshold_ = np.nan if oof[1] is None else streaming.fitted_threshold(oof[1])
         self._warn_not_converged()
+        if rejection == "oof":
+            self._fit_prefix_view(X, y, progress, cache_dir, reported())
         return self
+
+    def _fits_prefix_view(self):
+        """Whether :meth:`fit` fits ``prefix_model_`` with these parameters: with
+        ``prefix_view``, below the most derivatives, without a time column (prefixes
+        refuse time stamps)."""
+        return bool(self.prefix_view) and self.derivatives < PARAMS["derivatives"].high and self.time_column is None
+
+    def _fit_prefix_view(self, X, y, progress, cache_dir, done):
+        """``prefix_model_`` (see ``prefix_view``): the same parameters with one more
+        derivative, class and background models, on the same data, when
+        :meth:`_fits_prefix_view`. Its EM warnings are said as the view's; a view that
+        cannot be fitted is left out with a warning."""
+        if not self._fits_prefix_view():
+            return
+        # a plain HMMClassifier (what model files store) of this one's parameters, whatever subclass this is
+        own = {k: v for k, v in clone(self).get_params(deep=False).items() if k in HMMClassifier._get_param_names()}
+        view = HMMClassifier(**{**own, "derivatives": self.derivatives + 1, "prefix_view": False})
+        report = None
+        if progress is not None:
+            def report(d, t, info):
+                progress(done + d, done + t, {**info, "prefix_view": True})
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                view._fit(X, y, progress=report, cache_dir=cache_dir, rejection="background")
+        except DataError as exc:
+            warnings.warn(f"prefix_view: the second set of class models could not be fitted ({exc}); prefixes "
+                          "read the class models alone", UserWarning, stacklevel=4)
+            return
+        for w in caught:
+            if issubclass(w.category, ConvergenceWarning):
+                warnings.warn(f"prefix view (derivatives={view.derivatives}): {w.message}", ConvergenceWarning,
+                              stacklevel=4)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.prefix_model_ = view
 
     def _oof_rejection_scores(self, X, y_idx, groups, progress, cache_dir, done):
         """Open-set scores of every training trajectory from models that did not see it:
@@ -689,7 +764,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 f"EM for class {label!r} did not converge in {self.n_iter} iterations "
                 f"(relative tol={self.tol}); increase n_iter or tol",
                 ConvergenceWarning,
-                stacklevel=3,  # the caller of fit
+                stacklevel=4,  # the caller of fit (fit -> _fit -> here)
             )
 
     # ------------------------------------------------------------------ scoring

@@ -734,6 +734,7 @@ def _cmd_info(args, out):
     print(f"model: {clf.n_states} states, n_mix={clf.n_mix}, {clf.covariance_type} covariance, {clf.topology}"
           + (f", max_jump={clf.max_jump}" if clf.max_jump is not None else ""), file=out)
     print(_open_set_line(clf), file=out)
+    print(_prefix_line(clf, meta["format_version"] if meta else persistence.FORMAT_VERSION), file=out)
     print("parameters:", file=out)
     for key, value in sorted(clf.get_params().items()):
         print(f"  {key} = {value!r}", file=out)
@@ -775,6 +776,19 @@ def _open_set_line(clf):
         ", windows half in a pause are scored too (a model fitted before format 10: retrain to skip them)"
         if not hasattr(clf, "class_part_motion_") else "")
     return f"open-set rejection: {rejection}; streams: default threshold {default}{ends}{still}"
+
+
+def _prefix_line(clf, version):
+    """``trajhmm info``'s line on how prefixes (early answers) are read."""
+    view = getattr(clf, "prefix_model_", None)
+    if view is not None:
+        return (f"prefixes (predict_prefix): the class models and a prefix view on derivatives={view.derivatives}, "
+                "their evidence averaged")
+    why = ("a model fitted before format 11: retrain for a prefix view" if version < 11
+           else "prefix_view=False" if not clf.prefix_view
+           else f"none for derivatives={clf.derivatives} or a time column" if not clf._fits_prefix_view()
+           else "the prefix view could not be fitted")
+    return f"prefixes (predict_prefix): the class models alone ({why})"
 
 
 def _tune_grid(args):

@@ -63,7 +63,10 @@ __all__ = [
 # 10: class_part_motion_ (how much each third of each class's training segments moves:
 # streams skip windows of which a third is still; a file of format 9 loads, its streams
 # gate whole windows only).
-FORMAT_VERSION = 10
+# 11: the prefix_view parameter and prefix_model_ (a second set of class models on one
+# more derivative, stored like a model of its own under "prefix/"; prefixes average both).
+# A file of format 10 or older loads with prefix_view=False: its prefixes read as before.
+FORMAT_VERSION = 11
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -202,6 +205,11 @@ def _fitted_state(clf):
     for key, value in hmm.model_arrays(clf.background_model_).items():
         arrays[f"background.{key}"] = value
     version = _format_of(arrays)  # before "arrays" below: it drops what the format lacks
+    # a view is written only where it is read: prefix_view on, and a format that has it
+    view = getattr(clf, "prefix_model_", None) if version >= 11 and clf.prefix_view else None
+    if view is not None:
+        view_arrays, view_meta = _fitted_state(view)
+        arrays.update((f"prefix/{key}", value) for key, value in view_arrays.items())
     meta = {
         "format": "trajhmm-model",
         "format_version": version,
@@ -214,6 +222,10 @@ def _fitted_state(clf):
         "arrays": sorted(arrays),
         "reader": {},
     }
+    if version < 11:  # written in a format before prefix views (it lacks a later array): none
+        meta["params"]["prefix_view"] = False
+    if view is not None:
+        meta["prefix"] = view_meta
     return arrays, meta
 
 
@@ -580,10 +592,9 @@ def _parse_payload(payload, path, max_bytes):
         dims = _check_meta(meta, fail)
         infos = zf.infolist()
         # every class of every model has arrays of its own: bounds the layout built next
-        n_models = dims["C"] * (1 + len(dims["members"]))
-        if n_models > len(infos):
-            fail("meta.json", f"n_classes={dims['C']} in {1 + len(dims['members'])} models but the file holds "
-                              f"{len(infos)} members")
+        n_sets = 1 + len(dims["members"]) + (dims["view"] is not None)
+        if dims["C"] * n_sets > len(infos):
+            fail("meta.json", f"n_classes={dims['C']} in {n_sets} models but the file holds {len(infos)} members")
         layout = _layout(dims)
         need = sum(_min_bytes(spec) for spec in layout.values())
         if need > max_bytes:
@@ -632,15 +643,23 @@ def _read_meta(zf, path):
 def _upgraded(meta):
     """Files of format 1 and 2 (before rejection_rate): their ``rejection_quantile`` is
     read as ``rejection_rate``, and their per-class thresholds (the earlier rule, on the
-    same score) are kept, so such a model rejects exactly what it did."""
-    if meta["format_version"] < 3:
-        holders = [meta.get("params")]
-        search = meta.get("search")
-        if isinstance(search, dict) and isinstance(search.get("params"), dict):
-            holders.append(search["params"].get("estimator"))
-        for params in holders:
-            if isinstance(params, dict) and "rejection_quantile" in params and "rejection_rate" not in params:
-                params["rejection_rate"] = params.pop("rejection_quantile")
+    same score) are kept, so such a model rejects exactly what it did. Files of format 10
+    or older (before prefix views) hold no ``prefix_model_``: read with
+    ``prefix_view=False``, their prefixes read the class models alone, as they did."""
+    holders = [meta.get("params")]
+    search = meta.get("search")
+    if isinstance(search, dict) and isinstance(search.get("params"), dict):
+        holders.append(search["params"].get("estimator"))
+        ensemble = search.get("ensemble")
+        if isinstance(ensemble, dict) and isinstance(ensemble.get("members"), list):
+            holders.extend(m.get("params") for m in ensemble["members"] if isinstance(m, dict))
+    for params in holders:
+        if not isinstance(params, dict):
+            continue
+        if meta["format_version"] < 3 and "rejection_quantile" in params and "rejection_rate" not in params:
+            params["rejection_rate"] = params.pop("rejection_quantile")
+        if meta["format_version"] < 11:
+            params["prefix_view"] = False
     return meta
 
 
@@ -741,12 +760,14 @@ def _validate_model(clf, prefix, *, allow_object=True):
             clf = clf.best_estimator_
     except NotFittedError:
         raise
-    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError, RecursionError) as exc:
         raise ModelFileError(f"{prefix}not a complete fitted HMMClassifier ({type(exc).__name__}: {exc})") from None
     _validate(arrays, meta, prefix, allow_object=allow_object)
     _check_model_objects(clf, _failer(prefix))
     for j, member in enumerate(members, 1):
         _check_model_objects(member, _failer(f"{prefix}member{j}/"))
+    if "prefix" in meta:
+        _check_model_objects(clf.prefix_model_, _failer(f"{prefix}prefix/"))
     return arrays, meta
 
 
@@ -773,15 +794,18 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
     for name, spec in layout.items():
         _check_spec(name, arrays[name].shape, arrays[name].dtype, spec, fail)
     _check_values({k: v for k, v in arrays.items() if "/" not in k}, meta, dims, fail)
-    for j, (member_meta, _) in enumerate(dims["members"], 1):
-        member = f"member{j}/"
+    subs = [(f"member{j}/", member_meta, "the ensemble's best model")
+            for j, (member_meta, _) in enumerate(dims["members"], 1)]
+    if dims["view"] is not None:
+        subs.append(("prefix/", dims["view"][0], "the model"))
+    for member, member_meta, owner in subs:
         member_arrays = {k[len(member):]: v for k, v in arrays.items() if k.startswith(member)}
         _validate(member_arrays, member_meta, prefix + member, allow_object=allow_object)
         if np.isfinite(member_arrays["rejection_threshold_"]).any():
-            fail(member + "rejection_threshold_", "expected -inf (the ensemble's best model alone rejects)")
+            fail(member + "rejection_threshold_", f"expected -inf ({owner} alone rejects)")
         if not np.array_equal(member_arrays["classes_"], arrays["classes_"]) or not np.allclose(
                 member_arrays["class_prior_"], arrays["class_prior_"], rtol=0, atol=_PROB_TOL):
-            fail(member + "classes_", "the classes or their priors differ from the ensemble's best model")
+            fail(member + "classes_", f"the classes or their priors differ from {owner}")
 
 
 def _check_values(arrays, meta, dims, fail):
@@ -843,7 +867,8 @@ def _check_meta(meta, fail):
         fail("meta.json", f"n_model_features={meta['n_model_features']} is more than the {D} resampled features")
     cv = meta.get("estimator") == "HMMClassifierCV"
     members = _check_search_meta(meta, clf, fail) if cv else []
-    return {"K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
+    view = _check_view_meta(meta, clf, fail) if "prefix" in meta else None
+    return {"view": view, "K": clf.n_states, "M": clf.n_mix, "ct": clf.covariance_type, "F": meta["n_model_features"],
             "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
             "stream": meta["format_version"] >= 6, "ends": meta["format_version"] >= 8,
             "motion": meta["format_version"] >= 9, "parts": meta["format_version"] >= 10, "N": n_coords,
@@ -851,6 +876,29 @@ def _check_meta(meta, fail):
 
 
 _MAX_FILE_JOBS = 4096  # a stored n_jobs beyond this is refused
+
+
+def _check_view_meta(meta, clf, fail):
+    """The metadata of a model's ``prefix_model_`` (format 11): a plain HMMClassifier's of
+    the same format, data dimensions and class count, whose parameters are the model's
+    with one more derivative and no view of its own. Returns its ``(meta, dims)``."""
+    view, view_fail = meta["prefix"], _failer_from(fail, "prefix/")
+    if meta["format_version"] < 11 or not clf.prefix_view:
+        fail("meta.json", "prefix: a prefix view is only in files of format 11 or later, with prefix_view true")
+    if not isinstance(view, dict) or view.get("estimator") != "HMMClassifier" or "prefix" in view \
+            or view.get("format") != "trajhmm-model" or view.get("format_version") != meta["format_version"]:
+        view_fail("meta.json", f"expected a plain HMMClassifier's metadata of format {meta['format_version']}")
+    dims = _check_meta(view, view_fail)
+    for key in ("n_features_in", "n_classes"):
+        if view[key] != meta[key]:
+            view_fail("meta.json", f"{key}={view[key]}, the model has {meta[key]}")
+    # n_jobs is how each was run, not what it is
+    want = {**meta["params"], "derivatives": clf.derivatives + 1, "prefix_view": False, "n_jobs": None}
+    differ = sorted(k for k in set(want) | set(view["params"]) if k != "n_jobs" and view["params"].get(k) != want.get(k))
+    if differ:
+        view_fail("meta.json", f"params are not the model's with derivatives + 1 and prefix_view false "
+                               f"({', '.join(differ)} differ)")
+    return view, dims
 
 
 def _loaded_jobs(n_jobs):
@@ -930,9 +978,10 @@ def _check_ensemble_meta(ens, meta, table, fail):
     out = []
     for j, member in enumerate(members, 1):
         member_fail = _failer_from(fail, f"member{j}/")
-        if not isinstance(member, dict) or member.get("estimator") != "HMMClassifier" \
+        if not isinstance(member, dict) or member.get("estimator") != "HMMClassifier" or "prefix" in member \
                 or member.get("format") != "trajhmm-model" or member.get("format_version") != meta["format_version"]:
-            member_fail("meta.json", f"expected a plain HMMClassifier's metadata of format {meta['format_version']}")
+            member_fail("meta.json", f"expected a plain HMMClassifier's metadata of format {meta['format_version']} "
+                                     "(without a prefix view: the best model alone has one)")
         dims = _check_meta(member, member_fail)
         for key in ("n_features_in", "n_classes"):
             if member[key] != meta[key]:
@@ -1021,8 +1070,11 @@ def _layout(dims, allow_object=False):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
         out[f"history{k}"] = ((range(1, 1 << 62),), "f")
     out.update((f"background.{key}", (shape, "f")) for key, shape in hmm.items())
-    for j, (_, member_dims) in enumerate(dims.get("members", []), 1):
-        out.update((f"member{j}/{key}", spec) for key, spec in _layout(member_dims, allow_object).items())
+    subs = [(f"member{j}/", member_dims) for j, (_, member_dims) in enumerate(dims.get("members", []), 1)]
+    if dims.get("view") is not None:
+        subs.append(("prefix/", dims["view"][1]))
+    for name, sub_dims in subs:
+        out.update((name + key, spec) for key, spec in _layout(sub_dims, allow_object).items())
     return out
 
 
@@ -1193,6 +1245,9 @@ def _from_arrays(arrays, meta, path, *, member=False):
     background = {key[len("background."):]: v for key, v in arrays.items() if key.startswith("background.")}
     clf.background_model_ = hmm.model_from_arrays(config, background, clf.n_model_features_)
     clf.background_model_._check()
+    if "prefix" in meta:
+        view = {k[len("prefix/"):]: v for k, v in arrays.items() if k.startswith("prefix/")}
+        clf.prefix_model_ = _from_arrays(view, meta["prefix"], path, member=True)
     return _search_from_meta(clf, arrays, meta, path) if meta.get("estimator") == "HMMClassifierCV" else clf
 
 

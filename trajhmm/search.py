@@ -771,7 +771,9 @@ class _Runner:
 
 def _refit_runs(base, y_idx, groups=None):
     """The EM runs the final refit plans: every class x restart and the background model,
-    again for each cross-fitting fold when the rejection is on (HMMClassifier.fit)."""
+    again for each cross-fitting fold when the rejection is on (HMMClassifier.fit). The
+    prefix view's runs, last, join the total when they start, as in HMMClassifier.fit:
+    whether it is fitted depends on the chosen candidate and on the view's data."""
     runs = (int(y_idx.max()) + 1) * base.n_init + 1
     folds = rejection_folds(y_idx, groups) if base.rejection_rate > 0 else 0
     return runs * (1 + folds)
