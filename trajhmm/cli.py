@@ -781,7 +781,7 @@ def _open_set_line(clf):
 def _prefix_line(clf, version):
     """``trajhmm info``'s line on how prefixes (early answers) are read."""
     view = getattr(clf, "prefix_model_", None)
-    if view is not None:
+    if view is not None and clf.prefix_view:  # what prefixes read (streaming._Model.prefix_view)
         return (f"prefixes (predict_prefix): the class models and a prefix view on derivatives={view.derivatives}, "
                 "their evidence averaged")
     why = ("a model fitted before format 11: retrain for a prefix view" if version < 11
