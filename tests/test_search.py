@@ -161,7 +161,7 @@ def test_progress_counts_to_the_planned_total(dataset):
 
 def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
     """n_jobs is passed to the final refit (its EM runs in parallel) and the returned
-    estimator keeps the n_jobs of the given one."""
+    estimator (and its prefix view) keeps the n_jobs of the given one."""
     from joblib import parallel_config
 
     X, y = dataset
@@ -178,7 +178,7 @@ def test_the_refit_runs_with_the_searchs_n_jobs(dataset, monkeypatch):
     # the 2 fold fits (the search parallelises over them), then the refit, its 8 cross-fitting
     # folds and its prefix view
     assert seen == [None, None] + [2] * (1 + 8 + 1)
-    assert clf.best_estimator_.n_jobs is None
+    assert clf.best_estimator_.n_jobs is None and clf.best_estimator_.prefix_model_.n_jobs is None
 
 
 # ---------------------------------------------------------------- the search space
