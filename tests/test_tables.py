@@ -75,7 +75,7 @@ def test_groups_and_unlabelled_tables(dataset):
      r"the table\[id=0\]: row 3: time stamp .* repeats; expected one row per time"),
     (lambda t: t.assign(x=t["x"].where(t.index != 5)), {},
      r"the table\[id=0\]: row 5, column 'x': missing value; pass missing='interpolate' \(--missing interpolate\)"),
-    (lambda t: t.assign(id=t["id"].where(t.index != 2)), {}, r"the table: row 2: empty id"),
+    (lambda t: t.assign(id=t["id"].where(t.index != 2)), {}, r"the table: row 2, column 'id': missing id \(an empty cell"),
     (lambda t: t.assign(y=t["y"].where(t.index != 4, np.inf)), {"missing": "interpolate"},
      r"the table\[id=0\]: row 4, column 'y': expected a finite number, got inf"),
     (lambda t: t.assign(z=np.nan), {"missing": "interpolate"},
@@ -219,8 +219,92 @@ def test_a_missing_label_is_named(dataset):
     X, y = dataset
     table = _long(X[:3], y[:3])
     table.loc[table["id"] == 1, "label"] = None
-    with pytest.raises(DataError, match=r"the table\[id=1\]: missing label \(an empty cell in column 'label'\)"):
+    with pytest.raises(DataError, match=r"the table\[id=1\]: row 0, column 'label': missing label \(empty in all "
+                                        rf"{len(X[1])} rows of the trajectory\)"):
         load_table(table, id_column="id", label_column="label", time_column="t")
+
+
+def _subjects(X, y, path):
+    """The long table of X, y with a subject column, written to the CSV ``path`` (row i
+    is line i + 2); also (the first row of id 1, its third row)."""
+    table = _long(X, y)
+    table["subject"] = "s" + (table["id"] % 2).astype(str)
+    table.to_csv(path, index=False)
+    first = int(np.flatnonzero(table["id"] == 1)[0])
+    return table, first, first + 2
+
+
+@pytest.mark.parametrize("column, at, value, message", [
+    # the first row of the id empty: was "got nan after nan (values: ['arc_up', 'nan'])"
+    ("label", 0, "", r"\[id=1\]: line {line}, column 'label': missing label \(the trajectory's other rows say 'wave'\)$"),
+    ("label", 2, "", r"\[id=1\]: line {line}, column 'label': missing label \(the trajectory's other rows say 'wave'\)$"),
+    ("subject", 2, "", r"\[id=1\]: line {line}, column 'subject': missing group \(the trajectory's other rows say 's1'\)$"),
+    ("id", 2, "", r"t.csv: line {line}, column 'id': missing id \(an empty cell; every row needs the id of its trajectory\)$"),
+    ("label", 2, "b", r"\[id=1\]: line {line}, column 'label': expected one label per trajectory, got b after wave "
+                      r"\(values: \['b', 'wave'\]\)$"),
+])
+def test_an_empty_label_group_or_id_cell_is_named_with_its_line(dataset, tmp_path, column, at, value, message):
+    X, y = dataset
+    table, first, _ = _subjects(X[:3], ["arc_up", "wave", "arc_up"], tmp_path / "t.csv")
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    cells = lines[first + at + 1].split(",")
+    cells[list(table.columns).index(column)] = value
+    lines[first + at + 1] = ",".join(cells)
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=message.format(line=first + at + 2)):
+        load_table(tmp_path / "t.csv", id_column="id", label_column="label", time_column="t", group_column="subject")
+
+
+def test_a_cell_that_is_not_a_number_is_named_with_its_id_and_line(dataset, tmp_path):
+    """A coordinate (or time) column of numbers with one stray word: the cell, not the
+    column (was: "column 'x' is not numeric (str); choose the coordinates with columns=")."""
+    X, y = dataset
+    table, first, third = _subjects(X[:3], y[:3], tmp_path / "t.csv")
+    kw = dict(id_column="id", label_column="label", time_column="t", group_column="subject")
+    text = table.astype({"x": str, "t": str})
+    text.loc[third, "x"] = "oops"
+    text.to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(DataError, match=rf"x.csv\[id=1\]: line {third + 2}, column 'x': expected a number, got 'oops'$"):
+        load_table(tmp_path / "x.csv", **kw)
+    # Parquet and DataFrames have no lines: the row within the id, from 0, as their other messages
+    text.to_parquet(tmp_path / "x.parquet")
+    with pytest.raises(DataError, match=r"x.parquet\[id=1\]: row 2, column 'x': expected a number, got 'oops'$"):
+        load_table(tmp_path / "x.parquet", **kw)
+    with pytest.raises(DataError, match=r"the table\[id=1\]: row 2, column 'x': expected a number, got 'oops'$"):
+        load_table(text, **kw)
+    text.loc[third, "x"], text.loc[first, "t"] = str(table.loc[third, "x"]), "later"
+    text.to_csv(tmp_path / "t2.csv", index=False)
+    with pytest.raises(DataError, match=rf"t2.csv\[id=1\]: line {first + 2}, column 't': expected a number, got 'later'$"):
+        load_table(tmp_path / "t2.csv", **kw)
+    # a column of words is a column wrongly chosen: named as such, with the fix
+    table.assign(x="left").to_parquet(tmp_path / "w.parquet")
+    with pytest.raises(DataError, match=r"w.parquet: column 'x' is not numeric \(.*\); choose the coordinates with columns="):
+        load_table(tmp_path / "w.parquet", **kw)
+
+
+def test_a_decimal_comma_in_a_column_of_integers_says_so(dataset, tmp_path):
+    X, y = dataset
+    table = _long(X[:2], y[:2]).assign(x=lambda t: t["id"])
+    text = table.astype({"x": str})
+    text.loc[4, "x"] = "1,5"
+    text.to_csv(tmp_path / "t.csv", sep=";", index=False)
+    with pytest.raises(DataError, match=r"t.csv\[id=0\]: line 6, column 'x': expected a number, got '1,5'; it looks "
+                                        r"like a decimal comma: pass decimal=',' \(--decimal ,\)$"):
+        load_table(tmp_path / "t.csv", id_column="id", label_column="label", time_column="t")
+
+
+@pytest.mark.parametrize("edit, line", [
+    (lambda lines: [lines[0], "id,label,s,m,m,m", *lines[1:]], 7),      # a units row under the header
+    (lambda lines: [lines[0], "", *lines[1:3], "   ", *lines[3:]], 8),   # blank lines, which pandas skips
+])
+def test_line_numbers_count_the_units_row_and_blank_lines(dataset, tmp_path, edit, line):
+    X, y = dataset
+    table = _long(X[:2], y[:2])
+    table.loc[4, "x"] = np.nan  # line 6 of the plain file
+    lines = edit(table.to_csv(index=False).splitlines())
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"t.csv\[id=0\]: line {line}, column 'x': missing value"):
+        load_table(tmp_path / "t.csv", id_column="id", label_column="label", time_column="t")
 
 
 def test_flags_that_contradict_the_stored_reading_are_one_line(dataset, tmp_path, capsys):

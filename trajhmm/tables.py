@@ -32,7 +32,8 @@ def _pandas():
 
 
 def _read_source(source, delimiter, decimal, encoding):
-    """(DataFrame, name for messages, row offset: file line of row 0)."""
+    """(DataFrame, name for messages, the file line of each row: None for a DataFrame or
+    Parquet, whose rows are counted within their id, from 0)."""
     pd = _pandas()
     if isinstance(source, pd.DataFrame):
         return source, "the table", None
@@ -45,12 +46,12 @@ def _read_source(source, delimiter, decimal, encoding):
     try:
         if kind == "parquet":
             return pd.read_parquet(path), str(path), None
-        frame = _read_text_table(pd, path, kind, delimiter, decimal, encoding)
+        frame, lines = _read_text_table(pd, path, kind, delimiter, decimal, encoding)
     except ImportError as exc:
         raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'trajhmm[tables]' ({exc})") from None
     except (ValueError, OSError, UnicodeError) as exc:  # pandas' parser errors are ValueErrors
         raise DataError(f"{path}: cannot read the table ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
-    return frame, str(path), 2  # pandas' row 0 is the file's line 2 (under the header)
+    return frame, str(path), lines
 
 
 def _read_text_table(pd, path, kind, delimiter, decimal, encoding):
@@ -69,12 +70,25 @@ def _read_text_table(pd, path, kind, delimiter, decimal, encoding):
                                                  for ln in body for c in cut(ln))
         decimal = "," if comma else "."
     units = [1] if body and datasets._is_units(cut(body[0]), decimal) else None
-    return pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, skiprows=units, skipinitialspace=True)
+    frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, skiprows=units, skipinitialspace=True)
+    return frame, _line_numbers(lines, delimiter, units, len(frame))
 
 
-def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns):
+def _line_numbers(lines, delimiter, units, n_rows):
+    """The 1-based file line of each of pandas' rows: the lines that are not blank (pandas
+    skips those; a line of delimiters is a row of empty cells), after the header and the
+    units row."""
+    kept = [i + 1 for i, ln in enumerate(lines) if ln.strip() or (delimiter != " " and delimiter in ln)]
+    numbers = np.array(kept[1 + bool(units):], dtype=int)
+    if len(numbers) != n_rows:  # a quoted cell over several lines: count as if there were none
+        numbers = np.arange(n_rows, dtype=int) + 2 + bool(units)
+    return numbers
+
+
+def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns, lines):
     """The coordinate columns: ``columns``, or every column that is not the id, label,
-    time or group column. Every named column must exist; coordinates must be numeric."""
+    time or group column. Every named column must exist; coordinates must be numeric (a
+    cell that is not a number in a column of numbers is named with its id and line)."""
     names = [str(c) for c in frame.columns]
     frame.columns = names
     special = {"id_column": id_column, "label_column": label_column, "time_column": time_column,
@@ -89,13 +103,48 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
         clock = next((c for c in wanted if datasets.looks_like_time(c)), None)
         if clock is not None:
             warnings.warn(f"{name}: {datasets.time_column_warning(clock)}", UserWarning, stacklevel=3)
-    pd = _pandas()
-    for col in wanted:
-        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
-            raise DataError(f"{name}: column {col!r} is not numeric ({frame[col].dtype}); choose the coordinates "
-                            "with columns= / --columns (or, for decimal commas or another text encoding, "
-                            "--decimal / --encoding)")
+    for col in [*wanted, *([time_column] if time_column is not None else [])]:
+        if not _is_numbers(frame[col]):
+            _refuse_bad_cell(frame, name, col, id_column, lines)
+            if col != time_column:  # (a time column of dates is fine: _times)
+                raise DataError(f"{name}: column {col!r} is not numeric ({frame[col].dtype}); choose the coordinates "
+                                "with columns= / --columns (or, for decimal commas or another text encoding, "
+                                "--decimal / --encoding)")
     return wanted
+
+
+def _is_numbers(column):
+    pd = _pandas()
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def _refuse_bad_cell(frame, name, col, id_column, lines):
+    """A column of numbers with a few cells that are not (a typo, a stray word): the first
+    such cell, with its id and line. A column mostly not numbers (text or dates, a column
+    wrongly chosen) is left to the caller, whose message names the column."""
+    pd = _pandas()
+    cells = frame[col]
+    if pd.api.types.is_bool_dtype(cells) or pd.api.types.is_datetime64_any_dtype(cells):
+        return
+    try:
+        numbers = pd.to_numeric(cells, errors="coerce").notna().to_numpy()
+    except (TypeError, ValueError):
+        return
+    bad = cells.notna().to_numpy() & ~numbers
+    if not bad.any() or numbers.sum() <= bad.sum():
+        return
+    r = int(np.argmax(bad))
+    ident = frame[id_column].iloc[r]
+    where = name if pd.isna(ident) else f"{name}[id={_plain(ident)}]"
+    at = _row(r, lines) if lines is not None else _row(int((frame[id_column].iloc[:r] == ident).sum()), None)
+    value = _plain(cells.iloc[r])
+    hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)"
+            if lines is not None and isinstance(value, str) and datasets._DECIMAL_COMMA.match(value.strip()) else "")
+    raise DataError(f"{where}: {at}, column {col!r}: expected a number, got {value!r}{hint}")
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _times(column, name):
@@ -155,11 +204,12 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     >>> ds.labels, ds.trajectories[0][:, 1].tolist()
     (['a', 'b'], [0.0, 1.0, 2.0])
     """
-    frame, name, line0 = _read_source(source, delimiter, decimal, encoding)
-    wanted = _check_columns(frame, name, id_column, label_column, time_column, group_column, columns)
+    frame, name, lines = _read_source(source, delimiter, decimal, encoding)
+    wanted = _check_columns(frame, name, id_column, label_column, time_column, group_column, columns, lines)
     if frame[id_column].isna().any():
         row = int(np.flatnonzero(frame[id_column].isna().to_numpy())[0])
-        raise DataError(f"{name}: {_row(row, line0)}: empty id")
+        raise DataError(f"{name}: {_row(row, lines)}, column {id_column!r}: missing id (an empty cell; every row "
+                        "needs the id of its trajectory)")
     ds = TrajectoryDataset(time_column=None if time_column is None else 0,
                            reader={k: v for k, v in (("columns", list(wanted)),
                                                      ("time_column", time_column),
@@ -167,7 +217,7 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
                                    if v is not None},
                            ids=[], groups=[] if group_column else None)
     for ident, rows in frame.groupby(id_column, sort=True):
-        _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_column, group_column, missing)
+        _add_trajectory(ds, rows, ident, name, lines, wanted, label_column, time_column, group_column, missing)
     if not ds.trajectories:
         raise DataError(f"{name}: no rows")
     if label_column is None:
@@ -175,43 +225,56 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     return ds
 
 
-def _row(index, line0):
-    return f"line {index + line0}" if line0 is not None else f"row {index}"
+def _row(index, lines):
+    """``line N`` of a text file (``lines``: the file line of each row), else ``row N``."""
+    return f"line {int(lines[index])}" if lines is not None else f"row {index}"
 
 
-def _one_value(rows, column, where, what, line0=None):
-    values = rows[column].unique()
-    if len(values) != 1:
-        other = int(np.argmax((rows[column] != rows[column].iloc[0]).to_numpy()))
-        at = _row(int(rows.index[other]) if line0 is not None else other, line0)
-        raise DataError(f"{where}: {at}, column {column!r}: expected one {what} per trajectory, got "
-                        f"{rows[column].iloc[other]!s} after {rows[column].iloc[0]!s} (values: {sorted(map(str, values))})")
-    if rows[column].isna().any():
-        raise DataError(f"{where}: missing {what} (an empty cell in column {column!r})")
-    value = values[0]
-    return value.item() if isinstance(value, np.generic) else value
+def _one_value(rows, column, where, what, lines=None):
+    """The one label (or group) of a trajectory's rows: an empty cell, or a second value,
+    is an error naming its line (a DataFrame's: its row within the id, from 0)."""
+    cells = rows[column]
+    empty = cells.isna().to_numpy()
+    if empty.any():
+        k = int(np.argmax(empty))
+        said = sorted({_plain(v) for v in cells[~empty]}, key=str)
+        found = (f"the trajectory's other rows say {' or '.join(map(repr, said[:5]))}{' or ...' if len(said) > 5 else ''}"
+                 if said else f"empty in all {len(cells)} rows of the trajectory")
+        raise DataError(f"{where}: {_at(rows, k, lines)}, column {column!r}: missing {what} ({found})")
+    first = cells.iloc[0]
+    differ = (cells != first).to_numpy()
+    if differ.any():
+        k = int(np.argmax(differ))
+        raise DataError(f"{where}: {_at(rows, k, lines)}, column {column!r}: expected one {what} per trajectory, got "
+                        f"{cells.iloc[k]!s} after {first!s} (values: {sorted(map(str, cells.unique()))})")
+    return _plain(first)
 
 
-def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_column, group_column, missing):
+def _at(rows, k, lines):
+    """Where the k-th of a trajectory's rows is: its file line, or its position within the id."""
+    return _row(int(rows.index[k]), lines) if lines is not None else _row(k, None)
+
+
+def _add_trajectory(ds, rows, ident, name, lines, wanted, label_column, time_column, group_column, missing):
     where = f"{name}[id={ident}]"
     order = np.arange(len(rows))
     coords = rows[wanted].to_numpy(dtype=float)
-    positions = rows.index.to_numpy() if line0 is not None else order
+    positions = rows.index.to_numpy() if lines is not None else order
     if time_column is not None:
         t = _times(rows[time_column], where)
         order = np.argsort(t, kind="stable")
         t, coords, positions = t[order], coords[order], np.asarray(positions)[order]
         if not np.isfinite(t).all():
-            raise DataError(f"{where}: {_row(int(positions[np.argmin(np.isfinite(t))]), line0)}: missing time stamp")
+            raise DataError(f"{where}: {_row(int(positions[np.argmin(np.isfinite(t))]), lines)}: missing time stamp")
         same = np.flatnonzero(np.diff(t) == 0)
         if len(same):
-            raise DataError(f"{where}: {_row(int(positions[same[0] + 1]), line0)}: time stamp {float(t[same[0]])!r} "
+            raise DataError(f"{where}: {_row(int(positions[same[0] + 1]), lines)}: time stamp {float(t[same[0]])!r} "
                             "repeats; expected one row per time")
     if not np.isfinite(coords).all():
         bad = np.isinf(coords) | (np.isnan(coords) if missing != "interpolate" else False)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise DataError(f"{where}: {_row(int(positions[r]), line0)}, column {wanted[c]!r}: "
+            raise DataError(f"{where}: {_row(int(positions[r]), lines)}, column {wanted[c]!r}: "
                             + (f"expected a finite number, got {coords[r, c]}" if np.isinf(coords[r, c]) else
                                "missing value; pass missing='interpolate' (--missing interpolate) to fill gaps"))
         empty = fill_gaps(coords, None if time_column is None else t)
@@ -224,6 +287,6 @@ def _add_trajectory(ds, rows, ident, name, line0, wanted, label_column, time_col
     ds.paths.append(where)
     ds.ids.append(ident.item() if isinstance(ident, np.generic) else ident)
     if label_column is not None:
-        ds.labels.append(_one_value(rows, label_column, where, "label", line0))
+        ds.labels.append(_one_value(rows, label_column, where, "label", lines))
     if group_column is not None:
-        ds.groups.append(_one_value(rows, group_column, where, "group", line0))
+        ds.groups.append(_one_value(rows, group_column, where, "group", lines))
