@@ -75,6 +75,11 @@ _MISSING = {"", "na", "n/a", "nan", "null", "none"}
 _JUNK = {".ds_store", "thumbs.db", "desktop.ini"}
 # Documents that sit beside data whatever their suffix: never read as trajectories.
 _DOC_NAMES = ("readme", "license", "licence", "changelog")
+# A folder holding a file CACHEDIR.TAG that starts with this line is a cache, not data
+# (the Cache Directory Tagging standard, https://bford.info/cachedir/): e.g. the resumable
+# cache of `trajhmm train DATA -o DATA/model.npz`, DATA/model.npz.cache/.
+_CACHEDIR_TAG = ("CACHEDIR.TAG", b"Signature: 8a477f597d28d172789f06886806bc55")
+_CACHE_KIND = "folder tagged CACHEDIR.TAG"
 
 
 @dataclass(frozen=True)
@@ -817,8 +822,9 @@ class TrajectoryDataset:
         ``(path, reason)`` for each item left out with ``on_invalid="skip"``.
     ignored : list of str
         Files of a folder tree that were not read: not trajectory data (README.md,
-        Thumbs.db, any suffix that is not a trajectory format, hidden files) or not
-        matching ``pattern``.
+        Thumbs.db, any suffix that is not a trajectory format, hidden files), not
+        matching ``pattern``, or cache folders (tagged with a CACHEDIR.TAG file, such as
+        the resumable cache of ``trajhmm train``; listed once, not entered).
     time_column : int or None
         0 when the trajectories were read with ``time_column``: column 0 of every array
         holds the time stamps; None otherwise.
@@ -902,11 +908,21 @@ def _is_dir(entry):
         return False
 
 
+def _is_cache_dir(folder):
+    """``folder`` is tagged as a cache (:data:`_CACHEDIR_TAG`): never data, at any level of a tree."""
+    name, signature = _CACHEDIR_TAG
+    try:
+        with open(os.path.join(folder, name), "rb") as f:
+            return f.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
 def _walk(folder, ignored, ancestors=()):
     """The trajectory files under ``folder`` (a str), sorted, files before sub-folders,
     listing one folder at a time. Symbolic links are followed; a link back to a folder
-    being walked (a loop) is not, with a warning. Hidden folders are not entered; other
-    files go to ``ignored``."""
+    being walked (a loop) is not, with a warning. Hidden folders are not entered; cache
+    folders (:func:`_is_cache_dir`) are not either and go to ``ignored``, as other files do."""
     real = os.path.realpath(folder)
     if real in ancestors:
         warnings.warn(f"{folder}: a symbolic link loop (it leads back to {real}); not followed", UserWarning, stacklevel=3)
@@ -917,7 +933,9 @@ def _walk(folder, ignored, ancestors=()):
     for e in entries:
         path = os.path.join(folder, e.name)
         if _is_dir(e):
-            if not e.name.startswith("."):
+            if _is_cache_dir(path):
+                ignored.add(path, _CACHE_KIND)
+            elif not e.name.startswith("."):
                 folders.append(path)
             continue
         kind = ignored.kind(e.name)
@@ -933,7 +951,8 @@ def list_trajectory_files(paths, *, pattern=None):
     """Expand files and folders into a sorted list of trajectory file paths.
 
     Folders are walked recursively, following symbolic links (a link loop is not followed,
-    with a warning). Hidden folders are not entered; files that are not trajectory data
+    with a warning). Hidden folders and cache folders (holding a CACHEDIR.TAG file, see
+    https://bford.info/cachedir/; ignored) are not entered; files that are not trajectory data
     (README.md, Thumbs.db, any suffix :func:`read_trajectory` does not read, hidden files)
     or whose name does not match ``pattern`` (a glob such as ``"*.csv"``) are ignored, with
     one logged summary per folder. A path that does not exist, or a folder without any
@@ -1006,8 +1025,10 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     Class folders and files are read in sorted order, sub-folders of a class folder too;
     symbolic links are followed (a link loop is not, with a warning); hidden folders are
     not entered. Files that are not trajectory data (README.md, notes.json, Thumbs.db,
-    .DS_Store, any suffix that :func:`read_trajectory` does not read), anywhere in the
-    tree, are ignored: listed in ``dataset.ignored`` and summed up in one logged warning.
+    .DS_Store, any suffix that :func:`read_trajectory` does not read) and cache folders
+    (holding a CACHEDIR.TAG file, such as the resumable cache ``model.npz.cache`` of
+    ``trajhmm train``; not entered), anywhere in the tree, are ignored: listed in
+    ``dataset.ignored`` and summed up in one logged warning.
     Trajectory files directly inside ``root`` are not allowed (each file must be in a
     class folder). A tree without any trajectory file is an error.
 
@@ -1056,7 +1077,7 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     ignored.log(root)
     _emit_notes(notes, root)
     for cls in _visible_sorted(root.iterdir()) if label_level == 1 else ():
-        if cls.is_dir() and cls.name not in ds.labels:
+        if cls.is_dir() and cls.name not in ds.labels and not _is_cache_dir(cls):
             raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
     ds.ignored, ds.reader = ignored.paths, reader_options(**given)
     ds.time_column = None if time_column is None else 0
@@ -1084,7 +1105,9 @@ def _class_files(root, ignored):
     """``(file, label)`` for ``root/<label>/...``; a file directly in ``root`` is ``(file, DataError)``."""
     classes = []
     for e in sorted(root.iterdir(), key=lambda e: e.name):
-        if e.is_dir():
+        if e.is_dir() and _is_cache_dir(e):
+            ignored.add(e, _CACHE_KIND)
+        elif e.is_dir():
             classes += [] if e.name.startswith(".") else [e]
         elif ignored.kind(e.name) is not None:
             ignored.add(e, ignored.kind(e.name))
@@ -1129,7 +1152,7 @@ def _warn_nested(root, classes):
             entries = [e for e in it if not e.name.startswith(".")]
         if any(not _is_dir(e) and os.path.splitext(e.name.lower())[1] in SUFFIXES for e in entries):
             return
-        subs.append({e.name for e in entries if _is_dir(e)})
+        subs.append({e.name for e in entries if _is_dir(e) and not _is_cache_dir(e.path)})
     repeated = sorted(name for name, n in Counter(n for s in subs for n in s).items() if n > 1)
     if not repeated or not all(subs):
         return
