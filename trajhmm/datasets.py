@@ -1189,29 +1189,64 @@ def _load_file(path, fmt, given):
     path = Path(path)
     own = _open(path, fmt, given, kind="dataset")
     on_invalid = given.get("on_invalid") or "error"
-    return _parse(path, lambda p: _collect(fmt.read(p, **own), on_invalid, p))
+    ds = _parse(path, lambda p: _collect(fmt.read(p, **own), on_invalid, p))
+    ds.reader = reader_options(**given)  # .ts: missing=, so that a model reads new files alike
+    return ds
 
 
-def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error"):
+def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="error"):
     """Read a labelled UEA / sktime ``.ts`` file (the format of the public time-series
     classification archives, e.g. JapaneseVowels_TRAIN.ts shipped in the aeon wheel).
 
     Each data line holds the dimensions separated by ``:``, the values of one dimension
     separated by ``,``, and the class label last. Returns a :class:`TrajectoryDataset`
     whose trajectories are (n_points, n_dims) arrays and whose paths are ``file:line``.
-    Time-stamped and unlabelled files are refused with a clear error.
+    Time-stamped and unlabelled files are refused with a clear error. The header is
+    checked: a label not listed by ``@classLabel true ...``, or a number of dimensions
+    other than ``@dimensions``, is an error naming the line.
 
     on_invalid : {"error", "skip"}, default="error"
         "skip": a malformed data line (or one whose number of dims differs from the
         majority) is left out and listed in ``skipped`` as ``(file:line, reason)``. A bad
         header is always an error: it makes every line unreadable.
+    missing : {"error", "interpolate"}, default="error"
+        Missing values (``?``, the UEA mark, and NaN): an error naming the line and the
+        value, or filled by linear interpolation along time within each dimension, as the
+        text readers do (:func:`fill_gaps`); a dimension without any value is an error.
     """
-    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid})
+    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid, "missing": missing})
+
+
+@dataclass
+class _TsHeader:
+    """What a .ts header declares: the class labels (empty: none listed), the number of
+    dimensions (None: not declared) and whether values may be missing."""
+
+    labels: tuple = ()
+    dims: int = None
+    missing: bool = False
+
+
+def _ts_key(path, line_no, key, value, header):
+    """One header line ``@key value`` into ``header``; True for a labelled ``@classLabel``."""
+    low = value.lower()
+    if key == "timestamps" and low == "true":
+        raise DataError(f"{path}: time-stamped .ts files are not supported")
+    if key == "dimensions":
+        if not value.isdigit() or int(value) < 1:
+            raise DataError(f"{path}: line {line_no}: @dimensions: expected a positive integer, got {value!r}")
+        header.dims = int(value)
+    if key == "missing":
+        header.missing = low == "true"
+    if key == "classlabel":
+        header.labels = tuple(value.split()[1:]) if low.startswith("true") else ()
+        return low.startswith("true")
+    return None
 
 
 def _ts_header(path, lines):
     """Consume the header lines up to @data; refuse time-stamped and unlabelled files."""
-    labelled = False
+    header, labelled = _TsHeader(), False
     for line_no, line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
@@ -1219,41 +1254,63 @@ def _ts_header(path, lines):
         if not line.startswith("@"):
             raise DataError(f"{path}: line {line_no}: expected a @header or @data, got {line[:40]!r}")
         key, _, value = line[1:].partition(" ")
-        key, value = key.lower(), value.strip().lower()
-        if key == "timestamps" and value == "true":
-            raise DataError(f"{path}: time-stamped .ts files are not supported")
-        if key == "classlabel":
-            labelled = value.startswith("true")
+        key = key.lower()
         if key == "data":
             if not labelled:
                 raise DataError(f"{path}: expected a labelled file (@classLabel true ...)")
-            return
+            return header
+        got = _ts_key(path, line_no, key, value.strip(), header)
+        labelled = labelled if got is None else got
     raise DataError(f"{path}: no data lines after @data")
 
 
-def _ts_line(path, line_no, line):
+def _ts_line(path, line_no, line, header, missing="error"):
     *dims, label = line.split(":")
     if not dims:
         raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
+    label = label.strip()
+    if header.labels and label not in header.labels:
+        raise DataError(f"{path}: line {line_no}: expected a class label declared by @classLabel "
+                        f"({', '.join(header.labels)}), got {label!r}")
+    if header.dims is not None and len(dims) != header.dims:
+        raise DataError(f"{path}: line {line_no}: expected {header.dims} dimensions (@dimensions {header.dims}), "
+                        f"got {len(dims)}")
     values = [d.split(",") for d in dims]
-    bad = next((v for vs in values for v in vs if not _is_float(v)), None)
+    bad = next((v for vs in values for v in vs if not _is_float(v) and v.strip() != "?"), None)
     if bad is not None:
         raise DataError(f"{path}: line {line_no}: expected a number, got {bad!r}")
     if len({len(vs) for vs in values}) != 1:
         raise DataError(f"{path}: line {line_no}: dimensions have different lengths {[len(vs) for vs in values]}")
-    arr = np.array(values, dtype=float).T
-    return label.strip(), check_trajectory(arr, name=f"{path}:{line_no}")
+    arr = np.array([[np.nan if v.strip() == "?" else float(v) for v in vs] for vs in values]).T
+    if np.isnan(arr).any():
+        _ts_gaps(path, line_no, arr, values, header, missing)
+    return label, check_trajectory(arr, name=f"{path}:{line_no}")
 
 
-def _ts_items(path):
+def _ts_gaps(path, line_no, arr, values, header, missing):
+    """Missing values (``?``, NaN) of one data line: an error naming the first, or filled
+    in place along time by :func:`fill_gaps` (the text readers' gap filler)."""
+    if missing == "error":
+        i, d = np.argwhere(np.isnan(arr))[0]
+        undeclared = "" if header.missing else ", and the header does not declare @missing true"
+        raise DataError(f"{path}: line {line_no}, dimension {d + 1}, point {i + 1}: expected a finite number, got "
+                        f"{values[d][i].strip()!r} (a missing value{undeclared}); pass missing='interpolate' "
+                        "(--missing interpolate) to fill missing values from their neighbours")
+    empty = fill_gaps(arr)
+    if empty is not None:
+        raise DataError(f"{path}: line {line_no}: dimension {empty + 1} has no values (every value is missing), "
+                        "nothing to interpolate from")
+
+
+def _ts_items(path, missing="error"):
     lines = iter(_read_lines(path))
-    _ts_header(path, lines)
+    header = _ts_header(path, lines)
     n_data = 0
     for line_no, line in lines:
         line = line.strip()
         if line and not line.startswith("#"):
             n_data += 1
-            yield f"{path}:{line_no}", _attempt(_ts_line, path, line_no, line)
+            yield f"{path}:{line_no}", _attempt(_ts_line, path, line_no, line, header, missing)
     if not n_data:
         raise DataError(f"{path}: no data lines after @data")
 
@@ -1338,7 +1395,7 @@ FORMATS = types.MappingProxyType({
     ".mat": Format("a .mat file", "trajectory", _read_mat, ("variable", *_ARRAY_OPTIONS)),
     ".npz": Format("an .npz bundle", "dataset", _npz_items, ("split", "on_invalid", "max_bytes"),
                    DATASET_MAX_BYTES),
-    ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes"), DATASET_MAX_BYTES),
+    ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes", "missing"), DATASET_MAX_BYTES),
 })
 #: A folder of class folders (:func:`load_trajectories`); not a suffix.
 FOLDER = Format("a folder tree", "tree", _tree_items,
