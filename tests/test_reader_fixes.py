@@ -2,6 +2,7 @@
 (class labels, dimensions, missing values) and the time-stamp hint of a dims mismatch."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -165,3 +166,47 @@ def test_ts_missing_interpolate_from_the_command_line(tmp_path, capsys):
     assert "trained 2 classes on 12 trajectories" in out
     code, out, err = cli(["evaluate", tmp_path / "m.npz", p], capsys)  # the model read it with missing=interpolate
     assert code == 0, err
+
+
+# ------------------------------------------------------------------ 3. the time-stamp hint of a dims mismatch
+def _timed_tree(root):
+    _csv(root / "a" / "traj.csv", header="x,y,z")
+    _csv(root / "b" / "traj.csv", dims=4, header="Time,x,y,z")  # column 0: 0, 4, 8, ...: increasing
+    _csv(root / "b" / "2.csv", header="x,y,z")
+    _csv(root / "c" / "traj.csv", header="x,y,z")
+    return root
+
+
+def test_a_dims_mismatch_repeats_the_time_column_hint(tmp_path):
+    root = _timed_tree(tmp_path / "DATA")
+    b = root / "b" / "traj.csv"
+    message = (f"{b}: expected 3 dims like {root / 'a' / 'traj.csv'}, got 4; its column 'Time' looks like time "
+               "stamps: pass time_column='Time' (--time-column Time)")
+    with pytest.raises(DataError, match=re.escape(message) + "$"):
+        load_trajectories(root)
+    with pytest.warns(UserWarning, match="looks like time stamps"):
+        ds = load_trajectories(root, on_invalid="skip")
+    assert ds.skipped == [(str(b), f"{b}: expected 3 dims like the majority, got 4; its column 'Time' looks like time "
+                                   "stamps: pass time_column='Time' (--time-column Time)")]
+
+
+def test_a_dims_mismatch_without_a_time_column_has_no_hint(tmp_path):
+    root = tmp_path / "DATA"
+    _csv(root / "a" / "traj.csv", header="x,y,z")
+    _csv(root / "b" / "traj.csv", dims=4, header="w,x,y,z")
+    _csv(root / "b" / "time.csv", header="Time,x,y")  # hinted, but of the right dims
+    with pytest.raises(DataError, match=re.escape(f"{root / 'b' / 'traj.csv'}: expected 3 dims like ") + ".*got 4$"):
+        load_trajectories(root)
+
+
+def test_the_time_column_hint_is_not_left_in_the_warnings(tmp_path):
+    root = tmp_path / "DATA"
+    _csv(root / "a" / "1.csv", header="Time,x,y")
+    _csv(root / "b" / "1.csv", header="time,x,y")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_trajectories(root)
+    assert [str(w.message) for w in caught] == [
+        f"{root / 'a' / '1.csv'}: column 'Time' looks like time stamps and is read as a coordinate; pass "
+        f"time_column='Time' (--time-column Time), or columns= (--columns) to choose the coordinates (and 1 more file "
+        f"like it in {root})"]

@@ -408,7 +408,7 @@ def _note(notes, path, key, message):
 
 
 def _emit_notes(notes, root):
-    for message, count in notes.values():
+    for message, count in (v for k, v in notes.items() if k != _TIME_HINTS):
         more = f" (and {count - 1} more file{'s' * (count > 2)} like it in {root})" if count > 1 else ""
         warnings.warn(message + more, UserWarning, stacklevel=3)
 
@@ -582,12 +582,27 @@ def time_column_warning(column):
             f"(--time-column {column}), or columns= (--columns) to choose the coordinates")
 
 
+# The key of ``notes`` (a folder tree) that keeps, per file, the name of its column that
+# looks like time: a dims mismatch error for that file repeats the hint (:func:`_dims_hint`).
+_TIME_HINTS = "time columns"
+
+
 def _time_like(path, table, sel, notes):
     for j in sel:
         name = table.names[j] if j < len(table.names) else ""
         if looks_like_time(name):
             _note(notes, path, "time", time_column_warning(name))
+            if notes is not None:
+                notes.setdefault(_TIME_HINTS, {})[str(path)] = name
             return
+
+
+def _dims_hint(path, notes):
+    """"; its column 'Time' looks like time stamps: ..." when reading ``path`` warned so."""
+    name = (notes or {}).get(_TIME_HINTS, {}).get(str(path))
+    if name is None:
+        return ""
+    return f"; its column {name!r} looks like time stamps: pass time_column={name!r} (--time-column {name})"
 
 
 def _read_npy(path):
@@ -995,10 +1010,11 @@ def _attempt(read, *args, **kwargs):
         return exc
 
 
-def _collect(items, on_invalid, where):
+def _collect(items, on_invalid, where, notes=None):
     """A :class:`TrajectoryDataset` from ``(name, (label, array) or DataError)`` items:
     a bad item raises (``on_invalid="error"``) or is recorded in ``skipped``; then the
-    number of dims is checked across items."""
+    number of dims is checked across items (``notes``: a folder tree's warnings, whose
+    time-column hint a dims mismatch repeats)."""
     ds = TrajectoryDataset()
     for name, got in items:
         if isinstance(got, DataError):
@@ -1009,7 +1025,7 @@ def _collect(items, on_invalid, where):
         ds.labels.append(got[0])
         ds.trajectories.append(got[1])
         ds.paths.append(name)
-    _check_consistent_dims(ds, on_invalid)
+    _check_consistent_dims(ds, on_invalid, notes)
     for path, reason in ds.skipped:
         logger.warning("skipped %s", reason if reason.startswith(path) else f"{path}: {reason}")
     if not ds.trajectories:
@@ -1073,7 +1089,7 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     if not root.is_dir():
         raise DataError(f"{root}: expected a directory of class folders, got a file")
     ignored, notes = _Ignored(pattern), {}
-    ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root)
+    ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root, notes)
     ignored.log(root)
     _emit_notes(notes, root)
     for cls in _visible_sorted(root.iterdir()) if label_level == 1 else ():
@@ -1162,7 +1178,7 @@ def _warn_nested(root, classes):
                   "sub-folders, pass label_level=2 (--label-level 2)", UserWarning, stacklevel=6)
 
 
-def _check_consistent_dims(ds, on_invalid):
+def _check_consistent_dims(ds, on_invalid, notes=None):
     if not ds.trajectories:
         return
     dims = np.array([t.shape[1] for t in ds.trajectories])
@@ -1173,12 +1189,13 @@ def _check_consistent_dims(ds, on_invalid):
         first = ds.trajectories[0].shape[1]
         i = int(np.argmax(dims != first))
         raise DataError(
-            f"{ds.paths[i]}: expected {first} dims like {ds.paths[0]}, got {dims[i]}"
+            f"{ds.paths[i]}: expected {first} dims like {ds.paths[0]}, got {dims[i]}{_dims_hint(ds.paths[i], notes)}"
         )
     majority = values[np.argmax(counts)]
     keep = dims == majority
     for i in np.flatnonzero(~keep):
-        ds.skipped.append((ds.paths[i], f"{ds.paths[i]}: expected {majority} dims like the majority, got {dims[i]}"))
+        ds.skipped.append((ds.paths[i], f"{ds.paths[i]}: expected {majority} dims like the majority, got {dims[i]}"
+                                        f"{_dims_hint(ds.paths[i], notes)}"))
     ds.trajectories = [t for t, k in zip(ds.trajectories, keep) if k]
     ds.labels = [t for t, k in zip(ds.labels, keep) if k]
     ds.paths = [t for t, k in zip(ds.paths, keep) if k]
