@@ -145,6 +145,11 @@ def _honoured_reading(tmp_path, key, path, option):
         with pytest.raises(DataError):
             _load(key, path, **{option: {"decimal": "."}.get(option)})
         np.testing.assert_array_equal(_first(_load(key, path, **{option: value})), X)
+    elif option == "missing" and key == ".ts":  # the UEA mark of a missing value
+        path.write_text(TS_HEADER + "\n".join(["0,?,2,3:0,1,2,3:up", *TS_LINES[1:]]) + "\n")
+        with pytest.raises(DataError, match="missing value"):
+            _load(key, path)
+        np.testing.assert_array_equal(_first(_load(key, path, missing="interpolate")), [[0, 0], [1, 1], [2, 2], [3, 3]])
     elif option == "missing":
         gap = X.copy()
         gap[5, 1] = np.nan
@@ -212,7 +217,7 @@ def test_ts_on_invalid_skip_records_the_line(tmp_path, caplog):
 def test_ts_lines_with_other_dims_follow_on_invalid(tmp_path):
     p = tmp_path / "t.ts"
     p.write_text(TS_HEADER + "\n".join(TS_LINES + ["1,2,3:up"]) + "\n")  # line 10: 1 dim
-    with pytest.raises(DataError, match=rf"{p}:10: expected 2 dims like {p}:6, got 1"):
+    with pytest.raises(DataError, match=rf"{p}: line 10: expected 2 dimensions \(@dimensions 2\), got 1"):
         read_ts(p)
     ds = read_ts(p, on_invalid="skip")
     assert len(ds) == 4 and [name for name, _ in ds.skipped] == [f"{p}:10"]

@@ -75,6 +75,11 @@ _MISSING = {"", "na", "n/a", "nan", "null", "none"}
 _JUNK = {".ds_store", "thumbs.db", "desktop.ini"}
 # Documents that sit beside data whatever their suffix: never read as trajectories.
 _DOC_NAMES = ("readme", "license", "licence", "changelog")
+# A folder holding a file CACHEDIR.TAG that starts with this line is a cache, not data
+# (the Cache Directory Tagging standard, https://bford.info/cachedir/): e.g. the resumable
+# cache of `trajhmm train DATA -o DATA/model.npz`, DATA/model.npz.cache/.
+_CACHEDIR_TAG = ("CACHEDIR.TAG", b"Signature: 8a477f597d28d172789f06886806bc55")
+_CACHE_KIND = "folder tagged CACHEDIR.TAG"
 
 
 @dataclass(frozen=True)
@@ -403,7 +408,7 @@ def _note(notes, path, key, message):
 
 
 def _emit_notes(notes, root):
-    for message, count in notes.values():
+    for message, count in (v for k, v in notes.items() if k != _TIME_HINTS):
         more = f" (and {count - 1} more file{'s' * (count > 2)} like it in {root})" if count > 1 else ""
         warnings.warn(message + more, UserWarning, stacklevel=3)
 
@@ -577,12 +582,27 @@ def time_column_warning(column):
             f"(--time-column {column}), or columns= (--columns) to choose the coordinates")
 
 
+# The key of ``notes`` (a folder tree) that keeps, per file, the name of its column that
+# looks like time: a dims mismatch error for that file repeats the hint (:func:`_dims_hint`).
+_TIME_HINTS = "time columns"
+
+
 def _time_like(path, table, sel, notes):
     for j in sel:
         name = table.names[j] if j < len(table.names) else ""
         if looks_like_time(name):
             _note(notes, path, "time", time_column_warning(name))
+            if notes is not None:
+                notes.setdefault(_TIME_HINTS, {})[str(path)] = name
             return
+
+
+def _dims_hint(path, notes):
+    """"; its column 'Time' looks like time stamps: ..." when reading ``path`` warned so."""
+    name = (notes or {}).get(_TIME_HINTS, {}).get(str(path))
+    if name is None:
+        return ""
+    return f"; its column {name!r} looks like time stamps: pass time_column={name!r} (--time-column {name})"
 
 
 def _read_npy(path):
@@ -817,8 +837,9 @@ class TrajectoryDataset:
         ``(path, reason)`` for each item left out with ``on_invalid="skip"``.
     ignored : list of str
         Files of a folder tree that were not read: not trajectory data (README.md,
-        Thumbs.db, any suffix that is not a trajectory format, hidden files) or not
-        matching ``pattern``.
+        Thumbs.db, any suffix that is not a trajectory format, hidden files), not
+        matching ``pattern``, or cache folders (tagged with a CACHEDIR.TAG file, such as
+        the resumable cache of ``trajhmm train``; listed once, not entered).
     time_column : int or None
         0 when the trajectories were read with ``time_column``: column 0 of every array
         holds the time stamps; None otherwise.
@@ -902,11 +923,21 @@ def _is_dir(entry):
         return False
 
 
+def _is_cache_dir(folder):
+    """``folder`` is tagged as a cache (:data:`_CACHEDIR_TAG`): never data, at any level of a tree."""
+    name, signature = _CACHEDIR_TAG
+    try:
+        with open(os.path.join(folder, name), "rb") as f:
+            return f.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
 def _walk(folder, ignored, ancestors=()):
     """The trajectory files under ``folder`` (a str), sorted, files before sub-folders,
     listing one folder at a time. Symbolic links are followed; a link back to a folder
-    being walked (a loop) is not, with a warning. Hidden folders are not entered; other
-    files go to ``ignored``."""
+    being walked (a loop) is not, with a warning. Hidden folders are not entered; cache
+    folders (:func:`_is_cache_dir`) are not either and go to ``ignored``, as other files do."""
     real = os.path.realpath(folder)
     if real in ancestors:
         warnings.warn(f"{folder}: a symbolic link loop (it leads back to {real}); not followed", UserWarning, stacklevel=3)
@@ -917,7 +948,9 @@ def _walk(folder, ignored, ancestors=()):
     for e in entries:
         path = os.path.join(folder, e.name)
         if _is_dir(e):
-            if not e.name.startswith("."):
+            if _is_cache_dir(path):
+                ignored.add(path, _CACHE_KIND)
+            elif not e.name.startswith("."):
                 folders.append(path)
             continue
         kind = ignored.kind(e.name)
@@ -933,7 +966,8 @@ def list_trajectory_files(paths, *, pattern=None):
     """Expand files and folders into a sorted list of trajectory file paths.
 
     Folders are walked recursively, following symbolic links (a link loop is not followed,
-    with a warning). Hidden folders are not entered; files that are not trajectory data
+    with a warning). Hidden folders and cache folders (holding a CACHEDIR.TAG file, see
+    https://bford.info/cachedir/; ignored) are not entered; files that are not trajectory data
     (README.md, Thumbs.db, any suffix :func:`read_trajectory` does not read, hidden files)
     or whose name does not match ``pattern`` (a glob such as ``"*.csv"``) are ignored, with
     one logged summary per folder. A path that does not exist, or a folder without any
@@ -976,10 +1010,11 @@ def _attempt(read, *args, **kwargs):
         return exc
 
 
-def _collect(items, on_invalid, where):
+def _collect(items, on_invalid, where, notes=None):
     """A :class:`TrajectoryDataset` from ``(name, (label, array) or DataError)`` items:
     a bad item raises (``on_invalid="error"``) or is recorded in ``skipped``; then the
-    number of dims is checked across items."""
+    number of dims is checked across items (``notes``: a folder tree's warnings, whose
+    time-column hint a dims mismatch repeats)."""
     ds = TrajectoryDataset()
     for name, got in items:
         if isinstance(got, DataError):
@@ -990,7 +1025,7 @@ def _collect(items, on_invalid, where):
         ds.labels.append(got[0])
         ds.trajectories.append(got[1])
         ds.paths.append(name)
-    _check_consistent_dims(ds, on_invalid)
+    _check_consistent_dims(ds, on_invalid, notes)
     for path, reason in ds.skipped:
         logger.warning("skipped %s", reason if reason.startswith(path) else f"{path}: {reason}")
     if not ds.trajectories:
@@ -1006,8 +1041,10 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     Class folders and files are read in sorted order, sub-folders of a class folder too;
     symbolic links are followed (a link loop is not, with a warning); hidden folders are
     not entered. Files that are not trajectory data (README.md, notes.json, Thumbs.db,
-    .DS_Store, any suffix that :func:`read_trajectory` does not read), anywhere in the
-    tree, are ignored: listed in ``dataset.ignored`` and summed up in one logged warning.
+    .DS_Store, any suffix that :func:`read_trajectory` does not read) and cache folders
+    (holding a CACHEDIR.TAG file, such as the resumable cache ``model.npz.cache`` of
+    ``trajhmm train``; not entered), anywhere in the tree, are ignored: listed in
+    ``dataset.ignored`` and summed up in one logged warning.
     Trajectory files directly inside ``root`` are not allowed (each file must be in a
     class folder). A tree without any trajectory file is an error.
 
@@ -1052,11 +1089,11 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     if not root.is_dir():
         raise DataError(f"{root}: expected a directory of class folders, got a file")
     ignored, notes = _Ignored(pattern), {}
-    ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root)
+    ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root, notes)
     ignored.log(root)
     _emit_notes(notes, root)
     for cls in _visible_sorted(root.iterdir()) if label_level == 1 else ():
-        if cls.is_dir() and cls.name not in ds.labels:
+        if cls.is_dir() and cls.name not in ds.labels and not _is_cache_dir(cls):
             raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
     ds.ignored, ds.reader = ignored.paths, reader_options(**given)
     ds.time_column = None if time_column is None else 0
@@ -1084,7 +1121,9 @@ def _class_files(root, ignored):
     """``(file, label)`` for ``root/<label>/...``; a file directly in ``root`` is ``(file, DataError)``."""
     classes = []
     for e in sorted(root.iterdir(), key=lambda e: e.name):
-        if e.is_dir():
+        if e.is_dir() and _is_cache_dir(e):
+            ignored.add(e, _CACHE_KIND)
+        elif e.is_dir():
             classes += [] if e.name.startswith(".") else [e]
         elif ignored.kind(e.name) is not None:
             ignored.add(e, ignored.kind(e.name))
@@ -1129,7 +1168,7 @@ def _warn_nested(root, classes):
             entries = [e for e in it if not e.name.startswith(".")]
         if any(not _is_dir(e) and os.path.splitext(e.name.lower())[1] in SUFFIXES for e in entries):
             return
-        subs.append({e.name for e in entries if _is_dir(e)})
+        subs.append({e.name for e in entries if _is_dir(e) and not _is_cache_dir(e.path)})
     repeated = sorted(name for name, n in Counter(n for s in subs for n in s).items() if n > 1)
     if not repeated or not all(subs):
         return
@@ -1139,7 +1178,7 @@ def _warn_nested(root, classes):
                   "sub-folders, pass label_level=2 (--label-level 2)", UserWarning, stacklevel=6)
 
 
-def _check_consistent_dims(ds, on_invalid):
+def _check_consistent_dims(ds, on_invalid, notes=None):
     if not ds.trajectories:
         return
     dims = np.array([t.shape[1] for t in ds.trajectories])
@@ -1150,12 +1189,13 @@ def _check_consistent_dims(ds, on_invalid):
         first = ds.trajectories[0].shape[1]
         i = int(np.argmax(dims != first))
         raise DataError(
-            f"{ds.paths[i]}: expected {first} dims like {ds.paths[0]}, got {dims[i]}"
+            f"{ds.paths[i]}: expected {first} dims like {ds.paths[0]}, got {dims[i]}{_dims_hint(ds.paths[i], notes)}"
         )
     majority = values[np.argmax(counts)]
     keep = dims == majority
     for i in np.flatnonzero(~keep):
-        ds.skipped.append((ds.paths[i], f"{ds.paths[i]}: expected {majority} dims like the majority, got {dims[i]}"))
+        ds.skipped.append((ds.paths[i], f"{ds.paths[i]}: expected {majority} dims like the majority, got {dims[i]}"
+                                        f"{_dims_hint(ds.paths[i], notes)}"))
     ds.trajectories = [t for t, k in zip(ds.trajectories, keep) if k]
     ds.labels = [t for t, k in zip(ds.labels, keep) if k]
     ds.paths = [t for t, k in zip(ds.paths, keep) if k]
@@ -1166,29 +1206,64 @@ def _load_file(path, fmt, given):
     path = Path(path)
     own = _open(path, fmt, given, kind="dataset")
     on_invalid = given.get("on_invalid") or "error"
-    return _parse(path, lambda p: _collect(fmt.read(p, **own), on_invalid, p))
+    ds = _parse(path, lambda p: _collect(fmt.read(p, **own), on_invalid, p))
+    ds.reader = reader_options(**given)  # .ts: missing=, so that a model reads new files alike
+    return ds
 
 
-def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error"):
+def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="error"):
     """Read a labelled UEA / sktime ``.ts`` file (the format of the public time-series
     classification archives, e.g. JapaneseVowels_TRAIN.ts shipped in the aeon wheel).
 
     Each data line holds the dimensions separated by ``:``, the values of one dimension
     separated by ``,``, and the class label last. Returns a :class:`TrajectoryDataset`
     whose trajectories are (n_points, n_dims) arrays and whose paths are ``file:line``.
-    Time-stamped and unlabelled files are refused with a clear error.
+    Time-stamped and unlabelled files are refused with a clear error. The header is
+    checked: a label not listed by ``@classLabel true ...``, or a number of dimensions
+    other than ``@dimensions``, is an error naming the line.
 
     on_invalid : {"error", "skip"}, default="error"
         "skip": a malformed data line (or one whose number of dims differs from the
         majority) is left out and listed in ``skipped`` as ``(file:line, reason)``. A bad
         header is always an error: it makes every line unreadable.
+    missing : {"error", "interpolate"}, default="error"
+        Missing values (``?``, the UEA mark, and NaN): an error naming the line and the
+        value, or filled by linear interpolation along time within each dimension, as the
+        text readers do (:func:`fill_gaps`); a dimension without any value is an error.
     """
-    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid})
+    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid, "missing": missing})
+
+
+@dataclass
+class _TsHeader:
+    """What a .ts header declares: the class labels (empty: none listed), the number of
+    dimensions (None: not declared) and whether values may be missing."""
+
+    labels: tuple = ()
+    dims: int = None
+    missing: bool = False
+
+
+def _ts_key(path, line_no, key, value, header):
+    """One header line ``@key value`` into ``header``; True for a labelled ``@classLabel``."""
+    low = value.lower()
+    if key == "timestamps" and low == "true":
+        raise DataError(f"{path}: time-stamped .ts files are not supported")
+    if key == "dimensions":
+        if not value.isdigit() or int(value) < 1:
+            raise DataError(f"{path}: line {line_no}: @dimensions: expected a positive integer, got {value!r}")
+        header.dims = int(value)
+    if key == "missing":
+        header.missing = low == "true"
+    if key == "classlabel":
+        header.labels = tuple(value.split()[1:]) if low.startswith("true") else ()
+        return low.startswith("true")
+    return None
 
 
 def _ts_header(path, lines):
     """Consume the header lines up to @data; refuse time-stamped and unlabelled files."""
-    labelled = False
+    header, labelled = _TsHeader(), False
     for line_no, line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
@@ -1196,41 +1271,63 @@ def _ts_header(path, lines):
         if not line.startswith("@"):
             raise DataError(f"{path}: line {line_no}: expected a @header or @data, got {line[:40]!r}")
         key, _, value = line[1:].partition(" ")
-        key, value = key.lower(), value.strip().lower()
-        if key == "timestamps" and value == "true":
-            raise DataError(f"{path}: time-stamped .ts files are not supported")
-        if key == "classlabel":
-            labelled = value.startswith("true")
+        key = key.lower()
         if key == "data":
             if not labelled:
                 raise DataError(f"{path}: expected a labelled file (@classLabel true ...)")
-            return
+            return header
+        got = _ts_key(path, line_no, key, value.strip(), header)
+        labelled = labelled if got is None else got
     raise DataError(f"{path}: no data lines after @data")
 
 
-def _ts_line(path, line_no, line):
+def _ts_line(path, line_no, line, header, missing="error"):
     *dims, label = line.split(":")
     if not dims:
         raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
+    label = label.strip()
+    if header.labels and label not in header.labels:
+        raise DataError(f"{path}: line {line_no}: expected a class label declared by @classLabel "
+                        f"({', '.join(header.labels)}), got {label!r}")
+    if header.dims is not None and len(dims) != header.dims:
+        raise DataError(f"{path}: line {line_no}: expected {header.dims} dimensions (@dimensions {header.dims}), "
+                        f"got {len(dims)}")
     values = [d.split(",") for d in dims]
-    bad = next((v for vs in values for v in vs if not _is_float(v)), None)
+    bad = next((v for vs in values for v in vs if not _is_float(v) and v.strip() != "?"), None)
     if bad is not None:
         raise DataError(f"{path}: line {line_no}: expected a number, got {bad!r}")
     if len({len(vs) for vs in values}) != 1:
         raise DataError(f"{path}: line {line_no}: dimensions have different lengths {[len(vs) for vs in values]}")
-    arr = np.array(values, dtype=float).T
-    return label.strip(), check_trajectory(arr, name=f"{path}:{line_no}")
+    arr = np.array([[np.nan if v.strip() == "?" else float(v) for v in vs] for vs in values]).T
+    if np.isnan(arr).any():
+        _ts_gaps(path, line_no, arr, values, header, missing)
+    return label, check_trajectory(arr, name=f"{path}:{line_no}")
 
 
-def _ts_items(path):
+def _ts_gaps(path, line_no, arr, values, header, missing):
+    """Missing values (``?``, NaN) of one data line: an error naming the first, or filled
+    in place along time by :func:`fill_gaps` (the text readers' gap filler)."""
+    if missing == "error":
+        i, d = np.argwhere(np.isnan(arr))[0]
+        undeclared = "" if header.missing else ", and the header does not declare @missing true"
+        raise DataError(f"{path}: line {line_no}, dimension {d + 1}, point {i + 1}: expected a finite number, got "
+                        f"{values[d][i].strip()!r} (a missing value{undeclared}); pass missing='interpolate' "
+                        "(--missing interpolate) to fill missing values from their neighbours")
+    empty = fill_gaps(arr)
+    if empty is not None:
+        raise DataError(f"{path}: line {line_no}: dimension {empty + 1} has no values (every value is missing), "
+                        "nothing to interpolate from")
+
+
+def _ts_items(path, missing="error"):
     lines = iter(_read_lines(path))
-    _ts_header(path, lines)
+    header = _ts_header(path, lines)
     n_data = 0
     for line_no, line in lines:
         line = line.strip()
         if line and not line.startswith("#"):
             n_data += 1
-            yield f"{path}:{line_no}", _attempt(_ts_line, path, line_no, line)
+            yield f"{path}:{line_no}", _attempt(_ts_line, path, line_no, line, header, missing)
     if not n_data:
         raise DataError(f"{path}: no data lines after @data")
 
@@ -1315,7 +1412,7 @@ FORMATS = types.MappingProxyType({
     ".mat": Format("a .mat file", "trajectory", _read_mat, ("variable", *_ARRAY_OPTIONS)),
     ".npz": Format("an .npz bundle", "dataset", _npz_items, ("split", "on_invalid", "max_bytes"),
                    DATASET_MAX_BYTES),
-    ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes"), DATASET_MAX_BYTES),
+    ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes", "missing"), DATASET_MAX_BYTES),
 })
 #: A folder of class folders (:func:`load_trajectories`); not a suffix.
 FOLDER = Format("a folder tree", "tree", _tree_items,
