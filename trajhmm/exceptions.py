@@ -5,6 +5,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 __all__ = [
     "TrajHMMError",
     "DataError",
+    "OptionError",
     "ModelFileError",
     "ModelVersionWarning",
     "ConvergenceWarning",
@@ -18,6 +19,11 @@ class TrajHMMError(Exception):
 
 class DataError(TrajHMMError, ValueError):
     """A trajectory, file or folder is not usable; the message names it."""
+
+
+class OptionError(DataError):
+    """A reading option given for an input it does not apply to (``--group-column`` on a
+    folder, ``variable=`` for a text file): a usage error, exit code 2 on the command line."""
 
 
 class ModelFileError(TrajHMMError, ValueError):
