@@ -128,3 +128,12 @@ def test_too_small_classes_are_named(dataset):
         HMMClassifierCV(HMMClassifier(**FAST), {"n_states": [2]}, cv=2).fit(Xs, ys)
     with pytest.raises(DataError, match="3 folds need at least 3 trajectories per class, got 1 of class 'wave'"):
         tune(Xs, ys, {"n_states": [2]}, cv=3)
+
+
+def test_a_table_without_id_column_is_told_how_to_read_it(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("id,label,x,y,z\n" + "".join(f"{i // 5},{'ab'[i // 10]},{i},{i % 3},1\n" for i in range(20)))
+    code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", *QUICK], capsys)
+    assert code == 1 and err == (f"trajhmm: error: {table}: expected a folder DATA/<label>/<files>, an .npz bundle or a "
+                                 ".ts file, got one .csv file; a long table (one row per point) is read with --id-column "
+                                 "ID --label-column LABEL\n")

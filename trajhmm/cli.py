@@ -279,7 +279,7 @@ def _load_labelled(args, path=None, reader=None):
     reading = _reading(args, reader)
     if "id_column" in reading:
         if not args.label_column:
-            raise DataError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
+            raise OptionError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
         from .tables import load_table
 
         _refuse_for_tables(args, path)
@@ -289,6 +289,12 @@ def _load_labelled(args, path=None, reader=None):
     for flag in ("label_column", "group_column"):
         if getattr(args, flag, None):
             raise OptionError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
+    from .tables import TABLE_SUFFIXES
+
+    if Path(path).is_file() and Path(path).suffix.lower() in TABLE_SUFFIXES:
+        raise DataError(f"{path}: expected a folder DATA/<label>/<files>, an .npz bundle or a .ts file, got one "
+                        f"{Path(path).suffix} file; a long table (one row per point) is read with --id-column ID "
+                        "--label-column LABEL")
     return datasets.load_dataset(path, split=args.split, on_invalid=args.on_invalid, pattern=args.pattern,
                                  label_level=args.label_level, **reading)
 
@@ -367,7 +373,7 @@ def _check_not_an_input(args, path, flag):
             if _read_from(real, out, getattr(args, "pattern", None)):
                 raise _params.ParameterValueError(
                     flag, f"a path that is not a data file of the input folder {src} (other file types are fine)",
-                    f"{str(path)!r}, a trajectory file there")
+                    f"{str(path)!r}, a name the folder's reading takes as a trajectory file")
         elif out == real or (os.path.exists(out) and os.path.exists(real) and os.path.samefile(out, real)):
             raise _params.ParameterValueError(flag, "a file other than the inputs",
                                               f"{str(path)!r} (the input {src})")

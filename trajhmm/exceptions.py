@@ -22,8 +22,10 @@ class DataError(TrajHMMError, ValueError):
 
 
 class OptionError(DataError):
-    """A reading option given for an input it does not apply to (``--group-column`` on a
-    folder, ``variable=`` for a text file): a usage error, exit code 2 on the command line."""
+    """A reading option that does not fit the input: given where it does not apply
+    (``--group-column`` for a folder, ``variable=`` for a text file) or missing where the
+    input needs it (``--id-column`` without ``--label-column``). A usage error: exit code 2
+    on the command line."""
 
 
 class ModelFileError(TrajHMMError, ValueError):
