@@ -126,7 +126,7 @@ def test_rate_zero_turns_rejection_off_without_cross_fitting():
 def test_a_class_of_one_trajectory_turns_rejection_off_with_a_warning():
     X, y = _data(6, 1, KNOWN)
     keep = [i for i in range(len(y)) if y[i] != "wave"] + [int(np.flatnonzero(y == "wave")[0])]
-    with pytest.warns(UserWarning, match="open-set rejection is off: .* the smallest class has 1"):
+    with pytest.warns(UserWarning, match="open-set rejection is off: .* got 1 of class 'wave'"):
         clf = HMMClassifier(**FAST).fit([X[i] for i in keep], y[keep])
     assert np.isneginf(clf.rejection_threshold_).all()
 

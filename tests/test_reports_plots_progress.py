@@ -93,7 +93,7 @@ def test_plot_errors_are_one_line(tmp_path, weak_model, capsys):
     code, _, err = cli(["plot", "states", weak_model, "no_such_class", "-o", tmp_path / "s.png"], capsys)
     assert code == 1 and "no_such_class" in err and err.count("\n") == 1
     code, _, err = cli(["plot", "convergence", weak_model, "-o", tmp_path / "s.gif"], capsys)
-    assert code == 1 and "expected a .png, .pdf or .svg" in err
+    assert code == 2 and "expected a .png, .pdf or .svg" in err
     assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.gif").exists()
 
 

@@ -166,9 +166,9 @@ def test_cli_table_flags_errors(dataset, tmp_path, capsys):
     _long(X[:4], y[:4]).to_csv(tmp_path / "t.csv", index=False)
     code, _, err = cli(["train", tmp_path / "t.csv", "-o", tmp_path / "m.npz", "--id-column", "id", "--no-search"],
                        capsys)
-    assert code == 1 and "a table needs --label-column" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "a table needs --label-column" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli(["train", tmp_path, "-o", tmp_path / "m.npz", "--label-column", "label", "--no-search"], capsys)
-    assert code == 1 and "--label-column applies to tables, with --id-column" in err
+    assert code == 2 and "--label-column applies to tables, with --id-column" in err
 
 
 def test_cli_evaluate_predict_and_groups_on_tables(dataset, tmp_path, capsys):
@@ -189,7 +189,7 @@ def test_cli_evaluate_predict_and_groups_on_tables(dataset, tmp_path, capsys):
     assert code == 0 and lines == [[str(i), lb] for i, lb in enumerate(y)]
     code, _, err = cli(["train", tmp_path / "t.csv", "-o", tmp_path / "m.npz", "--group-column", "subject",
                         "--no-search"], capsys)
-    assert code == 1 and "--group-column applies to tables, with --id-column" in err
+    assert code == 2 and "--group-column applies to tables, with --id-column" in err
 
 
 def test_a_time_column_read_as_a_coordinate_warns(dataset):

@@ -32,6 +32,7 @@ _EXPORTS = {
     # the exception hierarchy: exactly exceptions.__all__ (tested)
     "TrajHMMError": "exceptions",
     "DataError": "exceptions",
+    "OptionError": "exceptions",
     "ModelFileError": "exceptions",
     "ModelVersionWarning": "exceptions",
     "ConvergenceWarning": "exceptions",

@@ -222,6 +222,34 @@ class FitCache:
             _unlink_quietly(path)
             return None
 
+    def unusable(self):
+        """Why the directory cannot be this cache, or None when it can: it may be missing,
+        empty, or a cache trajhmm made (its ``CACHEDIR.TAG`` and entries only). A folder
+        holding anything else (a data folder, a user's notes) is not written into: its
+        files would sit among the entries, and the tag would make backup tools skip it."""
+        if not self.directory.exists() and not self.directory.is_symlink():
+            return None
+        if not self.directory.is_dir():
+            return "it is not a folder"
+        try:
+            names = sorted(p.name for p in self.directory.iterdir())
+        except OSError as exc:
+            return f"it cannot be listed ({exc.strerror or exc})"
+        if not names:
+            return None
+        if CACHEDIR_TAG not in names:  # (a tag that is not trajhmm's is said by _foreign_content)
+            shown = ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            return f"it holds files trajhmm did not write ({shown})"
+        reason = self._foreign_content()
+        return None if reason is None else f"it has {reason}"
+
+    def check(self, name="cache_dir"):
+        """DataError (naming the directory and ``name``) unless :meth:`unusable` is None."""
+        reason = self.unusable()
+        if reason is not None:
+            raise DataError(f"{self.directory}: {name}: expected a new or empty folder or a trajhmm cache, but "
+                            f"{reason}")
+
     def put(self, key, arrays):
         """Store ``arrays`` (name -> array-like, no object arrays) under ``key``, atomically.
 
@@ -229,8 +257,12 @@ class FitCache:
         ------
         ValueError
             ``key`` is not 64 hex characters, or an array holds Python objects.
+        DataError
+            The directory is not usable as a cache (:meth:`unusable`), checked before its first entry.
         """
         path = self._path(key)
+        if not (self.directory / CACHEDIR_TAG).exists():
+            self.check()
         self.directory.mkdir(parents=True, exist_ok=True)
         if not (self.directory / CACHEDIR_TAG).exists():
             _atomic_write(self.directory, CACHEDIR_TAG, lambda f: f.write(_TAG_TEXT.encode()))

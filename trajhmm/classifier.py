@@ -524,6 +524,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : HMMClassifier
         """
+        if cache_dir is not None:
+            FitCache(cache_dir).check()
         return self._fit(X, y, groups, progress=progress, cache_dir=cache_dir)
 
     def _fit(self, X, y, groups=None, *, progress=None, cache_dir=None, rejection="oof"):
@@ -614,10 +616,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         with ``time_column``: streams refuse it). With ``groups``, at most one fold per
         group. None, with a warning, when a class is too small to be held out, there is
         one group, or a fold cannot be fitted."""
-        smallest = int(np.bincount(y_idx).min())
-        if smallest < 2:
+        counts = np.bincount(y_idx)
+        if counts.min() < 2:
             warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
-                          f"calibrate, the smallest class has {smallest}", UserWarning, stacklevel=3)
+                          f"calibrate, got {counts.min()} of class {plain_value(self.classes_[counts.argmin()])!r}",
+                          UserWarning, stacklevel=3)
             return None
         n_folds = rejection_folds(y_idx, groups)
         if n_folds < 2:  # the smallest class has 2 or more: one group

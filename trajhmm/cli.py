@@ -26,7 +26,7 @@ from ._cluster import dask_backend
 from ._validation import model_dims_error, named_error, plain_value
 from ._version import __version__
 from .classifier import HMMClassifier
-from .exceptions import DataError, ModelFileError, TrajHMMError
+from .exceptions import DataError, ModelFileError, OptionError, TrajHMMError
 from .prediction import SkippedFile, predict_files, predict_json_lines
 from .search import HMMClassifierCV, default_param_grid
 
@@ -94,6 +94,8 @@ def _add_common(parser, command, progress=False):
     if command != "info":
         parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                             help="print only errors and the requested results")
+        parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                            help="also log what is done on stderr (resumed fits, files ignored, ...)")
     if progress:
         parser.add_argument("--progress", action="store_true",
                             help="show a progress bar on stderr even when it is not a terminal "
@@ -277,17 +279,32 @@ def _load_labelled(args, path=None, reader=None):
     reading = _reading(args, reader)
     if "id_column" in reading:
         if not args.label_column:
-            raise DataError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
+            raise OptionError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
         from .tables import load_table
 
+        _refuse_for_tables(args, path)
         options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
         return load_table(path, label_column=args.label_column, group_column=getattr(args, "group_column", None),
                           **options)
     for flag in ("label_column", "group_column"):
         if getattr(args, flag, None):
-            raise DataError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
+            raise OptionError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
+    from .tables import TABLE_SUFFIXES
+
+    if Path(path).is_file() and Path(path).suffix.lower() in TABLE_SUFFIXES:
+        raise DataError(f"{path}: expected a folder DATA/<label>/<files>, an .npz bundle or a .ts file, got one "
+                        f"{Path(path).suffix} file; a long table (one row per point) is read with --id-column ID "
+                        "--label-column LABEL")
     return datasets.load_dataset(path, split=args.split, on_invalid=args.on_invalid, pattern=args.pattern,
                                  label_level=args.label_level, **reading)
+
+
+def _refuse_for_tables(args, path):
+    """The flags of folders and bundles, given for a table: refused, never ignored."""
+    for dest, default, what in (("split", None, ".npz bundles"), ("pattern", None, "folders"),
+                                ("label_level", 1, "folders")):
+        if getattr(args, dest, default) != default:
+            raise OptionError(f"{path}: --{dest.replace('_', '-')} applies to {what}, not to a table (--id-column)")
 
 
 def _load_model(args, path=None, return_reader=False):
@@ -356,7 +373,7 @@ def _check_not_an_input(args, path, flag):
             if _read_from(real, out, getattr(args, "pattern", None)):
                 raise _params.ParameterValueError(
                     flag, f"a path that is not a data file of the input folder {src} (other file types are fine)",
-                    f"{str(path)!r}, a trajectory file there")
+                    f"{str(path)!r}, a name the folder's reading takes as a trajectory file")
         elif out == real or (os.path.exists(out) and os.path.exists(real) and os.path.samefile(out, real)):
             raise _params.ParameterValueError(flag, "a file other than the inputs",
                                               f"{str(path)!r} (the input {src})")
@@ -377,7 +394,21 @@ def _check_outputs(args):
         _check_not_an_input(args, path, flag)
         _check_output(path, flag.split("/")[-1])
     if args.command == "plot" and _image_format(args.output) not in ("png", "pdf", "svg"):
-        raise DataError(f"{args.output}: expected a .png, .pdf or .svg file name, got .{_image_format(args.output)}")
+        raise _params.ParameterValueError("-o/--output", "a .png, .pdf or .svg file name",
+                                          f"{str(args.output)!r} (.{_image_format(args.output)})")
+    if hasattr(args, "keep_cache"):
+        _check_cache_dir(args)
+
+
+def _check_cache_dir(args):
+    """The cache folder (--cache-dir, or MODEL.cache beside the output) is new, empty or a
+    cache trajhmm made: a data folder or a folder of the user's is never written into."""
+    path = _cache_dir(args)
+    reason = FitCache(path).unusable()
+    if reason is not None:
+        given = f"{str(path)!r}" if args.cache_dir else f"{str(path)!r} (the default: the model file's name + .cache)"
+        raise _params.ParameterValueError("--cache-dir", "a new or empty folder, or a cache trajhmm made",
+                                          f"{given}, but {reason}")
 
 
 def _image_format(path):
@@ -507,6 +538,11 @@ def _train_progress(bar):
 
 def _cmd_predict(args, out):
     clf, reader = _load_model(args, return_reader=True)
+    est = getattr(clf, "best_estimator_", clf)
+    if args.reject and not np.isfinite(np.asarray(getattr(est, "rejection_threshold_", [-np.inf]), float)).any():
+        warnings.warn(f"{args.model}: --reject: this model's open-set rejection is off (trained with "
+                      "--rejection-rate 0, or too few trajectories of a class): nothing is reported unknown",
+                      UserWarning, stacklevel=1)
     classes = [str(c) for c in clf.classes_]
     reading = _reading(args, reader)
     if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
@@ -860,6 +896,9 @@ def _check_reading(args):
     if not hasattr(args, "columns"):  # a command that reads no data
         return None
     try:
+        if args.command == "spot" and args.time_column_name is not None:
+            raise ValueError("time_column: expected none (a stream is evenly spaced samples without time stamps), "
+                             f"got {args.time_column_name!r}; leave that column out with --columns")
         given = {k: v for k, v in _reading(args).items() if k in datasets.OPTIONS}
         datasets.check_options(**given, pattern=getattr(args, "pattern", None), **({"label_level": args.label_level}
                                                                   if hasattr(args, "label_level") else {}))
@@ -912,6 +951,9 @@ def _run(args, out):
                 return _COMMANDS[args.command](args, out)
     except _params.ParameterError as exc:
         return _usage_error(args, exc)
+    except OptionError as exc:  # a flag that does not apply to the input given: usage
+        print(f"trajhmm {_command_name(args)}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except TrajHMMError as exc:
         print(f"trajhmm: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

@@ -5,6 +5,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 __all__ = [
     "TrajHMMError",
     "DataError",
+    "OptionError",
     "ModelFileError",
     "ModelVersionWarning",
     "ConvergenceWarning",
@@ -18,6 +19,13 @@ class TrajHMMError(Exception):
 
 class DataError(TrajHMMError, ValueError):
     """A trajectory, file or folder is not usable; the message names it."""
+
+
+class OptionError(DataError):
+    """A reading option that does not fit the input: given where it does not apply
+    (``--group-column`` for a folder, ``variable=`` for a text file) or missing where the
+    input needs it (``--id-column`` without ``--label-column``). A usage error: exit code 2
+    on the command line."""
 
 
 class ModelFileError(TrajHMMError, ValueError):

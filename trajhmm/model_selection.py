@@ -4,6 +4,7 @@ stratified cross-validation: a thin layer over :class:`~trajhmm.HMMClassifierCV`
 import numpy as np
 
 from ._params import check_param, validate_params
+from ._validation import plain_value
 from .classifier import HMMClassifier
 from .exceptions import DataError
 
@@ -57,9 +58,10 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
 
     check_param("cv", cv)  # (the grid is validated by HMMClassifierCV.fit, before any fit)
     y = np.asarray(y)
-    _, counts = np.unique(y, return_counts=True)
+    labels, counts = np.unique(y, return_counts=True)
     if counts.min() < cv:
-        raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, the smallest class has {counts.min()}")
+        raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, got {counts.min()} of class "
+                        f"{plain_value(labels[counts.argmin()])!r}")
     # the best candidate alone: an ensemble's other members would be refitted for nothing
     search = HMMClassifierCV(HMMClassifier(**fixed), param_grid, cv=cv, ensemble=False, n_jobs=n_jobs,
                              random_state=random_state)

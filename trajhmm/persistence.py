@@ -144,6 +144,8 @@ def atomic_write(path, mode="wb"):
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ModelFileError(f"{path}: cannot write, directory {parent} does not exist")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: cannot write, it is a folder; expected a file name")
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **text) as fh:

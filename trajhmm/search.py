@@ -358,13 +358,15 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             out.append((name, parts))
         return Stages(out)
 
-    def _folds(self, X, y_idx, groups, seed):
+    def _folds(self, X, y_idx, groups, seed, classes):
         if isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool):
             check_param("cv", int(self.cv))
-            smallest = int(np.bincount(y_idx).min())
+            counts = np.bincount(y_idx)
+            smallest = int(counts.min())
             if smallest < 2:
-                raise DataError("y: cross-validation needs at least 2 trajectories of every class, the smallest "
-                                f"class has {smallest}; use HMMClassifier (trajhmm train --no-search)")
+                raise DataError("y: cross-validation needs at least 2 trajectories of every class, got "
+                                f"{smallest} of class {plain_value(classes[counts.argmin()])!r}; use HMMClassifier "
+                                "(trajhmm train --no-search)")
             # with groups, no group on both sides of a split (StratifiedGroupKFold)
             folds = stratified_folds(y_idx, min(int(self.cv), smallest), groups, seed)
         elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
@@ -401,6 +403,8 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             model. The directory is left in place (``trajhmm train`` removes it when the
             run completes, unless ``--keep-cache``).
         """
+        if cache_dir is not None:
+            FitCache(cache_dir).check()
         base = self._base()
         stages, builtin = self._stages(base)
         # nothing left to search (every parameter held fixed): the one candidate is still
@@ -411,7 +415,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         classes, y_idx = np.unique(y, return_inverse=True)
         seed = self._seed(base)
         base.set_params(random_state=seed, n_jobs=None)
-        folds = self._folds(X, y_idx, groups, seed)
+        folds = self._folds(X, y_idx, groups, seed, classes)
         log_prior = np.log(base._class_prior(np.bincount(y_idx, minlength=len(classes)).astype(float)))
         runner = _Runner(X, y, _capped(folds, y_idx, seed), self.n_jobs, progress, stages, _refit_runs(base, y_idx, groups))
         runner.cache = None if cache_dir is None else _FoldCache(cache_dir, X, y_idx, classes)

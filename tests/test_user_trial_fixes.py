@@ -1,0 +1,139 @@
+"""What a user trial of the command line and the API found (session 15): cache folders that
+were someone else's, a model written over a folder, flags that do not apply to the input
+they were given for, messages that did not name the class."""
+
+import numpy as np
+import pytest
+
+from trajhmm import HMMClassifier, HMMClassifierCV, ModelFileError, save_model
+from trajhmm._cache import CACHEDIR_TAG, FitCache
+from trajhmm.exceptions import DataError, OptionError
+from trajhmm.model_selection import tune
+
+from conftest import FAST, cli
+
+QUICK = ["--no-search", "--n-states", "2", "--n-iter", "3", "--rejection-rate", "0", "--prefix-view", "false", "-q"]
+
+
+# ---------------------------------------------------------------- cache folders
+def test_a_cache_folder_is_new_empty_or_trajhmms(tmp_path):
+    assert FitCache(tmp_path / "new").unusable() is None
+    (tmp_path / "empty").mkdir()
+    assert FitCache(tmp_path / "empty").unusable() is None
+    (tmp_path / "file").write_text("x")
+    assert FitCache(tmp_path / "file").unusable() == "it is not a folder"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("notes.txt", "a.csv", "b.csv", "c.csv"):
+        (mine / name).write_text("x")
+    assert FitCache(mine).unusable() == "it holds files trajhmm did not write ('a.csv', 'b.csv', 'c.csv' and 1 more)"
+    ours = FitCache(tmp_path / "ours")
+    ours.put("0" * 64, {"a": np.zeros(2)})
+    assert ours.unusable() is None and (tmp_path / "ours" / CACHEDIR_TAG).is_file()
+    (tmp_path / "ours" / "notes.txt").write_text("x")
+    assert ours.unusable() == "it has the unexpected file 'notes.txt'"
+
+
+def test_nothing_is_written_into_a_folder_of_the_users(tmp_path, dataset):
+    X, y = dataset
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep")
+    with pytest.raises(DataError, match=r"mine: cache_dir: expected a new or empty folder or a trajhmm cache, but it "
+                                        r"holds files trajhmm did not write \('notes.txt'\)"):
+        FitCache(folder).put("0" * 64, {"a": np.zeros(2)})
+    for fit in (lambda: HMMClassifier(**FAST).fit(X, y, cache_dir=folder),
+                lambda: HMMClassifierCV(HMMClassifier(**FAST), {"n_states": [2]}, cv=2).fit(X, y, cache_dir=folder),
+                lambda: tune(X, y, {"n_states": [2]}, cv=2, cache_dir=folder, **FAST)):
+        with pytest.raises(DataError, match="cache_dir: expected a new or empty folder"):
+            fit()
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("where", ["data", "file", "default"])
+def test_cli_refuses_a_cache_folder_that_is_not_a_cache_before_any_work(data_dir, tmp_path, capsys, where):
+    (tmp_path / "taken.npz.cache").mkdir()
+    (tmp_path / "taken.npz.cache" / "notes.txt").write_text("keep")
+    (tmp_path / "f.npz").write_text("x")
+    flags = {"data": ["--cache-dir", data_dir], "file": ["--cache-dir", tmp_path / "f.npz"], "default": []}[where]
+    model = tmp_path / ("taken.npz" if where == "default" else "m.npz")
+    before = sorted(p.name for p in data_dir.rglob("*"))
+    code, out, err = cli(["train", data_dir, "-o", model, *QUICK, *flags], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert err.startswith("trajhmm train: error: argument --cache-dir: expected a new or empty folder, or a cache "
+                          "trajhmm made, got ")
+    assert {"data": "it holds files trajhmm did not write", "file": "it is not a folder",
+            "default": "(the default: the model file's name + .cache), but it holds"}[where] in err
+    assert not model.exists() and sorted(p.name for p in data_dir.rglob("*")) == before
+
+
+# ---------------------------------------------------------------- model files and flags
+def test_save_model_over_a_folder_is_a_model_file_error(tmp_path, fitted):
+    (tmp_path / "m.npz").mkdir()
+    with pytest.raises(ModelFileError, match=r"m.npz: cannot write, it is a folder; expected a file name"):
+        save_model(fitted, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == [tmp_path / "m.npz"]  # no temporary file left
+
+
+def test_spot_refuses_a_time_column_with_a_usage_error(tmp_path, fitted, capsys):
+    model = tmp_path / "m.npz"
+    save_model(fitted, model)
+    stream = tmp_path / "s.csv"
+    np.savetxt(stream, np.zeros((20, 4)), delimiter=",", header="t,x,y,z", comments="")
+    code, out, err = cli(["spot", model, stream, "--time-column", "t"], capsys)
+    assert code == 2 and out == ""
+    assert err == ("trajhmm spot: error: argument --time-column: expected none (a stream is evenly spaced samples "
+                   "without time stamps), got 't'; leave that column out with --columns\n")
+
+
+def test_flags_that_do_not_apply_to_the_input_are_usage_errors(data_dir, tmp_path, capsys, fitted):
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", "--group-column", "g", *QUICK], capsys)
+    assert code == 2 and err == (f"trajhmm train: error: {data_dir}: --group-column applies to tables, with "
+                                 "--id-column\n")
+    table = tmp_path / "t.csv"
+    table.write_text("id,label,x,y,z\n" + "".join(f"{i // 5},{'ab'[i // 10]},{i},{i % 3},1\n" for i in range(20)))
+    for flag, value, what in (("--label-level", "2", "folders"), ("--split", "train", ".npz bundles"),
+                              ("--pattern", "*.csv", "folders")):
+        code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", "--id-column", "id", "--label-column", "label",
+                            flag, value, *QUICK], capsys)
+        assert code == 2 and err == (f"trajhmm train: error: {table}: {flag} applies to {what}, not to a table "
+                                     "(--id-column)\n"), err
+    save_model(fitted, tmp_path / "model.npz")
+    code, _, err = cli(["plot", "confusion", tmp_path / "model.npz", data_dir, "-o", tmp_path / "c.jpg"], capsys)
+    assert code == 2 and "argument -o/--output: expected a .png, .pdf or .svg file name, got" in err
+    assert issubclass(OptionError, DataError)
+
+
+def test_reject_on_a_model_without_rejection_says_so(tmp_path, dataset, data_dir, capsys):
+    X, y = dataset
+    model = tmp_path / "m.npz"
+    save_model(HMMClassifier(**{**FAST, "rejection_rate": 0}).fit(X, y), model)
+    code, out, err = cli(["predict", model, next(data_dir.rglob("*.csv")), "--reject"], capsys)
+    assert code == 0 and out
+    assert "warning:" in err and "--reject: this model's open-set rejection is off" in err
+    save_model(HMMClassifier(**FAST).fit(X, y), model)
+    assert cli(["predict", model, next(data_dir.rglob("*.csv")), "--reject"], capsys)[2] == ""
+
+
+def test_verbose_goes_after_the_command_too(data_dir, tmp_path, capsys):
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", *QUICK[:-1], "-v"], capsys)
+    assert code == 0 and "trajhmm: " in err
+
+
+def test_too_small_classes_are_named(dataset):
+    X, y = dataset
+    keep = [i for i in range(len(y)) if y[i] != "wave"] + [int(np.flatnonzero(y == "wave")[0])]
+    Xs, ys = [X[i] for i in keep], y[keep]
+    with pytest.raises(DataError, match="needs at least 2 trajectories of every class, got 1 of class 'wave'"):
+        HMMClassifierCV(HMMClassifier(**FAST), {"n_states": [2]}, cv=2).fit(Xs, ys)
+    with pytest.raises(DataError, match="3 folds need at least 3 trajectories per class, got 1 of class 'wave'"):
+        tune(Xs, ys, {"n_states": [2]}, cv=3)
+
+
+def test_a_table_without_id_column_is_told_how_to_read_it(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("id,label,x,y,z\n" + "".join(f"{i // 5},{'ab'[i // 10]},{i},{i % 3},1\n" for i in range(20)))
+    code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", *QUICK], capsys)
+    assert code == 1 and err == (f"trajhmm: error: {table}: expected a folder DATA/<label>/<files>, an .npz bundle or a "
+                                 ".ts file, got one .csv file; a long table (one row per point) is read with --id-column "
+                                 "ID --label-column LABEL\n")
