@@ -137,3 +137,20 @@ def test_a_table_without_id_column_is_told_how_to_read_it(tmp_path, capsys):
     assert code == 1 and err == (f"trajhmm: error: {table}: expected a folder DATA/<label>/<files>, an .npz bundle or a "
                                  ".ts file, got one .csv file; a long table (one row per point) is read with --id-column "
                                  "ID --label-column LABEL\n")
+
+
+def test_a_model_and_its_cache_written_inside_the_data_folder_do_not_disturb_a_rerun(data_dir, capsys):
+    """`train DATA -o DATA/model.npz` kept its cache (as after Ctrl-C) in DATA/model.npz.cache:
+    the rerun reads the same data (the tagged cache folder is not a class) and resumes."""
+    model = data_dir / "model.npz"
+    argv = ["train", data_dir, "-o", model, "--no-search", "--n-states", "2", "--n-iter", "3", "--keep-cache", "-v"]
+    assert cli(argv, capsys)[0] == 0 and (data_dir / "model.npz.cache" / CACHEDIR_TAG).is_file()
+    first = model.read_bytes()
+    code, _, err = cli(argv, capsys)
+    assert code == 0 and "ignored 2 files that are not trajectory data (1 .npz, 1 folder tagged CACHEDIR.TAG)" in err
+    assert model.read_bytes() == first
+
+
+def test_a_reading_flag_for_another_format_is_a_usage_error(data_dir, tmp_path, capsys):
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", "--split", "train", *QUICK], capsys)
+    assert code == 2 and err.startswith(f"trajhmm train: error: {data_dir}: split= applies to ") and "only, got a " in err

@@ -26,8 +26,10 @@ __all__ = ["FitCache", "fingerprint"]
 # Cache Directory Tagging Specification (https://bford.info/cachedir/): backup and
 # archiving tools skip a directory holding this file.
 CACHEDIR_TAG = "CACHEDIR.TAG"
+#: The first line of every CACHEDIR.TAG (https://bford.info/cachedir/): what marks a cache folder.
+CACHEDIR_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
 _TAG_TEXT = (
-    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    CACHEDIR_SIGNATURE + "\n"
     "# This file is a cache directory tag created by trajhmm (finished EM runs of HMMClassifier.fit).\n"
     "# For information about cache directory tags, see https://bford.info/cachedir/\n"
 )

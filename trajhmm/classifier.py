@@ -765,7 +765,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             label = plain_value(self.classes_[k])
             warnings.warn(
                 f"EM for class {label!r} did not converge in {self.n_iter} iterations "
-                f"(relative tol={self.tol}); increase n_iter or tol",
+                f"(relative tol={self.tol}); increase n_iter or tol (--n-iter, --tol)",
                 ConvergenceWarning,
                 stacklevel=4,  # the caller of fit (fit -> _fit -> here)
             )

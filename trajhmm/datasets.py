@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cache import CACHEDIR_SIGNATURE, CACHEDIR_TAG
 from ._validation import check_choice, check_int, check_trajectory
-from .exceptions import DataError
+from .exceptions import DataError, OptionError
 
 __all__ = [
     "FOLDER",
@@ -78,7 +79,7 @@ _DOC_NAMES = ("readme", "license", "licence", "changelog")
 # A folder holding a file CACHEDIR.TAG that starts with this line is a cache, not data
 # (the Cache Directory Tagging standard, https://bford.info/cachedir/): e.g. the resumable
 # cache of `trajhmm train DATA -o DATA/model.npz`, DATA/model.npz.cache/.
-_CACHEDIR_TAG = ("CACHEDIR.TAG", b"Signature: 8a477f597d28d172789f06886806bc55")
+_CACHEDIR_TAG = (CACHEDIR_TAG, CACHEDIR_SIGNATURE.encode())
 _CACHE_KIND = "folder tagged CACHEDIR.TAG"
 
 
@@ -227,7 +228,7 @@ def _own_options(fmt, path, given):
     check_options(**given)
     for name, value in given.items():
         if value is not None and not _is_default(name, value) and name not in fmt.options:
-            raise DataError(f"{path}: {name}= applies to {_users_of(name)} only, got {fmt.what}")
+            raise OptionError(f"{path}: {name}= applies to {_users_of(name)} only, got {fmt.what}")
     return {k: given.get(k, OPTIONS[k]) for k in fmt.options if k not in _COMMON[fmt.kind]}
 
 
@@ -1114,7 +1115,7 @@ def _tree_items(root, *, ignored, notes, pattern, label_level, **reading):
         got = _attempt(_read, Path(f), own, notes)
         yield f, got if isinstance(got, DataError) else (label, got)
     if reading["variable"] is not None and not used_variable:
-        raise DataError(f"{root}: variable= applies to .mat files, and this folder tree holds none")
+        raise OptionError(f"{root}: variable= applies to .mat files, and this folder tree holds none")
 
 
 def _class_files(root, ignored):
@@ -1153,7 +1154,7 @@ def _level_files(root, ignored, level):
             yield f, parts[level - 1]
         else:
             yield f, DataError(f"{f}: expected a file at least {level} folders below {root} (label_level={level} "
-                               f"takes the labels from the folders at level {level}), got one {len(parts) - 1} "
+                               f"takes the labels from the folders at level {level}), got {len(parts) - 1} "
                                "folder(s) below; pass another label_level= (--label-level)")
     if not n:
         raise ignored.nothing(root)
