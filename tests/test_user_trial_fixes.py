@@ -154,3 +154,27 @@ def test_a_model_and_its_cache_written_inside_the_data_folder_do_not_disturb_a_r
 def test_a_reading_flag_for_another_format_is_a_usage_error(data_dir, tmp_path, capsys):
     code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", "--split", "train", *QUICK], capsys)
     assert code == 2 and err.startswith(f"trajhmm train: error: {data_dir}: split= applies to ") and "only, got a " in err
+
+
+def test_a_stream_on_standard_input_may_start_with_a_header(fitted, dataset):
+    from trajhmm.streaming import spot, spot_lines
+
+    X, _ = dataset
+    stream = np.vstack([X[0], X[9]])
+    lines = [" ".join(f"{v:.17g}" for v in p) + "\n" for p in stream]
+    expected = [(d.start, d.end, d.label) for d in spot(fitted, stream)]
+    for header in ("x,y,z\n", "# comment\n\nx y z\n"):
+        got = [(d.start, d.end, d.label) for d in spot_lines(fitted, [header, *lines])]
+        assert got == expected
+    with pytest.raises(DataError, match=r"<stdin>:2: expected 3 numbers, got 'x,y,z'"):
+        list(spot_lines(fitted, [lines[0], "x,y,z\n", *lines[1:]]))  # names after a point are not a header
+    with pytest.raises(DataError, match=r"<stdin>:1: expected 3 numbers, got 'x,2,z'"):
+        list(spot_lines(fitted, ["x,2,z\n", *lines]))
+
+
+@pytest.mark.parametrize("size, part, n", [(0.99, "training", 0), (0.05, "held-out", 2)])
+def test_a_held_out_part_too_small_for_every_class_says_which(data_dir, tmp_path, capsys, size, part, n):
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", "--test-size", size, *QUICK], capsys)
+    assert code == 1 and err == (f"trajhmm: error: {data_dir}: cannot hold out {size:g} of the 32 trajectories: "
+                                 f"expected at least one of each of the 4 classes in the {part} part, got {n} "
+                                 "trajectories there\n")

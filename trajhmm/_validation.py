@@ -6,7 +6,16 @@ import numpy as np
 
 from .exceptions import DataError
 
-__all__ = ["check_trajectory", "check_trajectories", "check_labels", "check_choice", "check_int"]
+__all__ = ["check_trajectory", "check_trajectories", "check_labels", "check_choice", "check_int", "is_number"]
+
+
+def is_number(text):
+    """Whether ``text`` reads as a float (``"1e3"``, ``" -2 "``, ``"nan"``)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_trajectory(trajectory, name="trajectory", n_dims=None):

@@ -195,7 +195,8 @@ def build_parser():
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     p.add_argument("recording", metavar="RECORDING",
                    help="a trajectory file holding the whole recording, or - : one point per line on standard input "
-                   "(numbers separated by commas or spaces), each detection printed as soon as it is decided")
+                   "(numbers separated by commas or spaces; a first line of names is a header), each detection printed as soon "
+                   "as it is decided")
     _add_common(p, "spot")
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder", epilog=EXIT_CODES)

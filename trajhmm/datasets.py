@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import CACHEDIR_SIGNATURE, CACHEDIR_TAG
-from ._validation import check_choice, check_int, check_trajectory
+from ._validation import check_choice, check_int, check_trajectory, is_number
 from .exceptions import DataError, OptionError
 
 __all__ = [
@@ -814,14 +814,6 @@ def _drop_index_column(table):
     table.tokens = {(r, c - 1): cell for (r, c), cell in table.tokens.items() if c > 0}
 
 
-def _is_float(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 @dataclass
 class TrajectoryDataset:
     """Labelled trajectories (from a folder tree, a .ts file, an .npz bundle or a table),
@@ -1294,7 +1286,7 @@ def _ts_line(path, line_no, line, header, missing="error"):
         raise DataError(f"{path}: line {line_no}: expected {header.dims} dimensions (@dimensions {header.dims}), "
                         f"got {len(dims)}")
     values = [d.split(",") for d in dims]
-    bad = next((v for vs in values for v in vs if not _is_float(v) and v.strip() != "?"), None)
+    bad = next((v for vs in values for v in vs if not is_number(v) and v.strip() != "?"), None)
     if bad is not None:
         raise DataError(f"{path}: line {line_no}: expected a number, got {bad!r}")
     if len({len(vs) for vs in values}) != 1:

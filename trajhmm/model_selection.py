@@ -109,10 +109,15 @@ def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source
         return len(X), None
     from sklearn.model_selection import train_test_split
 
+    n_test, n_classes = int(np.ceil(test_size * len(y))), len(np.unique(y))
+    for part, n in (("held-out", n_test), ("training", len(y) - n_test)):
+        if n < n_classes:
+            raise DataError(f"{source}: cannot hold out {test_size:g} of the {len(y)} trajectories: expected at least "
+                            f"one of each of the {n_classes} classes in the {part} part, got {n} trajectories there")
     try:
         tr, te = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state)
-    except ValueError as exc:
-        raise DataError(f"{source}: cannot hold out {test_size} of the data: {exc}") from None
+    except ValueError as exc:  # e.g. a class of one trajectory
+        raise DataError(f"{source}: cannot hold out {test_size:g} of the data: {exc}") from None
     clf.fit([X[i] for i in tr], y[tr], None if groups is None else np.asarray(groups)[tr], progress=progress,
             cache_dir=cache_dir)
     return len(tr), (clf.score([X[i] for i in te], y[te]), len(te))

@@ -163,7 +163,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import preprocessing
-from ._validation import SCALE_RANGE, check_int, check_trajectories
+from ._validation import SCALE_RANGE, check_int, check_trajectories, is_number
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
 from .hmm.stacked import relative_emissions, scaled_exact, stacked_models
@@ -787,16 +787,24 @@ def spot_lines(model, lines, *, name="<stdin>", **kwargs):
     """Gestures in a recording read one point per text line as it arrives (a live pipe:
     ``sensor | trajhmm spot model.npz -``): each line holds the point's numbers separated
     by commas, semicolons or whitespace; blank lines and lines starting with ``#`` are
-    skipped. Yields every :class:`Detection` as soon as it is decided, then the ones the
-    end of the input decides. A malformed line is a DataError naming ``name:line``."""
+    skipped, and so is a header (a first line of names only, such as ``x,y,z``). Yields
+    every :class:`Detection` as soon as it is decided, then the ones the end of the input
+    decides. A malformed line is a DataError naming ``name:line``."""
     clf = StreamClassifier(model, **kwargs)
+    first = True
     for line_no, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
+        fields = text.replace(",", " ").replace(";", " ").split()
         try:
-            point = np.array(text.replace(",", " ").replace(";", " ").split(), dtype=float)
+            point = np.array(fields, dtype=float)
         except ValueError:
+            if first and not any(is_number(f) for f in fields):
+                first = False
+                continue
             raise DataError(f"{name}:{line_no}: expected {clf._m.n_dims} numbers, got {text[:60]!r}") from None
+        first = False
         yield from clf.push(clf._m.check_points(point, name=f"{name}:{line_no}"))
     yield from clf.flush()
+
