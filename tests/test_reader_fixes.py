@@ -97,10 +97,17 @@ def test_ts_a_label_not_declared_by_classlabel_is_an_error_naming_the_line(tmp_p
     assert ds.labels == ["up", "down"] and ds.skipped == [(f"{p}:9", message)]
 
 
-def test_ts_labels_are_compared_as_written(tmp_path):
-    p = _ts(tmp_path / "t.ts", ["0,1,2:0,1,2:Up"])
-    with pytest.raises(DataError, match=r"line 8: expected a class label declared by @classLabel \(up, down\), got 'Up'"):
-        read_ts(p)
+def test_ts_labels_are_matched_without_case_and_numbers_by_value(tmp_path):
+    """As other .ts readers do (they lower-case header and data): the data's spelling is kept."""
+    p = _ts(tmp_path / "t.ts", ["0,1,2:0,1,2:Up", "0,1,2:0,1,2:down"])
+    assert read_ts(p).labels == ["Up", "down"]
+    numbers = tmp_path / "n.ts"
+    numbers.write_text("@problemName n\n@timeStamps false\n@classLabel true 1.0 2.0\n@data\n0,1,2:1\n0,1,2:2.0\n")
+    assert read_ts(numbers).labels == ["1", "2.0"]
+    other = tmp_path / "m.ts"
+    other.write_text(numbers.read_text().replace("0,1,2:2.0", "0,1,2:3"))
+    with pytest.raises(DataError, match=r"line 6: expected a class label declared by @classLabel \(1.0, 2.0\), got '3'"):
+        read_ts(other)
 
 
 def test_ts_dims_other_than_declared_are_an_error_naming_the_line(tmp_path):

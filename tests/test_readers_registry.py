@@ -181,18 +181,20 @@ def test_every_option_is_honoured_or_refused(tmp_path, key, option):
         with pytest.raises(TypeError, match=option):  # a single file has no such option
             _load(key, path, **{option: VALUES[option]})
         return
-    with pytest.raises(DataError, match=f"{option}= applies to .* only, got {fmt.what}") as info:
+    flag = option.replace("_", "-")
+    with pytest.raises(DataError, match=f"{option}= \\(--{flag}\\) applies to .* only, got {fmt.what}") as info:
         _load(key, path, **{option: VALUES[option]})
     assert str(path) in str(info.value)
 
 
 def test_the_refusal_names_who_uses_the_option(tmp_path):
     _ts(tmp_path / "t.ts")
-    with pytest.raises(DataError, match=r"t\.ts: variable= applies to \.mat files and folder trees only, got a \.ts file"):
+    with pytest.raises(DataError, match=r"t\.ts: variable= \(--variable\) applies to \.mat files and folder trees only, "
+                                        r"got a \.ts file"):
         load_dataset(tmp_path / "t.ts", variable="traj")
-    with pytest.raises(DataError, match=r"split= applies to \.npz bundles only, got a \.ts file"):
+    with pytest.raises(DataError, match=r"split= \(--split\) applies to \.npz bundles only, got a \.ts file"):
         load_dataset(tmp_path / "t.ts", split="train")
-    with pytest.raises(DataError, match=r"split= applies to \.npz bundles only, got a folder tree"):
+    with pytest.raises(DataError, match=r"split= \(--split\) applies to \.npz bundles only, got a folder tree"):
         load_dataset(tmp_path, split="train")
     with pytest.raises(TypeError, match="colour"):
         load_dataset(tmp_path / "t.ts", colour="red")
@@ -253,7 +255,7 @@ def test_folder_variable_applies_to_its_mat_files_only(tmp_path):
     np.testing.assert_array_equal(ds.trajectories[1], X + 1)
     for p in (tmp_path / "d").rglob("*.mat"):
         p.unlink()
-    with pytest.raises(DataError, match="variable= applies to .mat files, and this folder tree holds none"):
+    with pytest.raises(DataError, match=r"variable= \(--variable\) applies to .mat files, and this folder tree holds none"):
         load_dataset(tmp_path / "d", variable="other")
     assert datasets.options_for("a.csv", variable="v", layout="columns") == {"layout": "columns"}
     assert datasets.options_for("a.mat", variable="v", layout="auto") == {"variable": "v"}

@@ -10,7 +10,7 @@ from trajhmm._cache import CACHEDIR_TAG, FitCache
 from trajhmm.exceptions import DataError, OptionError
 from trajhmm.model_selection import tune
 
-from conftest import FAST, cli
+from conftest import FAST, FLAGS, cli
 
 QUICK = ["--no-search", "--n-states", "2", "--n-iter", "3", "--rejection-rate", "0", "--prefix-view", "false", "-q"]
 
@@ -116,8 +116,10 @@ def test_reject_on_a_model_without_rejection_says_so(tmp_path, dataset, data_dir
 
 
 def test_verbose_goes_after_the_command_too(data_dir, tmp_path, capsys):
-    code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", *QUICK[:-1], "-v"], capsys)
-    assert code == 0 and "trajhmm: " in err
+    argv = ["train", data_dir, "-o", tmp_path / "m.npz", "--no-search", "--rejection-rate", "0", *FLAGS]
+    assert cli(argv, capsys)[2] == ""  # converged, nothing to say without -v
+    code, _, err = cli([*argv, "-v"], capsys)
+    assert code == 0 and "trajhmm: training 4 classes on 32 trajectories" in err
 
 
 def test_too_small_classes_are_named(dataset):
@@ -153,7 +155,8 @@ def test_a_model_and_its_cache_written_inside_the_data_folder_do_not_disturb_a_r
 
 def test_a_reading_flag_for_another_format_is_a_usage_error(data_dir, tmp_path, capsys):
     code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", "--split", "train", *QUICK], capsys)
-    assert code == 2 and err.startswith(f"trajhmm train: error: {data_dir}: split= applies to ") and "only, got a " in err
+    assert code == 2 and err.startswith(f"trajhmm train: error: {data_dir}: split= (--split) applies to ")
+    assert "only, got a " in err
 
 
 def test_a_stream_on_standard_input_may_start_with_a_header(fitted, dataset):
@@ -178,3 +181,89 @@ def test_a_held_out_part_too_small_for_every_class_says_which(data_dir, tmp_path
     assert code == 1 and err == (f"trajhmm: error: {data_dir}: cannot hold out {size:g} of the 32 trajectories: "
                                  f"expected at least one of each of the 4 classes in the {part} part, got {n} "
                                  "trajectories there\n")
+
+
+# ---------------------------------------------------------------- review of the fixes
+@pytest.mark.parametrize("cache", ["out", "out/m.npz"])
+def test_a_cache_folder_that_would_hold_an_output_is_refused_before_any_work(data_dir, tmp_path, capsys, cache):
+    (tmp_path / "out").mkdir()
+    code, _, err = cli(["train", data_dir, "-o", tmp_path / "out" / "m.npz", "--cache-dir", tmp_path / cache, *QUICK],
+                       capsys)
+    assert code == 2 and err == (f"trajhmm train: error: argument --cache-dir: expected a folder apart from the outputs, "
+                                 f"got '{tmp_path / cache}', which would hold the --output '{tmp_path / 'out' / 'm.npz'}'\n")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_symbolic_link_is_never_a_cache_folder(tmp_path, dataset):
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    assert FitCache(tmp_path / "link").unusable() == "it is a symbolic link; give the folder it points to"
+    X, y = dataset
+    with pytest.raises(DataError, match="link: cache_dir: .* it is a symbolic link"):
+        HMMClassifier(**FAST).fit(X, y, cache_dir=tmp_path / "link")
+    assert list((tmp_path / "target").iterdir()) == []
+
+
+def test_reading_options_of_the_model_that_another_format_does_not_take_are_dropped(tmp_path, dataset, capsys):
+    """A model trained on CSV files with --columns evaluates an .npz bundle (it has no columns to choose)."""
+    X, y = dataset
+    folder = tmp_path / "wide"
+    for i, (x, label) in enumerate(zip(X, y)):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        np.savetxt(folder / label / f"{i}.csv", np.column_stack([x, np.arange(len(x))]), delimiter=",",
+                   header="x,y,z,n", comments="")
+    model = tmp_path / "m.npz"
+    assert cli(["train", folder, "-o", model, "--columns", "x,y,z", *QUICK], capsys)[0] == 0
+    np.savez(tmp_path / "b.npz", X=np.vstack(X), lengths=[len(x) for x in X], y=y)
+    code, out, err = cli(["evaluate", model, tmp_path / "b.npz"], capsys)
+    assert code == 0 and "accuracy:" in out, err
+    code, _, err = cli(["evaluate", model, tmp_path / "b.npz", "--columns", "x,y,z"], capsys)  # given here: refused
+    assert code == 2 and "columns= (--columns) applies to " in err
+
+
+def test_table_reading_flags_that_tables_do_not_take_are_refused(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("id,label,x,y,z\n" + "".join(f"{i // 5},{'ab'[i // 10]},{i},{i % 3},1\n" for i in range(20)))
+    for flag, value, what in (("--layout", "columns", "files of one trajectory"), ("--variable", "v", ".mat files"),
+                              ("--on-invalid", "skip", "folders and data set files")):
+        code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", "--id-column", "id", "--label-column", "label",
+                            flag, value, *QUICK], capsys)
+        assert code == 2 and err == (f"trajhmm train: error: {table}: {flag} applies to {what}, not to a table "
+                                     "(--id-column)\n"), err
+
+
+def test_the_prefix_view_follows_n_jobs(dataset, tmp_path):
+    X, y = dataset
+    clf = HMMClassifier(**{**FAST, "n_jobs": 2}).fit(X, y)
+    assert clf.prefix_model_.n_jobs == 2
+    clf.set_params(n_jobs=None)
+    assert clf.prefix_model_.n_jobs is None
+    save_model(clf.set_params(n_jobs=3), tmp_path / "m.npz")
+    from trajhmm import load_model
+
+    loaded = load_model(tmp_path / "m.npz")
+    assert loaded.prefix_model_.n_jobs == loaded.n_jobs
+
+
+def test_a_bad_cell_of_a_decimal_comma_table_is_named(tmp_path):
+    from trajhmm.tables import load_table
+
+    rows = [f"{i // 4};{'ab'[i // 8]};{i},5;{i % 3},25" for i in range(16)]
+    rows[9] = "2;b;BAD;1,5"
+    table = tmp_path / "t.csv"
+    table.write_text("id;label;x;y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"t.csv\[id=2\]: line 11, column 'x': expected a number, got 'BAD'$"):
+        load_table(table, id_column="id", label_column="label")
+
+
+def test_line_numbers_after_a_quoted_cell_over_several_lines(tmp_path):
+    from trajhmm.tables import load_table
+
+    rows = [f'{i // 4},{"ab"[i // 8]},{i},{i % 3}' for i in range(16)]
+    rows[1] = '0,"a",1,1'
+    rows[2] = '0,"a\nstill a",2,2'  # the label cell spans lines 4 and 5 (then "expected one label" at line 4)
+    rows[11] = "2,b,BAD,1"
+    table = tmp_path / "t.csv"
+    table.write_text("id,label,x,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"t.csv\[id=2\]: line 14, column 'x': expected a number, got 'BAD'$"):
+        load_table(table, id_column="id", label_column="label")

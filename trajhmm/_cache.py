@@ -231,6 +231,8 @@ class FitCache:
         files would sit among the entries, and the tag would make backup tools skip it."""
         if not self.directory.exists() and not self.directory.is_symlink():
             return None
+        if self.directory.is_symlink():  # (never removed through a link either: _foreign_content)
+            return "it is a symbolic link; give the folder it points to"
         if not self.directory.is_dir():
             return "it is not a folder"
         try:

@@ -572,6 +572,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             self._fit_prefix_view(X, y, progress, cache_dir, reported())
         return self
 
+    def set_params(self, **params):
+        """scikit-learn's ``set_params``; a fitted prefix view (``prefix_model_``) follows a
+        new ``n_jobs``, its only parameter that may differ from the model's after fit."""
+        super().set_params(**params)
+        if "n_jobs" in params and hasattr(self, "prefix_model_"):
+            self.prefix_model_.set_params(n_jobs=self.n_jobs)
+        return self
+
     def _fits_prefix_view(self):
         """Whether :meth:`fit` fits ``prefix_model_`` with these parameters: with
         ``prefix_view``, below the most derivatives, without a time column (prefixes

@@ -297,13 +297,25 @@ def _load_labelled(args, path=None, reader=None):
                         f"{Path(path).suffix} file; a long table (one row per point) is read with --id-column ID "
                         "--label-column LABEL")
     return datasets.load_dataset(path, split=args.split, on_invalid=args.on_invalid, pattern=args.pattern,
-                                 label_level=args.label_level, **reading)
+                                 label_level=args.label_level, **_for_format(path, reading, args))
+
+
+def _for_format(path, reading, args):
+    """``reading`` without the options stored in the model (not given on this command line)
+    that the format of ``path`` does not take: a model trained on CSV files with --columns
+    still evaluates an .npz bundle."""
+    fmt = datasets.FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:  # a folder: the options apply to the files of their format in it
+        return reading
+    given = _reading(args)
+    return {k: v for k, v in reading.items() if k in given or k in fmt.options}
 
 
 def _refuse_for_tables(args, path):
     """The flags of folders and bundles, given for a table: refused, never ignored."""
     for dest, default, what in (("split", None, ".npz bundles"), ("pattern", None, "folders"),
-                                ("label_level", 1, "folders")):
+                                ("label_level", 1, "folders"), ("layout", "auto", "files of one trajectory"),
+                                ("variable", None, ".mat files"), ("on_invalid", "error", "folders and data set files")):
         if getattr(args, dest, default) != default:
             raise OptionError(f"{path}: --{dest.replace('_', '-')} applies to {what}, not to a table (--id-column)")
 
@@ -405,6 +417,12 @@ def _check_cache_dir(args):
     """The cache folder (--cache-dir, or MODEL.cache beside the output) is new, empty or a
     cache trajhmm made: a data folder or a folder of the user's is never written into."""
     path = _cache_dir(args)
+    cache = os.path.realpath(path)
+    for out, flag in _output_flags(args):
+        real = os.path.realpath(out)
+        if real == cache or real.startswith(cache.rstrip(os.sep) + os.sep):
+            raise _params.ParameterValueError("--cache-dir", "a folder apart from the outputs",
+                                              f"{str(path)!r}, which would hold the {flag.split('/')[-1]} {str(out)!r}")
     reason = FitCache(path).unusable()
     if reason is not None:
         given = f"{str(path)!r}" if args.cache_dir else f"{str(path)!r} (the default: the model file's name + .cache)"

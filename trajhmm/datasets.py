@@ -228,7 +228,8 @@ def _own_options(fmt, path, given):
     check_options(**given)
     for name, value in given.items():
         if value is not None and not _is_default(name, value) and name not in fmt.options:
-            raise OptionError(f"{path}: {name}= applies to {_users_of(name)} only, got {fmt.what}")
+            raise OptionError(f"{path}: {name}= (--{name.replace('_', '-')}) applies to {_users_of(name)} only, got "
+                              f"{fmt.what}")
     return {k: given.get(k, OPTIONS[k]) for k in fmt.options if k not in _COMMON[fmt.kind]}
 
 
@@ -1107,7 +1108,7 @@ def _tree_items(root, *, ignored, notes, pattern, label_level, **reading):
         got = _attempt(_read, Path(f), own, notes)
         yield f, got if isinstance(got, DataError) else (label, got)
     if reading["variable"] is not None and not used_variable:
-        raise OptionError(f"{root}: variable= applies to .mat files, and this folder tree holds none")
+        raise OptionError(f"{root}: variable= (--variable) applies to .mat files, and this folder tree holds none")
 
 
 def _class_files(root, ignored):
@@ -1279,7 +1280,7 @@ def _ts_line(path, line_no, line, header, missing="error"):
     if not dims:
         raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
     label = label.strip()
-    if header.labels and label not in header.labels:
+    if header.labels and _ts_label_key(label) not in {_ts_label_key(k) for k in header.labels}:
         raise DataError(f"{path}: line {line_no}: expected a class label declared by @classLabel "
                         f"({', '.join(header.labels)}), got {label!r}")
     if header.dims is not None and len(dims) != header.dims:
@@ -1295,6 +1296,13 @@ def _ts_line(path, line_no, line, header, missing="error"):
     if np.isnan(arr).any():
         _ts_gaps(path, line_no, arr, values, header, missing)
     return label, check_trajectory(arr, name=f"{path}:{line_no}")
+
+
+def _ts_label_key(label):
+    """How a .ts label is matched against ``@classLabel``: without case, numbers by value
+    ("1" is "1.0"), as other .ts readers lower-case header and data alike. The data
+    lines' own spelling is the label kept."""
+    return float(label) if is_number(label) else label.lower()
 
 
 def _ts_gaps(path, line_no, arr, values, header, missing):

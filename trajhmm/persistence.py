@@ -1249,7 +1249,7 @@ def _from_arrays(arrays, meta, path, *, member=False):
     clf.background_model_._check()
     if "prefix" in meta:
         view = {k[len("prefix/"):]: v for k, v in arrays.items() if k.startswith("prefix/")}
-        clf.prefix_model_ = _from_arrays(view, meta["prefix"], path, member=True)
+        clf.prefix_model_ = _from_arrays(view, meta["prefix"], path, member=True).set_params(n_jobs=clf.n_jobs)
     return _search_from_meta(clf, arrays, meta, path) if meta.get("estimator") == "HMMClassifierCV" else clf
 
 

@@ -468,9 +468,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             # "open-set rejection is off" would be false here: its threshold comes from the search
             warnings.filterwarnings("ignore", message="open-set rejection is off", category=UserWarning)
             est._fit(X, y, groups, progress=runner.refit_progress(), cache_dir=cache_dir)
-        est.set_params(n_jobs=self._base().n_jobs)
-        if hasattr(est, "prefix_model_"):  # the view was fitted with the search's n_jobs too
-            est.prefix_model_.set_params(n_jobs=est.n_jobs)
+        est.set_params(n_jobs=self._base().n_jobs)  # (its prefix view's too: HMMClassifier.set_params)
         self.best_estimator_ = est
         self.best_params_ = dict(best_params)
         self.n_splits_ = len(folds)

@@ -7,6 +7,7 @@ the folder readers return. pandas (and pyarrow, for Parquet) come with the ``tab
 extra: ``pip install 'trajhmm[tables]'``.
 """
 
+import csv
 import io
 import warnings
 from pathlib import Path
@@ -71,18 +72,33 @@ def _read_text_table(pd, path, kind, delimiter, decimal, encoding):
         decimal = "," if comma else "."
     units = [1] if body and datasets._is_units(cut(body[0]), decimal) else None
     frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, skiprows=units, skipinitialspace=True)
-    return frame, _line_numbers(lines, delimiter, units, len(frame))
+    frame.attrs["decimal"] = decimal  # how its cells read as numbers (_refuse_bad_cell)
+    return frame, _line_numbers(lines, delimiter, units, len(frame), text)
 
 
-def _line_numbers(lines, delimiter, units, n_rows):
+def _line_numbers(lines, delimiter, units, n_rows, text):
     """The 1-based file line of each of pandas' rows: the lines that are not blank (pandas
     skips those; a line of delimiters is a row of empty cells), after the header and the
-    units row."""
+    units row. A quoted cell over several lines: the first line of each record, as the csv
+    module reads them."""
     kept = [i + 1 for i, ln in enumerate(lines) if ln.strip() or (delimiter != " " and delimiter in ln)]
     numbers = np.array(kept[1 + bool(units):], dtype=int)
-    if len(numbers) != n_rows:  # a quoted cell over several lines: count as if there were none
+    if len(numbers) != n_rows and len(delimiter) == 1 and not delimiter.isspace():
+        numbers = np.array(_record_lines(text, delimiter)[1 + bool(units):], dtype=int)
+    if len(numbers) != n_rows:  # counted another way than pandas: as if there were no blank or multi-line cells
         numbers = np.arange(n_rows, dtype=int) + 2 + bool(units)
     return numbers
+
+
+def _record_lines(text, delimiter):
+    """The 1-based first line of every record that is not blank."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    out, line = [], 1
+    for record in reader:
+        if len(record) > 1 or any(cell.strip() for cell in record):
+            out.append(line)
+        line = reader.line_num + 1
+    return out
 
 
 def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns, lines):
@@ -126,9 +142,12 @@ def _refuse_bad_cell(frame, name, col, id_column, lines):
     cells = frame[col]
     if pd.api.types.is_bool_dtype(cells) or pd.api.types.is_datetime64_any_dtype(cells):
         return
-    try:
-        numbers = pd.to_numeric(cells, errors="coerce").notna().to_numpy()
-    except (TypeError, ValueError):
+    comma = frame.attrs.get("decimal") == ","
+    try:  # (read with decimal commas, a column holding one bad cell keeps its numbers as text: '7,5')
+        text = comma and (cells.dtype == object or pd.api.types.is_string_dtype(cells))
+        numbers = pd.to_numeric(cells.str.replace(",", ".", regex=False) if text else cells,
+                                errors="coerce").notna().to_numpy()
+    except (TypeError, ValueError, AttributeError):
         return
     bad = cells.notna().to_numpy() & ~numbers
     if not bad.any() or numbers.sum() <= bad.sum():
@@ -138,8 +157,8 @@ def _refuse_bad_cell(frame, name, col, id_column, lines):
     where = name if pd.isna(ident) else f"{name}[id={_plain(ident)}]"
     at = _row(r, lines) if lines is not None else _row(int((frame[id_column].iloc[:r] == ident).sum()), None)
     value = _plain(cells.iloc[r])
-    hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)"
-            if lines is not None and isinstance(value, str) and datasets._DECIMAL_COMMA.match(value.strip()) else "")
+    hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)" if lines is not None and not comma
+            and isinstance(value, str) and datasets._DECIMAL_COMMA.match(value.strip()) else "")
     raise DataError(f"{where}: {at}, column {col!r}: expected a number, got {value!r}{hint}")
 
 
