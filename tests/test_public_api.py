@@ -9,7 +9,8 @@ def test_all_is_pinned():
         "__version__", "HMMClassifier",
         "HMMClassifierCV", "TrajectoryDataset", "read_trajectory",
         "load_trajectories", "list_trajectory_files", "load_table", "resample", "save_model",
-        "load_model", "TrajHMMError", "DataError", "OptionError", "ModelFileError",
+        "load_model", "TrajHMMError", "DataError", "OptionError", "ModelFileError", "ParameterError",
+        "ParameterTypeError", "ParameterValueError",
         "ModelVersionWarning", "ConvergenceWarning", "NotFittedError",
         "predict_files", "FilePrediction", "SkippedFile", "StreamClassifier", "Detection", "spot",
     ])

@@ -267,3 +267,85 @@ def test_line_numbers_after_a_quoted_cell_over_several_lines(tmp_path):
     table.write_text("id,label,x,y\n" + "\n".join(rows) + "\n")
     with pytest.raises(DataError, match=r"t.csv\[id=2\]: line 14, column 'x': expected a number, got 'BAD'$"):
         load_table(table, id_column="id", label_column="label")
+
+
+# ---------------------------------------------------------------- second trial: streams and outputs
+def test_bytes_labels_reach_json_as_text(dataset, tmp_path, capsys, data_dir):
+    import json
+
+    X, y = dataset
+    model = tmp_path / "m.npz"
+    save_model(HMMClassifier(**{**FAST, "rejection_rate": 0}).fit(X, np.array([s.encode() for s in y])), model)
+    code, out, err = cli(["predict", model, next(data_dir.rglob("*.csv")), "--format", "json", "--proba"], capsys)
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["label"] in set(y) and set(record["proba"]) == set(y)
+    stream = tmp_path / "s.csv"
+    np.savetxt(stream, np.vstack([X[0], X[9]]), delimiter=",")
+    code, out, err = cli(["spot", model, stream, "--format", "json"], capsys)
+    assert code == 0 and all(json.loads(line)["label"] in set(y) for line in out.splitlines()), err
+
+
+def test_spot_csv_quotes_labels(dataset, tmp_path, capsys):
+    import csv
+    import io
+
+    X, y = dataset
+    odd = np.array([f'{s},"x"' for s in y])
+    model = tmp_path / "m.npz"
+    clf = HMMClassifier(**FAST).fit(X, odd)
+    save_model(clf, model)
+    stream = tmp_path / "s.csv"
+    np.savetxt(stream, np.vstack([X[0], X[9], X[17]]), delimiter=",")
+    code, out, err = cli(["spot", model, stream, "--format", "csv", "--threshold", "-50"], capsys)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and rows and all(len(r) == 4 and r[2] in set(odd) for r in rows), (out, err)
+
+
+def test_outputs_to_dev_stdout_are_written_in_place(tmp_path, fitted, data_dir):
+    import subprocess
+    import sys
+
+    model = tmp_path / "m.npz"
+    save_model(fitted, model)
+    target = tmp_path / "o.txt"
+    with open(target, "w") as fh:
+        proc = subprocess.run([sys.executable, "-m", "trajhmm", "evaluate", str(model), str(data_dir), "--report",
+                               "/dev/stdout"], stdout=fh, stderr=subprocess.PIPE, text=True)
+    text = target.read_text()
+    assert proc.returncode == 0, proc.stderr
+    assert text.startswith("accuracy:") and '"accuracy"' in text  # the summary, then the JSON report after it
+
+
+def test_values_too_large_for_the_model_are_refused_by_streams_and_prefixes(fitted):
+    from trajhmm import spot
+
+    huge = np.full((30, 3), 1e300)
+    with pytest.raises(DataError, match=r"X\[0\]: expected values within 1e\+100 times the spread of the training data"):
+        fitted.predict_prefix_proba([huge])
+    with pytest.raises(DataError, match=r"stream: expected values within 1e\+100 times the spread"):
+        spot(fitted, np.vstack([np.zeros((5, 3)), huge]))
+
+
+def test_spot_refuses_a_timed_model_before_reading_the_recording(tmp_path, dataset, capsys):
+    X, y = dataset
+    timed = [np.column_stack([np.arange(len(x)) * 0.01, x]) for x in X]
+    model = tmp_path / "m.npz"
+    save_model(HMMClassifier(**{**FAST, "time_column": 0}).fit(timed, y), model)
+    stream = tmp_path / "s.csv"
+    np.savetxt(stream, X[0], delimiter=",", header="x,y,z", comments="")
+    code, _, err = cli(["spot", model, stream], capsys)
+    assert code == 1 and err == (f"trajhmm: error: {model}: expected a model fitted without time stamps, got one with "
+                                 "time_column=0: streams take evenly spaced samples (train it without --time-column to "
+                                 "spot)\n")
+    code, out, _ = cli(["info", model], capsys)
+    assert "streams: none (streams and prefixes take no time stamps)" in out
+    assert "prefixes (predict_prefix): none (a model with a time column" in out
+
+
+def test_parameter_errors_are_trajhmm_errors():
+    import trajhmm
+
+    with pytest.raises(trajhmm.TrajHMMError, match="n_states"):
+        HMMClassifier(n_states=0).fit([np.zeros((5, 2)), np.ones((5, 2))], ["a", "b"])
+    assert issubclass(trajhmm.ParameterValueError, ValueError) and issubclass(trajhmm.ParameterTypeError, TypeError)

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import datasets, preprocessing
 from . import hmm as _hmm
+from .exceptions import ParameterError, ParameterTypeError, ParameterValueError
 
 __all__ = ["Param", "PARAMS", "ESTIMATOR_PARAMS", "GRID_PARAMS", "ParameterError", "ParameterTypeError",
            "ParameterValueError", "check_param", "validate_params", "params_for", "parse_text"]
@@ -189,32 +190,7 @@ def params_for(command):
 
 
 # ------------------------------------------------------------------ errors
-class ParameterError(Exception):
-    """A parameter value outside what its declaration allows.
-
-    ``describe(label)`` renders the message with parameter names turned into what the
-    caller calls them (the CLI: flags); ``str(error)`` uses the Python names.
-    """
-
-    def __init__(self, name, expected, got, bound=None):
-        self.name, self.expected, self.got, self.bound = name, expected, got, bound
-        super().__init__(f"{name}: {self.describe()}")
-
-    def __reduce__(self):  # raised in joblib workers: unpickled with all its parts
-        return type(self), (self.name, self.expected, self.got, self.bound)
-
-    def describe(self, label=str):
-        """'expected ..., got ...' (without the parameter's own name)."""
-        expected = self.expected.replace("{bound}", label(self.bound)) if self.bound else self.expected
-        return f"expected {expected}, got {self.got}"
-
-
-class ParameterTypeError(ParameterError, TypeError):
-    """The value has the wrong type (an integer parameter given 1.5)."""
-
-
-class ParameterValueError(ParameterError, ValueError):
-    """The value has the right type but is out of range or not a choice."""
+# ParameterError, ParameterTypeError, ParameterValueError: trajhmm.exceptions (imported above)
 
 
 # ------------------------------------------------------------------ validation

@@ -434,13 +434,20 @@ def _image_format(path):
     return str(path).rsplit(".", 1)[-1].lower() if "." in Path(path).name else "png"
 
 
+def _text(label):
+    """A class label as output text: bytes labels decoded (never written as ``b'...'``)."""
+    return label.decode("utf-8", "backslashreplace") if isinstance(label, bytes) else str(label)
+
+
 def _finite_json(value):
     """``value`` with every NaN or infinity (a margin with one class, a score) as None:
     JSON has no token for them, so the output stays valid JSON for every reader."""
     if isinstance(value, float):
         return value if np.isfinite(value) else None
+    if isinstance(value, bytes):  # labels given as bytes: JSON has strings only
+        return _text(value)
     if isinstance(value, dict):
-        return {k: _finite_json(v) for k, v in value.items()}
+        return {_finite_json(k) if isinstance(k, bytes) else k: _finite_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite_json(v) for v in value]
     return value
@@ -562,7 +569,7 @@ def _cmd_predict(args, out):
         warnings.warn(f"{args.model}: --reject: this model's open-set rejection is off (trained with "
                       "--rejection-rate 0, or too few trajectories of a class): nothing is reported unknown",
                       UserWarning, stacklevel=1)
-    classes = [str(c) for c in clf.classes_]
+    classes = [_text(c) for c in clf.classes_]
     reading = _reading(args, reader)
     if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
         results = predict_json_lines(clf, sys.stdin, reject=args.reject, unknown=args.unknown_label,
@@ -600,6 +607,10 @@ def _cmd_spot(args, out):
     from . import streaming
 
     clf, reader = _load_model(args, return_reader=True)
+    timed = getattr(clf, "best_estimator_", clf).time_column
+    if timed is not None:  # before the recording is read with the model's time column
+        raise DataError(f"{args.model}: expected a model fitted without time stamps, got one with time_column={timed}: "
+                        "streams take evenly spaced samples (train it without --time-column to spot)")
     kwargs = {"threshold": args.threshold}
     try:
         if args.recording == "-":
@@ -619,9 +630,10 @@ def _write_detections(detections, args, out):
     for d in detections:
         if args.format == "json":
             out.write(_json({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": float(d.score)}) + "\n")
+        elif args.format == "csv":  # quoted as predict's csv: a label may hold commas or quotes
+            csv.writer(out, lineterminator="\n").writerow([d.start, d.end, _text(d.label), f"{d.score:.6g}"])
         else:
-            out.write((",".join if args.format == "csv" else "\t".join)(
-                [str(d.start), str(d.end), str(d.label), f"{d.score:.6g}"]) + "\n")
+            out.write("\t".join([str(d.start), str(d.end), _text(d.label), f"{d.score:.6g}"]) + "\n")
         out.flush()
 
 
@@ -663,7 +675,7 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
                 rec["proba"] = dict(zip(classes, r.proba.tolist()))
             fh.write(_json(rec) + "\n")
         else:
-            cols = [r.path, str(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
+            cols = [r.path, _text(r.label), f"{r.margin:.6g}"] + ([f"{p:.6g}" for p in r.proba] if args.proba else [])
             if writer:
                 writer.writerow(cols)
             else:
@@ -707,7 +719,7 @@ def _print_report(report, out):
 
 
 def _confusion_table(labels, matrix):
-    names = [str(c) for c in labels]
+    names = [_text(c) for c in labels]
     width = max(max(len(n) for n in names), max(len(str(v)) for v in matrix.ravel()), 4)
     lines = ["true \\ predicted".ljust(width + 2) + " ".join(n.rjust(width) for n in names)]
     for name, row in zip(names, matrix):
@@ -830,18 +842,22 @@ def _open_set_line(clf):
         if not hasattr(clf, "class_motion_quantiles_") else
         ", windows half in a pause are scored too (a model fitted before format 10: retrain to skip them)"
         if not hasattr(clf, "class_part_motion_") else "")
+    if clf.time_column is not None:
+        return f"open-set rejection: {rejection}; streams: none (streams and prefixes take no time stamps)"
     return f"open-set rejection: {rejection}; streams: default threshold {default}{ends}{still}"
 
 
 def _prefix_line(clf, version):
     """``trajhmm info``'s line on how prefixes (early answers) are read."""
+    if clf.time_column is not None:
+        return "prefixes (predict_prefix): none (a model with a time column: prefixes take no time stamps)"
     view = getattr(clf, "prefix_model_", None)
     if view is not None and clf.prefix_view:  # what prefixes read (streaming._Model.prefix_view)
         return (f"prefixes (predict_prefix): the class models and a prefix view on derivatives={view.derivatives}, "
                 "their evidence averaged")
     why = ("a model fitted before format 11: retrain for a prefix view" if version < 11
            else "prefix_view=False" if not clf.prefix_view
-           else f"none for derivatives={clf.derivatives} or a time column" if not clf._fits_prefix_view()
+           else f"none for derivatives={clf.derivatives}, the most" if not clf._fits_prefix_view()
            else "the prefix view could not be fitted")
     return f"prefixes (predict_prefix): the class models alone ({why})"
 

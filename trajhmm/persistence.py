@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -131,16 +132,20 @@ def atomic_write(path, mode="wb"):
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and
     ``path`` is untouched. A symbolic link stays: its target is written (atomically). An
-    existing ``path`` that is not a regular file (a FIFO, a device, a socket) is opened and
-    written directly, since renaming over it would replace it with a file.
+    existing ``path`` that is not a regular file (a FIFO, a device, a socket), or a path
+    under /dev or /proc (``/dev/stdout``), is written directly, since renaming over it
+    would replace it with a file; appended to, so that ``/dev/stdout`` redirected to a
+    file keeps what was printed before.
     """
-    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     # text: file names that are not valid in the encoding written back as their bytes, as on stdout
     text = {} if "b" in mode else {"errors": "surrogateescape"}
-    if path.exists() and not path.is_file() and not path.is_dir():
-        with open(path, mode, **text) as fh:
+    if str(os.path.abspath(path)).startswith(("/dev/", "/proc/")) or (
+            os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)):
+        sys.stdout.flush()  # (what this process printed comes first)
+        with open(path, mode.replace("w", "a"), **text) as fh:
             yield fh
         return
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ModelFileError(f"{path}: cannot write, directory {parent} does not exist")

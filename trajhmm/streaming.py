@@ -477,6 +477,20 @@ class _Model:
         if not np.isfinite(arr).all():
             row = int(np.argwhere(~np.isfinite(arr))[0, 0])
             raise DataError(f"{name}: expected finite numbers, got {arr[row].tolist()} at point {row}")
+        return self.check_size(arr, name)
+
+    def check_size(self, arr, name):
+        """``arr`` (k, n_dims), unless a value is more than ``SCALE_RANGE[1]`` times the
+        training data's spread (``motion_scale_``): its scores would overflow (NaN
+        probabilities, no detection), so it is refused as :meth:`HMMClassifier.predict`
+        refuses it."""
+        scale = getattr(self.clf, "motion_scale_", None)
+        if scale is not None:
+            far = np.abs(arr) > SCALE_RANGE[1] * np.asarray(scale, dtype=float)
+            if far.any():
+                row = int(np.argwhere(far)[0, 0])
+                raise DataError(f"{name}: expected values within {SCALE_RANGE[1]:g} times the spread of the training "
+                                f"data, got {arr[row].tolist()} at point {row}: its scores would overflow")
         return arr
 
 
@@ -522,7 +536,7 @@ def prefix_log_proba(model, X):
     trajectory is scored nearly like :meth:`~trajhmm.HMMClassifier.predict` scores it (against
     the reference instead of alone)."""
     m = _Model(model)
-    prefixes = check_trajectories(X, n_dims=m.n_dims, dims_source="the model's training data")
+    prefixes = _checked_prefixes(m, X)
     jll = _prefix_joint(m, prefixes)
     return jll - logsumexp(jll, axis=1)[:, None]
 
@@ -535,8 +549,14 @@ def prefix_proba(model, X):
 def predict_prefix(model, X):
     """The most probable class of each prefix (see :func:`prefix_log_proba`)."""
     m = _Model(model)
+    return m.classes[np.argmax(_prefix_joint(m, _checked_prefixes(m, X)), axis=1)]
+
+
+def _checked_prefixes(m, X):
     prefixes = check_trajectories(X, n_dims=m.n_dims, dims_source="the model's training data")
-    return m.classes[np.argmax(_prefix_joint(m, prefixes), axis=1)]
+    for i, p in enumerate(prefixes):
+        m.check_size(p, f"X[{i}]")
+    return prefixes
 
 
 # ---------------------------------------------------------------------------- streams
