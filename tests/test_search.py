@@ -241,7 +241,7 @@ def test_grid_values_must_be_lists_and_folds_must_hold_every_class(dataset):
     from sklearn.model_selection import GroupKFold
 
     X, y = dataset
-    with pytest.raises(TypeError, match="param_grid: n_states: expected a list of values, got 2"):
+    with pytest.raises(ParameterError, match="param_grid: expected a list of values for 'n_states', got 2"):
         HMMClassifierCV(param_grid={"n_states": 2}).fit(X, y)
     groups = (y == "wave").astype(int)  # one class entirely in one group
     with pytest.raises(DataError, match="the training part of fold 0 lacks some classes"):

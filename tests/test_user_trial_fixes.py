@@ -349,3 +349,33 @@ def test_parameter_errors_are_trajhmm_errors():
     with pytest.raises(trajhmm.TrajHMMError, match="n_states"):
         HMMClassifier(n_states=0).fit([np.zeros((5, 2)), np.ones((5, 2))], ["a", "b"])
     assert issubclass(trajhmm.ParameterValueError, ValueError) and issubclass(trajhmm.ParameterTypeError, TypeError)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"calibrate": "False"}, "calibrate: expected True or False, got 'False'"),
+    ({"ensemble": 2}, "ensemble: expected True or False, got 2"),
+    ({"n_jobs": 0}, "n_jobs"),
+    ({"random_state": "a"}, "random_state"),
+    ({"param_grid": {"n_states": 4}}, "param_grid: expected a list of values for 'n_states', got 4"),
+])
+def test_the_search_checks_its_own_parameters_before_any_work(dataset, params, match):
+    from trajhmm import ParameterError
+
+    X, y = dataset
+    with pytest.raises(ParameterError, match=match):
+        HMMClassifierCV(**params).fit(X, y)
+
+
+def test_the_search_says_when_it_cuts_fewer_folds_or_a_splitter_needs_groups(dataset):
+    from sklearn.model_selection import GroupKFold
+
+    from trajhmm import ParameterValueError
+
+    X, y = dataset
+    search = HMMClassifierCV(HMMClassifier(**FAST), {"n_states": [2]}, cv=9, ensemble=False)
+    with pytest.warns(UserWarning, match=r"cv=9: the smallest class \(class '\w+'\) has 8 trajectories, so the search "
+                                         "cross-validates 8 folds"):
+        search.fit(X, y)
+    assert search.n_splits_ == 8
+    with pytest.raises(ParameterValueError, match="cv: expected a splitter that can split this data .*GroupKFold"):
+        HMMClassifierCV(HMMClassifier(**FAST), {"n_states": [2]}, cv=GroupKFold(2)).fit(X, y)

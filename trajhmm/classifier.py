@@ -240,7 +240,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         EM stops when the relative gain in training log-likelihood falls below ``tol``.
     n_init : int, default=1
         EM restarts per class with different seeds; the run with the best training
-        log-likelihood is kept.
+        log-likelihood is kept. Seeds change the start of ergodic models (k-means) and of
+        mixtures (``n_mix`` > 1) only: a left-right Gaussian model starts from the uniform
+        segmentation in time, so its restarts repeat the same fit.
     priors : {"uniform", "empirical"} or array-like of shape (n_classes,), default="uniform"
         Class priors: equal, the training class frequencies, or given (aligned with the
         sorted class labels, normalised to sum to 1).

@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import calibration
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs
-from ._params import ParameterError, ParameterValueError, check_param, validate_params
+from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
 from ._validation import check_labels, check_trajectories, plain_value
 from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
@@ -145,7 +145,7 @@ def _checked_grid(name, grid):
             raise ValueError(f"param_grid: stage {name!r}: expected a non-empty dict of lists, got {part!r}")
         for key, values in part.items():
             if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-                raise TypeError(f"param_grid: {key}: expected a list of values, got {values!r}")
+                raise ParameterTypeError("param_grid", f"a list of values for {key!r}", repr(values))
         out.append({key: [plain_value(v) for v in values] for key, values in part.items()})
     return out if isinstance(grid, (list, tuple)) else out[0]
 
@@ -303,11 +303,21 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ setup
+    def _check_own_params(self):
+        """This search's own parameters (the estimator's are checked by its own rules), as
+        HMMClassifier checks its: a ParameterError naming the parameter, before any work."""
+        check_param("n_jobs", self.n_jobs)
+        check_param("random_state", self.random_state)
+        for name in ("calibrate", "ensemble"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ParameterTypeError(name, "True or False", repr(value))
+
     def _base(self):
         if self.estimator is None:
             return HMMClassifier()
         if not isinstance(self.estimator, HMMClassifier):
-            raise TypeError(f"estimator: expected an HMMClassifier or None, got {type(self.estimator).__name__}")
+            raise ParameterTypeError("estimator", "an HMMClassifier or None", type(self.estimator).__name__)
         return clone(self.estimator)
 
     def _stages(self, base):
@@ -323,7 +333,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             return Stages([]), False  # nothing to search: the estimator is cross-validated as it is
         if isinstance(grid, dict) or (isinstance(grid, (list, tuple)) and all(isinstance(g, dict) for g in grid)):
             return Stages([("grid", grid)]), False
-        raise TypeError(f"param_grid: expected a dict, a list of dicts, Stages or None, got {type(grid).__name__}")
+        raise ParameterTypeError("param_grid", "a dict, a list of dicts, Stages or None", type(grid).__name__)
 
     def _check_stages(self, stages, base, builtin):
         """Every candidate valid before the first fit. A user grid raises the first
@@ -367,10 +377,18 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
                 raise DataError("y: cross-validation needs at least 2 trajectories of every class, got "
                                 f"{smallest} of class {plain_value(classes[counts.argmin()])!r}; use HMMClassifier "
                                 "(trajhmm train --no-search)")
+            if int(self.cv) > smallest:
+                warnings.warn(f"cv={int(self.cv)}: the smallest class (class {plain_value(classes[counts.argmin()])!r}) "
+                              f"has {smallest} trajectories, so the search cross-validates {smallest} folds",
+                              UserWarning, stacklevel=3)
             # with groups, no group on both sides of a split (StratifiedGroupKFold)
             folds = stratified_folds(y_idx, min(int(self.cv), smallest), groups, seed)
         elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
-            folds = [(np.asarray(tr), np.asarray(te)) for tr, te in self.cv.split(np.zeros(len(y_idx)), y_idx, groups)]
+            try:
+                folds = [(np.asarray(tr), np.asarray(te)) for tr, te in self.cv.split(np.zeros(len(y_idx)), y_idx, groups)]
+            except ValueError as exc:  # e.g. a group splitter without groups
+                raise ParameterValueError("cv", "a splitter that can split this data (a group splitter needs "
+                                          "fit(..., groups=...))", f"{type(self.cv).__name__}: {exc}") from None
         else:
             raise TypeError(f"cv: expected an int >= 2 or a cross-validation splitter, got {self.cv!r}")
         n_classes = len(np.unique(y_idx))
@@ -403,6 +421,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             model. The directory is left in place (``trajhmm train`` removes it when the
             run completes, unless ``--keep-cache``).
         """
+        self._check_own_params()
         if cache_dir is not None:
             FitCache(cache_dir).check()
         base = self._base()
