@@ -90,14 +90,6 @@ def test_flags_that_do_not_apply_to_the_input_are_usage_errors(data_dir, tmp_pat
     code, _, err = cli(["train", data_dir, "-o", tmp_path / "m.npz", "--group-column", "g", *QUICK], capsys)
     assert code == 2 and err == (f"trajhmm train: error: {data_dir}: --group-column applies to tables, with "
                                  "--id-column\n")
-    table = tmp_path / "t.csv"
-    table.write_text("id,label,x,y,z\n" + "".join(f"{i // 5},{'ab'[i // 10]},{i},{i % 3},1\n" for i in range(20)))
-    for flag, value, what in (("--label-level", "2", "folders"), ("--split", "train", ".npz bundles"),
-                              ("--pattern", "*.csv", "folders")):
-        code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", "--id-column", "id", "--label-column", "label",
-                            flag, value, *QUICK], capsys)
-        assert code == 2 and err == (f"trajhmm train: error: {table}: {flag} applies to {what}, not to a table "
-                                     "(--id-column)\n"), err
     save_model(fitted, tmp_path / "model.npz")
     code, _, err = cli(["plot", "confusion", tmp_path / "model.npz", data_dir, "-o", tmp_path / "c.jpg"], capsys)
     assert code == 2 and "argument -o/--output: expected a .png, .pdf or .svg file name, got" in err
@@ -221,15 +213,17 @@ def test_reading_options_of_the_model_that_another_format_does_not_take_are_drop
     assert code == 2 and "columns= (--columns) applies to " in err
 
 
-def test_table_reading_flags_that_tables_do_not_take_are_refused(tmp_path, capsys):
+@pytest.mark.parametrize("flag, value, what", [
+    ("--label-level", "2", "folders"), ("--split", "train", ".npz bundles"), ("--pattern", "*.csv", "folders"),
+    ("--layout", "columns", "files of one trajectory"), ("--variable", "v", ".mat files"),
+    ("--on-invalid", "skip", "folders and data set files"),
+])
+def test_reading_flags_that_tables_do_not_take_are_refused(tmp_path, capsys, flag, value, what):
     table = tmp_path / "t.csv"
     table.write_text("id,label,x,y,z\n" + "".join(f"{i // 5},{'ab'[i // 10]},{i},{i % 3},1\n" for i in range(20)))
-    for flag, value, what in (("--layout", "columns", "files of one trajectory"), ("--variable", "v", ".mat files"),
-                              ("--on-invalid", "skip", "folders and data set files")):
-        code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", "--id-column", "id", "--label-column", "label",
-                            flag, value, *QUICK], capsys)
-        assert code == 2 and err == (f"trajhmm train: error: {table}: {flag} applies to {what}, not to a table "
-                                     "(--id-column)\n"), err
+    code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", "--id-column", "id", "--label-column", "label",
+                        flag, value, *QUICK], capsys)
+    assert code == 2 and err == f"trajhmm train: error: {table}: {flag} applies to {what}, not to a table (--id-column)\n"
 
 
 def test_the_prefix_view_follows_n_jobs(dataset, tmp_path):
