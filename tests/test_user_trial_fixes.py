@@ -373,3 +373,35 @@ def test_the_search_says_when_it_cuts_fewer_folds_or_a_splitter_needs_groups(dat
     assert search.n_splits_ == 8
     with pytest.raises(ParameterValueError, match="cv: expected a splitter that can split this data .*GroupKFold"):
         HMMClassifierCV(HMMClassifier(**FAST), {"n_states": [2]}, cv=GroupKFold(2)).fit(X, y)
+
+
+def test_a_file_browsers_leftovers_do_not_spoil_a_cache(tmp_path):
+    fresh = tmp_path / "new"
+    fresh.mkdir()
+    (fresh / ".DS_Store").write_bytes(b"\0")
+    assert FitCache(fresh).unusable() is None
+    cache = FitCache(tmp_path / "c")
+    cache.put("0" * 64, {"a": np.zeros(2)})
+    (tmp_path / "c" / ".DS_Store").write_bytes(b"\0")
+    assert cache.unusable() is None
+    cache.remove()
+    assert not (tmp_path / "c").exists()
+
+
+def test_stream_parameters_are_parameter_errors(fitted):
+    from trajhmm import ParameterError, StreamClassifier
+
+    for kwargs, match in (({"step": 0}, "step: expected an integer >= 1, got 0"),
+                          ({"block": 1.5}, "block: expected an integer"),
+                          ({"threshold": np.nan}, "threshold: expected a finite number"),
+                          ({"threshold": True}, "threshold: expected a finite number"),
+                          ({"threshold": "-1"}, "threshold: expected a finite number"),
+                          ({"length_ratio": np.inf}, "length_ratio: expected a finite number > 1"),
+                          ({"duration_slack": 1.0}, r"duration_slack: expected a number in \[0, 1\)")):
+        with pytest.raises(ParameterError, match=match):
+            StreamClassifier(fitted, **kwargs)
+
+
+def test_an_unknown_flag_names_the_command(capsys, tmp_path):
+    code, _, err = cli(["spot", tmp_path / "m.npz", tmp_path / "r.csv", "--bogus"], capsys)
+    assert code == 2 and err == "trajhmm spot: error: unrecognized arguments: --bogus\n"

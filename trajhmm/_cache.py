@@ -36,6 +36,9 @@ _TAG_TEXT = (
 _KEY = re.compile(r"[0-9a-f]{64}\Z")
 _ENTRY = re.compile(r"[0-9a-f]{64}\.npz\Z")
 _TEMP = re.compile(r"[0-9a-f]{64}\.npz\.[A-Za-z0-9_]+\.tmp\Z")  # put's temp files
+# What file browsers leave in any folder they show (Finder, Windows Explorer): no reason to
+# refuse resuming from, or removing, a cache someone looked into.
+_BROWSER_JUNK = (".DS_Store", "Thumbs.db", "desktop.ini")
 _TAG_TEMP = re.compile(r"CACHEDIR\.TAG\.[A-Za-z0-9_]+\.tmp\Z")
 # What numpy and zipfile raise on a truncated, corrupted or foreign entry.
 _BAD_ENTRY = (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, zlib.error)
@@ -239,9 +242,10 @@ class FitCache:
             names = sorted(p.name for p in self.directory.iterdir())
         except OSError as exc:
             return f"it cannot be listed ({exc.strerror or exc})"
-        if not names:
+        if not set(names) - set(_BROWSER_JUNK):
             return None
         if CACHEDIR_TAG not in names:  # (a tag that is not trajhmm's is said by _foreign_content)
+            names = [n for n in names if n not in _BROWSER_JUNK]
             shown = ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             return f"it holds files trajhmm did not write ({shown})"
         reason = self._foreign_content()
@@ -291,7 +295,7 @@ class FitCache:
         except OSError as exc:
             return f"an unreadable {CACHEDIR_TAG} ({exc})"
         for p in sorted(self.directory.iterdir()):
-            ours = p.name == CACHEDIR_TAG or any(r.match(p.name) for r in (_ENTRY, _TEMP, _TAG_TEMP))
+            ours = p.name in (CACHEDIR_TAG, *_BROWSER_JUNK) or any(r.match(p.name) for r in (_ENTRY, _TEMP, _TAG_TEMP))
             if not ours or p.is_symlink() or not p.is_file():
                 return f"the unexpected {'file' if p.is_file() else 'entry'} {p.name!r}"
         return None

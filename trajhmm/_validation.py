@@ -4,9 +4,10 @@ import numbers
 
 import numpy as np
 
-from .exceptions import DataError
+from .exceptions import DataError, ParameterTypeError, ParameterValueError
 
-__all__ = ["check_trajectory", "check_trajectories", "check_labels", "check_choice", "check_int", "is_number"]
+__all__ = ["check_trajectory", "check_trajectories", "check_labels", "check_choice", "check_int", "check_real",
+           "is_number"]
 
 
 def is_number(text):
@@ -190,9 +191,19 @@ def check_int(value, name, min_val=None, max_val=None, allow_none=False):
     if value is None and allow_none:
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {value!r} ({type(value).__name__})")
+        raise ParameterTypeError(name, "an integer", f"{value!r} ({type(value).__name__})")
     if min_val is not None and value < min_val:
-        raise ValueError(f"{name}: expected an integer >= {min_val}, got {value}")
+        raise ParameterValueError(name, f"an integer >= {min_val}", value)
     if max_val is not None and value > max_val:
-        raise ValueError(f"{name}: expected an integer <= {max_val}, got {value}")
+        raise ParameterValueError(name, f"an integer <= {max_val}", value)
     return int(value)
+
+
+def check_real(value, name, ok, expected):
+    """A real-number parameter (bools and NaN refused) for which ``ok(float(value))``
+    holds; else a ParameterError saying ``expected``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ParameterTypeError(name, expected, f"{value!r} ({type(value).__name__})")
+    if not ok(float(value)):
+        raise ParameterValueError(name, expected, repr(value))
+    return float(value)

@@ -1014,9 +1014,12 @@ def _run(args, out):
 def main(argv=None, *, stdout=None):
     """Run the command line; returns the exit code (see EXIT_CODES)."""
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
         return int(exc.code or 0)
+    if extra:  # (argparse says these from the top-level parser, without the command's name)
+        print(f"trajhmm {_command_name(args)}: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         _check_params(args)
     except _params.ParameterError as exc:

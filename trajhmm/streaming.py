@@ -163,7 +163,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import preprocessing
-from ._validation import SCALE_RANGE, check_int, check_trajectories, is_number
+from ._validation import SCALE_RANGE, check_int, check_real, check_trajectories, is_number
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
 from .hmm.stacked import relative_emissions, scaled_exact, stacked_models
@@ -613,11 +613,10 @@ class StreamClassifier:
     def __init__(self, model, *, threshold=None, step=None, length_ratio=1.12, duration_slack=0.1, block=8):
         self._m = _Model(model)
         q = self._m.quantiles
-        if not float(length_ratio) > 1.0:
-            raise ValueError(f"length_ratio: expected a number > 1, got {length_ratio!r}")
-        if not 0.0 <= float(duration_slack) < 1.0:
-            raise ValueError(f"duration_slack: expected a number in [0, 1), got {duration_slack!r}")
-        self.threshold = _model_threshold(model) if threshold is None else float(threshold)
+        length_ratio = check_real(length_ratio, "length_ratio", lambda v: 1.0 < v < np.inf, "a finite number > 1")
+        duration_slack = check_real(duration_slack, "duration_slack", lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+        self.threshold = (_model_threshold(model) if threshold is None else
+                          check_real(threshold, "threshold", np.isfinite, "a finite number (nats per point) or None"))
         self.step = max(1, round(float(q[:, 1].min()) / 15.0)) if step is None else check_int(step, "step", min_val=1)
         self.block = check_int(block, "block", min_val=1)
         lo = np.maximum(2, np.floor(q[:, 0] * (1.0 - duration_slack)))
