@@ -7,7 +7,15 @@ import numpy as np
 from .exceptions import DataError, ParameterTypeError, ParameterValueError
 
 __all__ = ["check_trajectory", "check_trajectories", "check_labels", "check_choice", "check_int", "check_real",
-           "is_number"]
+           "is_number", "smallest_class"]
+
+
+def smallest_class(y_idx, classes):
+    """``(count, label)`` of the class with the fewest trajectories (the first such), the
+    label as a plain value for messages."""
+    counts = np.bincount(np.asarray(y_idx), minlength=len(classes))
+    k = int(counts.argmin())
+    return int(counts[k]), plain_value(classes[k])
 
 
 def is_number(text):

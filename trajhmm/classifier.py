@@ -30,7 +30,7 @@ from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs, runs_in_process
 from ._params import PARAMS, validate_params
-from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value
+from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value, smallest_class
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifier"]
@@ -626,11 +626,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         with ``time_column``: streams refuse it). With ``groups``, at most one fold per
         group. None, with a warning, when a class is too small to be held out, there is
         one group, or a fold cannot be fitted."""
-        counts = np.bincount(y_idx)
-        if counts.min() < 2:
+        count, label = smallest_class(y_idx, self.classes_)
+        if count < 2:
             warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
-                          f"calibrate, got {counts.min()} of class {plain_value(self.classes_[counts.argmin()])!r}",
-                          UserWarning, stacklevel=3)
+                          f"calibrate, got {count} of class {label!r}", UserWarning, stacklevel=3)
             return None
         n_folds = rejection_folds(y_idx, groups)
         if n_folds < 2:  # the smallest class has 2 or more: one group

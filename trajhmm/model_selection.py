@@ -4,7 +4,7 @@ stratified cross-validation: a thin layer over :class:`~trajhmm.HMMClassifierCV`
 import numpy as np
 
 from ._params import check_param, validate_params
-from ._validation import plain_value
+from ._validation import smallest_class
 from .classifier import HMMClassifier
 from .exceptions import DataError
 
@@ -58,10 +58,10 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
 
     check_param("cv", cv)  # (the grid is validated by HMMClassifierCV.fit, before any fit)
     y = np.asarray(y)
-    labels, counts = np.unique(y, return_counts=True)
-    if counts.min() < cv:
-        raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, got {counts.min()} of class "
-                        f"{plain_value(labels[counts.argmin()])!r}")
+    labels, y_idx = np.unique(y, return_inverse=True)
+    count, label = smallest_class(y_idx, labels)
+    if count < cv:
+        raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, got {count} of class {label!r}")
     # the best candidate alone: an ensemble's other members would be refitted for nothing
     search = HMMClassifierCV(HMMClassifier(**fixed), param_grid, cv=cv, ensemble=False, n_jobs=n_jobs,
                              random_state=random_state)

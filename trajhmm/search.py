@@ -61,7 +61,7 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
-from ._validation import check_labels, check_trajectories, plain_value
+from ._validation import check_labels, check_trajectories, plain_value, smallest_class
 from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, rejection_threshold, stratified_folds
 from .exceptions import ConvergenceWarning, DataError
 
@@ -371,16 +371,13 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     def _folds(self, X, y_idx, groups, seed, classes):
         if isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool):
             check_param("cv", int(self.cv))
-            counts = np.bincount(y_idx)
-            smallest = int(counts.min())
+            smallest, label = smallest_class(y_idx, classes)
             if smallest < 2:
                 raise DataError("y: cross-validation needs at least 2 trajectories of every class, got "
-                                f"{smallest} of class {plain_value(classes[counts.argmin()])!r}; use HMMClassifier "
-                                "(trajhmm train --no-search)")
+                                f"{smallest} of class {label!r}; use HMMClassifier (trajhmm train --no-search)")
             if int(self.cv) > smallest:
-                warnings.warn(f"cv={int(self.cv)}: the smallest class (class {plain_value(classes[counts.argmin()])!r}) "
-                              f"has {smallest} trajectories, so the search cross-validates {smallest} folds",
-                              UserWarning, stacklevel=3)
+                warnings.warn(f"cv={int(self.cv)}: the smallest class (class {label!r}) has {smallest} trajectories, "
+                              f"so the search cross-validates {smallest} folds", UserWarning, stacklevel=3)
             # with groups, no group on both sides of a split (StratifiedGroupKFold)
             folds = stratified_folds(y_idx, min(int(self.cv), smallest), groups, seed)
         elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
