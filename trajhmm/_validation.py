@@ -1,6 +1,7 @@
 """Parameter and array checks whose messages name the culprit, what was expected and found."""
 
 import numbers
+import re
 
 import numpy as np
 
@@ -79,6 +80,14 @@ def named_error(exc, names):
     new = DataError(f"{names[index]}: {exc.reason}")
     new.index, new.reason = index, exc.reason
     return new
+
+
+def skipped_reason(name, reason):
+    """How a skipped input is reported: ``reason``, after ``name`` unless the reason already
+    names it or, for an item of a data set file (``file:line``, ``file[i]``), its file."""
+    name = str(name)
+    file = re.sub(r"(:\d+|\[\d+\])$", "", name)
+    return reason if reason.startswith((name, f"{file}:")) else f"{name}: {reason}"
 
 
 def check_finite_rows(values, reason=TOO_LARGE):
