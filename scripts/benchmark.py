@@ -235,7 +235,7 @@ def latency_models(n_train):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-seq", type=int, default=5000, help="sequences scored in (a)")
     p.add_argument("--n-train", type=int, default=50, help="training trajectories per class")
     p.add_argument("--n-iter", type=int, default=20, help="EM iterations in (b)")

@@ -114,7 +114,7 @@ def splits_of(path, nested):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("paths", nargs="*", help="npz bundles (default: every .npz in ../shared/data)")
     p.add_argument("--nested", type=int, default=0, metavar="K", help="nested CV on the train split (K outer folds)")
     p.add_argument("--methods", default="defaults,search,hmmlearn")

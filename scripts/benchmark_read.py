@@ -43,7 +43,7 @@ def make_tree(root, n, seed=0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10000, help="number of CSV files")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference", default="25fd9e6")

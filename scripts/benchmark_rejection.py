@@ -91,7 +91,7 @@ def plot(curves, path):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("paths", nargs="*", help="npz bundles (default: every .npz in ../shared/data)")
     p.add_argument("--method", choices=("defaults", "search"), default="defaults")
     p.add_argument("--rates", type=float, nargs="+", default=None,

@@ -67,7 +67,7 @@ def run(name, cap=None, n_jobs=-1, data_dir=D):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="+", metavar="NAME", help="data sets: NAME.npz in --data-dir")
     p.add_argument("--data-dir", default=D, help="folder of the .npz sets (default: ../shared/data)")
     p.add_argument("--cap", type=int, default=1500, help="subsample larger train splits to this many")

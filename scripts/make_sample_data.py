@@ -117,7 +117,7 @@ def write_dataset(out_dir, per_class=12, seed=0):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out_dir", nargs="?", default=str(Path(__file__).resolve().parent.parent / "sample_data"))
     p.add_argument("--per-class", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)

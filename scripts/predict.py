@@ -9,7 +9,7 @@ import trajhmm
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model")
     p.add_argument("paths", nargs="+")
     args = p.parse_args()

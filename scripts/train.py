@@ -13,7 +13,7 @@ import trajhmm
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data_dir")
     p.add_argument("model")
     p.add_argument("--n-states", type=int, default=8)

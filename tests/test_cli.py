@@ -112,7 +112,7 @@ def test_skip_mode_reports_and_uses_exit_code_3(tmp_path, data_dir, model_path, 
     code, out, err = cli(["predict", model_path, data_dir, "--on-invalid", "skip"], capsys)
     assert code == 3
     assert len(out.strip().splitlines()) == 32
-    assert f"skipped: {bad}: line 3, column 2" in err and "1 file(s) skipped" in err
+    assert f"skipped: {bad}: line 3, column 2" in err and "1 input skipped" in err
 
 
 def test_usage_errors_exit_2(tmp_path, data_dir, capsys):

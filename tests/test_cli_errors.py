@@ -214,7 +214,7 @@ def test_d6_wrong_dims_name_the_file_and_honour_skip(tmp_path, capsys, model_and
     # a folder whose files disagree: the odd one out is skipped (by the reader: majority)
     code, out, err = cli(argv(data, "--on-invalid", "skip"), capsys)
     assert code == 3, err
-    assert err.count(str(flat)) == 1 and "1 file(s) skipped" in err
+    assert err.count(str(flat)) == 1 and "1 input skipped" in err
     assert not (tmp_path / "c.png").exists() or "plot" in command
 
 
@@ -260,7 +260,7 @@ def test_d12_every_skipped_file_is_reported_once_with_its_name(tmp_path, capsys,
     assert code == 3, err
     assert err.strip().splitlines() == [f"trajhmm: skipped: {stray}: expected only class folders in {stray.parent}, got a file",
                                         f"trajhmm: skipped: {bad}: line 3, column 2: expected a number, got 'oops'",
-                                        "trajhmm: 2 file(s) skipped as invalid"]
+                                        "trajhmm: 2 inputs skipped as invalid"]
     assert load_model(tmp_path / "m.npz").n_jobs is None  # --n-jobs is the run's, not the model's
 
 

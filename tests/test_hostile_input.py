@@ -64,7 +64,7 @@ def test_every_bad_file_in_predict_and_train(tmp_path, name, text, message, fitt
     assert not (tmp_path / "new.npz").exists()
     code, out, err = cli(["predict", model, data, "--on-invalid", "skip"], capsys)
     assert code == 3 and len(out.splitlines()) == len(X)
-    assert f"skipped: {bad}" in err and "1 file(s) skipped" in err
+    assert f"skipped: {bad}" in err and "1 input skipped" in err
 
 
 def test_structural_bad_inputs_api_and_cli(tmp_path, fitted, dataset, capsys):
@@ -197,7 +197,7 @@ def test_predict_on_the_crashing_mat_file_is_one_line_or_a_skip(tmp_path, fitted
     code, out, err = cli(["predict", model, data, "--on-invalid", "skip"], capsys)
     assert code == 3, err
     assert len(out.splitlines()) == len(X) and "bad.mat" not in out
-    assert f"skipped: {data / str(y[0]) / 'bad.mat'}" in err and "1 file(s) skipped" in err
+    assert f"skipped: {data / str(y[0]) / 'bad.mat'}" in err and "1 input skipped" in err
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")

@@ -13,7 +13,7 @@ from trajhmm import HMMClassifier, HMMClassifierCV, load_model, save_model
 from trajhmm._params import ParameterError
 from trajhmm.calibration import calibrated_log_proba, expected_calibration_error, fit_temperature
 from trajhmm.classifier import rejection_folds
-from trajhmm.exceptions import DataError, ModelFileError
+from trajhmm.exceptions import DataError, ModelFileError, ParameterTypeError
 from trajhmm.search import Stages, default_param_grid
 
 from conftest import FAST, FLAGS, as_format, assert_refused, cli, resign, write_folder
@@ -251,7 +251,8 @@ def test_grid_values_must_be_lists_and_folds_must_hold_every_class(dataset):
 def test_a_cv_that_is_neither_an_int_nor_a_splitter_is_refused(dataset):
     X, y = dataset
     for cv, shown in (("five", "'five'"), (2.5, "2.5"), (True, "True")):  # a str has a split method too
-        with pytest.raises(TypeError, match=f"cv: expected an int >= 2 or a cross-validation splitter, got {shown}"):
+        with pytest.raises(ParameterTypeError, match=f"cv: expected an int >= 2, a cross-validation splitter or an "
+                           f"iterable of \\(train, test\\) index arrays, got {shown}"):
             HMMClassifierCV(HMMClassifier(**SMALL), {"n_states": [2]}, cv=cv).fit(X, y)
 
 

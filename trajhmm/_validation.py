@@ -1,6 +1,7 @@
 """Parameter and array checks whose messages name the culprit, what was expected and found."""
 
 import numbers
+import re
 
 import numpy as np
 
@@ -32,6 +33,8 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
 
     ``name`` is how the trajectory is called in error messages (a file path, ``X[3]``).
     """
+    if np.iscomplexobj(trajectory):  # float() would drop the imaginary part with only a numpy warning
+        raise DataError(f"{name}: expected real numbers (n_points, n_dims), got complex values")
     try:
         arr = np.asarray(trajectory, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -79,6 +82,14 @@ def named_error(exc, names):
     new = DataError(f"{names[index]}: {exc.reason}")
     new.index, new.reason = index, exc.reason
     return new
+
+
+def skipped_reason(name, reason):
+    """How a skipped input is reported: ``reason``, after ``name`` unless the reason already
+    names it or, for an item of a data set file (``file:line``, ``file[i]``), its file."""
+    name = str(name)
+    file = re.sub(r"(:\d+|\[\d+\])$", "", name)
+    return reason if reason.startswith((name, f"{file}:")) else f"{name}: {reason}"
 
 
 def check_finite_rows(values, reason=TOO_LARGE):
@@ -154,10 +165,18 @@ def check_labels(y, n_samples):
     """``y`` as a 1-D array of ``n_samples`` labels of one kind. Strings held as objects
     (pandas object or category columns) become a numpy string array, so they are stored as
     strings; numbers stay numbers. A missing label (None, NaN) or a mix of strings and
-    numbers is refused: numpy would silently make strings ('nan', '1') of them."""
+    numbers is refused: numpy would silently make strings ('nan', '1') of them; so are
+    continuous values (floats that are not whole numbers: a regression target), as
+    scikit-learn's classifiers refuse them."""
+    from sklearn.utils.multiclass import type_of_target
     from sklearn.utils.validation import column_or_1d
 
-    labels = column_or_1d(np.asarray(y), warn=True)
+    if y is None:
+        raise DataError(f"y: expected {n_samples} labels (one per trajectory), got None")
+    try:
+        labels = column_or_1d(np.asarray(y), warn=True)
+    except ValueError:
+        raise DataError(f"y: expected a 1-D sequence of {n_samples} labels, got shape {np.shape(y)}") from None
     values = labels
     if labels.dtype.kind == "U" and not isinstance(y, np.ndarray):  # a list, a Series: the values as given
         values = column_or_1d(np.asarray(list(y), dtype=object))
@@ -178,6 +197,10 @@ def check_labels(y, n_samples):
             labels = values.astype(str)
     if len(labels) != n_samples:
         raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(labels)}")
+    if labels.dtype.kind == "f" and type_of_target(labels).startswith("continuous"):
+        i = int(np.argmax(labels != np.round(labels)))
+        raise DataError(f"y: expected class labels, got continuous values ({labels[i].item()!r} at position {i}); a "
+                        "classifier needs a finite set of classes (strings, integers or whole-number floats)")
     return labels
 
 

@@ -31,7 +31,7 @@ from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs, runs_in_process
 from ._params import PARAMS, validate_params
 from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value, smallest_class
-from .exceptions import ConvergenceWarning, DataError
+from .exceptions import ConvergenceWarning, DataError, ParameterTypeError, ParameterValueError
 
 __all__ = ["HMMClassifier"]
 
@@ -188,6 +188,19 @@ class _RunCache:
         arrays = {self._MODEL + name: a for name, a in _hmm.model_arrays(run.model).items()}
         self.store.put(key, {**arrays, "history": np.asarray(run.history, dtype=float),
                              "converged": np.bool_(run.converged), "n_iter": np.int64(run.n_iter)})
+
+
+def trajectory_tags(tags):
+    """The estimator tags of a trajectory classifier: ``X`` is a list of (n_points, n_dims)
+    arrays or one 3-D array, never one 2-D array (so scikit-learn's ``check_estimator``,
+    whose checks feed 2-D arrays, skips it with a warning instead of failing on them), and
+    ``transform`` (the segments the class models see) makes it a transformer too."""
+    from sklearn.utils import TransformerTags
+
+    tags.input_tags.two_d_array = False
+    tags.input_tags.three_d_array = True
+    tags.transformer_tags = TransformerTags(preserves_dtype=["float64"])
+    return tags
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -415,12 +428,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             if self.priors == "uniform":
                 return np.full(len(counts), 1.0 / len(counts))
             return counts / counts.sum()
-        p = np.asarray(self.priors, dtype=float)
+        expected = (f"'uniform', 'empirical' or {len(counts)} positive numbers (one per class, in the order of "
+                    "classes_)")
+        try:
+            p = np.asarray(self.priors, dtype=float)
+        except (TypeError, ValueError):
+            raise ParameterTypeError("priors", expected, repr(self.priors)[:80]) from None
         if p.shape != counts.shape or not np.isfinite(p).all() or (p <= 0).any():
-            raise ValueError(
-                f"priors: expected 'uniform', 'empirical' or {len(counts)} positive numbers "
-                f"(one per class, in the order of classes_), got {self.priors!r}"
-            )
+            raise ParameterValueError("priors", expected, repr(self.priors)[:80])
         return p / p.sum()
 
     # ------------------------------------------------------------------ features
@@ -469,6 +484,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             except ValueError as exc:
                 raise DataError(str(exc)) from None
         return [np.delete(t, c, axis=1) for t in trajectories], times
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (scikit-learn >= 1.6): see :func:`trajectory_tags`."""
+        return trajectory_tags(super().__sklearn_tags__())
 
     def transform(self, X):
         """The segments the class models see.

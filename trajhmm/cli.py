@@ -23,11 +23,11 @@ import numpy as np
 from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
-from ._validation import model_dims_error, named_error, plain_value
+from ._validation import model_dims_error, named_error, plain_value, skipped_reason
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, ModelFileError, OptionError, TrajHMMError
-from .prediction import SkippedFile, predict_files, predict_json_lines
+from .prediction import SkippedFile, is_dataset_file, predict_files, predict_json_lines
 from .search import HMMClassifierCV, default_param_grid
 
 __all__ = ["main", "build_parser"]
@@ -81,7 +81,9 @@ def _add_declared(parser, command):
         default = p.cli_default.get(command, p.default)
         multi = command == "tune" and p.grid
         shown = " ".join(map(str, default)) if isinstance(default, list) else ("none" if default is None else default)
-        text = p.cli_help.get(command, p.help) + ("" if p.kind == "text" and default is None else f" (default: {shown})")
+        text = p.cli_help.get(command, p.help)
+        if "(default:" not in text and not (p.kind == "text" and default is None):  # a help text may say it itself
+            text += f" (default: {shown})"
         (model if p.estimator and model is not None else parser).add_argument(
             p.flag, dest=p.name, type=_flag_type(p), default=default, nargs="+" if multi else None,
             action=_Given if p.estimator else "store",
@@ -181,7 +183,8 @@ def build_parser():
     p = sub.add_parser("predict", help="predict the class of trajectory files", epilog=EXIT_CODES)
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="trajectory files or folders; tables with --id-column; - alone: JSON Lines on standard input, "
+                   help="trajectory files or folders; .ts files and .npz bundles (each of their trajectories, "
+                   "answered as FILE:LINE or FILE[i]); tables with --id-column; - alone: JSON Lines on standard input, "
                    'one trajectory per line ({"id": ..., "points": [[x, y, z], ...], "t": [...]}), each answered '
                    "as it arrives")
     p.add_argument("--proba", action="store_true", help="add the probability of every class")
@@ -333,10 +336,9 @@ def _estimator_for(args, ds):
 def _report_skipped(skipped):
     """Each skipped input once, with its name; returns the exit code (3 if any)."""
     for path, reason in skipped:
-        print(f"trajhmm: skipped: {reason if reason.startswith(str(path)) else f'{path}: {reason}'}",
-              file=sys.stderr)
+        print(f"trajhmm: skipped: {skipped_reason(path, reason)}", file=sys.stderr)
     if skipped:
-        print(f"trajhmm: {len(skipped)} file(s) skipped as invalid", file=sys.stderr)
+        print(f"trajhmm: {len(skipped)} {'input' if len(skipped) == 1 else 'inputs'} skipped as invalid", file=sys.stderr)
     return EXIT_SKIPPED if skipped else EXIT_OK
 
 
@@ -437,6 +439,16 @@ def _image_format(path):
 def _text(label):
     """A class label as output text: bytes labels decoded (never written as ``b'...'``)."""
     return label.decode("utf-8", "backslashreplace") if isinstance(label, bytes) else str(label)
+
+
+_FIELD_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _field(value):
+    """A name (path, id, label) as one field of the tab-separated text output: a tab or a
+    line break inside it would split the field or the line, so they are written as the
+    escapes ``\\t``, ``\\n``, ``\\r`` (csv and json keep names verbatim)."""
+    return _text(value).translate(_FIELD_ESCAPES)
 
 
 def _finite_json(value):
@@ -584,8 +596,8 @@ def _cmd_predict(args, out):
         results = predict_files(clf, args.paths, batch_size=args.batch_size, reject=args.reject,
                                 unknown=args.unknown_label, on_invalid=args.on_invalid, n_jobs=args.n_jobs,
                                 reader=reading, pattern=args.pattern)
-        count = lambda: sum(1 for _ in datasets.iter_trajectory_files(  # noqa: E731 (names only)
-            args.paths, pattern=args.pattern, log_ignored=False))
+        count = None if any(map(is_dataset_file, args.paths)) else lambda: sum(  # names only, nothing read
+            1 for _ in datasets.iter_trajectory_files(args.paths, pattern=args.pattern, log_ignored=False))
     skipped = []
     bar = _progress_bar(args, count, "file", "predicting")
     try:
@@ -633,7 +645,7 @@ def _write_detections(detections, args, out):
         elif args.format == "csv":  # quoted as predict's csv: a label may hold commas or quotes
             csv.writer(out, lineterminator="\n").writerow([d.start, d.end, _text(d.label), f"{d.score:.6g}"])
         else:
-            out.write("\t".join([str(d.start), str(d.end), _text(d.label), f"{d.score:.6g}"]) + "\n")
+            out.write("\t".join([str(d.start), str(d.end), _field(d.label), f"{d.score:.6g}"]) + "\n")
         out.flush()
 
 
@@ -679,7 +691,7 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
             if writer:
                 writer.writerow(cols)
             else:
-                fh.write("\t".join(cols) + "\n")
+                fh.write("\t".join([_field(r.path), _field(r.label), *cols[2:]]) + "\n")
         if args.paths == ["-"]:  # a live pipe: each answer as soon as it is known
             fh.flush()
     return n
@@ -720,10 +732,12 @@ def _print_report(report, out):
 
 def _confusion_table(labels, matrix):
     names = [_text(c) for c in labels]
+    corner = "true \\ predicted"
     width = max(max(len(n) for n in names), max(len(str(v)) for v in matrix.ravel()), 4)
-    lines = ["true \\ predicted".ljust(width + 2) + " ".join(n.rjust(width) for n in names)]
+    first = max(len(corner), max(len(n) for n in names)) + 2  # the row names' column
+    lines = [corner.ljust(first) + " ".join(n.rjust(width) for n in names)]
     for name, row in zip(names, matrix):
-        lines.append(name.ljust(width + 2) + " ".join(str(v).rjust(width) for v in row))
+        lines.append(name.ljust(first) + " ".join(str(v).rjust(width) for v in row))
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import CACHEDIR_SIGNATURE, CACHEDIR_TAG
-from ._validation import check_choice, check_int, check_trajectory, is_number
+from ._validation import check_choice, check_int, check_trajectory, is_number, skipped_reason
 from .exceptions import DataError, OptionError
 
 __all__ = [
@@ -94,7 +94,8 @@ class Format:
         applies to every format of its kind (:data:`_COMMON`). A trajectory parser returns
         an array (or a table of cells, for text); a dataset or tree parser yields
         ``(name, (label, array) or DataError)`` items (:func:`_collect` raises or skips the
-        errors, as ``on_invalid`` says).
+        errors, as ``on_invalid`` says); a dataset parser also takes ``require_labels``
+        (False: a file without labels is read, each label None).
     options : the options the format honours; any other option, when given, is refused.
     max_bytes : the default size limit of one file.
     """
@@ -1021,7 +1022,7 @@ def _collect(items, on_invalid, where, notes=None):
         ds.paths.append(name)
     _check_consistent_dims(ds, on_invalid, notes)
     for path, reason in ds.skipped:
-        logger.warning("skipped %s", reason if reason.startswith(path) else f"{path}: {reason}")
+        logger.warning("skipped %s", skipped_reason(path, reason))
     if not ds.trajectories:
         raise DataError(f"{where}: no readable trajectories ({len(ds.skipped)} skipped)")
     return ds
@@ -1195,24 +1196,27 @@ def _check_consistent_dims(ds, on_invalid, notes=None):
     ds.paths = [t for t, k in zip(ds.paths, keep) if k]
 
 
-def _load_file(path, fmt, given):
-    """A data set file (.ts, .npz): the file check, its options, its items collected."""
+def _load_file(path, fmt, given, require_labels=True):
+    """A data set file (.ts, .npz): the file check, its options, its items collected
+    (``require_labels=False``: a file without labels is read, its labels are None)."""
     path = Path(path)
     own = _open(path, fmt, given, kind="dataset")
     on_invalid = given.get("on_invalid") or "error"
-    ds = _parse(path, lambda p: _collect(fmt.read(p, **own), on_invalid, p))
+    ds = _parse(path, lambda p: _collect(fmt.read(p, require_labels=require_labels, **own), on_invalid, p))
     ds.reader = reader_options(**given)  # .ts: missing=, so that a model reads new files alike
     return ds
 
 
-def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="error"):
+def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="error", require_labels=True):
     """Read a labelled UEA / sktime ``.ts`` file (the format of the public time-series
     classification archives, e.g. JapaneseVowels_TRAIN.ts shipped in the aeon wheel).
 
     Each data line holds the dimensions separated by ``:``, the values of one dimension
     separated by ``,``, and the class label last. Returns a :class:`TrajectoryDataset`
     whose trajectories are (n_points, n_dims) arrays and whose paths are ``file:line``.
-    Time-stamped and unlabelled files are refused with a clear error. The header is
+    Time-stamped files are refused with a clear error, and so are unlabelled ones
+    (``@classLabel false``) unless ``require_labels=False`` (new data to predict: every
+    field of a line is then a dimension, and the labels are None). The header is
     checked: a label not listed by ``@classLabel true ...``, or a number of dimensions
     other than ``@dimensions``, is an error naming the line.
 
@@ -1225,21 +1229,24 @@ def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="e
         value, or filled by linear interpolation along time within each dimension, as the
         text readers do (:func:`fill_gaps`); a dimension without any value is an error.
     """
-    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid, "missing": missing})
+    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid, "missing": missing},
+                      require_labels)
 
 
 @dataclass
 class _TsHeader:
-    """What a .ts header declares: the class labels (empty: none listed), the number of
-    dimensions (None: not declared) and whether values may be missing."""
+    """What a .ts header declares: whether lines end with a label, the class labels
+    (empty: none listed), the number of dimensions (None: not declared) and whether values
+    may be missing."""
 
+    labelled: bool = False
     labels: tuple = ()
     dims: int = None
     missing: bool = False
 
 
 def _ts_key(path, line_no, key, value, header):
-    """One header line ``@key value`` into ``header``; True for a labelled ``@classLabel``."""
+    """One header line ``@key value`` into ``header``."""
     low = value.lower()
     if key == "timestamps" and low == "true":
         raise DataError(f"{path}: time-stamped .ts files are not supported")
@@ -1250,14 +1257,14 @@ def _ts_key(path, line_no, key, value, header):
     if key == "missing":
         header.missing = low == "true"
     if key == "classlabel":
-        header.labels = tuple(value.split()[1:]) if low.startswith("true") else ()
-        return low.startswith("true")
-    return None
+        header.labelled = low.startswith("true")
+        header.labels = tuple(value.split()[1:]) if header.labelled else ()
 
 
-def _ts_header(path, lines):
-    """Consume the header lines up to @data; refuse time-stamped and unlabelled files."""
-    header, labelled = _TsHeader(), False
+def _ts_header(path, lines, require_labels=True):
+    """Consume the header lines up to @data; refuse time-stamped files, and unlabelled
+    ones when ``require_labels``."""
+    header = _TsHeader()
     for line_no, line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
@@ -1267,19 +1274,20 @@ def _ts_header(path, lines):
         key, _, value = line[1:].partition(" ")
         key = key.lower()
         if key == "data":
-            if not labelled:
+            if require_labels and not header.labelled:
                 raise DataError(f"{path}: expected a labelled file (@classLabel true ...)")
             return header
-        got = _ts_key(path, line_no, key, value.strip(), header)
-        labelled = labelled if got is None else got
+        _ts_key(path, line_no, key, value.strip(), header)
     raise DataError(f"{path}: no data lines after @data")
 
 
 def _ts_line(path, line_no, line, header, missing="error"):
-    *dims, label = line.split(":")
-    if not dims:
-        raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
-    label = label.strip()
+    dims, label = line.split(":"), None
+    if header.labelled:
+        *dims, label = dims
+        if not dims:
+            raise DataError(f"{path}: line {line_no}: expected dimensions separated by ':' and a label")
+        label = label.strip()
     if header.labels and _ts_label_key(label) not in {_ts_label_key(k) for k in header.labels}:
         raise DataError(f"{path}: line {line_no}: expected a class label declared by @classLabel "
                         f"({', '.join(header.labels)}), got {label!r}")
@@ -1320,9 +1328,9 @@ def _ts_gaps(path, line_no, arr, values, header, missing):
                         "nothing to interpolate from")
 
 
-def _ts_items(path, missing="error"):
+def _ts_items(path, missing="error", require_labels=True):
     lines = iter(_read_lines(path))
-    header = _ts_header(path, lines)
+    header = _ts_header(path, lines, require_labels)
     n_data = 0
     for line_no, line in lines:
         line = line.strip()
@@ -1333,10 +1341,12 @@ def _ts_items(path, missing="error"):
         raise DataError(f"{path}: no data lines after @data")
 
 
-def load_npz(path, *, split=None, on_invalid="error", max_bytes=DATASET_MAX_BYTES):
+def load_npz(path, *, split=None, on_invalid="error", max_bytes=DATASET_MAX_BYTES, require_labels=True):
     """Read a trajectory bundle: an .npz with ``X`` (all points stacked), ``lengths``, ``y``
     and optionally ``split`` (like ../shared/data/character_trajectories.npz). Read without
-    pickle. ``split`` selects the rows whose ``split`` value equals it.
+    pickle. ``split`` selects the rows whose ``split`` value equals it. With
+    ``require_labels=False`` (new data to predict) ``y`` may be left out; the labels are
+    then None.
 
     on_invalid : {"error", "skip"}, default="error"
         "skip": a trajectory that is not usable (non-finite values, fewer than 2 points)
@@ -1346,7 +1356,7 @@ def load_npz(path, *, split=None, on_invalid="error", max_bytes=DATASET_MAX_BYTE
         Files larger than this are refused without being read.
     """
     given = {"split": split, "on_invalid": on_invalid, "max_bytes": max_bytes}
-    return _load_file(path, FORMATS[".npz"], given)
+    return _load_file(path, FORMATS[".npz"], given, require_labels)
 
 
 def _read_npz_arrays(path):
@@ -1379,12 +1389,15 @@ def _check_lengths(path, lengths, n_rows):
         raise DataError(f"{expected}, got {lengths[i].item()!r} at index {i}")
 
 
-def _npz_items(path, split=None):
+def _npz_items(path, split=None, require_labels=True):
     arrays = _read_npz_arrays(path)
-    missing = [k for k in ("X", "lengths", "y") if k not in arrays]
+    needed = ("X", "lengths", "y") if require_labels or "y" in arrays else ("X", "lengths")
+    missing = [k for k in needed if k not in arrays]
     if missing:
-        raise DataError(f"{path}: expected arrays X, lengths and y, missing {', '.join(missing)}")
-    X, lengths, y = arrays["X"], arrays["lengths"], arrays["y"]
+        raise DataError(f"{path}: expected arrays {', '.join(needed[:-1])} and {needed[-1]}, missing "
+                        f"{', '.join(missing)}")
+    X, lengths = arrays["X"], arrays["lengths"]
+    y = arrays["y"] if "y" in arrays else np.full(len(lengths), None)
     _check_lengths(path, lengths, len(X))
     if X.ndim != 2 or lengths.ndim != 1 or lengths.sum() != len(X) or len(y) != len(lengths):
         raise DataError(
@@ -1401,7 +1414,7 @@ def _npz_items(path, split=None):
     for i, seq in enumerate(np.split(X, np.cumsum(lengths)[:-1])):
         if keep[i]:
             got = _attempt(check_trajectory, seq, name=f"{path}[{i}]")
-            yield f"{path}[{i}]", got if isinstance(got, DataError) else (str(y[i]), got)
+            yield f"{path}[{i}]", got if isinstance(got, DataError) else (None if y[i] is None else str(y[i]), got)
 
 
 #: The reader registry: file suffix (lower case) -> :class:`Format`.
@@ -1423,9 +1436,11 @@ FOLDER = Format("a folder tree", "tree", _tree_items,
 SUFFIXES = tuple(s for s, f in FORMATS.items() if f.kind == "trajectory")
 
 
-def load_dataset(path, *, split=None, **kwargs):
+def load_dataset(path, *, split=None, require_labels=True, **kwargs):
     """A labelled data set from a folder tree (:func:`load_trajectories`), an .npz bundle
     (:func:`load_npz`) or a .ts file (:func:`read_ts`), chosen through :data:`FORMATS`.
+    ``require_labels=False``: a data set file without labels (new data to predict) is
+    read too, with labels None (a folder tree is labelled by its folders).
 
     Options (``split``, ``on_invalid``, ``variable``, ``layout``, ``max_bytes`` and the
     reading options of :func:`load_trajectories`) that the chosen format does not use are
@@ -1437,4 +1452,4 @@ def load_dataset(path, *, split=None, **kwargs):
     if p.is_dir() or fmt is None or fmt.kind != "dataset":
         _own_options(FOLDER, p, given)  # refuses split= and unknown options
         return load_trajectories(p, **{k: v for k, v in given.items() if k in FOLDER.options})
-    return _load_file(p, fmt, given)
+    return _load_file(p, fmt, given, require_labels)

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from ._params import check_param
-from ._validation import model_dims_error, named_error, plain_value
+from ._validation import is_number, model_dims_error, named_error, plain_value
 from .exceptions import DataError
 
 __all__ = ["evaluation_report"]
@@ -27,7 +27,9 @@ def evaluation_report(y_true, y_pred, labels=None, n_pairs=5):
     Returns
     -------
     dict with ``accuracy``, ``n_samples``, ``labels``, ``per_class`` (label -> precision,
-    recall, f1, support), ``macro_f1``, ``confusion_matrix`` (rows: true, columns:
+    recall, f1, support), ``macro_f1`` (the mean F1 over the labels that occur in
+    ``y_true`` or ``y_pred``, as scikit-learn's ``f1_score(average="macro")``: a class of
+    ``labels`` neither present nor predicted is listed but not averaged), ``confusion_matrix`` (rows: true, columns:
     predicted, in ``labels`` order, as sklearn.metrics.confusion_matrix) and
     ``most_confused`` (list of {true, predicted, count}).
 
@@ -45,6 +47,8 @@ def evaluation_report(y_true, y_pred, labels=None, n_pairs=5):
     labels = list(labels)
     cm = confusion_matrix(y_true, y_pred, labels=labels)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    occurring = set(y_true.tolist()) | set(y_pred.tolist())
+    averaged = [k for k, label in enumerate(labels) if label in occurring]
     off = [(int(cm[i, j]), i, j) for i in range(len(labels)) for j in range(len(labels)) if i != j and cm[i, j]]
     off.sort(key=lambda t: (-t[0], t[1], t[2]))
     return {
@@ -56,7 +60,7 @@ def evaluation_report(y_true, y_pred, labels=None, n_pairs=5):
                                  "support": int(s[k])}
             for k, label in enumerate(labels)
         },
-        "macro_f1": float(np.mean(f)) if len(f) else 0.0,
+        "macro_f1": float(np.mean(f[averaged])) if averaged else 0.0,
         "confusion_matrix": cm.tolist(),
         "most_confused": [{"true": plain_value(labels[i]), "predicted": plain_value(labels[j]), "count": c}
                           for c, i, j in off[:n_pairs]],
@@ -76,10 +80,9 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
     the trajectories left out here.
     """
     check_param("on_invalid", on_invalid)
-    if np.issubdtype(np.asarray(model.classes_).dtype, np.number):
-        raise DataError(f"{source}: the model has numeric labels; labels read from data are strings")
     X, y_true, skipped = _matching_dims(model, dataset, on_invalid, source)
     classes = [str(c) for c in model.classes_]
+    y_true = _as_class_names(y_true, model.classes_)
     unknown = sorted(set(y_true) - set(classes))
     if len(unknown) == len(set(y_true)):
         raise DataError(f"{source}: none of its labels ({', '.join(unknown)}) is a class of the model "
@@ -95,6 +98,16 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
         raise named_error(exc, kept if len(dataset.paths) == len(dataset.trajectories) else []) from None
     report = evaluation_report(np.asarray(y_true), y_pred, labels=sorted(set(classes) | set(y_true)))
     return report, skipped
+
+
+def _as_class_names(labels, classes):
+    """Labels read from data (strings) as the model's class names (``str`` of each class):
+    with numeric classes (a model fitted in Python on numbers) a label is matched by value,
+    so "1" and "1.0" are the class 1.0."""
+    if not np.issubdtype(np.asarray(classes).dtype, np.number):
+        return labels
+    by_value = {float(c): str(c) for c in classes}
+    return [by_value.get(float(label), label) if is_number(label) else label for label in labels]
 
 
 def _matching_dims(model, dataset, on_invalid, source="data"):

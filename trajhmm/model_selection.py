@@ -37,8 +37,8 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
         Fitted on all of X with the best parameters (plain posteriors: the calibrated
         model is ``HMMClassifierCV(...).fit(X, y)``).
     ranking : list of dict
-        One entry per candidate, best first (equal accuracies share a rank; the lower
-        calibrated log loss comes first): ``rank``, ``params`` (the searched ones),
+        One entry per candidate, best first (the search's order: accuracy, then the lower
+        calibrated log loss; rank 1 is the chosen one and no two share a rank): ``rank``, ``params`` (the searched ones),
         ``mean_accuracy``, ``std_accuracy``, ``mean_fit_seconds``, ``n_folds``.
 
     Examples
@@ -50,7 +50,7 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
     >>> y = ["up"] * 6 + ["down"] * 6
     >>> best, ranking = tune(X, y, {"n_states": [2, 3]}, cv=2)
     >>> sorted((r["rank"], r["params"]["n_states"], r["mean_accuracy"]) for r in ranking)
-    [(1, 2, 1.0), (1, 3, 1.0)]
+    [(1, 3, 1.0), (2, 2, 1.0)]
     >>> best.n_states == ranking[0]["params"]["n_states"]  # ties: the lower calibrated log loss
     True
     """
@@ -76,7 +76,7 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
             "mean_fit_seconds": float(res["mean_fit_time"][i]),
             "n_folds": int(res["n_folds"][i]),
         }
-        for i in np.lexsort((res["mean_test_log_loss"], res["rank_test_score"]))
+        for i in np.argsort(res["rank_test_score"])
     ]
     return search.best_estimator_, ranking
 

@@ -35,7 +35,7 @@ from numpy.lib import format as npformat
 from . import _parallel, hmm
 from ._validation import SCALE_RANGE, plain_value
 from ._version import __version__
-from .exceptions import ModelFileError, ModelVersionWarning
+from .exceptions import ModelFileError, ModelVersionWarning, ParameterTypeError, ParameterValueError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -396,9 +396,9 @@ def save_model(clf, path, *, format="npz", reader=None):
     from .search import HMMClassifierCV
 
     if not isinstance(clf, (HMMClassifier, HMMClassifierCV)):
-        raise TypeError(f"clf: expected a fitted HMMClassifier or HMMClassifierCV, got {type(clf).__name__}")
+        raise ParameterTypeError("clf", "a fitted HMMClassifier or HMMClassifierCV", type(clf).__name__)
     if format not in ("npz", "pickle"):
-        raise ValueError(f"format: expected 'npz' or 'pickle', got {format!r}")
+        raise ParameterValueError("format", "'npz' or 'pickle'", repr(format))
     reader = check_reader(reader)
     arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
     meta["reader"] = reader

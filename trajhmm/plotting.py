@@ -110,7 +110,8 @@ def plot_trajectories(X, labels, *, predicted=None, title=None):
         wrong = predicted is not None and str(predicted[i]) != str(c)
         style = dict(color="black", linewidth=2.2, zorder=3) if wrong else dict(color=color[c], linewidth=0.9, alpha=0.8)
         name = None if wrong or c in seen else str(c)
-        seen.add(c)
+        if not wrong:  # a class whose first trajectory is drawn black still gets its entry
+            seen.add(c)
         coords = _coordinates(x, n_dims, k)
         ax.plot(*coords, label=name, **style)
         if wrong:

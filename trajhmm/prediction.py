@@ -58,7 +58,11 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     ----------
     model : fitted HMMClassifier
     paths : path or list of paths
-        Files and folders (walked recursively, sorted, hidden entries ignored).
+        Files and folders (walked recursively, sorted, hidden entries ignored). A data
+        set file given by name (a UEA ``.ts`` file, an ``.npz`` bundle; labelled or not:
+        labels are not read) stands for each of its trajectories, predicted in its order
+        and named ``file:line`` (.ts) or ``file[i]`` (.npz); its unreadable items
+        (``on_invalid="skip"``) follow its predictions.
     batch_size : int, default=1000
         Files read and scored per task.
     reject : bool, default=False
@@ -80,7 +84,8 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
 
     Yields
     ------
-    FilePrediction or SkippedFile, one per file, in the order of the files.
+    FilePrediction or SkippedFile, one per file (per trajectory of a data set file), in
+    the order of the files.
 
     Examples
     --------
@@ -99,16 +104,66 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     check_param("batch_size", batch_size)
     check_param("on_invalid", on_invalid)
     reader = {**(reader or {}), **({"variable": variable} if variable is not None else {})}
-    files = datasets.iter_trajectory_files(paths, pattern=pattern)
-    batches = iter(lambda: list(itertools.islice(files, batch_size)), [])
-    results = Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator")(
-        delayed(_predict_batch)(model, batch, reject, unknown, on_invalid, reader, os.getcwd()) for batch in batches
-    )
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    for p in paths:  # every argument checked before the first prediction
+        if not os.path.exists(p):
+            raise DataError(f"{p}: no such file or directory")
+    task = (model, reject, unknown, on_invalid, reader, os.getcwd())
+    for dataset_file, group in itertools.groupby(paths, key=is_dataset_file):
+        if dataset_file:
+            for path in group:
+                yield from _predict_dataset(path, batch_size, n_jobs, task)
+            continue
+        files = datasets.iter_trajectory_files(list(group), pattern=pattern)
+        results = Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator")(
+            delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size))
+        for batch_results in results:
+            yield from batch_results
+
+
+def _batches(items, size):
+    """Lists of ``size`` items (the last one shorter), drawn lazily."""
+    items = iter(items)
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def is_dataset_file(path):
+    """Whether ``path`` names a file of many trajectories (.ts, .npz) that
+    :func:`predict_files` reads as one data set, item by item."""
+    fmt = datasets.FORMATS.get(os.path.splitext(str(path))[1].lower())
+    return fmt is not None and fmt.kind == "dataset" and not os.path.isdir(path)
+
+
+def _predict_dataset(path, batch_size, n_jobs, task):
+    """The predictions of every trajectory of one data set file, scored ``batch_size`` at
+    a time, then its skipped items."""
+    model, _, _, on_invalid, reader, _ = task
+    # the model's text options (columns, delimiter, ...) do not apply to a data set file
+    ds = datasets.load_dataset(path, require_labels=False, on_invalid=on_invalid, **datasets.options_for(path, **reader))
+    dims = ds.trajectories[0].shape[1]
+    if dims != model.n_features_in_:
+        timed = getattr(getattr(model, "best_estimator_", model), "time_column", None) is not None
+        error = model_dims_error(str(path), model, dims, table=False)
+        raise DataError(f"{error} (the model takes time stamps, which a data set file does not hold)") if timed else error
+    starts = range(0, len(ds), batch_size)
+    results = Parallel(n_jobs=bounded_jobs(n_jobs, len(starts)), return_as="generator")(
+        delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
+        for i in starts)
     for batch_results in results:
         yield from batch_results
+    for name, reason in ds.skipped:
+        yield SkippedFile(name, reason)
 
 
-def _predict_batch(model, paths, reject, unknown, on_invalid, reader, cwd=None):
+def _predict_items(trajectories, names, model, reject, unknown, on_invalid):
+    """One task: the predictions of trajectories already read (named ``names``)."""
+    slots = [None] * len(trajectories)
+    rows = iter(_rows_naming_files(model, list(trajectories), slots, names, reject, unknown, on_invalid))
+    return [slot if slot is not None else FilePrediction(name, *next(rows)) for name, slot in zip(names, slots)]
+
+
+def _predict_batch(paths, model, reject, unknown, on_invalid, reader, cwd=None):
     """One task: read ``paths`` and predict them (runs where joblib sends it: on a Dask
     worker, relative paths are resolved against the client's working directory ``cwd``,
     and reported as given)."""

@@ -62,7 +62,14 @@ from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
 from ._validation import check_labels, check_trajectories, plain_value, smallest_class
-from .classifier import HMMClassifier, _cancelled_when_left, rejection_folds, rejection_threshold, stratified_folds
+from .classifier import (
+    HMMClassifier,
+    _cancelled_when_left,
+    rejection_folds,
+    rejection_threshold,
+    stratified_folds,
+    trajectory_tags,
+)
 from .exceptions import ConvergenceWarning, DataError
 
 __all__ = ["HMMClassifierCV", "Stages", "default_param_grid", "select_ensemble"]
@@ -140,14 +147,46 @@ def _checked_grid(name, grid):
     with every list of values made a plain Python list."""
     parts = grid if isinstance(grid, (list, tuple)) else [grid]
     out = []
-    for part in parts:
-        if not isinstance(part, dict) or not part:
-            raise ValueError(f"param_grid: stage {name!r}: expected a non-empty dict of lists, got {part!r}")
+    for part in parts:  # an empty dict is the incumbent alone (scikit-learn: ParameterGrid({}) is one candidate)
+        if not isinstance(part, dict):
+            raise ParameterTypeError("param_grid", f"stage {name!r}: a dict of parameter -> list of values",
+                                     _short(repr(part)))
         for key, values in part.items():
             if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
                 raise ParameterTypeError("param_grid", f"a list of values for {key!r}", repr(values))
         out.append({key: [plain_value(v) for v in values] for key, values in part.items()})
     return out if isinstance(grid, (list, tuple)) else out[0]
+
+
+def _short(text, limit=80):
+    """``text`` cut to ``limit`` characters for a message (a list of folds can be long)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _given_splits(cv, n_samples):
+    """``cv`` given as an iterable of (train, test) index arrays (scikit-learn's third
+    form of ``cv``), checked: two integer index arrays within the data, train and test
+    apart, test not empty."""
+    folds = []
+    for k, split in enumerate(cv):
+        try:
+            train, test = (np.asarray(part) for part in split)
+        except (TypeError, ValueError):
+            raise ParameterValueError("cv", "(train, test) pairs of index arrays",
+                                      f"{_short(repr(split))} as split {k}") from None
+        for part in (train, test):
+            if part.ndim != 1 or not (part.size == 0 or np.issubdtype(part.dtype, np.integer)) or \
+                    (part.size and (part.min() < 0 or part.max() >= n_samples)):
+                raise ParameterValueError("cv", f"integer indices in [0, {n_samples}) in every split",
+                                          f"{_short(repr(part))} in split {k}")
+        if not test.size or np.intersect1d(train, test).size:
+            raise ParameterValueError("cv", "a non-empty test part apart from its training part in every split",
+                                      f"split {k} with {test.size} test and {np.intersect1d(train, test).size} shared "
+                                      "indices")
+        folds.append((train, test))
+    if not folds:
+        raise ParameterValueError("cv", "at least one (train, test) split", "none")
+    return folds
 
 
 def _grid_parts(grid):
@@ -232,9 +271,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         A dict (or list of dicts) of parameter -> values is one grid, searched with the
         successive halving described in :mod:`trajhmm.search`; :class:`Stages` is a
         staged space; None is the built-in staged space (:func:`default_param_grid`).
-    cv : int or cross-validation splitter, default=3
+    cv : int, cross-validation splitter, iterable of splits or None, default=3
         Folds (stratified and shuffled with ``random_state``; with ``fit(..., groups=)``
-        no group is on both sides of a split), or a scikit-learn splitter. With an int,
+        no group is on both sides of a split; None: 3), a scikit-learn splitter, or
+        (train, test) index arrays (scikit-learn's three forms of ``cv``). With an int,
         classes smaller than ``cv`` reduce the folds to the smallest class size (at least 2).
         The same out-of-fold scores calibrate the probabilities and set the refitted
         model's open-set threshold (its ``rejection_rate`` quantile).
@@ -266,7 +306,8 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         scikit-learn's layout, one entry per evaluated candidate: ``params``,
         ``param_<name>`` (masked where not searched), ``split<k>_test_score`` (nan for folds
         a stopped candidate never reached), ``mean_test_score``, ``std_test_score``,
-        ``rank_test_score`` (candidates evaluated on every fold first), ``mean_fit_time``,
+        ``rank_test_score`` (the search's order: candidates evaluated on every fold first,
+        then accuracy, then calibrated log loss; rank 1 is ``best_index_``, no two alike), ``mean_fit_time``,
         ``std_fit_time``, ``mean_test_log_loss`` (calibrated), ``n_folds`` and ``stage``.
     ensemble_estimators_ : list of HMMClassifier
         The pooled models, ``best_estimator_`` first (it alone when ``ensemble=False`` or
@@ -289,7 +330,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     >>> y = ["up"] * 6 + ["down"] * 6
     >>> clf = HMMClassifierCV(param_grid={"n_states": [2, 4]}, random_state=0).fit(X, y)
     >>> sorted(clf.best_params_), clf.predict(X[:1]).tolist(), clf.cv_results_["rank_test_score"].tolist()
-    (['n_states'], ['up'], [1, 1])
+    (['n_states'], ['up'], [1, 2])
     """
 
     def __init__(self, estimator=None, param_grid=None, *, cv=3, calibrate=True, ensemble=True, n_jobs=None,
@@ -369,25 +410,29 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         return Stages(out)
 
     def _folds(self, X, y_idx, groups, seed, classes):
-        if isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool):
-            check_param("cv", int(self.cv))
+        cv = 3 if self.cv is None else self.cv  # scikit-learn's None: the default number of folds
+        if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+            check_param("cv", int(cv))
             smallest, label = smallest_class(y_idx, classes)
             if smallest < 2:
                 raise DataError("y: cross-validation needs at least 2 trajectories of every class, got "
                                 f"{smallest} of class {label!r}; use HMMClassifier (trajhmm train --no-search)")
-            if int(self.cv) > smallest:
-                warnings.warn(f"cv={int(self.cv)}: the smallest class (class {label!r}) has {smallest} trajectories, "
+            if int(cv) > smallest:
+                warnings.warn(f"cv={int(cv)}: the smallest class (class {label!r}) has {smallest} trajectories, "
                               f"so the search cross-validates {smallest} folds", UserWarning, stacklevel=3)
             # with groups, no group on both sides of a split (StratifiedGroupKFold)
-            folds = stratified_folds(y_idx, min(int(self.cv), smallest), groups, seed)
+            folds = stratified_folds(y_idx, min(int(cv), smallest), groups, seed)
         elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
             try:
                 folds = [(np.asarray(tr), np.asarray(te)) for tr, te in self.cv.split(np.zeros(len(y_idx)), y_idx, groups)]
             except ValueError as exc:  # e.g. a group splitter without groups
                 raise ParameterValueError("cv", "a splitter that can split this data (a group splitter needs "
                                           "fit(..., groups=...))", f"{type(self.cv).__name__}: {exc}") from None
+        elif hasattr(self.cv, "__iter__") and not isinstance(self.cv, (str, bytes, dict)):
+            folds = _given_splits(self.cv, len(y_idx))
         else:
-            raise TypeError(f"cv: expected an int >= 2 or a cross-validation splitter, got {self.cv!r}")
+            raise ParameterTypeError("cv", "an int >= 2, a cross-validation splitter or an iterable of (train, test) "
+                                     "index arrays", _short(repr(self.cv)))
         n_classes = len(np.unique(y_idx))
         for k, (train, _) in enumerate(folds):
             if len(np.unique(y_idx[train])) < n_classes:
@@ -508,8 +553,8 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
                                              for i in members[1:]]
         self.ensemble_weights_ = weights[members]
         self.ensemble_indices_ = np.array([evaluated.index(full[i]) for i in members])
-        self.cv_results_ = _cv_results(evaluated, folds, y_idx, log_prior)
         self.best_index_ = evaluated.index(best)
+        self.cv_results_ = _cv_results(evaluated, folds, y_idx, log_prior, self.best_index_)
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
 
     def _refit_member(self, base, params, X, y, runner, cache_dir):
@@ -549,6 +594,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         """Calibrated log-probabilities from the plain joint log-likelihoods."""
         log_prior = np.log(self.best_estimator_.class_prior_)
         return calibration.calibrated_log_proba(jll - log_prior, log_prior, self.temperature_)
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (scikit-learn >= 1.6): see :func:`trajectory_tags`."""
+        return trajectory_tags(super().__sklearn_tags__())
 
     def transform(self, X):
         """The segments the class models see (see HMMClassifier.transform)."""
@@ -867,8 +916,9 @@ def _planned(stage, n_folds):
     return n * n_folds if n <= 3 or n_folds == 1 else n + (math.ceil(n / 2) + 1) * (n_folds - 1)
 
 
-def _cv_results(evaluated, folds, y_idx, log_prior):
-    """scikit-learn's cv_results_ layout over every evaluated candidate."""
+def _cv_results(evaluated, folds, y_idx, log_prior, best):
+    """scikit-learn's cv_results_ layout over every evaluated candidate (``best``: the
+    index of the chosen one)."""
     n, k = len(evaluated), len(folds)
     split = np.full((n, k), np.nan)
     for i, cand in enumerate(evaluated):
@@ -877,12 +927,11 @@ def _cv_results(evaluated, folds, y_idx, log_prior):
     summaries = [cand.summary(folds, y_idx, log_prior) for cand in evaluated]
     n_folds = np.array([len(c.ll) for c in evaluated])
     mean = np.nanmean(split, axis=1)
-    order = sorted(range(n), key=lambda i: (-n_folds[i], -summaries[i][0], summaries[i][1], i))
+    # the search's own order (accuracy, then calibrated log loss), the chosen candidate
+    # first: rank 1 is best_index_, and no two candidates share a rank
+    order = sorted(range(n), key=lambda i: (i != best, -n_folds[i], -summaries[i][0], summaries[i][1], i))
     rank = np.empty(n, int)
-    for r, i in enumerate(order):
-        prev = order[r - 1] if r else None
-        same = prev is not None and n_folds[prev] == n_folds[i] and summaries[prev][0] == summaries[i][0]
-        rank[i] = rank[prev] if same else r + 1
+    rank[order] = np.arange(1, n + 1)
     seconds = [np.array(list(c.seconds.values())) for c in evaluated]
     out = {"params": [dict(c.params) for c in evaluated]}
     for name in sorted({k for c in evaluated for k in c.params}):
