@@ -84,6 +84,15 @@ def named_error(exc, names):
     return new
 
 
+def check_unknown_label(unknown, classes):
+    """``unknown`` (the label of rejected trajectories) when it is no class of the model:
+    otherwise a rejected trajectory would read as a prediction of that class."""
+    if any(str(unknown) == str(c) for c in classes):
+        raise ParameterValueError("unknown", "a label that is no class of the model (it marks rejected "
+                                  "trajectories)", f"{unknown!r}, a class")
+    return unknown
+
+
 def skipped_reason(name, reason):
     """How a skipped input is reported: ``reason``, after ``name`` unless the reason already
     names it or, for an item of a data set file (``file:line``, ``file[i]``), its file."""

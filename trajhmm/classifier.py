@@ -30,7 +30,16 @@ from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs, runs_in_process
 from ._params import PARAMS, validate_params
-from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value, smallest_class
+from ._validation import (
+    SCALE_RANGE,
+    TOO_LARGE,
+    check_finite_rows,
+    check_labels,
+    check_trajectories,
+    check_unknown_label,
+    plain_value,
+    smallest_class,
+)
 from .exceptions import ConvergenceWarning, DataError, ParameterTypeError, ParameterValueError
 
 __all__ = ["HMMClassifier"]
@@ -937,6 +946,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
         Returns an object array of shape (n_samples,).
         """
+        check_is_fitted(self, "models_")
+        check_unknown_label(unknown, self.classes_)
         jll, rejected = self.predict_with_unknown(X)
         out = self.classes_[np.argmax(jll, axis=1)].astype(object)
         out[rejected] = unknown
