@@ -142,7 +142,8 @@ PARAMS = {p.name: p for p in (
           commands=("spot",), metavar="NATS"),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
           "of files", low=1, high=MAX_BATCH, commands=("predict",), metavar="N"),
-    Param("unknown_label", "text", "unknown", "with --reject: the label printed for rejected trajectories (no class of the model)",
+    Param("unknown_label", "text", "unknown", "with --reject: the label printed for rejected trajectories "
+          "(no class of the model)",
           commands=("predict",), metavar="LABEL"),
     Param("dpi", "int", 120, "resolution of the image", low=1, high=MAX_DPI, commands=PLOT_KINDS, metavar="N"),
     Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "
