@@ -5,6 +5,7 @@ that is not a Dask scheduler, distributed's tracebacks."""
 import contextlib
 import logging
 
+import numpy as np
 import pytest
 
 from trajhmm import DataError, save_model
@@ -87,3 +88,34 @@ def test_distributed_logs_nothing_below_critical_while_the_backend_runs(monkeypa
         assert logging.getLogger("distributed").getEffectiveLevel() == logging.CRITICAL
         assert logging.getLogger("distributed.client").getEffectiveLevel() == logging.CRITICAL
     assert logging.getLogger("distributed").level == before
+
+
+@pytest.mark.parametrize("rejection_rate", [0.0, 0.01])
+@pytest.mark.parametrize("bad, match", [
+    (lambda g: np.c_[g, g], r"^groups: expected a 1-D sequence of 32 group labels, got shape \(32, 2\)$"),
+    (lambda g: [None] * len(g), r"^groups: missing group \(None or NaN\) at position 0 \(32 in all\)$"),
+    (lambda g: g[:-1], r"^groups: expected 32 group labels \(one per trajectory\), got 31$"),
+    (lambda g: np.array([1] * 16 + ["a"] * 16, dtype=object), r"^groups: expected group labels of one kind"),
+])
+def test_bad_groups_are_data_errors_naming_groups(dataset, bad, match, rejection_rate):
+    from trajhmm import HMMClassifier
+
+    X, y = dataset
+    groups = np.arange(len(y)) % 4
+    with pytest.raises(DataError, match=match):
+        HMMClassifier(**FAST, rejection_rate=rejection_rate).fit(X, y, groups=bad(groups))
+
+
+def test_too_few_groups_for_the_folds_says_what_to_change(dataset):
+    from trajhmm import HMMClassifier, HMMClassifierCV
+
+    X, y = dataset
+    search = HMMClassifierCV(HMMClassifier(**{k: v for k, v in FAST.items() if k != "random_state"}), {}, cv=3)
+    with pytest.raises(DataError, match=r"^groups: 3 folds need at least 3 groups, got 2; use fewer folds \(cv=, --cv\) "
+                                        "or more groups$"):
+        search.fit(X, y, groups=np.arange(len(y)) % 2)
+
+
+def test_spot_help_says_how_to_give_a_negative_exponent(capsys):
+    code, out, _ = cli(["spot", "--help"], capsys)
+    assert code == 0 and "--threshold=-1e9" in " ".join(out.split())
