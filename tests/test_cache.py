@@ -72,7 +72,7 @@ ARRAYS = {
 
 
 def test_put_then_get_gives_the_same_arrays_and_tags_the_directory(tmp_path):
-    cache = FitCache(tmp_path / "deep" / "cache")
+    cache = FitCache(tmp_path / "cache")
     assert cache.get(KEY) is None and len(cache) == 0 and KEY not in cache
     cache.put(KEY, ARRAYS)
     got = cache.get(KEY)

@@ -212,8 +212,9 @@ def test_cli_unknown_label_is_printed_for_exactly_the_rejected_files(small, tmp_
     np.testing.assert_array_equal(with_default, np.where(expected, "unknown", plain))
     custom = labels("--reject", "--unknown-label", "NONE")
     np.testing.assert_array_equal(custom, np.where(expected, "NONE", plain))
-    # without --reject the label is never used
-    np.testing.assert_array_equal(labels("--unknown-label", "NONE"), plain)
+    # without --reject the label would never be used: refused (exit 2), not ignored
+    assert main(["predict", model, str(tmp_path / "new"), "--unknown-label", "NONE"]) == 2
+    capsys.readouterr()
 
 
 def test_a_calibration_fold_that_cannot_be_fitted_turns_rejection_off(monkeypatch):

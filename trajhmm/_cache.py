@@ -233,7 +233,9 @@ class FitCache:
         holding anything else (a data folder, a user's notes) is not written into: its
         files would sit among the entries, and the tag would make backup tools skip it."""
         if not self.directory.exists() and not self.directory.is_symlink():
-            return None
+            parent = self.directory.parent
+            # as an output file's folder: not made here (mkdir would leave the parents behind)
+            return None if parent.is_dir() else f"its folder {parent} does not exist"
         if self.directory.is_symlink():  # (never removed through a link either: _foreign_content)
             return "it is a symbolic link; give the folder it points to"
         if not self.directory.is_dir():

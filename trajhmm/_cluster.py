@@ -40,6 +40,16 @@ def dask_backend(address, *, name="scheduler", version=__version__, timeout=None
         client = Client(address, timeout=timeout or _CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise DataError(f"{name} {address}: cannot connect: {' '.join(str(exc).split())}") from None
+    except MemoryError:  # distributed read another service's bytes as a message length
+        raise DataError(f"{name} {address}: cannot connect: what answers there is not a Dask scheduler "
+                        "(check the address and port)") from None
+    # distributed logs every connection it loses with a traceback; the one-line error below
+    # says it (they are shown when the trajhmm logger is at DEBUG)
+    quiet = not logger.isEnabledFor(logging.DEBUG)
+    loggers = [logging.getLogger(n) for n in ("distributed", "distributed.client")] if quiet else []
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
     try:
         theirs = set(client.run(_trajhmm_version).values())
         if theirs - {version}:
@@ -57,6 +67,8 @@ def dask_backend(address, *, name="scheduler", version=__version__, timeout=None
         raise
     finally:
         client.close()
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def _lost_cluster(exc):

@@ -138,11 +138,13 @@ PARAMS = {p.name: p for p in (
           choices=("text", "csv", "json"), commands=("predict", "spot")),
     Param("threshold", "float", None, "spot: the per-point log-likelihood ratio a window must reach against the "
           "background and threshold models to be a gesture (lower finds more, and more false ones); none: the "
-          "model's fitted stream_threshold_, or -0.5 when it has none", none=True,
+          "model's fitted stream_threshold_, or -0.5 when it has none (a negative number in exponent form needs "
+          "'=': --threshold=-1e9)", none=True,
           commands=("spot",), metavar="NATS"),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
           "of files", low=1, high=MAX_BATCH, commands=("predict",), metavar="N"),
-    Param("unknown_label", "text", "unknown", "label printed for rejected trajectories",
+    Param("unknown_label", "text", "unknown", "with --reject: the label printed for rejected trajectories "
+          "(no class of the model)",
           commands=("predict",), metavar="LABEL"),
     Param("dpi", "int", 120, "resolution of the image", low=1, high=MAX_DPI, commands=PLOT_KINDS, metavar="N"),
     Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "

@@ -84,6 +84,36 @@ def named_error(exc, names):
     return new
 
 
+def check_groups(groups, n_samples):
+    """``groups`` (who or what recorded each trajectory: subjects, sessions) as a 1-D array
+    of ``n_samples`` values of one kind, or None. Checked whether or not anything uses them
+    (a wrong length is an error even with rejection off)."""
+    if groups is None:
+        return None
+    values = np.asarray(groups)
+    if values.ndim != 1:
+        raise DataError(f"groups: expected a 1-D sequence of {n_samples} group labels, got shape {values.shape}")
+    if len(values) != n_samples:
+        raise DataError(f"groups: expected {n_samples} group labels (one per trajectory), got {len(values)}")
+    missing = [i for i, v in enumerate(values.tolist()) if v is None or (isinstance(v, float) and v != v)]
+    if missing:
+        raise DataError(f"groups: missing group (None or NaN) at position {missing[0]} ({len(missing)} in all)")
+    try:
+        np.unique(values)
+    except TypeError:
+        raise DataError("groups: expected group labels of one kind (all strings or all numbers)") from None
+    return values
+
+
+def check_unknown_label(unknown, classes):
+    """``unknown`` (the label of rejected trajectories) when it is no class of the model:
+    otherwise a rejected trajectory would read as a prediction of that class."""
+    if any(str(unknown) == str(c) for c in classes):
+        raise ParameterValueError("unknown", "a label that is no class of the model (it marks rejected "
+                                  "trajectories)", f"{unknown!r}, a class")
+    return unknown
+
+
 def skipped_reason(name, reason):
     """How a skipped input is reported: ``reason``, after ``name`` unless the reason already
     names it or, for an item of a data set file (``file:line``, ``file[i]``), its file."""

@@ -30,7 +30,17 @@ from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs, runs_in_process
 from ._params import PARAMS, validate_params
-from ._validation import SCALE_RANGE, TOO_LARGE, check_finite_rows, check_labels, check_trajectories, plain_value, smallest_class
+from ._validation import (
+    SCALE_RANGE,
+    TOO_LARGE,
+    check_finite_rows,
+    check_groups,
+    check_labels,
+    check_trajectories,
+    check_unknown_label,
+    plain_value,
+    smallest_class,
+)
 from .exceptions import ConvergenceWarning, DataError, ParameterTypeError, ParameterValueError
 
 __all__ = ["HMMClassifier"]
@@ -78,7 +88,8 @@ def stratified_folds(y_idx, n_splits, groups=None, random_state=None):
             raise DataError(f"groups: expected {len(y_idx)} group labels (one per trajectory), got {len(groups)}")
         n_groups = len(np.unique(groups))
         if n_groups < n_splits:
-            raise DataError(f"groups: {n_splits} folds need at least {n_splits} groups, got {n_groups}")
+            raise DataError(f"groups: {n_splits} folds need at least {n_splits} groups, got {n_groups}; use fewer "
+                            "folds (cv=, --cv) or more groups")
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class has only k members"
@@ -560,6 +571,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         raw = self._resampled(X)
         segs = self._shaped_finite(raw)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
+        groups = check_groups(groups, len(segs))
         segs, features = self._fit_features(segs)
         runs = self._fit_runs(segs, y_idx, classes, features["covariance_floor_"], progress, cache_dir,
                               rejection is not None)
@@ -937,6 +949,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
         Returns an object array of shape (n_samples,).
         """
+        check_is_fitted(self, "models_")
+        check_unknown_label(unknown, self.classes_)
         jll, rejected = self.predict_with_unknown(X)
         out = self.classes_[np.argmax(jll, axis=1)].astype(object)
         out[rejected] = unknown

@@ -582,6 +582,11 @@ def _cmd_predict(args, out):
                       "--rejection-rate 0, or too few trajectories of a class): nothing is reported unknown",
                       UserWarning, stacklevel=1)
     classes = [_text(c) for c in clf.classes_]
+    if not args.reject and args.unknown_label != "unknown":
+        raise OptionError(f"{args.model}: --unknown-label applies with --reject (the label of rejected trajectories)")
+    if args.reject and args.unknown_label in classes:
+        raise OptionError(f"{args.model}: --unknown-label: expected a label that is no class of the model, got "
+                          f"{args.unknown_label!r}, a class (rejected trajectories would read as that class)")
     reading = _reading(args, reader)
     if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
         results = predict_json_lines(clf, sys.stdin, reject=args.reject, unknown=args.unknown_label,

@@ -61,7 +61,7 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
-from ._validation import check_labels, check_trajectories, plain_value, smallest_class
+from ._validation import check_groups, check_labels, check_trajectories, check_unknown_label, plain_value, smallest_class
 from .classifier import (
     HMMClassifier,
     _cancelled_when_left,
@@ -473,6 +473,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         stages = self._check_stages(stages, base, builtin) if stages else (("given parameters", {}),)
         X = check_trajectories(X)
         y = check_labels(y, len(X))
+        groups = check_groups(groups, len(X))
         classes, y_idx = np.unique(y, return_inverse=True)
         seed = self._seed(base)
         base.set_params(random_state=seed, n_jobs=None)
@@ -661,6 +662,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
 
     def predict_or_reject(self, X, unknown="unknown"):
         """:meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True."""
+        check_unknown_label(unknown, self.classes_)
         jll, rejected = self.predict_with_unknown(X)
         out = self.classes_[np.argmax(self._log_proba_from_joint(jll), axis=1)].astype(object)
         out[rejected] = unknown
