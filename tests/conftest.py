@@ -196,6 +196,16 @@ def fitted(dataset):
     return HMMClassifier(**FAST).fit(X, y)
 
 
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory, fitted):
+    """``fitted`` saved as a model file (for the CLI)."""
+    from trajhmm import save_model
+
+    path = tmp_path_factory.mktemp("model") / "m.npz"
+    save_model(fitted, path)
+    return path
+
+
 def write_folder(root, X, y, fmt="%.5f"):
     """Write trajectories as root/<label>/<label>_<i>.csv; returns the paths."""
     paths = []

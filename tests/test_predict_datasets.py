@@ -23,13 +23,6 @@ def write_ts(path, X, y=None):
     return path
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, fitted):
-    path = tmp_path_factory.mktemp("model") / "m.npz"
-    save_model(fitted, path)
-    return path
-
-
 def test_read_ts_without_labels_only_when_asked(tmp_path, dataset):
     X, y = dataset
     path = write_ts(tmp_path / "new.ts", X[:3])

@@ -8,18 +8,11 @@ import logging
 import numpy as np
 import pytest
 
-from trajhmm import DataError, save_model
+from trajhmm import DataError
 from trajhmm._cluster import dask_backend
 from trajhmm.exceptions import ParameterValueError
 
 from conftest import FAST, cli
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, fitted):
-    path = tmp_path_factory.mktemp("m") / "m.npz"
-    save_model(fitted, path)
-    return path
 
 
 def test_the_label_of_rejected_trajectories_is_no_class(fitted, dataset):

@@ -23,7 +23,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from . import hmm as _hmm
 from . import preprocessing, streaming
@@ -83,9 +83,7 @@ def stratified_folds(y_idx, n_splits, groups=None, random_state=None):
     if groups is None:
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     else:
-        groups = column_or_1d(np.asarray(groups), warn=True)
-        if len(groups) != len(y_idx):
-            raise DataError(f"groups: expected {len(y_idx)} group labels (one per trajectory), got {len(groups)}")
+        groups = np.asarray(groups)  # checked by fit (check_groups)
         n_groups = len(np.unique(groups))
         if n_groups < n_splits:
             raise DataError(f"groups: {n_splits} folds need at least {n_splits} groups, got {n_groups}; use fewer "
