@@ -33,7 +33,9 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
 
     ``name`` is how the trajectory is called in error messages (a file path, ``X[3]``).
     """
-    if np.iscomplexobj(trajectory):  # float() would drop the imaginary part with only a numpy warning
+    # a complex array's astype(float) would drop the imaginary part with only a numpy warning
+    # (a list of complex numbers fails the conversion below); lists are not converted twice
+    if isinstance(trajectory, np.ndarray) and np.iscomplexobj(trajectory):
         raise DataError(f"{name}: expected real numbers (n_points, n_dims), got complex values")
     try:
         arr = np.asarray(trajectory, dtype=float)

@@ -582,7 +582,7 @@ def _cmd_predict(args, out):
                       "--rejection-rate 0, or too few trajectories of a class): nothing is reported unknown",
                       UserWarning, stacklevel=1)
     classes = [_text(c) for c in clf.classes_]
-    if not args.reject and args.unknown_label != "unknown":
+    if not args.reject and args.unknown_label != _params.PARAMS["unknown_label"].default:
         raise OptionError(f"{args.model}: --unknown-label applies with --reject (the label of rejected trajectories)")
     if args.reject and args.unknown_label in classes:
         raise OptionError(f"{args.model}: --unknown-label: expected a label that is no class of the model, got "

@@ -158,6 +158,9 @@ def _checked_grid(name, grid):
     return out if isinstance(grid, (list, tuple)) else out[0]
 
 
+_DEFAULT_CV = 3  # HMMClassifierCV's folds, also for cv=None
+
+
 def _short(text, limit=80):
     """``text`` cut to ``limit`` characters for a message (a list of folds can be long)."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -333,7 +336,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     (['n_states'], ['up'], [1, 2])
     """
 
-    def __init__(self, estimator=None, param_grid=None, *, cv=3, calibrate=True, ensemble=True, n_jobs=None,
+    def __init__(self, estimator=None, param_grid=None, *, cv=_DEFAULT_CV, calibrate=True, ensemble=True, n_jobs=None,
                  random_state=None):
         self.estimator = estimator
         self.param_grid = param_grid
@@ -410,7 +413,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         return Stages(out)
 
     def _folds(self, X, y_idx, groups, seed, classes):
-        cv = 3 if self.cv is None else self.cv  # scikit-learn's None: the default number of folds
+        cv = _DEFAULT_CV if self.cv is None else self.cv  # scikit-learn's None: the default number of folds
         if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
             check_param("cv", int(cv))
             smallest, label = smallest_class(y_idx, classes)
