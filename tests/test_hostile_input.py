@@ -320,12 +320,13 @@ def test_fuzz_load_model_only_model_file_errors(tmp_path_factory, model_bytes, d
 def _default_sigint():
     """In the child before exec: SIGINT back to its default action, whatever this process
     inherited (pytest started with SIGINT ignored, e.g. `trap '' INT`, nohup or a background
-    job, would hand the ignore on, and Python keeps an ignored SIGINT ignored)."""
+    job, would hand the ignore on, and Python keeps an ignored SIGINT ignored); SIGTERM too."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _train_until_interrupted(out):
-    """Start `trajhmm train` in a process, SIGINT it once training has started; the
+def _train_until_interrupted(out, sig=signal.SIGINT):
+    """Start `trajhmm train` in a process, send it ``sig`` once training has started; the
     process is always ended and reaped."""
     cmd = [sys.executable, "-m", "trajhmm", "-v", "train", str(SAMPLE_DATA), "-o", str(out),
            "--n-states", "20", "--n-init", "50", "--n-iter", "300", "--tol", "0", "--n-mix", "2", "--no-search"]
@@ -338,7 +339,7 @@ def _train_until_interrupted(out):
             if "training" in line:
                 break
         assert "training" in "".join(seen) and proc.poll() is None, "".join(seen)  # minutes of work ahead
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         return proc.returncode, "".join(seen) + err
     finally:
@@ -360,6 +361,17 @@ def test_interrupted_train_leaves_no_file_or_the_old_one(tmp_path, fitted):
     assert code == 130
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_sigterm_is_answered_like_ctrl_c(tmp_path):
+    """SIGTERM (kill, a job scheduler) runs the clean-up of Ctrl-C: one line, exit 143, no
+    output and no temporary file left (Python's default would end the process on the spot,
+    leaving the worker processes running)."""
+    out = tmp_path / "m.npz"
+    code, err = _train_until_interrupted(out, signal.SIGTERM)
+    assert code == 143, err
+    assert err.rstrip().splitlines()[-1] == "trajhmm: terminated" and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == []
 
 
 # ---------------------------------------------------------------------- threads

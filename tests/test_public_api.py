@@ -82,7 +82,7 @@ def test_ctrl_c_during_the_imports_of_a_real_process(tmp_path):
 
     from trajhmm import _console, cli
 
-    assert _console._INTERRUPTED == cli.EXIT_INTERRUPTED
+    assert (_console._INTERRUPTED, _console._TERMINATED) == (cli.EXIT_INTERRUPTED, cli.EXIT_TERMINATED)
     # a command that runs for seconds: a signal that comes after the imports is answered alike
     data = Path(trajhmm.__file__).resolve().parent.parent / "sample_data"
     cmd = [sys.executable, "-X", "importtime", "-m", "trajhmm", "train", str(data), "-o", str(tmp_path / "m.npz"),

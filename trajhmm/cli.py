@@ -6,7 +6,7 @@ flags of every parameter come from its one declaration (:mod:`trajhmm._params`).
 
 Exit codes: 0 ok; 1 data, model or file error (one line ``trajhmm: error: ...``);
 2 usage or parameter error (one line ``trajhmm CMD: error: ...``, after argparse's usage);
-3 finished with skipped inputs; 130 interrupted.
+3 finished with skipped inputs; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 import argparse
@@ -23,6 +23,7 @@ import numpy as np
 from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
+from ._console import stopped
 from ._validation import model_dims_error, named_error, plain_value, skipped_reason
 from ._version import __version__
 from .classifier import HMMClassifier
@@ -34,9 +35,9 @@ __all__ = ["main", "build_parser"]
 
 logger = logging.getLogger("trajhmm")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 EXIT_CODES = ("exit codes: 0 ok; 1 data, model or file error; 2 usage or parameter error; "
-              "3 finished with skipped inputs; 130 interrupted")
+              "3 finished with skipped inputs; 130 interrupted; 143 terminated")
 
 _MODEL_HELP = "model file written by trajhmm train or tune"
 _DATA_HELP = ("labelled data: a folder DATA_DIR/<label>/<trajectory files>, an .npz bundle "
@@ -1021,9 +1022,10 @@ def _run(args, out):
         name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"trajhmm: error: {name}{_one_line(exc.strerror or exc)}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("trajhmm: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under the `trajhmm` command (_console.Terminated)
+        line, code = stopped(exc)
+        print(line, file=sys.stderr)
+        return code
     except MemoryError:  # the last resort: the flags that size memory have upper bounds
         print("trajhmm: error: out of memory (try fewer or shorter inputs, a smaller --batch-size, --n-points "
               "or --n-states)", file=sys.stderr)
