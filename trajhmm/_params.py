@@ -138,8 +138,7 @@ PARAMS = {p.name: p for p in (
           choices=("text", "csv", "json"), commands=("predict", "spot")),
     Param("threshold", "float", None, "spot: the per-point log-likelihood ratio a window must reach against the "
           "background and threshold models to be a gesture (lower finds more, and more false ones); none: the "
-          "model's fitted stream_threshold_, or -0.5 when it has none (a negative number in exponent form needs "
-          "'=': --threshold=-1e9)", none=True,
+          "model's fitted stream_threshold_, or -0.5 when it has none", none=True,
           commands=("spot",), metavar="NATS"),
     Param("batch_size", "int", 1000, "files read and scored at a time; memory does not grow with the number "
           "of files", low=1, high=MAX_BATCH, commands=("predict",), metavar="N"),

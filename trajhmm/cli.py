@@ -14,6 +14,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -155,7 +156,13 @@ def _add_ensemble_flag(p):
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors, like every other user error (argparse prints
     the whole usage block first): ``trajhmm train: error: ...``, exit 2. Its sub-parsers
-    are of this class too (argparse makes them of the parent's class)."""
+    are of this class too (argparse makes them of the parent's class). A negative number
+    in any notation (``--threshold -1e9``, ``-.5``, ``-2E+3``) is a value, not a flag:
+    argparse (3.11) takes only ``-5`` and ``-0.5`` for numbers."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
