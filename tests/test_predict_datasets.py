@@ -8,10 +8,10 @@ from trajhmm import DataError, HMMClassifier, save_model
 from trajhmm.datasets import load_npz, read_ts
 from trajhmm.prediction import FilePrediction, SkippedFile, predict_files
 
-from conftest import FAST, cli
+from conftest import FAST, FLAGS, cli
 
 
-def write_ts(path, X, y=None):
+def write_ts(path, X, y=None, encoding="utf-8"):
     """A UEA .ts file of equal-dims trajectories; unlabelled when ``y`` is None. Data lines
     start at line 5 (.ts ids are file:line)."""
     labels = "true " + " ".join(sorted(set(y))) if y is not None else "false"
@@ -19,7 +19,7 @@ def write_ts(path, X, y=None):
     for i, x in enumerate(X):
         dims = ":".join(",".join(f"{v:.6f}" for v in x[:, j]) for j in range(x.shape[1]))
         lines.append(dims + (f":{y[i]}" if y is not None else ""))
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
     return path
 
 
@@ -34,6 +34,25 @@ def test_read_ts_without_labels_only_when_asked(tmp_path, dataset):
     np.testing.assert_allclose(ds.trajectories[1], X[1], atol=1e-6)
     labelled = read_ts(write_ts(tmp_path / "old.ts", X[:2], y[:2]), require_labels=False)
     assert labelled.labels == list(y[:2])  # a labelled file keeps its labels
+
+
+def test_a_ts_file_in_another_encoding_is_read_with_encoding(tmp_path, dataset, capsys):
+    """Labels written in latin-1: refused as not UTF-8 (naming encoding=), read with it,
+    in Python and on the command line (train and predict take --encoding for .ts files)."""
+    X, y = dataset
+    labels = np.where(np.asarray(y) == y[0], "\u00e9t\u00e9", "hiver")
+    ts = write_ts(tmp_path / "l1.ts", X, labels, encoding="latin-1")
+    with pytest.raises(DataError, match=r"l1\.ts: not UTF-8 text .*encoding='latin-1'"):
+        read_ts(ts)
+    ds = read_ts(ts, encoding="latin-1")
+    assert ds.labels == list(labels)
+    model = tmp_path / "m.npz"
+    code, _, err = cli(["train", ts, "-o", model, "--encoding", "latin-1", "--no-search", "--rejection-rate", "0",
+                        *FLAGS], capsys)
+    assert code == 0, err
+    code, out, err = cli(["predict", model, ts, "--format", "csv"], capsys)  # the model reads its files alike
+    assert code == 0, err
+    assert {row.split(",")[1] for row in out.strip().splitlines()[1:]} == {"\u00e9t\u00e9", "hiver"}
 
 
 def test_load_npz_without_y_only_when_asked(tmp_path, dataset):

@@ -166,7 +166,7 @@ PARAMS = {p.name: p for p in (
           commands=_READERS + ("predict", "spot"), metavar="CHAR"),
     Param("decimal", "choice", None, "text files: the decimal mark (default: detected)", choices=(".", ","),
           none=True, commands=_READERS + ("predict", "spot")),
-    Param("encoding", "text", None, "text files: the text encoding (default: UTF-8, or UTF-16 with a byte-order "
+    Param("encoding", "text", None, "text and .ts files: the text encoding (default: UTF-8, or UTF-16 with a byte-order "
           "mark)", commands=_READERS + ("predict", "spot"), metavar="CODEC"),
     Param("missing", "choice", "error", "empty or NaN cells: an error naming them, or filled by linear "
           "interpolation along time", choices=("error", "interpolate"), commands=_READERS + ("predict", "spot")),

@@ -1207,7 +1207,8 @@ def _load_file(path, fmt, given, require_labels=True):
     return ds
 
 
-def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="error", require_labels=True):
+def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="error", require_labels=True,
+            encoding=None):
     """Read a labelled UEA / sktime ``.ts`` file (the format of the public time-series
     classification archives, e.g. JapaneseVowels_TRAIN.ts shipped in the aeon wheel).
 
@@ -1228,9 +1229,12 @@ def read_ts(path, *, max_bytes=DATASET_MAX_BYTES, on_invalid="error", missing="e
         Missing values (``?``, the UEA mark, and NaN): an error naming the line and the
         value, or filled by linear interpolation along time within each dimension, as the
         text readers do (:func:`fill_gaps`); a dimension without any value is an error.
+    encoding : str, optional
+        The text encoding, as for the text readers: UTF-8 (a byte-order mark allowed, and
+        UTF-16 with one) unless given, e.g. ``"latin-1"`` for labels written in it.
     """
-    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid, "missing": missing},
-                      require_labels)
+    return _load_file(path, FORMATS[".ts"], {"max_bytes": max_bytes, "on_invalid": on_invalid, "missing": missing,
+                                             "encoding": encoding}, require_labels)
 
 
 @dataclass
@@ -1328,8 +1332,8 @@ def _ts_gaps(path, line_no, arr, values, header, missing):
                         "nothing to interpolate from")
 
 
-def _ts_items(path, missing="error", require_labels=True):
-    lines = iter(_read_lines(path))
+def _ts_items(path, missing="error", require_labels=True, encoding=None):
+    lines = iter(_read_lines(path, encoding))
     header = _ts_header(path, lines, require_labels)
     n_data = 0
     for line_no, line in lines:
@@ -1426,7 +1430,8 @@ FORMATS = types.MappingProxyType({
     ".mat": Format("a .mat file", "trajectory", _read_mat, ("variable", *_ARRAY_OPTIONS)),
     ".npz": Format("an .npz bundle", "dataset", _npz_items, ("split", "on_invalid", "max_bytes"),
                    DATASET_MAX_BYTES),
-    ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes", "missing"), DATASET_MAX_BYTES),
+    ".ts": Format("a .ts file", "dataset", _ts_items, ("on_invalid", "max_bytes", "missing", "encoding"),
+                  DATASET_MAX_BYTES),
 })
 #: A folder of class folders (:func:`load_trajectories`); not a suffix.
 FOLDER = Format("a folder tree", "tree", _tree_items,
