@@ -407,8 +407,7 @@ def test_dataset_reader_reads_new_files_like_the_training_files(tmp_path):
 
 def test_reading_options_are_refused_for_ts_and_npz(tmp_path):
     ts = _write(tmp_path / "t.ts", "@problemName T\n@timeStamps false\n@classLabel true a b\n@data\n1,2,3:a\n")
-    for option, value in {"columns": [0], "delimiter": ";", "encoding": "latin-1", "pattern": "*.csv",
-                          "label_level": 2}.items():
+    for option, value in {"columns": [0], "delimiter": ";", "pattern": "*.csv", "label_level": 2}.items():
         flag = option.replace("_", "-")
         with pytest.raises(DataError, match=re.escape(f"{ts}: {option}= (--{flag}) applies to ") + ".* only, got a .ts file"):
             load_dataset(ts, **{option: value})
