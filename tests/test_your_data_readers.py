@@ -84,7 +84,7 @@ def test_bad_option_values_are_the_callers_errors(tmp_path):
         read_trajectory(p, columns=["x", 1])
     with pytest.raises(TypeError, match="columns: expected a list"):
         read_trajectory(p, columns="x")
-    with pytest.raises(ValueError, match="columns: 't' is the time_column"):
+    with pytest.raises(ValueError, match="columns: expected the coordinates only, not the time_column, got 't'"):
         read_trajectory(p, columns=["t", "x"], time_column="t")
     with pytest.raises(ValueError, match="delimiter: expected one character"):
         read_trajectory(p, delimiter=",,")
@@ -407,8 +407,7 @@ def test_dataset_reader_reads_new_files_like_the_training_files(tmp_path):
 
 def test_reading_options_are_refused_for_ts_and_npz(tmp_path):
     ts = _write(tmp_path / "t.ts", "@problemName T\n@timeStamps false\n@classLabel true a b\n@data\n1,2,3:a\n")
-    for option, value in {"columns": [0], "delimiter": ";", "encoding": "latin-1", "pattern": "*.csv",
-                          "label_level": 2}.items():
+    for option, value in {"columns": [0], "delimiter": ";", "pattern": "*.csv", "label_level": 2}.items():
         flag = option.replace("_", "-")
         with pytest.raises(DataError, match=re.escape(f"{ts}: {option}= (--{flag}) applies to ") + ".* only, got a .ts file"):
             load_dataset(ts, **{option: value})
