@@ -268,10 +268,11 @@ def test_d12_every_skipped_file_is_reported_once_with_its_name(tmp_path, capsys,
     (["--delimiter", "ab"], "argument --delimiter: expected one character such as"),
     (["--encoding", "foo"], "argument --encoding: expected a codec name such as 'utf-8'"),
     (["--pattern="], "argument --pattern: expected a file name pattern such as '*.csv', got ''"),
-    (["--columns", "x,x"], "argument --columns: 'x' is listed twice"),
+    (["--columns", "x,x"], "argument --columns: expected each column once, got 'x' twice"),
     (["--columns", "x,,y"], "argument --columns: expected column names separated by commas, got 'x,,y'"),
     (["--time-column", "t,u"], "argument --time-column: expected one column, got 't,u'"),
-    (["--columns", "x,t", "--time-column", "t"], "argument --columns: 't' is the time_column; list only the coordinates"),
+    (["--columns", "x,t", "--time-column", "t"], "argument --columns: expected the coordinates only, not the time_column, "
+                                                 "got 't'"),
     (["--decimal", ";"], "argument --decimal: expected one of"),
     (["--label-level", "0"], "argument --label-level: expected an integer >= 1, got 0"),
 ])

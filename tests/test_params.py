@@ -36,7 +36,7 @@ def test_declared_choices_are_the_ones_the_code_accepts():
     ({"n_mix": 1.5}, TypeError, "n_mix: expected an integer, got 1.5 (float)"),
     ({"max_jump": "1"}, TypeError, "max_jump: expected an integer or None, got '1' (str)"),
     ({"reg_covar": 0.0}, ValueError, "reg_covar: expected a number > 0.0, got 0.0"),
-    ({"tol": float("inf")}, TypeError, "tol: expected a finite real number, got inf"),
+    ({"tol": float("inf")}, ValueError, "tol: expected a finite real number, got inf"),
     ({"derivatives": 4}, ValueError, "derivatives: expected an integer <= 3, got 4"),
     ({"standardize": "yes"}, TypeError, "standardize: expected True or False, got 'yes'"),
     ({"rejection_rate": 0.9}, ValueError, "rejection_rate: expected a number <= 0.5, got 0.9"),
@@ -44,7 +44,7 @@ def test_declared_choices_are_the_ones_the_code_accepts():
     ({"topology": "ring"}, ValueError, "topology: expected one of 'ergodic', 'left-right', got 'ring'"),
     ({"n_jobs": 0}, ValueError, "n_jobs: expected an integer other than 0, got 0"),
     ({"random_state": -1}, ValueError, "random_state: expected an integer >= 0, got -1"),
-    ({"random_state": 1.0}, TypeError, "random_state: expected an integer or None, got 1.0 (float)"),
+    ({"random_state": 1.0}, TypeError, "random_state: expected an integer, a RandomState or None, got 1.0 (float)"),
 ])
 def test_check_params_names_the_parameter_expected_and_given(params, kind, message):
     clf = HMMClassifier(**params)  # __init__ never validates

@@ -138,6 +138,11 @@ def _honoured_reading(tmp_path, key, path, option):
         _rewrite(key, path, np.hstack([np.arange(20.0)[:, None], X]))
         np.testing.assert_array_equal(_first(_load(key, path, time_column=0, columns=[3, 1])),
                                       np.hstack([np.arange(20.0)[:, None], X[:, [2, 0]]]))
+    elif option == "encoding" and key == ".ts":  # a file in that encoding: unreadable as UTF-8
+        path.write_bytes((TS_HEADER.replace("Tiny", "Caf\u00e9") + "\n".join(TS_LINES) + "\n").encode(VALUES[option]))
+        with pytest.raises(DataError, match="encoding="):
+            _load(key, path)
+        np.testing.assert_array_equal(_first(_load(key, path, encoding=VALUES[option])), [[0, 0], [1, 1], [2, 2], [3, 3]])
     elif option in ("delimiter", "decimal", "encoding"):
         value = VALUES[option]
         write = {"delimiter": {"sep": "|"}, "decimal": {"sep": ";", "decimal": ","}, "encoding": {"encoding": value}}

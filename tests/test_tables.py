@@ -316,7 +316,7 @@ def test_flags_that_contradict_the_stored_reading_are_one_line(dataset, tmp_path
     code, _, err = cli(["predict", tmp_path / "m.npz", tmp_path / "t.csv", "--id-column", "id", "--columns", "t,x,y"],
                        capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "columns: 't' is the time_column; list only the coordinates (with the reading options stored in the " \
+    assert "columns: expected the coordinates only, not the time_column, got 't' (with the reading options stored in the " \
            "model: columns=['x', 'y', 'z'], time_column='t')" in err
     lines = [json.dumps({"id": 0, "points": X[0].tolist(), "t": list(range(len(X[0])))}),
              json.dumps({"id": 1, "points": X[1].tolist(), "t": [0.0] * len(X[1])}),

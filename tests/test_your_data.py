@@ -169,7 +169,7 @@ def test_reader_round_trip(timed_model, dataset, tmp_path, format):
 
 
 @pytest.mark.parametrize("reader, message", [
-    ({"colums": ["x"]}, r"reader: unknown option 'colums'"),
+    ({"colums": ["x"]}, r"reader: expected some of .*, got unknown option 'colums'"),
     ({"columns": "x,y"}, r"reader: columns: expected a list of names or positions, got 'x,y'"),
     ({"time_column": True}, r"reader: time_column: expected a name, got True"),
     ({"delimiter": 3}, r"reader: delimiter: expected a name, got 3"),

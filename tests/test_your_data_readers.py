@@ -84,7 +84,7 @@ def test_bad_option_values_are_the_callers_errors(tmp_path):
         read_trajectory(p, columns=["x", 1])
     with pytest.raises(TypeError, match="columns: expected a list"):
         read_trajectory(p, columns="x")
-    with pytest.raises(ValueError, match="columns: 't' is the time_column"):
+    with pytest.raises(ValueError, match="columns: expected the coordinates only, not the time_column, got 't'"):
         read_trajectory(p, columns=["t", "x"], time_column="t")
     with pytest.raises(ValueError, match="delimiter: expected one character"):
         read_trajectory(p, delimiter=",,")

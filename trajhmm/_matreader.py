@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from ._validation import user_stacklevel
 from .exceptions import DataError
 
 # The helper's code: only numpy and scipy, never trajhmm (its sys.path is the parent's).
@@ -170,7 +171,7 @@ def load_numeric_variables(path):
             )
     header, arrays = answer
     for message in header.get("warnings", ()):
-        warnings.warn(f"{path}: {message}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{path}: {message}", RuntimeWarning, stacklevel=user_stacklevel())
     if header["status"] == "v73":
         raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; save with -v7 or export to CSV")
     if header["status"] != "ok":

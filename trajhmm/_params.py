@@ -217,12 +217,15 @@ def _problem(p, value, bound):
 def _number_problem(p, value, bound):
     if p.kind == "float":
         what = "a number"
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return ParameterTypeError(p.name, "a finite real number", repr(value))
+        if not np.isfinite(value):  # a float, but no value: a ValueError, as scikit-learn's
+            return ParameterValueError(p.name, "a finite real number", repr(value))
     else:
         what = "an integer"
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            alt = " or None" if p.none else (" or a RandomState" if p.kind == "seed" else "")
+            alt = " or a RandomState" if p.kind == "seed" else ""
+            alt = (alt.replace(" or", ",") + " or None" if alt else " or None") if p.none else alt
             return ParameterTypeError(p.name, what + alt, f"{value!r} ({type(value).__name__})")
     low, high = (0, 2**32 - 1) if p.kind == "seed" else (p.low, p.high)
     if p.nonzero and value == 0:

@@ -1,7 +1,9 @@
 """Parameter and array checks whose messages name the culprit, what was expected and found."""
 
 import numbers
+import os
 import re
+import sys
 
 import numpy as np
 
@@ -196,15 +198,19 @@ def _refuse_containers(X):
 def check_labels(y, n_samples):
     """``y`` as a 1-D array of ``n_samples`` labels of one kind. Strings held as objects
     (pandas object or category columns) become a numpy string array, so they are stored as
-    strings; numbers stay numbers. A missing label (None, NaN) or a mix of strings and
-    numbers is refused: numpy would silently make strings ('nan', '1') of them; so are
-    continuous values (floats that are not whole numbers: a regression target), as
-    scikit-learn's classifiers refuse them."""
+    strings; numbers stay numbers (float16/float32 become float64, the same values, as
+    model files keep them). A missing label (None, NaN) or a mix of strings and numbers is
+    refused: numpy would silently make strings ('nan', '1') of them; so are continuous
+    values (floats that are not whole numbers: a regression target), as scikit-learn's
+    classifiers refuse them, and labels no model file can keep (dates, complex). Bytes
+    are decoded as UTF-8 text."""
     from sklearn.utils.multiclass import type_of_target
     from sklearn.utils.validation import column_or_1d
 
     if y is None:
         raise DataError(f"y: expected {n_samples} labels (one per trajectory), got None")
+    if np.iscomplexobj(np.asarray(y)):
+        raise DataError("y: expected labels as strings, numbers or booleans, got complex numbers")
     try:
         labels = column_or_1d(np.asarray(y), warn=True)
     except ValueError:
@@ -212,21 +218,9 @@ def check_labels(y, n_samples):
     values = labels
     if labels.dtype.kind == "U" and not isinstance(y, np.ndarray):  # a list, a Series: the values as given
         values = column_or_1d(np.asarray(list(y), dtype=object))
-    if values.dtype.kind == "f":
-        missing = np.flatnonzero(np.isnan(values))
-    elif values.dtype == object:
-        missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
-    else:
-        missing = []
-    if len(missing):
-        raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
     if values.dtype == object:
-        kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)
-                        else type(v).__name__ for v in values})
-        if len(kinds) > 1:
-            raise DataError(f"y: expected labels of one kind (all strings or all numbers), got {' and '.join(kinds)}")
-        if kinds == ["strings"]:
-            labels = values.astype(str)
+        labels = _object_labels(values)
+    labels = _storable_labels(labels, values)
     if len(labels) != n_samples:
         raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(labels)}")
     if labels.dtype.kind == "f" and type_of_target(labels).startswith("continuous"):
@@ -236,16 +230,63 @@ def check_labels(y, n_samples):
     return labels
 
 
+def _object_labels(values):
+    """Labels held as Python objects: refused when missing or of mixed kinds; strings as a
+    string array, numbers as a numeric one."""
+    missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+    if missing:
+        raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
+    kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)
+                    else type(v).__name__ for v in values})
+    if len(kinds) > 1:
+        raise DataError(f"y: expected labels of one kind (all strings or all numbers), got {' and '.join(kinds)}")
+    if kinds == ["strings"]:
+        return values.astype(str)
+    as_numbers = np.asarray(values.tolist()) if kinds == ["numbers"] else None
+    return as_numbers if as_numbers is not None and as_numbers.dtype.kind in "iufb" else values
+
+
+def _storable_labels(labels, values):
+    """Labels of a kind model files keep (float64 for every float), or a DataError."""
+    if labels.dtype.kind == "f":
+        missing = np.flatnonzero(np.isnan(labels))
+        if len(missing):
+            raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
+        return labels.astype(np.float64, copy=False)  # float16/32: the same values
+    if labels.dtype.kind == "S":  # as text (scikit-learn's metrics refuse bytes labels): predictions are str
+        try:
+            return np.char.decode(labels, "utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"y: expected labels as strings or numbers, got bytes that are not UTF-8 text "
+                            f"({plain_value(labels[0])!r}, ...); decode them yourself") from None
+    if labels.dtype.kind not in "Uiub" and not (labels.dtype == object and values.dtype == object):
+        raise DataError(f"y: expected labels as strings, numbers or booleans, got dtype {labels.dtype}")
+    return labels
+
+
 def plain_value(value):
     """A numpy scalar as the Python value (for JSON and messages); anything else as is."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel():
+    """The ``stacklevel`` that makes a warning raised by the caller of this function point
+    at the first frame outside trajhmm: the user's line, however deep inside the package
+    the warning comes from (Python 3.12's ``skip_file_prefixes``, for 3.11 too)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_choice(value, name, choices):
     """Check that ``value`` is one of ``choices``."""
     if not isinstance(value, str) or value not in choices:
         options = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name}: expected one of {options}, got {value!r}")
+        raise ParameterValueError(name, f"one of {options}", repr(value))
     return value
 
 

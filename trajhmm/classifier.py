@@ -40,6 +40,8 @@ from ._validation import (
     check_unknown_label,
     plain_value,
     smallest_class,
+    too_large_error,
+    user_stacklevel,
 )
 from .exceptions import ConvergenceWarning, DataError, ParameterTypeError, ParameterValueError
 
@@ -48,6 +50,12 @@ __all__ = ["HMMClassifier"]
 logger = logging.getLogger(__name__)
 
 _SCORE_CHUNK = 8192
+# predict* turn raw trajectories into segments this many at a time (a multiple of
+# _SCORE_CHUNK, so the scoring chunks are those of one whole pass): the segments take
+# n_points x features floats each, about 2.4 KB for 3-D data with the defaults, and a
+# batch of a million trajectories must not hold them all (with the intermediate arrays,
+# about three times that) at once.
+_TRANSFORM_CHUNK = 2 * _SCORE_CHUNK
 # Open-set rejection: the background model is trained on at most this many segments; the
 # threshold is the rejection_rate quantile of out-of-fold scores from _REJECTION_FOLDS
 # folds, more (up to _REJECTION_MAX_FOLDS) on small data, as many as a budget of
@@ -210,6 +218,13 @@ def trajectory_tags(tags):
     tags.input_tags.three_d_array = True
     tags.transformer_tags = TransformerTags(preserves_dtype=["float64"])
     return tags
+
+
+def _chunk_log_likelihoods(models, segs, stack):
+    """:func:`trajhmm.hmm.stacked_log_likelihoods`, quietly (in a worker too): non-finite
+    scores are refused by the caller, naming the trajectory, not warned about by numpy."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _hmm.stacked_log_likelihoods(models, segs, stack)
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -512,9 +527,36 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             ``predict_joint_log_proba([x])[0, k]``.
         """
         check_is_fitted(self, "models_")
-        raw = self._resampled(X, n_dims=self.n_features_in_)
+        return self._segments(*self._inputs(X))
+
+    def _inputs(self, X):
+        """``(coordinates, times)`` of new trajectories, checked against the model."""
+        return self._split_times(check_trajectories(X, n_dims=self.n_features_in_, dims_source="the training data"))
+
+    def _segments(self, trajectories, times):
+        """Checked trajectories (:meth:`_inputs`) -> what the class models see."""
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite feature is refused once, below
+            raw = preprocessing.resample_all(trajectories, self.n_points, self.resample, times)
             return self._standardized(self._shaped(raw))
+
+    def _scores(self, X, background=False):
+        """:meth:`_log_likelihoods` of ``transform(X)``, made :data:`_TRANSFORM_CHUNK`
+        trajectories at a time so that memory does not grow with the batch (the same
+        numbers: the scoring chunks are the same)."""
+        check_is_fitted(self, "models_")
+        trajectories, times = self._inputs(X)
+        parts = []
+        for start in range(0, len(trajectories), _TRANSFORM_CHUNK):
+            part = slice(start, start + _TRANSFORM_CHUNK)
+            try:
+                segs = self._segments(trajectories[part], None if times is None else times[part])
+                parts.append(self._log_likelihoods(segs, background))
+            except DataError as exc:  # a row too large for the model: named by its place in X
+                if getattr(exc, "index", None) is None or not start:
+                    raise
+                raise too_large_error(exc.index + start, exc.reason) from None
+        ll = np.concatenate([p[0] for p in parts])
+        return ll, (np.concatenate([p[1] for p in parts]) if background else None)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, groups=None, *, progress=None, cache_dir=None):
@@ -637,12 +679,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 view._fit(X, y, progress=report, cache_dir=cache_dir, rejection="background")
         except DataError as exc:
             warnings.warn(f"prefix_view: the second set of class models could not be fitted ({exc}); prefixes "
-                          "read the class models alone", UserWarning, stacklevel=4)
+                          "read the class models alone", UserWarning, stacklevel=user_stacklevel())
             return
         for w in caught:
             if issubclass(w.category, ConvergenceWarning):
                 warnings.warn(f"prefix view (derivatives={view.derivatives}): {w.message}", ConvergenceWarning,
-                              stacklevel=4)
+                              stacklevel=user_stacklevel())
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.prefix_model_ = view
@@ -658,12 +700,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         count, label = smallest_class(y_idx, self.classes_)
         if count < 2:
             warnings.warn(f"open-set rejection is off: it needs at least 2 trajectories of every class to "
-                          f"calibrate, got {count} of class {label!r}", UserWarning, stacklevel=3)
+                          f"calibrate, got {count} of class {label!r}", UserWarning, stacklevel=user_stacklevel())
             return None
         n_folds = rejection_folds(y_idx, groups)
         if n_folds < 2:  # the smallest class has 2 or more: one group
             warnings.warn("open-set rejection is off: its calibration folds keep each group on one side, and "
-                          "the training data have only one group", UserWarning, stacklevel=3)
+                          "the training data have only one group", UserWarning, stacklevel=user_stacklevel())
             return None
         trajectories = check_trajectories(X)
         rng = check_random_state(self.random_state)
@@ -699,12 +741,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 fold._fit(X, y, progress=report, cache_dir=cache_dir, rejection="background")
         except DataError as exc:  # e.g. every feature constant in a fold's part of the data
             warnings.warn(f"open-set rejection is off: its calibration fold {k} could not be fitted ({exc})",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=user_stacklevel())
             return None
         if len(fold.classes_) != len(self.classes_):
             warnings.warn(f"open-set rejection is off: the training part of its calibration fold {k} has no "
                           "trajectory of some class (with groups: every class needs trajectories of at least "
-                          "2 groups)", UserWarning, stacklevel=4)
+                          "2 groups)", UserWarning, stacklevel=user_stacklevel())
             return None
         return fold
 
@@ -805,7 +847,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 f"EM for class {label!r} did not converge in {self.n_iter} iterations "
                 f"(relative tol={self.tol}); increase n_iter or tol (--n-iter, --tol)",
                 ConvergenceWarning,
-                stacklevel=4,  # the caller of fit (fit -> _fit -> here)
+                stacklevel=user_stacklevel(),
             )
 
     # ------------------------------------------------------------------ scoring
@@ -826,11 +868,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             stack = _hmm.stacked_models(models)
             chunks = [segs[i : i + _SCORE_CHUNK] for i in range(0, len(segs), _SCORE_CHUNK)]
             if runs_in_process(self.n_jobs):
-                with np.errstate(over="ignore", invalid="ignore"):  # non-finite scores are refused below
-                    parts = [_hmm.stacked_log_likelihoods(models, chunk, stack) for chunk in chunks]
+                parts = [_chunk_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
                 parts = Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)))(
-                    delayed(_hmm.stacked_log_likelihoods)(models, chunk, stack) for chunk in chunks)
+                    delayed(_chunk_log_likelihoods)(models, chunk, stack) for chunk in chunks)
             ll = np.concatenate(parts)
         # finite features so far from the training data that no model gives a finite score
         # (or a NaN one): the values are too large for the model, not a prediction
@@ -839,9 +880,6 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             check_finite_rows(np.where(bad, np.nan, 0.0), TOO_LARGE.replace("overflow", "give scores that overflow"))
         n_classes = len(self.models_)
         return ll[:, :n_classes], (ll[:, n_classes] if background else None)
-
-    def _joint_log_proba(self, segs):
-        return self._log_likelihoods(segs)[0] + np.log(self.class_prior_)
 
     def _rejection_ratio(self, ll, ll_background, classes):
         """Per-point log-likelihood ratio of class ``classes[i]``'s model to the background."""
@@ -855,7 +893,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         jll : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``. Every predict method derives from these scores.
         """
-        return self._joint_log_proba(self.transform(X))
+        return self._scores(X)[0] + np.log(self.class_prior_)
 
     def _log_proba_from_joint(self, jll):
         """Posterior log-probabilities from joint log-likelihoods (HMMClassifierCV:
@@ -882,6 +920,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         segs = self.transform(X)
         y = check_labels(y, len(segs))
+        known = set(self.classes_.tolist())
+        unknown = sorted({v for v in y.tolist() if v not in known}, key=str)
+        if unknown:  # their trajectories would be left out of the sum without a word
+            raise DataError(f"y: labels the model has no class for: {', '.join(map(repr, unknown[:5]))}"
+                            f"{' ...' if len(unknown) > 5 else ''} (classes: {', '.join(map(repr, self.classes_.tolist()))})")
         total = 0.0
         config = self._config()
         for k, c in enumerate(self.classes_):
@@ -909,7 +952,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """``(jll, unknown)``: :meth:`predict_joint_log_proba` and :meth:`is_unknown` from
         one transform and one scoring pass (class models and background model together).
         The open-set test is that of the class :meth:`predict` returns."""
-        ll, ll_background = self._log_likelihoods(self.transform(X), background=True)
+        ll, ll_background = self._scores(X, background=True)
         jll = ll + np.log(self.class_prior_)
         best = np.argmax(self._log_proba_from_joint(jll), axis=1)
         return jll, self._rejection_ratio(ll, ll_background, best) < self.rejection_threshold_[best]

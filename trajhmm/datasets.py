@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import CACHEDIR_SIGNATURE, CACHEDIR_TAG
-from ._validation import check_choice, check_int, check_trajectory, is_number, skipped_reason
-from .exceptions import DataError, OptionError
+from ._validation import check_choice, check_int, check_trajectory, is_number, skipped_reason, user_stacklevel
+from .exceptions import DataError, OptionError, ParameterTypeError, ParameterValueError
 
 __all__ = [
     "FOLDER",
@@ -121,37 +121,37 @@ def _column_kind(value, name):
         return str
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= 0:
         return int
-    raise ValueError(f"{name}: expected a column name (str) or a 0-based position (int >= 0), got {value!r}")
+    raise ParameterValueError(name, "a column name (str) or a 0-based position (int >= 0)", repr(value))
 
 
 def _check_columns(value):
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"columns: expected a list of column names or 0-based positions, got {value!r}")
+        raise ParameterTypeError("columns", "a list of column names or 0-based positions", repr(value))
     items = list(value)
     if not items:
-        raise ValueError("columns: expected at least one column, got an empty list")
+        raise ParameterValueError("columns", "at least one column", "an empty list")
     if len({_column_kind(v, "columns") for v in items}) > 1:
-        raise ValueError(f"columns: expected names (str) or 0-based positions (int), not both; got {items!r}")
+        raise ParameterValueError("columns", "names (str) or 0-based positions (int), not both", repr(items))
     twice = [v for v, n in Counter(items).items() if n > 1]
     if twice:
-        raise ValueError(f"columns: {twice[0]!r} is listed twice")
+        raise ParameterValueError("columns", "each column once", f"{twice[0]!r} twice")
 
 
 def _check_delimiter(value):
     if not isinstance(value, str) or len(value) != 1 or value in "\"'.-+0123456789eE\n\r":
-        raise ValueError(f"delimiter: expected one character such as ',', ';', '\\t' or ' ', got {value!r}")
+        raise ParameterValueError("delimiter", "one character such as ',', ';', '\\t' or ' '", repr(value))
 
 
 def _check_encoding(value):
     try:
         codecs.lookup(value)
     except (LookupError, TypeError):
-        raise ValueError(f"encoding: expected a codec name such as 'utf-8', 'utf-16' or 'latin-1', got {value!r}") from None
+        raise ParameterValueError("encoding", "a codec name such as 'utf-8', 'utf-16' or 'latin-1'", repr(value)) from None
 
 
 def _check_pattern(value):
     if not isinstance(value, str) or not value:
-        raise ValueError(f"pattern: expected a file name pattern such as '*.csv', got {value!r}")
+        raise ParameterValueError("pattern", "a file name pattern such as '*.csv'", repr(value))
 
 
 # Checks of option values (given, not the default): a wrong value is the caller's error.
@@ -169,10 +169,10 @@ _CHECKS = {
 def _check_together(given):
     delimiter, decimal = given.get("delimiter"), given.get("decimal")
     if delimiter is not None and delimiter == decimal:
-        raise ValueError(f"decimal: the decimal mark {decimal!r} cannot also be the delimiter")
+        raise ParameterValueError("decimal", "a decimal mark other than the delimiter", repr(decimal))
     columns, time_column = given.get("columns"), given.get("time_column")
     if columns is not None and time_column is not None and time_column in list(columns):
-        raise ValueError(f"columns: {time_column!r} is the time_column; list only the coordinates")
+        raise ParameterValueError("columns", "the coordinates only, not the time_column", repr(time_column))
 
 
 def _unknown_suffix(path, kind):
@@ -215,7 +215,7 @@ def check_options(**given):
     option). The command line runs them before any work."""
     for name, value in given.items():
         if name not in OPTIONS:
-            raise TypeError(f"unexpected keyword argument {name!r}")
+            raise ParameterTypeError(name, f"a reading option ({', '.join(OPTIONS)})", "an unknown keyword argument")
         if name in _CHOICES:
             check_choice(value, name, _CHOICES[name])
         if value is not None and not _is_default(name, value) and name in _CHECKS:
@@ -224,9 +224,8 @@ def check_options(**given):
 
 
 def _own_options(fmt, path, given):
-    """Validate ``given`` against ``fmt``: refuse what it does not use; return what its
-    parser takes."""
-    check_options(**given)
+    """``given`` (checked by :func:`check_options`) against ``fmt``: refuse what it does not
+    use; return what its parser takes."""
     for name, value in given.items():
         if value is not None and not _is_default(name, value) and name not in fmt.options:
             raise OptionError(f"{path}: {name}= (--{name.replace('_', '-')}) applies to {_users_of(name)} only, got "
@@ -235,7 +234,10 @@ def _own_options(fmt, path, given):
 
 
 def _open(path, fmt, given, kind="trajectory"):
-    """File check, then the format (an unknown suffix is refused), then its options."""
+    """The options' values (the caller's arguments before the data, as scikit-learn checks
+    parameters), the file check, the format (an unknown suffix is refused), then the
+    options it takes."""
+    check_options(**given)
     limit = given.get("max_bytes")
     if limit is None:
         limit = fmt.max_bytes if fmt else MAX_BYTES
@@ -403,7 +405,7 @@ class _Table:
 def _note(notes, path, key, message):
     """A warning now (``notes`` None), or kept for the tree: the first file's message, and a count."""
     if notes is None:
-        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=6)  # the caller of read_trajectory
+        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=user_stacklevel())  # the caller of read_trajectory
     elif key in notes:
         notes[key][1] += 1
     else:
@@ -413,7 +415,7 @@ def _note(notes, path, key, message):
 def _emit_notes(notes, root):
     for message, count in (v for k, v in notes.items() if k != _TIME_HINTS):
         more = f" (and {count - 1} more file{'s' * (count > 2)} like it in {root})" if count > 1 else ""
-        warnings.warn(message + more, UserWarning, stacklevel=3)
+        warnings.warn(message + more, UserWarning, stacklevel=user_stacklevel())
 
 
 def _orient(path, table, given, notes):
@@ -936,7 +938,8 @@ def _walk(folder, ignored, ancestors=()):
     folders (:func:`_is_cache_dir`) are not either and go to ``ignored``, as other files do."""
     real = os.path.realpath(folder)
     if real in ancestors:
-        warnings.warn(f"{folder}: a symbolic link loop (it leads back to {real}); not followed", UserWarning, stacklevel=3)
+        warnings.warn(f"{folder}: a symbolic link loop (it leads back to {real}); not followed", UserWarning,
+                      stacklevel=user_stacklevel())
         return
     with os.scandir(folder) as it:
         entries = sorted(it, key=lambda e: e.name)
@@ -1079,6 +1082,7 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     given = {"on_invalid": on_invalid, "variable": variable, "layout": layout, "max_bytes": max_bytes,
              "columns": columns, "time_column": time_column, "delimiter": delimiter, "decimal": decimal,
              "encoding": encoding, "missing": missing, "pattern": pattern, "label_level": label_level}
+    check_options(**given)
     own = _own_options(FOLDER, root, given)
     if not root.exists():
         raise DataError(f"{root}: no such directory")
@@ -1171,7 +1175,7 @@ def _warn_nested(root, classes):
     shown = lambda names: ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")  # noqa: E731
     warnings.warn(f"{root}: the class folders hold sub-folders with the same names ({shown(repeated)}): labels are "
                   f"taken from the first level ({shown([c.name for c in classes])}); if the labels are the "
-                  "sub-folders, pass label_level=2 (--label-level 2)", UserWarning, stacklevel=6)
+                  "sub-folders, pass label_level=2 (--label-level 2)", UserWarning, stacklevel=user_stacklevel())
 
 
 def _check_consistent_dims(ds, on_invalid, notes=None):
@@ -1456,6 +1460,7 @@ def load_dataset(path, *, split=None, require_labels=True, **kwargs):
     fmt = FORMATS.get(p.suffix.lower())
     given = {"split": split, **kwargs}
     if p.is_dir() or fmt is None or fmt.kind != "dataset":
-        _own_options(FOLDER, p, given)  # refuses split= and unknown options
+        check_options(**given)
+        _own_options(FOLDER, p, given)  # refuses split=
         return load_trajectories(p, **{k: v for k, v in given.items() if k in FOLDER.options})
     return _load_file(p, fmt, given, require_labels)

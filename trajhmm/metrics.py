@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from ._params import check_param
-from ._validation import is_number, model_dims_error, named_error, plain_value
+from ._validation import is_number, model_dims_error, named_error, plain_value, user_stacklevel
 from .exceptions import DataError
 
 __all__ = ["evaluation_report"]
@@ -90,7 +90,7 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
     if unknown:
         n = sum(label in unknown for label in y_true)
         warnings.warn(f"{source}: labels the model does not know, their {n} trajectories count as errors: "
-                      f"{', '.join(unknown)}", UserWarning, stacklevel=2)
+                      f"{', '.join(unknown)}", UserWarning, stacklevel=user_stacklevel())
     try:
         y_pred = np.asarray(model.predict(X)).astype(str)
     except DataError as exc:  # a trajectory whose values are too large: name its file

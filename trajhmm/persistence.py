@@ -33,7 +33,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from . import _parallel, hmm
-from ._validation import SCALE_RANGE, plain_value
+from ._validation import SCALE_RANGE, plain_value, user_stacklevel
 from ._version import __version__
 from .exceptions import ModelFileError, ModelVersionWarning, ParameterTypeError, ParameterValueError
 
@@ -279,27 +279,28 @@ READER_KEYS = {"columns": list, "time_column": (str, int), "layout": str, "delim
 def check_reader(reader, fail=None):
     """``reader`` as a plain dict of reading options (None: {}); anything else than
     :data:`READER_KEYS` with their types is refused (ModelFileError through ``fail`` when
-    loading, ValueError when saving)."""
+    loading, ParameterValueError when saving)."""
     if reader is None:
         return {}
 
-    def refuse(text):
+    def refuse(expected, got, key=None):
+        error = ParameterValueError("reader" if key is None else f"reader: {key}", expected, got)
         if fail is not None:
-            fail("meta.json", f"reader: {text}")
-        raise ValueError(f"reader: {text}")
+            fail("meta.json", str(error))
+        raise error
 
     if not isinstance(reader, dict):
-        refuse(f"expected a dict of reading options, got {type(reader).__name__}")
+        refuse("a dict of reading options", type(reader).__name__)
     reader = _json_value({k: v for k, v in reader.items() if v is not None})
     for key, value in reader.items():
         kind = READER_KEYS.get(key)
         if kind is None:
-            refuse(f"unknown option {key!r} (expected some of {', '.join(READER_KEYS)})")
+            refuse(f"some of {', '.join(READER_KEYS)}", f"unknown option {key!r}")
         items = value if kind is list and isinstance(value, list) else [value]
         each = (str, int) if kind is list else kind
         if (kind is list and not isinstance(value, list)) or any(
                 isinstance(v, bool) or not isinstance(v, each) for v in items):
-            refuse(f"{key}: expected {'a list of names or positions' if kind is list else 'a name'}, got {value!r}")
+            refuse("a list of names or positions" if kind is list else "a name", repr(value), key)
     return reader
 
 
@@ -399,6 +400,7 @@ def save_model(clf, path, *, format="npz", reader=None):
         raise ParameterTypeError("clf", "a fitted HMMClassifier or HMMClassifierCV", type(clf).__name__)
     if format not in ("npz", "pickle"):
         raise ParameterValueError("format", "'npz' or 'pickle'", repr(format))
+    path = _check_path(path)
     reader = check_reader(reader)
     arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
     meta["reader"] = reader
@@ -448,7 +450,9 @@ def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES, return_reader=
         pickle files without ``trusted=True``. The message names the file and, for an
         invalid array, the member.
     """
-    path = Path(path)
+    path = _check_path(path)
+    if not isinstance(trusted, (bool, np.bool_)):  # a safety switch: "false" must not turn it on
+        raise ParameterTypeError("trusted", "True or False", f"{trusted!r} ({type(trusted).__name__})")
     max_bytes = _check_max_bytes(max_bytes)
     head, payload = _read_verified(path, max_bytes)
     if payload is None:
@@ -468,7 +472,7 @@ def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES, return_reader=
 def model_metadata(path):
     """The JSON metadata of a safe model file (format, versions, parameters), or None for
     a pickle-based file. The checksum is verified first."""
-    path = Path(path)
+    path = _check_path(path)
     _, payload = _read_verified(path, MAX_MODEL_BYTES)
     if payload is None:
         return None
@@ -481,9 +485,18 @@ def model_metadata(path):
         raise ModelFileError(f"{path}: not a valid trajhmm model ({type(exc).__name__}: {exc})") from None
 
 
+def _check_path(path):
+    """``path`` as a Path: a str or os.PathLike, not bytes or an open file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterTypeError("path", "a file path (str or pathlib.Path)", type(path).__name__)
+    return Path(path)
+
+
 def _check_max_bytes(max_bytes):
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes <= 0:
-        raise ValueError(f"max_bytes: expected a positive integer, got {max_bytes!r}")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)):
+        raise ParameterTypeError("max_bytes", "a positive integer", f"{max_bytes!r} ({type(max_bytes).__name__})")
+    if max_bytes <= 0:
+        raise ParameterValueError("max_bytes", "a positive integer", repr(max_bytes))
     return int(max_bytes)
 
 
@@ -1223,7 +1236,7 @@ def _from_arrays(arrays, meta, path, *, member=False):
     differ = {k: (saved.get(k), v) for k, v in here.items() if saved.get(k) != v}
     if differ and not member:  # an ensemble's members: said once, for the file
         text = ", ".join(f"{k} {a} (file) vs {b} (here)" for k, (a, b) in sorted(differ.items()))
-        warnings.warn(f"{path}: saved with other library versions: {text}", ModelVersionWarning, stacklevel=3)
+        warnings.warn(f"{path}: saved with other library versions: {text}", ModelVersionWarning, stacklevel=user_stacklevel())
     clf = HMMClassifier(**{**meta["params"], "n_jobs": _loaded_jobs(meta["params"].get("n_jobs"))})
     clf._check_params()
     for name in _ARRAY_ATTRS:

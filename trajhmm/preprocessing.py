@@ -8,6 +8,7 @@ learned step (feature standardisation) and stores it.
 import numpy as np
 
 from ._validation import check_choice, check_int
+from .exceptions import DataError
 
 __all__ = [
     "RESAMPLE_METHODS",
@@ -60,7 +61,7 @@ def resample(trajectory, n_points=50, method="time", times=None):
     check_choice(method, "method", RESAMPLE_METHODS)
     x = np.asarray(trajectory, dtype=float)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"trajectory: expected shape (n_points >= 2, n_dims), got {x.shape}")
+        raise DataError(f"trajectory: expected shape (n_points >= 2, n_dims), got {x.shape}")
     if method == "arclength":
         step = np.linalg.norm(np.diff(x, axis=0), axis=1)
         s = np.concatenate([[0.0], np.cumsum(step)])
@@ -95,17 +96,17 @@ def interpolate(x, pos):
 
 def check_times(times, n_points, name="times"):
     """``times`` as a float array of ``n_points`` finite, strictly increasing values;
-    a ValueError names the first point out of order."""
+    a DataError (a ValueError) names the first point out of order."""
     t = np.asarray(times, dtype=float)
     if t.shape != (n_points,):
-        raise ValueError(f"{name}: expected {n_points} time stamps (one per point), got shape {t.shape}")
+        raise DataError(f"{name}: expected {n_points} time stamps (one per point), got shape {t.shape}")
     if not np.isfinite(t).all():
         i = int(np.argmin(np.isfinite(t)))
-        raise ValueError(f"{name}: expected finite time stamps, got {t[i]} at point {i}")
+        raise DataError(f"{name}: expected finite time stamps, got {t[i]} at point {i}")
     step = np.diff(t)
     if (step <= 0).any():
         i = int(np.argmax(step <= 0)) + 1
-        raise ValueError(f"{name}: expected strictly increasing time stamps, got {float(t[i])!r} at point {i} "
+        raise DataError(f"{name}: expected strictly increasing time stamps, got {float(t[i])!r} at point {i} "
                          f"after {float(t[i - 1])!r}")
     return t
 
@@ -130,7 +131,7 @@ def _resample_by_index(trajectories, n_points):
     arrays = [np.asarray(t, dtype=float) for t in trajectories]
     for x in arrays:
         if x.ndim != 2 or x.shape[0] < 2:
-            raise ValueError(f"trajectory: expected shape (n_points >= 2, n_dims), got {x.shape}")
+            raise DataError(f"trajectory: expected shape (n_points >= 2, n_dims), got {x.shape}")
     check_int(n_points, "n_points", min_val=2)
     lengths = np.array([len(x) for x in arrays])
     out = np.empty((len(arrays), n_points, arrays[0].shape[1]))

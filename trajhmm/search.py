@@ -61,7 +61,15 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
-from ._validation import check_groups, check_labels, check_trajectories, check_unknown_label, plain_value, smallest_class
+from ._validation import (
+    check_groups,
+    check_labels,
+    check_trajectories,
+    check_unknown_label,
+    plain_value,
+    smallest_class,
+    user_stacklevel,
+)
 from .classifier import (
     HMMClassifier,
     _cancelled_when_left,
@@ -422,7 +430,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
                                 f"{smallest} of class {label!r}; use HMMClassifier (trajhmm train --no-search)")
             if int(cv) > smallest:
                 warnings.warn(f"cv={int(cv)}: the smallest class (class {label!r}) has {smallest} trajectories, "
-                              f"so the search cross-validates {smallest} folds", UserWarning, stacklevel=3)
+                              f"so the search cross-validates {smallest} folds", UserWarning, stacklevel=user_stacklevel())
             # with groups, no group on both sides of a split (StratifiedGroupKFold)
             folds = stratified_folds(y_idx, min(int(cv), smallest), groups, seed)
         elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
@@ -486,7 +494,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         runner.cache = None if cache_dir is None else _FoldCache(cache_dir, X, y_idx, classes)
         if cache_dir is not None and seed is None:
             warnings.warn("cache_dir: with random_state=None the folds and models differ on every run, so a "
-                          "rerun finds nothing to resume; give an int random_state", UserWarning, stacklevel=2)
+                          "rerun finds nothing to resume; give an int random_state", UserWarning, stacklevel=user_stacklevel())
         searched = _names(stages)
         current = {k: base.get_params()[k] for k in searched}
         evaluated = []
@@ -578,10 +586,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         weights = getattr(self, "ensemble_weights_", np.ones(1))
         X = check_trajectories(X, n_dims=self.n_features_in_, dims_source="the model's training data")
         best = members[0]
-        ll_best, ll_background = best._log_likelihoods(best.transform(X), background=background)
+        ll_best, ll_background = best._scores(X, background=background)
         ll = weights[0] * ll_best
         for w, member in zip(weights[1:], members[1:]):
-            ll = ll + w * member._log_likelihoods(member.transform(X))[0]
+            ll = ll + w * member._scores(X)[0]
         return ll, ll_best, ll_background
 
     @property

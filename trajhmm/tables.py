@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets
+from ._validation import user_stacklevel
 from .datasets import TrajectoryDataset, fill_gaps
 from .exceptions import DataError
 
@@ -118,7 +119,7 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
     if time_column is None and columns is None:
         clock = next((c for c in wanted if datasets.looks_like_time(c)), None)
         if clock is not None:
-            warnings.warn(f"{name}: {datasets.time_column_warning(clock)}", UserWarning, stacklevel=3)
+            warnings.warn(f"{name}: {datasets.time_column_warning(clock)}", UserWarning, stacklevel=user_stacklevel())
     for col in [*wanted, *([time_column] if time_column is not None else [])]:
         if not _is_numbers(frame[col]):
             _refuse_bad_cell(frame, name, col, id_column, lines)
