@@ -55,7 +55,7 @@ def test_names_for_a_headerless_file_say_to_use_positions(tmp_path):
         read_trajectory(p, columns=["x"])
     msg = str(info.value)
     assert msg.startswith(f"{p}: has no header row, so columns are chosen by 0-based position, got the name 'x'")
-    assert "positions 0 to 2" in msg and "--columns 0,2" in msg
+    assert "positions 0 to 2 (e.g. columns=[0, 1, 2] / --columns 0,1,2)" in msg
     np.save(tmp_path / "a.npy", XYZ)
     with pytest.raises(DataError, match=r"a\.npy: has no column names, so columns are chosen by 0-based position"):
         read_trajectory(tmp_path / "a.npy", time_column="t")

@@ -178,7 +178,7 @@ PARAMS = {p.name: p for p in (
           "trajectory of each row", commands=_READERS + ("predict",), metavar="NAME"),
     Param("label_column", "text", None, "tables: the column of class labels", commands=_READERS, metavar="NAME"),
     Param("group_column", "text", None, "tables: the column naming who or what recorded each trajectory "
-          "(subject, session): rejection is calibrated on folds that keep groups apart",
+          "(subject, session): the model search's folds, the open-set calibration and --test-size keep groups apart",
           commands=("train",), metavar="NAME"),
 )}
 

@@ -316,9 +316,13 @@ def _for_format(path, reading, args):
     that the format of ``path`` does not take: a model trained on CSV files with --columns
     still evaluates an .npz bundle."""
     fmt = datasets.FORMATS.get(Path(path).suffix.lower())
-    if fmt is None:  # a folder: the options apply to the files of their format in it
-        return reading
     given = _reading(args)
+    if fmt is None:  # a folder: the options apply to the files of their format in it
+        if "variable" in reading and "variable" not in given and not any(  # names only, nothing read
+                Path(f).suffix.lower() == ".mat" for f in datasets.iter_trajectory_files(
+                    [path], pattern=getattr(args, "pattern", None), log_ignored=False)):
+            return {k: v for k, v in reading.items() if k != "variable"}  # the model's, for .mat files
+        return reading
     return {k: v for k, v in reading.items() if k in given or k in fmt.options}
 
 
@@ -381,7 +385,7 @@ def _read_from(folder, out, pattern):
     under it, in no hidden folder, and of a trajectory format (matching --pattern)."""
     rel = os.path.relpath(out, folder)
     parts = Path(rel).parts
-    if rel.startswith(os.pardir) or any(part.startswith(".") for part in parts[:-1]):
+    if not parts or rel.startswith(os.pardir) or any(part.startswith(".") for part in parts[:-1]):
         return False
     return datasets._Ignored(pattern).kind(parts[-1]) is None
 
@@ -392,14 +396,13 @@ def _check_not_an_input(args, path, flag):
     out = os.path.realpath(path)
     for src in _inputs(args):
         real = os.path.realpath(src)
-        if os.path.isdir(real):
-            if _read_from(real, out, getattr(args, "pattern", None)):
-                raise _params.ParameterValueError(
-                    flag, f"a path that is not a data file of the input folder {src} (other file types are fine)",
-                    f"{str(path)!r}, a name the folder's reading takes as a trajectory file")
-        elif out == real or (os.path.exists(out) and os.path.exists(real) and os.path.samefile(out, real)):
+        if out == real or (os.path.exists(out) and os.path.exists(real) and os.path.samefile(out, real)):
             raise _params.ParameterValueError(flag, "a file other than the inputs",
                                               f"{str(path)!r} (the input {src})")
+        if os.path.isdir(real) and _read_from(real, out, getattr(args, "pattern", None)):
+            raise _params.ParameterValueError(
+                flag, f"a path that is not a data file of the input folder {src} (other file types are fine)",
+                f"{str(path)!r}, a name the folder's reading takes as a trajectory file")
 
 
 def _check_output_name(path, flag):
@@ -524,27 +527,30 @@ def _cmd_train(args, out):
     # so the model file scores in-process wherever it is loaded.
     clf.set_params(n_jobs=None)
     if not args.no_search:
-        _print_search(clf, out, args.quiet, n=n_train)
+        _print_search(clf, out, args.quiet, n=n_train, grouped=ds.groups is not None)
     persistence.save_model(clf, args.output, format=args.model_format, reader=ds.reader)
     _done_with_cache(args, _cache_dir(args))
     if not args.quiet:
         print(f"trained {len(clf.classes_)} classes on {n_train} trajectories; model written to {args.output}",
               file=out)
     if held_out is not None:
-        print(f"held-out accuracy: {held_out[0]:.4f} ({held_out[1]} trajectories)", file=out)
+        of_groups = " of held-out groups" if ds.groups is not None else ""
+        print(f"held-out accuracy: {held_out[0]:.4f} ({held_out[1]} trajectories{of_groups})", file=out)
     return _report_skipped(ds.skipped)
 
 
-def _print_search(clf, out, quiet=False, top=10, n=None):
+def _print_search(clf, out, quiet=False, top=10, n=None, grouped=False):
     """The chosen parameters, and (unless quiet) the cross-validation table, best first."""
     res = clf.cv_results_
     shown = [k for k in clf.best_params_ if len({str(p[k]) for p in res["params"]}) > 1] or list(clf.best_params_)
     if not quiet:
         order = np.lexsort((res["mean_test_log_loss"], res["rank_test_score"]))
         print(f"{len(order)} candidates, {clf.n_splits_}-fold stratified cross-validation"
+              + (" keeping groups apart" if grouped else "")
               + (f" on {n} trajectories" if n else "") + (f" (best {top} shown)" if len(order) > top else ""), file=out)
         header = ["rank", "accuracy", "+/-", "folds", "fit s"] + shown
-        rows = [[str(res["rank_test_score"][i]), f"{res['mean_test_score'][i]:.4f}", f"{res['std_test_score'][i]:.4f}",
+        rows = [[str(res["rank_test_score"][i]), f"{res['mean_test_score'][i]:.4f}",
+                 f"{res['std_test_score'][i]:.4f}" if res["n_folds"][i] > 1 else "-",  # one fold: no spread
                  str(res["n_folds"][i]), f"{res['mean_fit_time'][i]:.1f}"] + [str(res["params"][i][k]) for k in shown]
                 for i in order[:top]]
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
@@ -784,6 +790,9 @@ def _plot_convergence(args, plotting):
 
 def _plot_states(args, plotting):
     (clf, reader), X, skipped = _load_model(args, return_reader=True), None, []
+    classes = [str(c) for c in clf.classes_]
+    if args.label not in classes:  # before any data is read; the model file named
+        raise DataError(f"{args.model}: class {args.label!r}: not in the model (classes: {classes})")
     if args.data:
         ds = _load_labelled(args, args.data, reader=reader)
         X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
@@ -893,6 +902,10 @@ def _tune_grid(args):
     """(grid, fixed) of ``trajhmm tune``: the grid-able flags given several values, and
     the others (held fixed)."""
     params = _estimator_params(args)
+    for name, v in params.items():
+        twice = [x for i, x in enumerate(v) if x in v[:i]] if isinstance(v, list) else []
+        if twice:  # the same candidate twice: twice the work for the same fits
+            raise _params.ParameterValueError(name, "each value once", f"{twice[0]!r} twice")
     grid = {name: v for name, v in params.items() if name in _params.GRID_PARAMS and isinstance(v, list) and len(v) > 1}
     fixed = {name: v[0] if isinstance(v, list) else v for name, v in params.items()
              if name not in grid and name not in ("random_state", "n_jobs")}

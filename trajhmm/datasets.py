@@ -466,7 +466,8 @@ def _positions(path, table, given):
             if isinstance(v, str):
                 what = "header row" if path.suffix.lower() in _TEXT else "column names"
                 raise DataError(f"{path}: has no {what}, so columns are chosen by 0-based position, got the name "
-                                f"{v!r}; pass positions 0 to {n - 1} (columns=[0, 2] / --columns 0,2)")
+                                f"{v!r}; pass positions 0 to {n - 1} (e.g. columns={list(range(min(n, 3)))} / "
+                                f"--columns {','.join(map(str, range(min(n, 3))))})")
             if v >= n:
                 raise DataError(f"{path}: column {v} is out of range: the array has {n} columns (positions 0 to {n - 1})")
         index = [int(v) for v in wanted]

@@ -96,8 +96,29 @@ def _check_grid(param_grid, fixed):
         validate_params({**base, **combo})
 
 
+def _groups_held_out(y, groups, test_size, random_state, source):
+    """``(train, test)`` rows with no group on both sides (new recordings come from new
+    people): the first part of scikit-learn's StratifiedGroupKFold into round(1 /
+    test_size) parts, so about ``test_size`` of the data; every class stays in training."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = np.asarray(groups)
+    k, n_groups = max(2, round(1 / test_size)), len(np.unique(groups))
+    if n_groups < k:
+        raise DataError(f"{source}: cannot hold out {test_size:g} of the data as whole groups: the {k} parts this takes "
+                        f"need at least {k} groups, got {n_groups}; use a larger --test-size or more groups")
+    cut = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
+    tr, te = next(cut.split(np.zeros((len(y), 1)), y, groups))
+    missing = np.setdiff1d(np.unique(y), y[tr])
+    if len(missing):
+        raise DataError(f"{source}: cannot hold out {test_size:g} of the data as whole groups: class "
+                        f"{missing[0].item()!r} would have no trajectory left to train on")
+    return tr, te
+
+
 def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source="data", cache_dir=None, groups=None):
-    """Fit ``clf``, holding out a stratified ``test_size`` fraction of (X, y) (0: none).
+    """Fit ``clf``, holding out a stratified ``test_size`` fraction of (X, y) (0: none);
+    with ``groups``, whole groups (:func:`_groups_held_out`).
 
     Returns ``(n_train, held_out)``: the number of training trajectories, and None or
     ``(accuracy, n_test)`` on the held-out part.
@@ -115,7 +136,10 @@ def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source
             raise DataError(f"{source}: cannot hold out {test_size:g} of the {len(y)} trajectories: expected at least "
                             f"one of each of the {n_classes} classes in the {part} part, got {n} trajectories there")
     try:
-        tr, te = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state)
+        if groups is not None:
+            tr, te = _groups_held_out(y, groups, test_size, random_state, source)
+        else:
+            tr, te = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state)
     except ValueError as exc:  # e.g. a class of one trajectory
         raise DataError(f"{source}: cannot hold out {test_size:g} of the data: {exc}") from None
     clf.fit([X[i] for i in tr], y[tr], None if groups is None else np.asarray(groups)[tr], progress=progress,
