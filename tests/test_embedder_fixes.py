@@ -156,3 +156,22 @@ def test_warnings_from_deep_inside_point_at_the_users_line(dataset):
         search.fit(X, y)
     convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
     assert convergence and {w.filename for w in convergence} == {__file__}
+
+
+def test_arrays_in_the_shape_of_dims_by_time_are_warned_about_before_any_work(monkeypatch, dataset):
+    """A list of 3 x 501 arrays (MATLAB's layout) fitted as given is 3 points of 501 dims:
+    a MemoryError after minutes. The warning comes first and names the fix."""
+    X, y = dataset
+    started = []
+    monkeypatch.setattr(HMMClassifier, "_fit_features", lambda self, *a: started.append(1) or 1 / 0)
+    wide = [np.tile(x[:3], (1, 6)) for x in X]  # 3 points of 18 dims each
+    for estimator in (HMMClassifier(**FAST), trajhmm.HMMClassifierCV(HMMClassifier(**FAST), {}, cv=2)):
+        with pytest.warns(UserWarning, match=r"^X: every trajectory has 2 to 16 points of more than 16 dims \(X\[0\]: 3 "
+                                             r"points of 18 dims\).*pass \[x\.T for x in X\]") as record, \
+                pytest.raises(ZeroDivisionError):
+            estimator.fit(wide, y)
+        assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ZeroDivisionError):
+            HMMClassifier(**FAST).fit([x[:17] for x in X], y)  # 17 points: a trajectory

@@ -4,6 +4,7 @@ import numbers
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 
@@ -270,6 +271,25 @@ def plain_value(value):
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+# The shape of a dims x time array (MATLAB's habit: 3 x 501): 2.._MAX_WIDE_ROWS rows and
+# more columns than that. The file readers' layout="auto" transposes it; arrays in Python
+# are warned about (warn_if_transposed).
+MAX_WIDE_ROWS = 16
+
+
+def warn_if_transposed(trajectories):
+    """Warn (before a fit) when every trajectory has the shape of a dims x time array: 2
+    to 16 points of more than 16 dims. Fitted as given, each point would be one
+    many-dimensional observation (a 3 x 501 array: 3 points of 501 dims, and covariance
+    matrices of 501 x 501 per state)."""
+    if all(2 <= len(t) <= MAX_WIDE_ROWS < t.shape[1] for t in trajectories):
+        n, d = trajectories[0].shape
+        warnings.warn(f"X: every trajectory has 2 to {MAX_WIDE_ROWS} points of more than {MAX_WIDE_ROWS} dims (X[0]: "
+                      f"{n} points of {d} dims), the shape of a dims x time array; trajectories are (n_points, n_dims) "
+                      "arrays: if yours are one column per time point, pass [x.T for x in X]", UserWarning,
+                      stacklevel=user_stacklevel())
 
 
 def user_stacklevel():

@@ -42,6 +42,7 @@ from ._validation import (
     smallest_class,
     too_large_error,
     user_stacklevel,
+    warn_if_transposed,
 )
 from .exceptions import ConvergenceWarning, DataError, ParameterTypeError, ParameterValueError
 
@@ -467,6 +468,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """The raw trajectories (time column taken out) resampled to ``n_points`` (as
         streams resample their windows); an overflow is refused once the features are made."""
         trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
+        warn_if_transposed(trajectories)
         trajectories, times = self._split_times(trajectories)
         with np.errstate(over="ignore", invalid="ignore"):
             return preprocessing.resample_all(trajectories, self.n_points, self.resample, times)

@@ -27,7 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import CACHEDIR_SIGNATURE, CACHEDIR_TAG
-from ._validation import check_choice, check_int, check_trajectory, is_number, skipped_reason, user_stacklevel
+from ._validation import (
+    MAX_WIDE_ROWS,
+    check_choice,
+    check_int,
+    check_trajectory,
+    is_number,
+    skipped_reason,
+    user_stacklevel,
+)
 from .exceptions import DataError, OptionError, ParameterTypeError, ParameterValueError
 
 __all__ = [
@@ -67,7 +75,7 @@ ON_INVALID = ("error", "skip")
 _CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ON_INVALID, "missing": ("error", "interpolate")}
 # "auto" layout: a headerless array with 2.._MAX_WIDE_ROWS rows and more columns than that
 # is column-per-time.
-_MAX_WIDE_ROWS = 16
+_MAX_WIDE_ROWS = MAX_WIDE_ROWS
 # Header names that look like time stamps (lower case; any name starting with "time" too).
 _TIME_NAMES = {"t", "time", "timestamp", "timestamps", "time_s", "time_ms"}
 # Cells read as a missing value (lower case), besides "nan".

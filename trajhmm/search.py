@@ -69,6 +69,7 @@ from ._validation import (
     plain_value,
     smallest_class,
     user_stacklevel,
+    warn_if_transposed,
 )
 from .classifier import (
     HMMClassifier,
@@ -483,6 +484,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         # cross-validated, for the calibration
         stages = self._check_stages(stages, base, builtin) if stages else (("given parameters", {}),)
         X = check_trajectories(X)
+        warn_if_transposed(X)
         y = check_labels(y, len(X))
         groups = check_groups(groups, len(X))
         classes, y_idx = np.unique(y, return_inverse=True)
