@@ -57,20 +57,12 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import _validation as _v
 from . import calibration
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
-from ._validation import (
-    check_groups,
-    check_labels,
-    check_trajectories,
-    check_unknown_label,
-    plain_value,
-    smallest_class,
-    user_stacklevel,
-    warn_if_transposed,
-)
+from ._validation import check_groups, check_labels, check_trajectories, check_unknown_label, plain_value, smallest_class
 from .classifier import (
     HMMClassifier,
     _cancelled_when_left,
@@ -431,7 +423,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
                                 f"{smallest} of class {label!r}; use HMMClassifier (trajhmm train --no-search)")
             if int(cv) > smallest:
                 warnings.warn(f"cv={int(cv)}: the smallest class (class {label!r}) has {smallest} trajectories, "
-                              f"so the search cross-validates {smallest} folds", UserWarning, stacklevel=user_stacklevel())
+                              f"so the search cross-validates {smallest} folds", UserWarning, stacklevel=_v.user_stacklevel())
             # with groups, no group on both sides of a split (StratifiedGroupKFold)
             folds = stratified_folds(y_idx, min(int(cv), smallest), groups, seed)
         elif hasattr(self.cv, "split") and not isinstance(self.cv, (str, bytes)):  # str has a split method
@@ -484,7 +476,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         # cross-validated, for the calibration
         stages = self._check_stages(stages, base, builtin) if stages else (("given parameters", {}),)
         X = check_trajectories(X)
-        warn_if_transposed(X)
+        _v.warn_if_transposed(X)
         y = check_labels(y, len(X))
         groups = check_groups(groups, len(X))
         classes, y_idx = np.unique(y, return_inverse=True)
@@ -496,7 +488,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         runner.cache = None if cache_dir is None else _FoldCache(cache_dir, X, y_idx, classes)
         if cache_dir is not None and seed is None:
             warnings.warn("cache_dir: with random_state=None the folds and models differ on every run, so a "
-                          "rerun finds nothing to resume; give an int random_state", UserWarning, stacklevel=user_stacklevel())
+                          "rerun finds nothing to resume; give an int random_state", UserWarning, stacklevel=_v.user_stacklevel())
         searched = _names(stages)
         current = {k: base.get_params()[k] for k in searched}
         evaluated = []
