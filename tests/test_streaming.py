@@ -311,8 +311,11 @@ def test_input_shape_errors_name_what_was_expected_and_found(model):
         sc.push([1.0, 2.0])
     with pytest.raises(DataError, match=r"got shape \(5, 4\)"):
         sc.push(np.zeros((5, 4)))
-    with pytest.raises(DataError, match=r"points: expected finite numbers, got \[1.0, nan, 0.0\] at point 0"):
-        sc.push([1.0, np.nan, 0.0])
+    with pytest.raises(DataError, match=r"^points: expected finite numbers, got \[1.0, nan, 0.0\]$"):
+        sc.push([1.0, np.nan, 0.0])  # one point: no index ("at point 0" read as the stream's first)
+    with pytest.raises(DataError, match=r"^points: expected finite numbers, got \[1.0, nan, 0.0\] at point 1 of the 2 "
+                                        r"given$"):
+        sc.push([[0.0, 0.0, 0.0], [1.0, np.nan, 0.0]])
     with pytest.raises(DataError, match=r"stream: expected .*\(k, 3\).*got shape \(10, 2\)"):
         spot(model, np.zeros((10, 2)))
     with pytest.raises(DataError, match=r"X\[0\]: expected 3 dims like the model's training data, got 2"):

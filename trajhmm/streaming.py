@@ -476,7 +476,7 @@ class _Model:
                             f"({self.n_dims} dims, like the model's training data), got shape {np.shape(points)}")
         if not np.isfinite(arr).all():
             row = int(np.argwhere(~np.isfinite(arr))[0, 0])
-            raise DataError(f"{name}: expected finite numbers, got {arr[row].tolist()} at point {row}")
+            raise DataError(f"{name}: expected finite numbers, got {arr[row].tolist()}{_at(row, arr)}")
         return self.check_size(arr, name)
 
     def check_size(self, arr, name):
@@ -490,7 +490,7 @@ class _Model:
             if far.any():
                 row = int(np.argwhere(far)[0, 0])
                 raise DataError(f"{name}: expected values within {SCALE_RANGE[1]:g} times the spread of the training "
-                                f"data, got {arr[row].tolist()} at point {row}: its scores would overflow")
+                                f"data, got {arr[row].tolist()}{_at(row, arr)}: its scores would overflow")
         return arr
 
 
@@ -800,6 +800,12 @@ def spot(model, stream, *, name="stream", **kwargs):
         stream = np.reshape(stream, (-1, 1))
     stream = clf._m.check_points(stream, name=str(name))
     return sorted(clf.push(stream) + clf.flush(), key=lambda d: (d.start, d.end))
+
+
+def _at(row, arr):
+    """Where in a chunk of pushed points a bad one is: nothing for a single point (its
+    name, e.g. ``<stdin>:3``, says which), else its index among them."""
+    return f" at point {row} of the {len(arr)} given" if len(arr) > 1 else ""
 
 
 def spot_lines(model, lines, *, name="<stdin>", **kwargs):
