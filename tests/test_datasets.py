@@ -98,7 +98,9 @@ def test_load_trajectories_errors(tmp_path):
     with pytest.raises(DataError, match="no such directory"):
         load_trajectories(tmp_path / "nope")
     _tree(tmp_path, {"f.csv": GOOD})
-    with pytest.raises(DataError, match="expected a directory of class folders, got a file"):
+    with pytest.raises(DataError, match=r"expected a directory of class folders \(DATA/<label>/<files>\), got a file "
+                                        r"of one trajectory \(a \.csv file\); labelled data in one file is an \.npz "
+                                        r"bundle \(X, lengths, y\), a \.ts file or a long table"):
         load_trajectories(tmp_path / "f.csv")
     (tmp_path / "f.csv").unlink()
     with pytest.raises(DataError, match="expected class folders"):

@@ -1095,7 +1095,10 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     if not root.exists():
         raise DataError(f"{root}: no such directory")
     if not root.is_dir():
-        raise DataError(f"{root}: expected a directory of class folders, got a file")
+        fmt = FORMATS.get(root.suffix.lower())
+        one = f"a file of one trajectory ({fmt.what})" if fmt is not None and fmt.kind == "trajectory" else "a file"
+        raise DataError(f"{root}: expected a directory of class folders (DATA/<label>/<files>), got {one}; labelled "
+                        "data in one file is an .npz bundle (X, lengths, y), a .ts file or a long table")
     ignored, notes = _Ignored(pattern), {}
     ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root, notes)
     ignored.log(root)
