@@ -82,7 +82,7 @@ def test_model_file_paths_must_be_paths(tmp_path, fitted, model_file):
 
 @pytest.mark.parametrize("call, kind, match", [
     (lambda m: save_model(m, "r.npz", reader={"foo": 1}), ParameterValueError, r"^reader: expected some of .*got unknown "),
-    (lambda m: save_model(m, "r.npz", reader=[1]), ParameterValueError, r"^reader: expected a dict of reading options"),
+    (lambda m: save_model(m, "r.npz", reader=[1]), ParameterTypeError, r"^reader: expected a dict of reading options"),
     (lambda m: load_model("m.npz", max_bytes="x"), ParameterTypeError, r"^max_bytes: expected a positive integer, got "),
     (lambda m: load_model("m.npz", max_bytes=0), ParameterValueError, r"^max_bytes: expected a positive integer, got 0"),
     (lambda m: trajhmm.resample(np.zeros((5, 2)), 10, method="x"), ParameterValueError, r"^method: expected one of "),
@@ -175,3 +175,62 @@ def test_arrays_in_the_shape_of_dims_by_time_are_warned_about_before_any_work(mo
         warnings.simplefilter("error")
         with pytest.raises(ZeroDivisionError):
             HMMClassifier(**FAST).fit([x[:17] for x in X], y)  # 17 points: a trajectory
+
+
+def test_parallel_scoring_keeps_one_chunk_per_worker(monkeypatch, fitted, dataset):
+    """The blocks of predict hold a scoring chunk per worker: n_jobs workers still score
+    in parallel (blocks of two chunks had capped every Parallel call at two tasks)."""
+    from sklearn.base import clone
+
+    X, _ = dataset
+    monkeypatch.setattr(classifier_module, "_SCORE_CHUNK", 2)
+    monkeypatch.setattr(classifier_module, "_TRANSFORM_CHUNK", 4)
+    monkeypatch.setattr("trajhmm._parallel.cores", lambda: 8)
+    calls = []
+    real = classifier_module.Parallel
+
+    class Recorded(real):
+        def __call__(self, tasks):
+            tasks = list(tasks)
+            calls.append(len(tasks))
+            return super().__call__(tasks)
+
+    expected = fitted.predict_proba(X)
+    monkeypatch.setattr(classifier_module, "Parallel", Recorded)
+    parallel = clone(fitted).set_params(n_jobs=8)
+    parallel.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    from joblib import parallel_config
+
+    with parallel_config(backend="threading"):  # workers without processes
+        np.testing.assert_array_equal(parallel.predict_proba(X), expected)
+    assert calls and max(calls) == 8 and sum(calls) == -(-len(X) // 2)
+
+
+@pytest.mark.parametrize("labels, match", [
+    (lambda: [__import__("datetime").date(2020, 1, 1 + i % 2) for i in range(8)], r"got date values"),
+    (lambda: np.array([True, 2] * 4, dtype=object), r"got booleans and numbers"),  # True and 1: one class
+    (lambda: np.array([1 + 1j, 2] * 4, dtype=object), r"got complex and numbers"),
+])
+def test_labels_held_as_objects_are_checked_like_arrays(dataset, labels, match):
+    X, _ = dataset
+    with pytest.raises(DataError, match=match):
+        HMMClassifier(**FAST).fit(X[:8], labels())
+
+
+def test_bytes_held_as_objects_are_text_too(dataset):
+    X, y = dataset
+    objects = np.array([s.encode() for s in y], dtype=object)  # a pandas object column of bytes
+    clf = HMMClassifier(**FAST, rejection_rate=0, prefix_view=False).fit(X, objects)
+    assert clf.classes_.tolist() == sorted(set(y))
+
+
+def test_the_dims_by_time_warning_comes_once_per_fit(dataset):
+    X, y = dataset
+    wide = [np.tile(x[:3], (1, 6)) for x in X]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            HMMClassifier(**{**FAST, "n_states": 2, "n_points": 3, "n_iter": 2}).fit(wide, y)
+        except DataError:
+            pass
+    assert sum("dims x time" in str(w.message) for w in caught) == 1

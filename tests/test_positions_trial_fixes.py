@@ -111,3 +111,16 @@ def test_the_class_models_do_not_depend_on_the_order_of_the_training_data(datase
     a = HMMClassifier(**FAST, prefix_view=False).fit(X, y)
     b = HMMClassifier(**FAST, prefix_view=False).fit([X[i] for i in order], y[order])
     np.testing.assert_allclose(a.predict_joint_log_proba(X), b.predict_joint_log_proba(X), rtol=1e-9)
+
+
+def test_grouped_test_sizes_above_a_half_hold_out_all_parts_but_one_and_errors_say_it_once(dataset):
+    from trajhmm.model_selection import _groups_held_out
+
+    _, y = dataset
+    groups = np.arange(len(y)) % 8
+    for test_size, expected in ((0.25, 0.25), (0.5, 0.5), (0.75, 0.75), (0.875, 0.875)):
+        train, test = _groups_held_out(y, groups, test_size, 0, "DATA")
+        assert len(test) / len(y) == expected and not set(groups[train]) & set(groups[test])
+    with pytest.raises(DataError) as info:
+        _fit_held_out(HMMClassifier(**FAST), *dataset, 0.1, groups=groups % 3, source="DATA")
+    assert str(info.value).count("cannot hold out") == 1

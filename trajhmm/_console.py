@@ -20,6 +20,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM (a scheduler's) must not cut the clean-up short
     raise Terminated
 
 

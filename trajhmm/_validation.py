@@ -231,20 +231,34 @@ def check_labels(y, n_samples):
     return labels
 
 
+def _label_kind(v):
+    if isinstance(v, (str, bytes)):
+        return "strings" if isinstance(v, str) else "bytes"
+    if isinstance(v, (bool, np.bool_)):
+        return "booleans"
+    if isinstance(v, numbers.Real):
+        return "numbers"
+    return type(v).__name__  # complex, dates, ...: refused
+
+
 def _object_labels(values):
-    """Labels held as Python objects: refused when missing or of mixed kinds; strings as a
-    string array, numbers as a numeric one."""
+    """Labels held as Python objects (a pandas object column): refused when missing, of
+    mixed kinds (True and 1 would be one class) or of a kind no model file keeps (dates,
+    complex numbers); strings (and bytes, decoded as UTF-8) as a string array, numbers
+    and booleans as numeric ones."""
     missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
     if missing:
         raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
-    kinds = sorted({"strings" if isinstance(v, str) else "numbers" if isinstance(v, numbers.Number)
-                    else type(v).__name__ for v in values})
+    kinds = sorted({_label_kind(v) for v in values})
     if len(kinds) > 1:
         raise DataError(f"y: expected labels of one kind (all strings or all numbers), got {' and '.join(kinds)}")
     if kinds == ["strings"]:
         return values.astype(str)
-    as_numbers = np.asarray(values.tolist()) if kinds == ["numbers"] else None
-    return as_numbers if as_numbers is not None and as_numbers.dtype.kind in "iufb" else values
+    if kinds == ["bytes"]:
+        return np.asarray(values.tolist())  # a bytes array: decoded by _storable_labels
+    if kinds[0] not in ("numbers", "booleans"):
+        raise DataError(f"y: expected labels as strings, numbers or booleans, got {kinds[0]} values")
+    return np.asarray(values.tolist())
 
 
 def _storable_labels(labels, values):
@@ -303,9 +317,11 @@ def user_stacklevel():
 
 
 def check_choice(value, name, choices):
-    """Check that ``value`` is one of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
-        options = ", ".join(repr(c) for c in choices)
+    """Check that ``value`` is one of ``choices`` (a ParameterTypeError when it is no str)."""
+    options = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise ParameterTypeError(name, f"one of {options}", f"{value!r} ({type(value).__name__})")
+    if value not in choices:
         raise ParameterValueError(name, f"one of {options}", repr(value))
     return value
 

@@ -19,7 +19,7 @@ import logging
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils import check_random_state
@@ -464,11 +464,13 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return p / p.sum()
 
     # ------------------------------------------------------------------ features
-    def _resampled(self, X, n_dims=None):
+    def _resampled(self, X, warn=False):
         """The raw trajectories (time column taken out) resampled to ``n_points`` (as
-        streams resample their windows); an overflow is refused once the features are made."""
-        trajectories = check_trajectories(X, n_dims=n_dims, dims_source="the training data")
-        warn_if_transposed(trajectories)
+        streams resample their windows); an overflow is refused once the features are made.
+        ``warn``: the user's own fit (not a fold's), warned about dims x time arrays."""
+        trajectories = check_trajectories(X, dims_source="the training data")
+        if warn:
+            warn_if_transposed(trajectories)
         trajectories, times = self._split_times(trajectories)
         with np.errstate(over="ignore", invalid="ignore"):
             return preprocessing.resample_all(trajectories, self.n_points, self.resample, times)
@@ -543,13 +545,16 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, X, background=False):
         """:meth:`_log_likelihoods` of ``transform(X)``, made :data:`_TRANSFORM_CHUNK`
-        trajectories at a time so that memory does not grow with the batch (the same
-        numbers: the scoring chunks are the same)."""
+        trajectories at a time (or one scoring chunk per parallel worker, when there are
+        more workers) so that memory does not grow with the batch (the same numbers: the
+        scoring chunks are the same)."""
         check_is_fitted(self, "models_")
         trajectories, times = self._inputs(X)
+        workers = 1 if runs_in_process(self.n_jobs) else effective_n_jobs(bounded_jobs(self.n_jobs))
+        block = _SCORE_CHUNK * max(_TRANSFORM_CHUNK // _SCORE_CHUNK, workers)
         parts = []
-        for start in range(0, len(trajectories), _TRANSFORM_CHUNK):
-            part = slice(start, start + _TRANSFORM_CHUNK)
+        for start in range(0, len(trajectories), block):
+            part = slice(start, start + block)
             try:
                 segs = self._segments(trajectories[part], None if times is None else times[part])
                 parts.append(self._log_likelihoods(segs, background))
@@ -610,7 +615,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         self.__dict__.pop("prefix_model_", None)  # a refit's own view, if any, comes last
         progress, reported = _counted(progress)
-        raw = self._resampled(X)
+        raw = self._resampled(X, warn=rejection == "oof")
         segs = self._shaped_finite(raw)
         classes, y_idx, counts, prior = self._prepare_labels(y, len(segs))
         groups = check_groups(groups, len(segs))

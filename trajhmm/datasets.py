@@ -73,9 +73,6 @@ OPTIONS = types.MappingProxyType({
 READER_OPTIONS = ("columns", "time_column", "layout", "delimiter", "decimal", "encoding", "missing", "variable")
 ON_INVALID = ("error", "skip")
 _CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ON_INVALID, "missing": ("error", "interpolate")}
-# "auto" layout: a headerless array with 2.._MAX_WIDE_ROWS rows and more columns than that
-# is column-per-time.
-_MAX_WIDE_ROWS = MAX_WIDE_ROWS
 # Header names that look like time stamps (lower case; any name starting with "time" too).
 _TIME_NAMES = {"t", "time", "timestamp", "timestamps", "time_s", "time_ms"}
 # Cells read as a missing value (lower case), besides "nan".
@@ -429,14 +426,14 @@ def _emit_notes(notes, root):
 def _orient(path, table, given, notes):
     layout = given.get("layout", "auto")
     rows, cols = table.values.shape
-    wide = table.names is None and 2 <= rows <= _MAX_WIDE_ROWS < cols
+    wide = table.names is None and 2 <= rows <= MAX_WIDE_ROWS < cols
     if layout == "columns" or (layout == "auto" and wide):
         if table.names is not None and any(isinstance(v, str) for v in _selected(given)):
             raise DataError(f"{path}: layout='columns' reads each column as a time point, so the header names "
                             "no variables; select columns by 0-based position, or pass layout='rows' (--layout rows)")
         if layout == "auto":
             _note(notes, path, "layout", f"a {rows} x {cols} array without a header was read as {cols} points of "
-                  f"{rows} dims (layout='auto': 2 to {_MAX_WIDE_ROWS} rows and more columns is one column per "
+                  f"{rows} dims (layout='auto': 2 to {MAX_WIDE_ROWS} rows and more columns is one column per "
                   "time point); if the rows are time points, pass layout='rows' (--layout rows)")
         table.values, table.transposed, table.names = table.values.T, True, None
 

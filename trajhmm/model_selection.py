@@ -1,6 +1,9 @@
 """Choosing hyper-parameters (n_states, n_mix, covariance_type, ...) per data set by
 stratified cross-validation: a thin layer over :class:`~trajhmm.HMMClassifierCV`."""
 
+import math
+import warnings
+
 import numpy as np
 
 from ._params import check_param, validate_params
@@ -98,17 +101,25 @@ def _check_grid(param_grid, fixed):
 
 def _groups_held_out(y, groups, test_size, random_state, source):
     """``(train, test)`` rows with no group on both sides (new recordings come from new
-    people): the first part of scikit-learn's StratifiedGroupKFold into round(1 /
-    test_size) parts, so about ``test_size`` of the data; every class stays in training."""
+    people). Whole groups allow no finer cut than scikit-learn's StratifiedGroupKFold into
+    k parts: the held-out part is one of k = round(1 / test_size) parts, or, for a
+    test_size above 0.5, all but one of k = round(1 / (1 - test_size)); so 0.25 holds out
+    a quarter, 0.4 a third (the command line prints how many held out). Every class
+    stays in training."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     groups = np.asarray(groups)
-    k, n_groups = max(2, round(1 / test_size)), len(np.unique(groups))
+    k = max(2, math.floor(1 / min(test_size, 1 - test_size) + 0.5))
+    n_groups = len(np.unique(groups))
     if n_groups < k:
         raise DataError(f"{source}: cannot hold out {test_size:g} of the data as whole groups: the {k} parts this takes "
-                        f"need at least {k} groups, got {n_groups}; use a larger --test-size or more groups")
+                        f"need at least {k} groups, got {n_groups}; use a test size nearer 0.5 or more groups")
     cut = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
-    tr, te = next(cut.split(np.zeros((len(y), 1)), y, groups))
+    with warnings.catch_warnings():  # "the least populated class has fewer members than n_splits": said below
+        warnings.simplefilter("ignore", UserWarning)
+        tr, te = next(cut.split(np.zeros((len(y), 1)), y, groups))
+    if test_size > 0.5:
+        tr, te = te, tr
     missing = np.setdiff1d(np.unique(y), y[tr])
     if len(missing):
         raise DataError(f"{source}: cannot hold out {test_size:g} of the data as whole groups: class "
@@ -135,13 +146,13 @@ def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source
         if n < n_classes:
             raise DataError(f"{source}: cannot hold out {test_size:g} of the {len(y)} trajectories: expected at least "
                             f"one of each of the {n_classes} classes in the {part} part, got {n} trajectories there")
-    try:
-        if groups is not None:
-            tr, te = _groups_held_out(y, groups, test_size, random_state, source)
-        else:
+    if groups is not None:
+        tr, te = _groups_held_out(y, groups, test_size, random_state, source)
+    else:
+        try:
             tr, te = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state)
-    except ValueError as exc:  # e.g. a class of one trajectory
-        raise DataError(f"{source}: cannot hold out {test_size:g} of the data: {exc}") from None
+        except ValueError as exc:  # e.g. a class of one trajectory
+            raise DataError(f"{source}: cannot hold out {test_size:g} of the data: {exc}") from None
     clf.fit([X[i] for i in tr], y[tr], None if groups is None else np.asarray(groups)[tr], progress=progress,
             cache_dir=cache_dir)
     return len(tr), (clf.score([X[i] for i in te], y[te]), len(te))

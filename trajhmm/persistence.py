@@ -283,14 +283,14 @@ def check_reader(reader, fail=None):
     if reader is None:
         return {}
 
-    def refuse(expected, got, key=None):
-        error = ParameterValueError("reader" if key is None else f"reader: {key}", expected, got)
+    def refuse(expected, got, key=None, kind=ParameterValueError):
+        error = kind("reader" if key is None else f"reader: {key}", expected, got)
         if fail is not None:
             fail("meta.json", str(error))
         raise error
 
     if not isinstance(reader, dict):
-        refuse("a dict of reading options", type(reader).__name__)
+        refuse("a dict of reading options", type(reader).__name__, kind=ParameterTypeError)
     reader = _json_value({k: v for k, v in reader.items() if v is not None})
     for key, value in reader.items():
         kind = READER_KEYS.get(key)
