@@ -221,7 +221,7 @@ def check_labels(y, n_samples):
         values = column_or_1d(np.asarray(list(y), dtype=object))
     if values.dtype == object:
         labels = _object_labels(values)
-    labels = _storable_labels(labels, values)
+    labels = _storable_labels(labels)
     if len(labels) != n_samples:
         raise DataError(f"y: expected {n_samples} labels (one per trajectory), got {len(labels)}")
     if labels.dtype.kind == "f" and type_of_target(labels).startswith("continuous"):
@@ -261,7 +261,7 @@ def _object_labels(values):
     return np.asarray(values.tolist())
 
 
-def _storable_labels(labels, values):
+def _storable_labels(labels):
     """Labels of a kind model files keep (float64 for every float), or a DataError."""
     if labels.dtype.kind == "f":
         missing = np.flatnonzero(np.isnan(labels))
@@ -274,7 +274,7 @@ def _storable_labels(labels, values):
         except UnicodeDecodeError:
             raise DataError(f"y: expected labels as strings or numbers, got bytes that are not UTF-8 text "
                             f"({plain_value(labels[0])!r}, ...); decode them yourself") from None
-    if labels.dtype.kind not in "Uiub" and not (labels.dtype == object and values.dtype == object):
+    if labels.dtype.kind not in "Uiub":  # objects were sorted out by _object_labels
         raise DataError(f"y: expected labels as strings, numbers or booleans, got dtype {labels.dtype}")
     return labels
 

@@ -221,6 +221,11 @@ def trajectory_tags(tags):
     return tags
 
 
+def _some(values, n=5):
+    """The first ``n`` values for a message, '...' for the rest."""
+    return ", ".join(map(repr, values[:n])) + (", ..." if len(values) > n else "")
+
+
 def _chunk_log_likelihoods(models, segs, stack):
     """:func:`trajhmm.hmm.stacked_log_likelihoods`, quietly (in a worker too): non-finite
     scores are refused by the caller, naming the trajectory, not warned about by numpy."""
@@ -927,11 +932,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         segs = self.transform(X)
         y = check_labels(y, len(segs))
-        known = set(self.classes_.tolist())
-        unknown = sorted({v for v in y.tolist() if v not in known}, key=str)
+        classes = self.classes_.tolist()
+        unknown = sorted(set(y.tolist()) - set(classes), key=str)
         if unknown:  # their trajectories would be left out of the sum without a word
-            raise DataError(f"y: labels the model has no class for: {', '.join(map(repr, unknown[:5]))}"
-                            f"{' ...' if len(unknown) > 5 else ''} (classes: {', '.join(map(repr, self.classes_.tolist()))})")
+            raise DataError(f"y: labels the model has no class for: {_some(unknown)} (classes: {_some(classes)})")
         total = 0.0
         config = self._config()
         for k, c in enumerate(self.classes_):
