@@ -188,7 +188,7 @@ def test_predict_reads_json_lines_from_stdin(model_path, dataset, monkeypatch, c
     code, out, err = cli(["predict", model_path, "-", "--format", "json"], capsys)
     assert code == 0, err
     got = [json.loads(line) for line in out.splitlines()]
-    assert [(g["path"], g["label"]) for g in got] == [("q0", y[0]), ("q9", y[9])]
+    assert [(g["id"], g["label"]) for g in got] == [("q0", y[0]), ("q9", y[9])]  # an id, not a path
     bad = [lines[0], "{not json", json.dumps({"id": 3, "points": [[1, 2]]}), json.dumps({"points": X[1][:, :2].tolist()})]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(bad) + "\n"))
     code, out, err = cli(["predict", model_path, "-", "--on-invalid", "skip"], capsys)

@@ -124,3 +124,22 @@ def test_grouped_test_sizes_above_a_half_hold_out_all_parts_but_one_and_errors_s
     with pytest.raises(DataError) as info:
         _fit_held_out(HMMClassifier(**FAST), *dataset, 0.1, groups=groups % 3, source="DATA")
     assert str(info.value).count("cannot hold out") == 1
+
+
+def test_table_predictions_name_their_column_and_key_id(dataset, tmp_path, capsys):
+    import json
+
+    pd = pytest.importorskip("pandas")
+    X, y = dataset
+    rows = [pd.DataFrame({"trial": i, "label": lb, "x": x[:, 0], "y": x[:, 1], "z": x[:, 2]})
+            for i, (x, lb) in enumerate(zip(X, y))]
+    pd.concat(rows).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = cli(["train", tmp_path / "t.csv", "-o", tmp_path / "m.npz", "--id-column", "trial", "--label-column",
+                        "label", "--no-search", *QUICK], capsys)
+    assert code == 0, err
+    code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path / "t.csv", "--id-column", "trial", "--format", "csv"],
+                         capsys)
+    assert code == 0 and out.splitlines()[0] == "id,label,margin" and out.splitlines()[1].startswith("0,"), err
+    code, out, _ = cli(["predict", tmp_path / "m.npz", tmp_path / "t.csv", "--id-column", "trial", "--format", "json"],
+                       capsys)
+    assert json.loads(out.splitlines()[0])["id"] == "0"

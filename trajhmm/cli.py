@@ -689,9 +689,10 @@ def _predict_tables(clf, args, reading):
 
 
 def _write_predictions(fh, results, bar, args, classes, skipped):
+    key = "id" if args.paths == ["-"] or args.id_column else "path"  # stdin and tables name trajectories by id
     writer = csv.writer(fh) if args.format == "csv" else None
     if writer:
-        writer.writerow(["path", "label", "margin"] + ([f"p_{c}" for c in classes] if args.proba else []))
+        writer.writerow([key, "label", "margin"] + ([f"p_{c}" for c in classes] if args.proba else []))
     n = 0
     for r in results:
         if bar is not None:
@@ -701,7 +702,7 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
             continue
         n += 1
         if args.format == "json":
-            rec = {"path": r.path, "label": r.label, "margin": r.margin}
+            rec = {key: r.path, "label": r.label, "margin": r.margin}
             if args.proba:
                 rec["proba"] = dict(zip(classes, r.proba.tolist()))
             fh.write(_json(rec) + "\n")
