@@ -410,7 +410,7 @@ class _Table:
 def _note(notes, path, key, message):
     """A warning now (``notes`` None), or kept for the tree: the first file's message, and a count."""
     if notes is None:
-        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=user_stacklevel())  # the caller of read_trajectory
+        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=user_stacklevel())
     elif key in notes:
         notes[key][1] += 1
     else:
