@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.io import savemat
 
 from trajhmm import DataError, load_trajectories, read_trajectory
+from trajhmm.datasets import load_dataset
 
 from conftest import BAD_FILES
 
@@ -44,6 +47,49 @@ def test_read_npy_and_mat(tmp_path):
     with pytest.raises(DataError, match="expected a numeric variable 'c'"):
         read_trajectory(tmp_path / "two.mat", variable="c")
     np.testing.assert_array_equal(read_trajectory(tmp_path / "wide.mat", layout="rows"), x.T)
+
+
+def _murphy_mat(path, n=6):
+    """A .mat file as a user of Murphy's toolbox holds it: a cell array data{i} of dims x time
+    trajectories, a cell array of label names, a 3-D array and a struct."""
+    rng = np.random.default_rng(0)
+    data, labels = np.empty((1, n), dtype=object), np.empty((1, n), dtype=object)
+    for i in range(n):
+        data[0, i] = rng.normal(size=(3, 30 + i)) + (i % 2) * np.linspace(0, 5, 30 + i)
+        labels[0, i] = "ab"[i % 2]
+    savemat(path, {"data": data, "labels": labels, "A": rng.normal(size=(30, 3, 4)), "s": {"x": 1}})
+    return path
+
+
+def test_mat_file_of_many_trajectories_names_what_it_holds(tmp_path):
+    path = _murphy_mat(tmp_path / "data.mat")
+    with pytest.raises(DataError, match=r"data\.mat: expected exactly one 2-D numeric variable, found 0 \(none\).*"
+                       r"other variables: data \(a cell array \(1, 6\)\), labels \(a cell array \(1, 6\)\), "
+                       r"s \(a struct \(1, 1\)\), A \(a 3-D numeric array \(30, 3, 4\)\).*Murphy"):
+        read_trajectory(path)
+    with pytest.raises(DataError, match=r"variable 'data' is a cell array \(1, 6\), expected a 2-D numeric.*\.npz"):
+        read_trajectory(path, variable="data")
+    with pytest.raises(DataError, match=r"variable 'A' has shape \(30, 3, 4\), expected a 2-D array.*Murphy"):
+        read_trajectory(path, variable="A")
+    with pytest.raises(DataError, match=r"expected a numeric variable 'x', found numeric variables: A; other "
+                       r"variables: data \(a cell array"):
+        read_trajectory(path, variable="x")
+    with pytest.raises(DataError, match=r"a file of one trajectory \(a \.mat file\).*Murphy"):
+        load_trajectories(path)
+
+
+def test_readme_converts_a_murphy_mat_file(tmp_path, monkeypatch):
+    """The README's conversion of a cell-array .mat file to an .npz bundle runs, and the
+    bundle reads back as the same trajectories (time x dims) and labels."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## For users of Murphy's HMM toolbox")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    _murphy_mat(tmp_path / "data.mat")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    ds = load_dataset(tmp_path / "data.npz")
+    assert list(ds.labels) == list("ababab")
+    assert [t.shape for t in ds.trajectories] == [(30 + i, 3) for i in range(6)]
 
 
 def test_object_npy_is_refused_without_unpickling(tmp_path):

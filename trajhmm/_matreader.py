@@ -32,8 +32,9 @@ from .exceptions import DataError
 
 # The helper's code: only numpy and scipy, never trajhmm (its sys.path is the parent's).
 # Protocol: one JSON line per request {"path": ...}; answer: one JSON line
-# {"status": "ok", "names": [...], "sizes": [...], "warnings": [...]} followed by one .npy
-# array of the given size in bytes per name,
+# {"status": "ok", "names": [...], "sizes": [...], "others": [[name, kind, shape], ...],
+# "warnings": [...]} followed by one .npy array of the given size in bytes per name (the
+# numeric arrays; "others" describes the variables that are not, for messages),
 # or {"status": "v73" | "error", "message": ...}.
 _CHILD_SOURCE = r"""
 import io, json, signal, sys, warnings
@@ -55,7 +56,12 @@ for line in sys.stdin.buffer:
         else:
             arrays = [(k, v) for k, v in contents.items()
                       if not k.startswith("__") and isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.number)]
-            answer = {"status": "ok", "names": [k for k, _ in arrays]}
+            numeric = {k for k, _ in arrays}
+            others = [[k, "cell array" if v.dtype == object else "struct" if v.dtype.names else
+                       "char array" if v.dtype.kind in "US" else f"{v.dtype.name} array",
+                       list(v.shape)] if isinstance(v, np.ndarray) else [k, type(v).__name__, []]
+                      for k, v in contents.items() if not k.startswith("__") and k not in numeric]
+            answer = {"status": "ok", "names": [k for k, _ in arrays], "others": others}
     blobs = []
     for _, value in arrays:
         buf = io.BytesIO()
@@ -142,8 +148,9 @@ def _describe_exit(returncode):
     return f"exit status {returncode}"
 
 
-def load_numeric_variables(path):
-    """The numeric variables of a .mat file, ``{name: ndarray}``, parsed by the helper.
+def load_variables(path):
+    """The numeric variables of a .mat file, ``{name: ndarray}``, parsed by the helper,
+    and the others (cell arrays, structs, text, logical) as ``[(name, kind, shape)]``.
 
     Raises DataError for a file scipy refuses, a v7.3 (HDF5) file, or one that kills the
     parser.
@@ -176,4 +183,5 @@ def load_numeric_variables(path):
         raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; save with -v7 or export to CSV")
     if header["status"] != "ok":
         raise DataError(f"{path}: not a valid MATLAB .mat file ({header['message']})")
-    return dict(zip(header["names"], arrays))
+    others = [(name, kind, tuple(shape)) for name, kind, shape in header.get("others", ())]
+    return dict(zip(header["names"], arrays)), others

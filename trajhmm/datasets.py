@@ -635,12 +635,18 @@ def _read_npy(path):
 def _read_mat(path, variable=None):
     from . import _matreader  # scipy parses in a guarded child process: a hostile file cannot crash us
 
-    arrays = _matreader.load_numeric_variables(path)
+    arrays, others = _matreader.load_variables(path)
+    kinds = {name: (kind, shape) for name, kind, shape in others}
     if variable is not None:
+        if variable in kinds:
+            kind, shape = kinds[variable]
+            raise DataError(f"{path}: variable {variable!r} is {_a(kind)} {shape}, expected a 2-D numeric array "
+                            f"(one trajectory){_mat_hint(arrays, others)}")
         if variable not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
             raise DataError(
                 f"{path}: expected a numeric variable {variable!r}, found numeric variables: {found}"
+                f"{_mat_others(arrays, others, numeric_listed=True)}"
             )
         arr = arrays[variable]
     else:
@@ -649,14 +655,37 @@ def _read_mat(path, variable=None):
             found = ", ".join(f"{k} {v.shape}" for k, v in sorted(two_d.items())) or "none"
             raise DataError(
                 f"{path}: expected exactly one 2-D numeric variable, found {len(two_d)} ({found}); "
-                "name the one to read (variable=... / --variable)"
+                f"name the one to read (variable=... / --variable){_mat_others(arrays, others)}"
             )
-        arr = next(iter(two_d.values()))
+        variable, arr = next(iter(two_d.items()))
     if arr.ndim != 2:
-        raise DataError(f"{path}: variable has shape {arr.shape}, expected a 2-D array")
+        raise DataError(f"{path}: variable {variable!r} has shape {arr.shape}, expected a 2-D array (one trajectory)"
+                        f"{_mat_hint(arrays, others)}")
     if np.iscomplexobj(arr):
         raise DataError(f"{path}: expected real numbers, got a complex array")
     return arr.astype(float)
+
+
+def _a(kind):
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _mat_others(arrays, others, numeric_listed=False):
+    """What else a .mat file holds (the variables that are not 2-D numeric arrays, less the
+    numeric ones when the message lists them), for a message: '; other variables: data (a
+    cell array (1, 10)), ...' and the hint."""
+    parts = [f"{k} ({_a(kind)} {shape})" for k, kind, shape in others]
+    if not numeric_listed:
+        parts += [f"{k} (a {v.ndim}-D numeric array {v.shape})" for k, v in sorted(arrays.items()) if v.ndim > 2]
+    return f"; other variables: {', '.join(parts)}{_mat_hint(arrays, others)}" if parts else ""
+
+
+def _mat_hint(arrays, others):
+    """How to read many trajectories held in one .mat file, when the file holds them."""
+    if any(kind == "cell array" for _, kind, _ in others) or any(v.ndim > 2 for v in arrays.values()):
+        return ("; a .mat file is one trajectory: save a cell array or 3-D array of them as one file each "
+                "(DATA/<label>/...) or as an .npz bundle (README: \"For users of Murphy's HMM toolbox\")")
+    return ""
 
 
 _TEXT = (".csv", ".txt", ".tsv", ".dat")
@@ -1095,7 +1124,9 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
         fmt = FORMATS.get(root.suffix.lower())
         one = f"a file of one trajectory ({fmt.what})" if fmt is not None and fmt.kind == "trajectory" else "a file"
         raise DataError(f"{root}: expected a directory of class folders (DATA/<label>/<files>), got {one}; labelled "
-                        "data in one file is an .npz bundle (X, lengths, y), a .ts file or a long table")
+                        "data in one file is an .npz bundle (X, lengths, y), a .ts file or a long table"
+                        + (" (a .mat file of many: README, \"For users of Murphy's HMM toolbox\")"
+                           if root.suffix.lower() == ".mat" else ""))
     ignored, notes = _Ignored(pattern), {}
     ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root, notes)
     ignored.log(root)
