@@ -135,6 +135,39 @@ def test_decisions_are_made_within_the_delay_bound_and_memory_is_bounded(model, 
     assert sc.flush() == []  # every gesture was decided within delay_bound of its end
 
 
+def _chain(model, *candidates):
+    """A stream classifier holding the given candidates (start, end, class, score), at the
+    point where the first one (end 60) has waited its ``max_length`` samples."""
+    sc = StreamClassifier(model)
+    sc._pending = np.array(candidates, dtype=float)
+    sc._next_end = 60 + 2 * sc.max_length  # horizon 60 + L: windows ending later are not settled
+    return sc
+
+
+def test_a_candidate_blocked_by_one_that_loses_is_kept(model):
+    """Best first over a chain: C beats B, B beats A; B overlaps both, A and C do not meet.
+    C is not settled (windows that could beat it are not scored yet), so B waits and A is
+    blocked; when A's time is up it is decided by the same rule: B loses to C, A is kept
+    (it was dropped: a true gesture lost behind a window that never won)."""
+    L = StreamClassifier(model).max_length
+    a, b, c = (0, 60, 0, -2.0), (50, 60 + L, 1, -0.5), (55 + L, 120 + L, 2, -0.2)
+    sc = _chain(model, a, b, c)
+    assert [(d.start, d.end, d.label) for d in sc._decide()] == [(0, 60, sc.classes_[0])]
+    assert sc._pending.tolist() == [list(c)]  # B overlapped A: removed with it
+    assert [(d.start, d.end) for d in sc._decide(final=True)] == [(55 + L, 120 + L)]
+
+
+def test_a_candidate_blocked_by_one_that_wins_is_dropped(model):
+    """A chain of four: D beats C, C beats B, B beats A. Best first keeps D and B, so A is
+    dropped when its time is up, and B still waits for C and D."""
+    L = StreamClassifier(model).max_length
+    chain = [(0, 60, 0, -3.0), (50, 60 + L, 1, -2.0), (55 + L, 110 + L, 2, -1.0), (105 + L, 170 + L, 0, -0.1)]
+    sc = _chain(model, *chain)
+    assert sc._decide() == []
+    assert sc._pending.tolist() == [list(c) for c in chain[1:]]
+    assert [(d.start, d.end) for d in sc._decide(final=True)] == [(50, 60 + L), (105 + L, 170 + L)]
+
+
 def test_filler_only_gives_no_detection(model, split):
     rng = np.random.default_rng(1)
     assert spot(model, _pause(rng, np.zeros(3), 600)) == []
@@ -444,6 +477,51 @@ def test_cli_spot_a_file_and_a_live_pipe(model, three, tmp_path, capsys):
     finally:
         sys.stdin = stdin
     assert code == 1 and err.strip() == "trajhmm: error: <stdin>:2: expected 3 numbers, got '4,oops,6'"
+
+
+def test_stdin_stream_reads_the_columns_named_and_skips_a_byte_order_mark(model, three, tmp_path, monkeypatch,
+                                                                          capsys):
+    """A sensor stream with a time stamp and an extra field: --columns chooses the
+    coordinates by header name or position (they were ignored on standard input); the
+    other reading flags do not apply to it (exit 2, for spot and predict)."""
+    import io
+    import sys
+
+    from trajhmm import save_model as save
+
+    from conftest import cli
+
+    stream, _ = three
+    save(model, tmp_path / "m.npz")
+    expected = [(d.start, d.end, str(d.label)) for d in spot(model, stream)]
+    rows = [",".join(f"{v:.17g}" for v in [i / 100, *p, 7.0]) for i, p in enumerate(stream)]
+    named = "\ufefft,x,y,z,battery\n" + "\n".join(rows) + "\n"
+    for text, columns in ((named, "x,y,z"), (named, "1,2,3"), ("\n".join(rows) + "\n", "1,2,3")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+        code, out, err = cli(["spot", tmp_path / "m.npz", "-", "--columns", columns, "--format", "csv"], capsys)
+        assert code == 0, err
+        assert [tuple(line.split(",")[:3]) for line in out.splitlines()] == [tuple(map(str, e)) for e in expected]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(named))
+    code, _, err = cli(["spot", tmp_path / "m.npz", "-", "--columns", "x,y,q"], capsys)
+    assert code == 1 and err.strip() == ("trajhmm: error: <stdin>: columns ['q'] not in the header line "
+                                         "['t', 'x', 'y', 'z', 'battery']")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(named))
+    code, _, err = cli(["spot", tmp_path / "m.npz", "-"], capsys)  # five fields for a 3-D model
+    assert code == 1 and err.strip().startswith("trajhmm: error: <stdin>:2: expected 3 numbers (the model's dims), got 5")
+    for argv in (["spot", tmp_path / "m.npz", "-", "--delimiter", ";"], ["predict", tmp_path / "m.npz", "-", "--columns", "x"]):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(named))
+        code, _, err = cli(argv, capsys)
+        assert code == 2 and "-: --" in err and "applies to files, not to standard input" in err, err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_push_refuses_complex_points_and_takes_an_empty_list_as_nothing(model):
+    sc = StreamClassifier(model)
+    with pytest.raises(DataError, match=r"points: expected real numbers, got complex values"):
+        sc.push(np.ones(3) * 1j)
+    with pytest.raises(DataError, match=r"stream: expected real numbers, got complex values"):
+        spot(model, np.ones((50, 3)) * 1j)
+    assert sc.push([]) == [] and sc.push(np.empty((0, 3))) == [] and sc._n == 0
 
 
 @pytest.fixture(scope="module")

@@ -603,6 +603,7 @@ def _cmd_predict(args, out):
                           f"{args.unknown_label!r}, a class (rejected trajectories would read as that class)")
     reading = _reading(args, reader)
     if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
+        _stdin_columns(args)
         results = predict_json_lines(clf, sys.stdin, reject=args.reject, unknown=args.unknown_label,
                                      on_invalid=args.on_invalid)
         count = None
@@ -645,7 +646,7 @@ def _cmd_spot(args, out):
     kwargs = {"threshold": args.threshold}
     try:
         if args.recording == "-":
-            detections = streaming.spot_lines(clf, sys.stdin, **kwargs)
+            detections = streaming.spot_lines(clf, sys.stdin, columns=_stdin_columns(args), **kwargs)
         else:
             reading = _reading(args, reader)
             stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
@@ -655,6 +656,18 @@ def _cmd_spot(args, out):
         text = str(exc)
         raise ModelFileError(f"{args.model}: {text.removeprefix('model: ')}") from None
     return EXIT_OK
+
+
+def _stdin_columns(args):
+    """The one reading flag standard input takes (``spot -``: --columns, the fields of each
+    line); the others, given on the command line, do not apply to it (OptionError)."""
+    given = {k: v for k, v in _reading(args).items() if k != "columns" or args.command != "spot"}
+    if given:
+        flag = "--" + next(iter(given)).replace("_", "-")
+        what = ("one point per line: numbers separated by commas, semicolons or whitespace; --columns chooses "
+                "them" if args.command == "spot" else "one JSON object per line")
+        raise OptionError(f"-: {flag} applies to files, not to standard input ({what})")
+    return _reading(args).get("columns")
 
 
 def _write_detections(detections, args, out):

@@ -48,7 +48,10 @@ A window whose best score passes ``threshold`` is a candidate. Candidates are de
 greedily (non-maximum suppression): a candidate is accepted when every window that could
 overlap it has been scored (``max_length`` samples after its end) and no overlapping
 candidate scores higher; accepted, it removes every candidate it overlaps. A candidate
-still blocked by a better one ``max_length`` samples later is dropped. So every decision
+still blocked by a better one ``max_length`` samples later is decided then by the same
+rule over every candidate scored so far: kept when each better one that overlaps it loses
+to a better one of its own (exact, unless such a chain of three meets a still better
+window that is not scored yet; before, it was dropped). So every decision
 is made at most ``2 * max_length + block * step`` samples after the window's end,
 whatever the stream. Windows are scored in fixed blocks of ``block`` end points, so
 pushing the points one at a time or all at once computes exactly the same numbers.
@@ -464,13 +467,15 @@ class _Model:
 
     def check_points(self, points, name="points"):
         """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1."""
+        if np.iscomplexobj(points):
+            raise DataError(f"{name}: expected real numbers, got complex values")
         try:
             arr = np.asarray(points, dtype=float)
         except (TypeError, ValueError) as exc:
             raise DataError(f"{name}: expected numbers, one point ({self.n_dims},) or many (k, {self.n_dims}), "
                             f"got {exc}") from None
         if arr.ndim == 1:
-            arr = arr[None]
+            arr = arr.reshape(0, self.n_dims) if arr.size == 0 else arr[None]  # [] pushes nothing
         if arr.ndim != 2 or arr.shape[1] != self.n_dims:
             raise DataError(f"{name}: expected one point ({self.n_dims},) or many (k, {self.n_dims}) "
                             f"({self.n_dims} dims, like the model's training data), got shape {np.shape(points)}")
@@ -732,8 +737,18 @@ class StreamClassifier:
             out.append(Detection(int(start), int(end), _plain(self.classes_[int(k)]), float(score)))
             self._last_end = max(self._last_end, int(end))
             self._pending = P[~removed]
-        # blocked for max_length samples after it settled: a better overlapping one stays
-        self._pending = self._pending[self._pending[:, 1] > horizon - self.max_length]
+        # Blocked for max_length samples after it settled: decided now by the best-first
+        # rule over the candidates scored so far. Its blockers have settled; only theirs
+        # (a chain of three) may still meet a better unscored window.
+        P = self._pending
+        expired = P[:, 1] <= horizon - self.max_length
+        if expired.any():
+            accepted = expired & _best_first(P)
+            for i in np.flatnonzero(accepted):
+                out.append(Detection(int(P[i, 0]), int(P[i, 1]), _plain(self.classes_[int(P[i, 2])]), float(P[i, 3])))
+                self._last_end = max(self._last_end, int(P[i, 1]))
+            hit = (P[:, None, 0] < P[None, accepted, 1]) & (P[:, None, 1] > P[None, accepted, 0])
+            self._pending = P[~expired & ~hit.any(axis=1)]
         return sorted(out, key=lambda d: (d.start, d.end))
 
     def current(self):
@@ -759,6 +774,15 @@ class StreamClassifier:
         proba = np.exp(jll - logsumexp(jll, axis=0))
         return Guess(int(starts[i]), self._n, _plain(self.classes_[k]), float(r[i, k]),
                      {_plain(c): float(p) for c, p in zip(self.classes_, proba)})
+
+
+def _best_first(P):
+    """Which candidates (rows of start, end, class, score) a best-first pass over all of
+    them accepts: each in order of score (ties: earlier) unless it overlaps one accepted."""
+    taken = np.zeros(len(P), dtype=bool)
+    for i in np.lexsort((P[:, 1], P[:, 0], -P[:, 3])):
+        taken[i] = not (taken & (P[:, 0] < P[i, 1]) & (P[:, 1] > P[i, 0])).any()
+    return taken
 
 
 def whole_ratios(model, X):
@@ -808,28 +832,56 @@ def _at(row, arr):
     return f" at point {row} of the {len(arr)} given" if len(arr) > 1 else ""
 
 
-def spot_lines(model, lines, *, name="<stdin>", **kwargs):
+def spot_lines(model, lines, *, name="<stdin>", columns=None, **kwargs):
     """Gestures in a recording read one point per text line as it arrives (a live pipe:
     ``sensor | trajhmm spot model.npz -``): each line holds the point's numbers separated
     by commas, semicolons or whitespace; blank lines and lines starting with ``#`` are
     skipped, and so is a header (a first line of names only, such as ``x,y,z``). Yields
     every :class:`Detection` as soon as it is decided, then the ones the end of the input
-    decides. A malformed line is a DataError naming ``name:line``."""
+    decides. A malformed line is a DataError naming ``name:line``.
+
+    ``columns``: the fields to read from each line (a time stamp or other sensors left
+    out), by 0-based position, or by name from the header line; None: every field."""
     clf = StreamClassifier(model, **kwargs)
-    first = True
+    n_dims, header, select, started = clf._m.n_dims, None, None, False
     for line_no, line in enumerate(lines, start=1):
-        text = line.strip()
+        text = line.strip().lstrip("\ufeff")  # a byte-order mark, as text files may start with
         if not text or text.startswith("#"):
             continue
         fields = text.replace(",", " ").replace(";", " ").split()
+        if not started and header is None and not any(is_number(f) for f in fields):
+            header = fields
+            continue
+        if not started and columns is not None:
+            select = _line_columns(columns, header, n_dims, name, line_no)
+        started = True
+        if select is not None:
+            if max(select) >= len(fields):
+                raise DataError(f"{name}:{line_no}: expected a field at position {max(select)} (--columns, 0-based), "
+                                f"got {len(fields)} fields: {text[:60]!r}")
+            fields = [fields[j] for j in select]
+        if len(fields) != n_dims:
+            raise DataError(f"{name}:{line_no}: expected {n_dims} numbers (the model's dims), got {len(fields)}: "
+                            f"{text[:60]!r}")
         try:
             point = np.array(fields, dtype=float)
         except ValueError:
-            if first and not any(is_number(f) for f in fields):
-                first = False
-                continue
-            raise DataError(f"{name}:{line_no}: expected {clf._m.n_dims} numbers, got {text[:60]!r}") from None
-        first = False
+            raise DataError(f"{name}:{line_no}: expected {n_dims} numbers, got {text[:60]!r}") from None
         yield from clf.push(clf._m.check_points(point, name=f"{name}:{line_no}"))
     yield from clf.flush()
+
+
+def _line_columns(columns, header, n_dims, name, line_no):
+    """The field positions ``columns`` (names or 0-based positions) select in a stream's lines."""
+    if len(columns) != n_dims:
+        raise DataError(f"{name}: expected {n_dims} columns (the model's dims), got {len(columns)}: {list(columns)}")
+    if all(isinstance(c, (int, np.integer)) or str(c).isdigit() for c in columns):
+        return [int(c) for c in columns]
+    if header is None:
+        raise DataError(f"{name}:{line_no}: columns {list(columns)} are names, expected a header line naming them "
+                        "before the first point, got none; give 0-based positions instead")
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataError(f"{name}: columns {missing} not in the header line {header}")
+    return [header.index(c) for c in columns]
 
