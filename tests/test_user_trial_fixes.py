@@ -120,7 +120,7 @@ def test_too_small_classes_are_named(dataset):
     Xs, ys = [X[i] for i in keep], y[keep]
     with pytest.raises(DataError, match="needs at least 2 trajectories of every class, got 1 of class 'wave'"):
         HMMClassifierCV(HMMClassifier(**FAST), {"n_states": [2]}, cv=2).fit(Xs, ys)
-    with pytest.raises(DataError, match="3 folds need at least 3 trajectories per class, got 1 of class 'wave'"):
+    with pytest.raises(DataError, match="needs at least 2 trajectories of every class, got 1 of class 'wave'"):
         tune(Xs, ys, {"n_states": [2]}, cv=3)
 
 

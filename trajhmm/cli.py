@@ -59,12 +59,20 @@ def _flag_type(p):
     return parse
 
 
-class _Given(argparse.Action):
-    """Store the value and remember that the flag was given (``args.given``): train's
-    model search holds given parameters fixed."""
+class _Seen(argparse.Action):
+    """Store the value and remember that the flag was given (``args.seen``)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, values)
+        namespace.seen = [*getattr(namespace, "seen", []), self.dest]
+
+
+class _Given(_Seen):
+    """A model parameter: also in ``args.given``, since train's model search holds given
+    parameters fixed."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
         namespace.given = [*getattr(namespace, "given", []), self.dest]
 
 
@@ -88,7 +96,7 @@ def _add_declared(parser, command):
             text += f" (default: {shown})"
         (model if p.estimator and model is not None else parser).add_argument(
             p.flag, dest=p.name, type=_flag_type(p), default=default, nargs="+" if multi else None,
-            action=_Given if p.estimator else "store",
+            action=_Given if p.estimator else _Seen,
             metavar=p.metavar or ("{" + ",".join(p.choices) + "}" if p.choices else _METAVARS[p.kind]),
             help=("[grid] " if multi else "") + text)
 
@@ -539,13 +547,15 @@ def _cmd_train(args, out):
     return _report_skipped(ds.skipped)
 
 
-def _print_search(clf, out, quiet=False, top=10, n=None, grouped=False):
-    """The chosen parameters, and (unless quiet) the cross-validation table, best first."""
+def _print_search(clf, out, quiet=False, top=10, n=None, grouped=None):
+    """The chosen parameters, and (unless quiet) the cross-validation table, best first.
+    ``grouped``: whether the folds kept groups apart (None: not known, a model file's)."""
     res = clf.cv_results_
     shown = [k for k in clf.best_params_ if len({str(p[k]) for p in res["params"]}) > 1] or list(clf.best_params_)
     if not quiet:
         order = np.lexsort((res["mean_test_log_loss"], res["rank_test_score"]))
-        print(f"{len(order)} candidates, {clf.n_splits_}-fold stratified cross-validation"
+        kind = "" if grouped is None else " stratified"  # (a model file keeps only the number of folds)
+        print(f"{len(order)} candidate{'s' * (len(order) != 1)}, {clf.n_splits_}-fold{kind} cross-validation"
               + (" keeping groups apart" if grouped else "")
               + (f" on {n} trajectories" if n else "") + (f" (best {top} shown)" if len(order) > top else ""), file=out)
         header = ["rank", "accuracy", "+/-", "folds", "fit s"] + shown
@@ -557,9 +567,10 @@ def _print_search(clf, out, quiet=False, top=10, n=None, grouped=False):
         print("  ".join(h.rjust(w) for h, w in zip(header, widths)), file=out)
         for row in rows:
             print("  ".join(c.rjust(w) for c, w in zip(row, widths)), file=out)
-    chosen = ", ".join(f"{k}={clf.best_params_[k]!r}" for k in shown)
-    print(f"chosen: {chosen} (cross-validated accuracy {clf.best_score_:.4f}; probabilities calibrated, "
-          f"temperature {clf.temperature_:.3g})", file=out)
+    chosen = ", ".join(f"{k}={clf.best_params_[k]!r}" for k in shown) or "the given parameters"
+    calibrated = (f"probabilities calibrated, temperature {clf.temperature_:.3g}" if clf.calibrate
+                  else "probabilities not calibrated")
+    print(f"chosen: {chosen} (cross-validated accuracy {clf.best_score_:.4f}; {calibrated})", file=out)
     weights = getattr(clf, "ensemble_weights_", [1.0])
     if len(weights) > 1:
         others = "; ".join(f"{w:.2f} " + ", ".join(f"{k}={res['params'][i][k]!r}" for k in shown
@@ -748,6 +759,8 @@ def _print_report(report, out):
     matrix = np.asarray(report["confusion_matrix"])
     print(f"accuracy: {report['accuracy']:.4f} ({int(np.trace(matrix))}/{report['n_samples']} trajectories); "
           f"macro F1: {report['macro_f1']:.4f}", file=out)
+    print(f"probabilities: log loss {report['log_loss']:.4f}; expected calibration error "
+          f"{report['expected_calibration_error']:.4f} (15 bins, top label)", file=out)
     width = max(len("class"), *(len(lb) for lb in labels))
     print(f"{'class'.ljust(width)}  precision  recall      f1  support", file=out)
     for label in labels:
@@ -940,7 +953,7 @@ def _cmd_tune(args, out):
         if bar:
             bar.close()
     clf.set_params(n_jobs=None)
-    _print_search(clf, out, top=len(clf.cv_results_["params"]), n=len(ds))
+    _print_search(clf, out, top=len(clf.cv_results_["params"]), n=len(ds), grouped=False)
     persistence.save_model(clf, args.output, reader=ds.reader)
     _done_with_cache(args, _cache_dir(args))
     print(f"refit on all {len(ds)} trajectories; model written to {args.output}", file=out)
@@ -968,6 +981,11 @@ def _check_params(args):
     """Cross-parameter checks (n_states <= n_points), for every tune candidate: before
     any work. Raises ParameterError."""
     if args.command == "train" and args.no_search:
+        search_only = [name for name in ("cv",) if name in getattr(args, "seen", [])]
+        if search_only or args.no_ensemble:
+            flag = f"--cv {args.cv}" if search_only else "--no-ensemble"
+            raise _params.ParameterValueError(search_only[0] if search_only else "--no-ensemble",
+                                              "to be left out with --no-search (it sets up the model search)", flag)
         _params.validate_params(_estimator_params(args))
     elif args.command == "train":  # the search chooses what it searches; everything else is checked now
         params = _estimator_params(args)

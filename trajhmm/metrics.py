@@ -70,7 +70,8 @@ def evaluation_report(y_true, y_pred, labels=None, n_pairs=5):
 def _evaluate(model, dataset, *, source="data", on_invalid="error"):
     """Predict a labelled :class:`~trajhmm.TrajectoryDataset` with a fitted model and
     report it (:func:`evaluation_report`; rows and columns: the model's classes and the
-    data's labels, sorted).
+    data's labels, sorted), with the ``log_loss`` and ``expected_calibration_error`` of
+    its probabilities (over the trajectories of the model's classes).
 
     A trajectory with other dims than the model is an error naming its file, or with
     ``on_invalid="skip"`` is left out. Data none of whose labels the model knows is an
@@ -92,12 +93,27 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
         warnings.warn(f"{source}: labels the model does not know, their {n} trajectories count as errors: "
                       f"{', '.join(unknown)}", UserWarning, stacklevel=user_stacklevel())
     try:
-        y_pred = np.asarray(model.predict(X)).astype(str)
+        log_proba = np.asarray(model.predict_log_proba(X))  # its argmax is predict's answer
     except DataError as exc:  # a trajectory whose values are too large: name its file
         kept = [str(p) for p, t in zip(dataset.paths, dataset.trajectories) if np.shape(t)[1] == model.n_features_in_]
         raise named_error(exc, kept if len(dataset.paths) == len(dataset.trajectories) else []) from None
+    y_pred = np.asarray(classes)[log_proba.argmax(axis=1)]
     report = evaluation_report(np.asarray(y_true), y_pred, labels=sorted(set(classes) | set(y_true)))
+    report.update(_probability_scores(log_proba, y_true, classes))
     return report, skipped
+
+
+def _probability_scores(log_proba, y_true, classes):
+    """Log loss (probabilities clipped at 1e-15, as scikit-learn's) and expected
+    calibration error (15 bins, top label) of the trajectories whose label is a class."""
+    from .calibration import expected_calibration_error
+
+    known = np.array([label in classes for label in y_true])
+    y_idx = np.array([classes.index(label) for label, k in zip(y_true, known) if k], dtype=int)
+    lp = log_proba[known]
+    picked = lp[np.arange(len(y_idx)), y_idx]
+    return {"log_loss": float(-np.maximum(picked, np.log(1e-15)).mean()),
+            "expected_calibration_error": expected_calibration_error(y_idx, np.exp(lp))}
 
 
 def _as_class_names(labels, classes):

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ._params import check_param, validate_params
+from ._params import ParameterTypeError, check_param, validate_params
 from ._validation import smallest_class
 from .classifier import HMMClassifier
 from .exceptions import DataError
@@ -25,7 +25,8 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
     X, y : trajectories and labels, as for :meth:`HMMClassifier.fit`
     param_grid : dict of parameter name -> list of values
     cv : int, default=3
-        Stratified folds (shuffled with ``random_state``).
+        Stratified folds (shuffled with ``random_state``); classes smaller than ``cv``
+        reduce them, with a warning, as in :class:`~trajhmm.HMMClassifierCV`.
     random_state : int, default=0
         Seeds the folds and every model.
     n_jobs : int or None
@@ -61,12 +62,14 @@ def tune(X, y, param_grid, *, cv=3, random_state=0, n_jobs=None, progress=None, 
 
     check_param("cv", cv)  # (the grid is validated by HMMClassifierCV.fit, before any fit)
     y = np.asarray(y)
-    labels, y_idx = np.unique(y, return_inverse=True)
-    count, label = smallest_class(y_idx, labels)
-    if count < cv:
-        raise DataError(f"cv: {cv} folds need at least {cv} trajectories per class, got {count} of class {label!r}")
+    try:
+        estimator = HMMClassifier(**fixed)
+    except TypeError:
+        unknown = sorted(set(fixed) - set(HMMClassifier().get_params()))
+        raise ParameterTypeError(unknown[0], f"a keyword of tune or a parameter of HMMClassifier "
+                                 f"({', '.join(HMMClassifier().get_params())})", "an unknown name") from None
     # the best candidate alone: an ensemble's other members would be refitted for nothing
-    search = HMMClassifierCV(HMMClassifier(**fixed), param_grid, cv=cv, ensemble=False, n_jobs=n_jobs,
+    search = HMMClassifierCV(estimator, param_grid, cv=cv, ensemble=False, n_jobs=n_jobs,
                              random_state=random_state)
     search.fit(list(X), y, progress=progress, cache_dir=cache_dir)
     res = search.cv_results_
@@ -153,6 +156,13 @@ def _fit_held_out(clf, X, y, test_size, *, random_state=0, progress=None, source
             tr, te = train_test_split(np.arange(len(X)), test_size=test_size, stratify=y, random_state=random_state)
         except ValueError as exc:  # e.g. a class of one trajectory
             raise DataError(f"{source}: cannot hold out {test_size:g} of the data: {exc}") from None
+    if not isinstance(clf, HMMClassifier):  # the model search cross-validates what is left
+        labels, y_idx = np.unique(y[tr], return_inverse=True)
+        count, label = smallest_class(y_idx, labels)
+        if count < 2:
+            raise DataError(f"{source}: holding out {test_size:g} of the data leaves {count} trajectory of class "
+                            f"{label!r} to train on, and the model search needs at least 2 of every class; use a "
+                            "smaller --test-size (test_size), or --no-search")
     clf.fit([X[i] for i in tr], y[tr], None if groups is None else np.asarray(groups)[tr], progress=progress,
             cache_dir=cache_dir)
     return len(tr), (clf.score([X[i] for i in te], y[te]), len(te))

@@ -1275,7 +1275,7 @@ def _search_from_meta(best, arrays, meta, path):
     """An HMMClassifierCV around the loaded best model (a file of format 2 or later) and
     its ensemble's other members (format 7; earlier files: the best model alone)."""
     from .classifier import HMMClassifier
-    from .search import HMMClassifierCV, Stages
+    from .search import HMMClassifierCV, Stages, param_columns
 
     search = meta["search"]
     own = dict(search["params"])
@@ -1296,11 +1296,10 @@ def _search_from_meta(best, arrays, meta, path):
     for key, values in table.items():
         if key != "params":
             clf.cv_results_[key] = np.array([np.nan if v is None else v for v in values])
-    for name in sorted({k for p in table["params"] for k in p}):  # scikit-learn's param_<name> columns
-        column = np.ma.masked_all(len(table["params"]), dtype=object)
-        for i, p in enumerate(table["params"]):
-            column[i] = p[name]
-        clf.cv_results_[f"param_{name}"] = column
+    res = clf.cv_results_
+    res["rank_test_score"] = res["rank_test_score"].astype(np.int32)
+    res["std_test_score"] = np.where(res["n_folds"] > 1, res["std_test_score"], np.nan)  # files before: 0.0
+    res.update(param_columns(table["params"]))
     clf.best_score_ = float(clf.cv_results_["mean_test_score"][clf.best_index_])
     ens = search.get("ensemble", {"weights": [1.0], "indices": [clf.best_index_], "members": []})
     clf.ensemble_estimators_ = [best]

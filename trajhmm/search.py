@@ -88,6 +88,10 @@ class Stages(tuple):
     chosen parameters are JSON data."""
 
     def __new__(cls, stages, builtin=False):
+        if isinstance(stages, (dict, str, bytes)) or not hasattr(stages, "__iter__") or any(
+                not isinstance(stage, (tuple, list)) or len(stage) != 2 for stage in stages):
+            raise ParameterTypeError("Stages", "a list of (name, grid) pairs, e.g. [('size', {'n_states': [4, 8]})]",
+                                     _short(repr(stages)))
         stages = tuple((str(name), _checked_grid(str(name), grid)) for name, grid in stages)
         self = super().__new__(cls, stages)
         self.builtin = bool(builtin)
@@ -153,7 +157,8 @@ def _checked_grid(name, grid):
             raise ParameterTypeError("param_grid", f"stage {name!r}: a dict of parameter -> list of values",
                                      _short(repr(part)))
         for key, values in part.items():
-            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            if isinstance(values, (str, bytes, set, frozenset, dict)) or not hasattr(values, "__iter__"):
+                # a set has no order, and the grid's order breaks ties (scikit-learn refuses it too)
                 raise ParameterTypeError("param_grid", f"a list of values for {key!r}", repr(values))
         out.append({key: [plain_value(v) for v in values] for key, values in part.items()})
     return out if isinstance(grid, (list, tuple)) else out[0]
@@ -307,12 +312,15 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     best_index_ : int
         Its row in ``cv_results_``.
     cv_results_ : dict of arrays
-        scikit-learn's layout, one entry per evaluated candidate: ``params``,
-        ``param_<name>`` (masked where not searched), ``split<k>_test_score`` (nan for folds
-        a stopped candidate never reached), ``mean_test_score``, ``std_test_score``,
+        scikit-learn's layout, one entry per evaluated candidate: ``params`` (every
+        parameter some stage searches: a stage's candidates carry the values chosen before
+        it, so nothing is masked), ``param_<name>``, ``split<k>_test_score`` (nan for folds
+        a stopped candidate never reached), ``mean_test_score``, ``std_test_score`` (nan
+        for a candidate stopped after one fold),
         ``rank_test_score`` (the search's order: candidates evaluated on every fold first,
         then accuracy, then calibrated log loss; rank 1 is ``best_index_``, no two alike), ``mean_fit_time``,
-        ``std_fit_time``, ``mean_test_log_loss`` (calibrated), ``n_folds`` and ``stage``.
+        ``std_fit_time``, ``mean_test_log_loss`` (calibrated), ``n_folds`` and ``stage``
+        (no score times: scoring a fold is not timed apart from its fit).
     ensemble_estimators_ : list of HMMClassifier
         The pooled models, ``best_estimator_`` first (it alone when ``ensemble=False`` or
         no other candidate helped); the others are refitted without open-set rejection.
@@ -923,6 +931,21 @@ def _planned(stage, n_folds):
     return n * n_folds if n <= 3 or n_folds == 1 else n + (math.ceil(n / 2) + 1) * (n_folds - 1)
 
 
+def param_columns(params):
+    """scikit-learn's ``param_<name>`` columns of cv_results_ for a list of parameter
+    dicts: masked arrays, numbers in their own dtype, anything else as objects."""
+    out = {}
+    for name in sorted({k for p in params for k in p}):
+        col = np.ma.masked_all(len(params), dtype=object)
+        for i, p in enumerate(params):
+            if name in p:
+                col[i] = p[name]
+        if not np.ma.is_masked(col) and {type(v) for v in col.tolist()} in ({int}, {float}):
+            col = np.ma.MaskedArray(np.array(col.tolist()), mask=np.zeros(len(params), dtype=bool))
+        out[f"param_{name}"] = col
+    return out
+
+
 def _cv_results(evaluated, folds, y_idx, log_prior, best):
     """scikit-learn's cv_results_ layout over every evaluated candidate (``best``: the
     index of the chosen one)."""
@@ -937,18 +960,14 @@ def _cv_results(evaluated, folds, y_idx, log_prior, best):
     # the search's own order (accuracy, then calibrated log loss), the chosen candidate
     # first: rank 1 is best_index_, and no two candidates share a rank
     order = sorted(range(n), key=lambda i: (i != best, -n_folds[i], -summaries[i][0], summaries[i][1], i))
-    rank = np.empty(n, int)
+    rank = np.empty(n, np.int32)  # scikit-learn's dtype
     rank[order] = np.arange(1, n + 1)
     seconds = [np.array(list(c.seconds.values())) for c in evaluated]
-    out = {"params": [dict(c.params) for c in evaluated]}
-    for name in sorted({k for c in evaluated for k in c.params}):
-        col = np.ma.masked_all(n, dtype=object)
-        for i, c in enumerate(evaluated):
-            col[i] = c.params[name]
-        out[f"param_{name}"] = col
+    out = {"params": [dict(c.params) for c in evaluated], **param_columns([c.params for c in evaluated])}
     for f in range(k):
         out[f"split{f}_test_score"] = split[:, f]
-    out.update(mean_test_score=mean, std_test_score=np.nanstd(split, axis=1), rank_test_score=rank,
+    spread = np.where(n_folds > 1, np.nanstd(split, axis=1), np.nan)  # one fold has no spread
+    out.update(mean_test_score=mean, std_test_score=spread, rank_test_score=rank,
                mean_fit_time=np.array([s.mean() for s in seconds]), std_fit_time=np.array([s.std() for s in seconds]),
                mean_test_log_loss=np.array([s[1] for s in summaries]), n_folds=n_folds,
                stage=np.array([c.stage for c in evaluated]))
