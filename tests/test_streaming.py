@@ -515,6 +515,38 @@ def test_stdin_stream_reads_the_columns_named_and_skips_a_byte_order_mark(model,
         assert len(err.strip().splitlines()) == 1
 
 
+def test_stdin_stream_skips_bad_lines_with_on_invalid_skip(model, three, tmp_path, monkeypatch, capsys):
+    """A garbled sensor line need not end a live stream: with --on-invalid skip it is left
+    out (said on stderr when it comes) and the run ends with exit 3; the detections are
+    those of the stream without it. A recording file is read whole: exit 2 there."""
+    import io
+    import sys
+
+    from trajhmm import save_model as save
+
+    from conftest import cli
+
+    stream, _ = three
+    save(model, tmp_path / "m.npz")
+    expected = [f"{d.start},{d.end},{d.label}" for d in spot(model, stream)]
+    lines = [",".join(f"{v:.17g}" for v in p) for p in stream]
+    bad = lines[:40] + ["1,2,abc", "1,2", "1,nan,3"] + lines[40:]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(bad) + "\n"))
+    code, out, err = cli(["spot", tmp_path / "m.npz", "-", "--on-invalid", "skip", "--format", "csv"], capsys)
+    assert code == 3, err
+    assert [",".join(line.split(",")[:3]) for line in out.splitlines()] == expected
+    assert err.splitlines() == ["trajhmm: skipped: <stdin>:41: expected 3 numbers, got '1,2,abc'",
+                                "trajhmm: skipped: <stdin>:42: expected 3 numbers (the model's dims), got 2: '1,2'",
+                                "trajhmm: skipped: <stdin>:43: expected finite numbers, got [1.0, nan, 3.0]",
+                                "trajhmm: 3 lines skipped as invalid"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(bad) + "\n"))
+    code, _, err = cli(["spot", tmp_path / "m.npz", "-"], capsys)
+    assert code == 1 and err.strip() == "trajhmm: error: <stdin>:41: expected 3 numbers, got '1,2,abc'"
+    np.savetxt(tmp_path / "rec.csv", stream, delimiter=",")
+    code, _, err = cli(["spot", tmp_path / "m.npz", tmp_path / "rec.csv", "--on-invalid", "skip"], capsys)
+    assert code == 2 and "--on-invalid applies to standard input" in err
+
+
 def test_push_refuses_complex_points_and_takes_an_empty_list_as_nothing(model):
     sc = StreamClassifier(model)
     with pytest.raises(DataError, match=r"points: expected real numbers, got complex values"):

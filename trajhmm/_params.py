@@ -148,7 +148,9 @@ PARAMS = {p.name: p for p in (
     Param("dpi", "int", 120, "resolution of the image", low=1, high=MAX_DPI, commands=PLOT_KINDS, metavar="N"),
     Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "
           "and reported (skip; exit code 3 if anything was skipped)", choices=datasets.ON_INVALID,
-          commands=_READERS + ("predict",)),
+          commands=_READERS + ("predict", "spot"),
+          cli_help={"spot": "standard input: a malformed line stops the stream (error) or is left out and reported "
+                    "(skip; exit code 3 if any was)"}),
     Param("split", "text", None, ".npz bundles: use only the rows whose 'split' is NAME (e.g. train)",
           commands=_READERS, metavar="NAME"),
     Param("variable", "text", None, ".mat files: the variable to read", commands=_READERS + ("predict", "spot"),

@@ -654,19 +654,25 @@ def _cmd_spot(args, out):
     if timed is not None:  # before the recording is read with the model's time column
         raise DataError(f"{args.model}: expected a model fitted without time stamps, got one with time_column={timed}: "
                         "streams take evenly spaced samples (train it without --time-column to spot)")
-    kwargs = {"threshold": args.threshold}
+    kwargs, skipped = {"threshold": args.threshold}, []
     try:
         if args.recording == "-":
-            detections = streaming.spot_lines(clf, sys.stdin, columns=_stdin_columns(args), **kwargs)
+            detections = streaming.spot_lines(clf, sys.stdin, columns=_stdin_columns(args),
+                                              on_invalid=args.on_invalid, **kwargs)
+        elif args.on_invalid != "error":
+            raise OptionError(f"{args.recording}: --on-invalid applies to standard input (a bad line is skipped), "
+                              "not to a recording file (read whole, e.g. with --missing interpolate)")
         else:
             reading = _reading(args, reader)
             stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
             detections = streaming.spot(clf, stream, name=args.recording, **kwargs)
-        _write_detections(detections, args, out)
+        _write_detections(detections, args, out, skipped)
     except ModelFileError as exc:  # the streaming code calls the model "model": name its file
         text = str(exc)
         raise ModelFileError(f"{args.model}: {text.removeprefix('model: ')}") from None
-    return EXIT_OK
+    if skipped:  # each was said when it came (a live stream)
+        print(f"trajhmm: {len(skipped)} {'line' if len(skipped) == 1 else 'lines'} skipped as invalid", file=sys.stderr)
+    return EXIT_SKIPPED if skipped else EXIT_OK
 
 
 def _stdin_columns(args):
@@ -681,9 +687,14 @@ def _stdin_columns(args):
     return _reading(args).get("columns")
 
 
-def _write_detections(detections, args, out):
+def _write_detections(detections, args, out, skipped):
+    """Each detection as soon as it is decided; each skipped line (SkippedFile) said on
+    stderr when it comes, and kept in ``skipped``."""
     for d in detections:
-        if args.format == "json":
+        if not hasattr(d, "label"):  # a skipped line
+            skipped.append((d.path, d.reason))
+            print(f"trajhmm: skipped: {skipped_reason(d.path, d.reason)}", file=sys.stderr, flush=True)
+        elif args.format == "json":
             out.write(_json({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": float(d.score)}) + "\n")
         elif args.format == "csv":  # quoted as predict's csv: a label may hold commas or quotes
             csv.writer(out, lineterminator="\n").writerow([d.start, d.end, _text(d.label), f"{d.score:.6g}"])

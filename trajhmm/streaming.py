@@ -166,7 +166,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import preprocessing
-from ._validation import SCALE_RANGE, check_int, check_real, check_trajectories, is_number
+from ._validation import SCALE_RANGE, check_choice, check_int, check_real, check_trajectories, is_number
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
 from .hmm.stacked import relative_emissions, scaled_exact, stacked_models
@@ -832,43 +832,74 @@ def _at(row, arr):
     return f" at point {row} of the {len(arr)} given" if len(arr) > 1 else ""
 
 
-def spot_lines(model, lines, *, name="<stdin>", columns=None, **kwargs):
+def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error", **kwargs):
     """Gestures in a recording read one point per text line as it arrives (a live pipe:
     ``sensor | trajhmm spot model.npz -``): each line holds the point's numbers separated
     by commas, semicolons or whitespace; blank lines and lines starting with ``#`` are
     skipped, and so is a header (a first line of names only, such as ``x,y,z``). Yields
     every :class:`Detection` as soon as it is decided, then the ones the end of the input
-    decides. A malformed line is a DataError naming ``name:line``.
+    decides. A malformed line is a DataError naming ``name:line``; with
+    ``on_invalid="skip"`` it is left out of the stream and yielded as a
+    :class:`~trajhmm.prediction.SkippedFile` (``path`` is ``name:line``).
 
     ``columns``: the fields to read from each line (a time stamp or other sensors left
     out), by 0-based position, or by name from the header line; None: every field."""
+    from .prediction import SkippedFile
+
+    check_choice(on_invalid, "on_invalid", ("error", "skip"))
     clf = StreamClassifier(model, **kwargs)
-    n_dims, header, select, started = clf._m.n_dims, None, None, False
+    reader = _LineReader(clf._m, name, columns)
     for line_no, line in enumerate(lines, start=1):
+        fields = reader.fields(line_no, line)  # a --columns name missing from the header is never skipped
+        if fields is None:
+            continue
+        try:
+            point = reader.point(line_no, fields, line)
+        except DataError as exc:
+            if on_invalid == "error":
+                raise
+            yield SkippedFile(f"{name}:{line_no}", str(exc))
+            continue
+        yield from clf.push(point)
+    yield from clf.flush()
+
+
+class _LineReader:
+    """The points of a stream's text lines (:func:`spot_lines`)."""
+
+    def __init__(self, m, name, columns):
+        self.m, self.name, self.columns = m, name, columns
+        self.header, self.select, self.started = None, None, False
+
+    def fields(self, line_no, line):
+        """The fields of a point's line, or None for a blank, comment or header line."""
         text = line.strip().lstrip("\ufeff")  # a byte-order mark, as text files may start with
         if not text or text.startswith("#"):
-            continue
+            return None
         fields = text.replace(",", " ").replace(";", " ").split()
-        if not started and header is None and not any(is_number(f) for f in fields):
-            header = fields
-            continue
-        if not started and columns is not None:
-            select = _line_columns(columns, header, n_dims, name, line_no)
-        started = True
-        if select is not None:
-            if max(select) >= len(fields):
-                raise DataError(f"{name}:{line_no}: expected a field at position {max(select)} (--columns, 0-based), "
-                                f"got {len(fields)} fields: {text[:60]!r}")
-            fields = [fields[j] for j in select]
+        if not self.started and self.header is None and not any(is_number(f) for f in fields):
+            self.header = fields
+            return None
+        if not self.started and self.columns is not None:
+            self.select = _line_columns(self.columns, self.header, self.m.n_dims, self.name, line_no)
+        self.started = True
+        return fields
+
+    def point(self, line_no, fields, line):
+        """The point (n_dims,) of a line's fields; DataError naming the line if malformed."""
+        where, text, n_dims = f"{self.name}:{line_no}", line.strip()[:60], self.m.n_dims
+        if self.select is not None:
+            if max(self.select) >= len(fields):
+                raise DataError(f"{where}: expected a field at position {max(self.select)} (--columns, 0-based), "
+                                f"got {len(fields)} fields: {text!r}")
+            fields = [fields[j] for j in self.select]
         if len(fields) != n_dims:
-            raise DataError(f"{name}:{line_no}: expected {n_dims} numbers (the model's dims), got {len(fields)}: "
-                            f"{text[:60]!r}")
+            raise DataError(f"{where}: expected {n_dims} numbers (the model's dims), got {len(fields)}: {text!r}")
         try:
             point = np.array(fields, dtype=float)
         except ValueError:
-            raise DataError(f"{name}:{line_no}: expected {n_dims} numbers, got {text[:60]!r}") from None
-        yield from clf.push(clf._m.check_points(point, name=f"{name}:{line_no}"))
-    yield from clf.flush()
+            raise DataError(f"{where}: expected {n_dims} numbers, got {text!r}") from None
+        return self.m.check_points(point, name=where)
 
 
 def _line_columns(columns, header, n_dims, name, line_no):
