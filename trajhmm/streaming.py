@@ -874,12 +874,13 @@ class _LineReader:
 
     def fields(self, line_no, line):
         """The fields of a point's line, or None for a blank, comment or header line (a
-        first line with a field that is not a number, as in files)."""
+        first line of names only: empty names allowed, as pandas' index column; a line
+        mixing names and numbers is a malformed point, not a header)."""
         text = line.strip().lstrip("\ufeff")  # a byte-order mark, as text files may start with
         if not text or text.startswith("#"):
             return None
         fields = _split_line(text)
-        if not self.started and self.header is None and not all(is_number(f) for f in fields if f):
+        if not self.started and self.header is None and not any(is_number(f) for f in fields if f):
             self.header = fields
             return None
         if not self.started:
