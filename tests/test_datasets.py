@@ -78,6 +78,16 @@ def test_mat_file_of_many_trajectories_names_what_it_holds(tmp_path):
         load_trajectories(path)
 
 
+def test_a_sparse_mat_variable_is_named_with_its_shape(tmp_path):
+    from scipy.sparse import csc_matrix
+
+    savemat(tmp_path / "s.mat", {"X": csc_matrix(np.eye(40, 3))})
+    with pytest.raises(DataError, match=r"other variables: X \(a sparse matrix \(40, 3\)\)"):
+        read_trajectory(tmp_path / "s.mat")
+    with pytest.raises(DataError, match=r"variable 'X' is a sparse matrix \(40, 3\).*save it as a full matrix"):
+        read_trajectory(tmp_path / "s.mat", variable="X")
+
+
 def test_readme_converts_a_murphy_mat_file(tmp_path, monkeypatch):
     """The README's conversion of a cell-array .mat file to an .npz bundle runs, and the
     bundle reads back as the same trajectories (time x dims) and labels."""
@@ -90,6 +100,11 @@ def test_readme_converts_a_murphy_mat_file(tmp_path, monkeypatch):
     ds = load_dataset(tmp_path / "data.npz")
     assert list(ds.labels) == list("ababab")
     assert [t.shape for t in ds.trajectories] == [(30 + i, 3) for i in range(6)]
+    # the toolbox's 3-D layout data(:,t,ex), dims x time x trajectories
+    three_d = next(line for line in section.splitlines() if "np.moveaxis" in line)
+    data = np.random.default_rng(0).normal(size=(3, 30, 4))
+    seqs = eval(three_d.split("becomes `")[1].split("seqs = ")[1].rstrip("`."), {"np": np, "data": data})
+    assert [s.shape for s in seqs] == [(30, 3)] * 4 and np.array_equal(seqs[1], data[:, :, 1].T)
 
 
 def test_object_npy_is_refused_without_unpickling(tmp_path):

@@ -10,7 +10,7 @@ from trajhmm.exceptions import DataError, ParameterTypeError
 from trajhmm.model_selection import tune
 from trajhmm.search import Stages
 
-from conftest import FAST, FLAGS, cli
+from conftest import FAST, FLAGS, cli, resign
 
 QUICK = dict(FAST, rejection_rate=0.0, prefix_view=False)
 
@@ -31,6 +31,13 @@ def test_a_candidate_stopped_after_one_fold_has_no_spread(halved, tmp_path):
     save_model(halved, tmp_path / "m.npz")
     loaded = load_model(tmp_path / "m.npz").cv_results_
     np.testing.assert_array_equal(loaded["std_test_score"], res["std_test_score"])
+
+    def as_before(arrays, meta):  # files written before this change stored 0.0 there
+        table = meta["search"]["cv_results"]
+        table["std_test_score"] = [0.0 if v is None else v for v in table["std_test_score"]]
+
+    resign(tmp_path / "m.npz", as_before)
+    np.testing.assert_array_equal(load_model(tmp_path / "m.npz").cv_results_["std_test_score"], res["std_test_score"])
 
 
 def test_the_table_has_scikit_learns_dtypes(halved, tmp_path):
@@ -77,6 +84,7 @@ def test_bad_stages_grid_values_and_tune_keywords_are_parameter_errors(dataset):
     X, y = dataset
     with pytest.raises(ParameterTypeError, match=r"Stages: expected a list of \(name, grid\) pairs"):
         Stages({"n_states": [4]})
+    assert Stages(s for s in [("size", {"n_states": [2, 3]})]) == (("size", {"n_states": [2, 3]}),)  # a generator
     with pytest.raises(ParameterTypeError, match=r"param_grid: expected a list of values for 'covariance_type'"):
         Stages([("g", {"covariance_type": {"diag", "full"}})])  # a set has no order
     with pytest.raises(ParameterTypeError, match=r"n_stat: expected a keyword of tune or a parameter of HMMClassifier"):
@@ -112,9 +120,27 @@ def test_evaluate_reports_log_loss_and_calibration_error(fitted, model_file, dat
     assert code == 0, err
     log_proba = fitted.predict_log_proba(X)
     y_idx = np.searchsorted(fitted.classes_, y)
-    loss = -np.maximum(log_proba[np.arange(len(y)), y_idx], np.log(1e-15)).mean()
+    loss = -np.maximum(log_proba[np.arange(len(y)), y_idx], np.log(1e-15)).mean() + 0.0
     ece = expected_calibration_error(y_idx, np.exp(log_proba))
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["log_loss"] == pytest.approx(loss, rel=1e-9)
     assert report["expected_calibration_error"] == pytest.approx(ece, rel=1e-9)
     assert f"probabilities: log loss {loss:.4f}; expected calibration error {ece:.4f} (15 bins, top label)" in out
+
+
+def test_param_columns_take_scikit_learns_dtypes_for_mixed_numbers_and_bools():
+    from trajhmm.search import param_columns
+
+    assert param_columns([{"p": 0.01}, {"p": 1}])["param_p"].dtype == np.float64
+    assert param_columns([{"b": True}, {"b": False}])["param_b"].dtype == np.bool_
+    assert param_columns([{"s": "diag"}, {"s": "full"}])["param_s"].dtype == object
+
+
+def test_evaluate_never_reports_a_negative_zero_log_loss(fitted, dataset):
+    from trajhmm.metrics import _probability_scores
+
+    X, y = dataset
+    classes = [str(c) for c in fitted.classes_]
+    sure = np.where(np.arange(len(classes))[None, :] == np.searchsorted(classes, y)[:, None], 0.0, -np.inf)
+    scores = _probability_scores(sure, list(y), classes)
+    assert scores["log_loss"] == 0.0 and str(scores["log_loss"]) == "0.0"

@@ -547,6 +547,95 @@ def test_stdin_stream_skips_bad_lines_with_on_invalid_skip(model, three, tmp_pat
     assert code == 2 and "--on-invalid applies to standard input" in err
 
 
+def test_stdin_lines_are_split_like_files(model, three):
+    """Empty fields are kept (a gap is a malformed line, not a shift), a header's names may
+    hold spaces or be empty (pandas' index column), and a header whose count differs from
+    the data's is refused."""
+    from trajhmm.exceptions import ParameterValueError
+    from trajhmm.streaming import spot_lines
+
+    stream, _ = three
+    rows = [",".join(f"{v:.17g}" for v in [i, *p]) for i, p in enumerate(stream)]
+    expected = spot(model, stream)
+    for header in (",x,y,z", "time s,x,y,z"):
+        assert list(spot_lines(model, [header, *rows], columns=["x", "y", "z"])) == expected
+    gap = [*rows[:5], "5.0,,2.5,3.5", *rows[5:]]
+    with pytest.raises(DataError, match=r"<stdin>:7: expected 3 numbers, got '5.0,,2.5,3.5'"):
+        list(spot_lines(model, [",x,y,z", *gap], columns=["x", "y", "z"]))
+    got = list(spot_lines(model, [",x,y,z", *gap], columns=["x", "y", "z"], on_invalid="skip"))
+    assert [d for d in got if hasattr(d, "label")] == expected
+    with pytest.raises(DataError, match=r"<stdin>:2: expected 3 fields like the header line \['x', 'y', 'z'\], got 4"):
+        list(spot_lines(model, ["x,y,z", *rows], columns=["x", "y", "z"]))
+    for bad in ([-1, 1, 2], [1, 1, 2]):
+        with pytest.raises(ParameterValueError, match="columns"):
+            list(spot_lines(model, rows, columns=bad))
+
+
+def test_stdin_stream_takes_the_models_stored_columns(model, three, tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    from trajhmm import save_model as save
+
+    from conftest import cli
+
+    stream, _ = three
+    save(model, tmp_path / "m.npz", reader={"columns": ["x", "y", "z"]})
+    expected = [(str(d.start), str(d.end)) for d in spot(model, stream)]
+    text = "t,x,y,z,battery\n" + "".join(",".join(f"{v:.17g}" for v in [i, *p, 7.0]) + "\n"
+                                          for i, p in enumerate(stream))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    code, out, err = cli(["spot", tmp_path / "m.npz", "-", "--format", "csv"], capsys)
+    assert code == 0, err
+    assert [tuple(line.split(",")[:2]) for line in out.splitlines()] == expected
+
+
+def test_decisions_through_push_with_a_fake_scorer(model, monkeypatch):
+    """The expired path of the decoder through push: with candidates drawn at random
+    (chains form), pushing point by point, in chunks or all at once gives the same
+    detections, none overlapping, each within delay_bound; and the chain A < B < C of
+    the unit test above, met through push, keeps A."""
+    rng = np.random.default_rng(0)
+    probe = StreamClassifier(model, threshold=0.0)
+    L, n_dims, table = probe.max_length, probe._m.n_dims, {}
+
+    def fake(self, ends):
+        return np.array([r for e in ends for r in table.get(int(e), [])], dtype=float).reshape(-1, 4)
+
+    monkeypatch.setattr(StreamClassifier, "_window_scores", fake)
+    n = 30 * L
+    for e in range(probe._next_end, n + 1, probe.step):
+        for _ in range(rng.integers(0, 3)):
+            length = int(rng.integers(probe.min_length, L + 1))
+            if e >= length:
+                table.setdefault(e, []).append((e - length, e, rng.integers(len(probe.classes_)), rng.normal()))
+    points = np.zeros((n, n_dims))
+    sc, one = StreamClassifier(model, threshold=0.0), []
+    for i, p in enumerate(points):
+        for d in sc.push(p):
+            assert i + 1 - d.end <= sc.delay_bound
+            one.append(d)
+    one += sc.flush()
+    chunks, sc = [], StreamClassifier(model, threshold=0.0)
+    for part in np.array_split(points, 37):
+        chunks += sc.push(part)
+    chunks += sc.flush()
+    whole = spot(model, points, threshold=0.0)
+    assert sorted(one, key=lambda d: (d.start, d.end)) == sorted(chunks, key=lambda d: (d.start, d.end)) == whole
+    assert len(whole) > 10 and all(a.end <= b.start for a, b in zip(whole, whole[1:]))
+    # the chain through push: windows no longer than max_length, on the grid of window ends
+    s, g = probe.step, probe.block * probe.step
+    assert 15 + 2 * s + g < L  # C is still unsettled when A's time is up
+    a_end = probe._next_end + s * int(np.ceil(max(60 - probe._next_end, 0) / s))
+    b_end = a_end + s * ((L - 10) // s)
+    c_end = b_end + s * ((L - 5) // s)
+    table.clear()
+    table.update({a_end: [(a_end - 60, a_end, 0, 1.0)], b_end: [(a_end - 10, b_end, 1, 2.0)],
+                  c_end: [(b_end - 5, c_end, 2, 3.0)]})
+    got = spot(model, np.zeros((c_end + 4 * L, n_dims)), threshold=0.0)
+    assert [(d.start, d.end) for d in got] == [(a_end - 60, a_end), (b_end - 5, c_end)]  # A was dropped
+
+
 def test_push_refuses_complex_points_and_takes_an_empty_list_as_nothing(model):
     sc = StreamClassifier(model)
     with pytest.raises(DataError, match=r"points: expected real numbers, got complex values"):

@@ -59,7 +59,8 @@ for line in sys.stdin.buffer:
             numeric = {k for k, _ in arrays}
             others = [[k, "cell array" if v.dtype == object else "struct" if v.dtype.names else
                        "char array" if v.dtype.kind in "US" else f"{v.dtype.name} array",
-                       list(v.shape)] if isinstance(v, np.ndarray) else [k, type(v).__name__, []]
+                       list(v.shape)] if isinstance(v, np.ndarray) else
+                      [k, "sparse matrix" if hasattr(v, "toarray") else type(v).__name__, list(getattr(v, "shape", ()))]
                       for k, v in contents.items() if not k.startswith("__") and k not in numeric]
             answer = {"status": "ok", "names": [k for k, _ in arrays], "others": others}
     blobs = []

@@ -657,7 +657,7 @@ def _cmd_spot(args, out):
     kwargs, skipped = {"threshold": args.threshold}, []
     try:
         if args.recording == "-":
-            detections = streaming.spot_lines(clf, sys.stdin, columns=_stdin_columns(args),
+            detections = streaming.spot_lines(clf, sys.stdin, columns=_stdin_columns(args, reader),
                                               on_invalid=args.on_invalid, **kwargs)
         elif args.on_invalid != "error":
             raise OptionError(f"{args.recording}: --on-invalid applies to standard input (a bad line is skipped), "
@@ -675,16 +675,17 @@ def _cmd_spot(args, out):
     return EXIT_SKIPPED if skipped else EXIT_OK
 
 
-def _stdin_columns(args):
+def _stdin_columns(args, reader=None):
     """The one reading flag standard input takes (``spot -``: --columns, the fields of each
-    line); the others, given on the command line, do not apply to it (OptionError)."""
+    line, else the model's stored columns); the others, given on the command line, do not
+    apply to it (OptionError; stored ones are dropped, as for any input they do not fit)."""
     given = {k: v for k, v in _reading(args).items() if k != "columns" or args.command != "spot"}
     if given:
         flag = "--" + next(iter(given)).replace("_", "-")
         what = ("one point per line: numbers separated by commas, semicolons or whitespace; --columns chooses "
                 "them" if args.command == "spot" else "one JSON object per line")
         raise OptionError(f"-: {flag} applies to files, not to standard input ({what})")
-    return _reading(args).get("columns")
+    return _reading(args).get("columns", (reader or {}).get("columns"))
 
 
 def _write_detections(detections, args, out, skipped):

@@ -640,8 +640,9 @@ def _read_mat(path, variable=None):
     if variable is not None:
         if variable in kinds:
             kind, shape = kinds[variable]
+            full = "; save it as a full matrix (full(X) in MATLAB)" if kind == "sparse matrix" else ""
             raise DataError(f"{path}: variable {variable!r} is {_a(kind)} {shape}, expected a 2-D numeric array "
-                            f"(one trajectory){_mat_hint(arrays, others)}")
+                            f"(one trajectory){full}{_mat_hint(arrays, others)}")
         if variable not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
             raise DataError(

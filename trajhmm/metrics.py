@@ -112,7 +112,7 @@ def _probability_scores(log_proba, y_true, classes):
     y_idx = np.array([classes.index(label) for label, k in zip(y_true, known) if k], dtype=int)
     lp = log_proba[known]
     picked = lp[np.arange(len(y_idx)), y_idx]
-    return {"log_loss": float(-np.maximum(picked, np.log(1e-15)).mean()),
+    return {"log_loss": float(-np.maximum(picked, np.log(1e-15)).mean()) + 0.0,  # + 0.0: no -0.0
             "expected_calibration_error": expected_calibration_error(y_idx, np.exp(lp))}
 
 

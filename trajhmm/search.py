@@ -88,8 +88,11 @@ class Stages(tuple):
     chosen parameters are JSON data."""
 
     def __new__(cls, stages, builtin=False):
-        if isinstance(stages, (dict, str, bytes)) or not hasattr(stages, "__iter__") or any(
-                not isinstance(stage, (tuple, list)) or len(stage) != 2 for stage in stages):
+        if isinstance(stages, (dict, str, bytes)) or not hasattr(stages, "__iter__"):
+            raise ParameterTypeError("Stages", "a list of (name, grid) pairs, e.g. [('size', {'n_states': [4, 8]})]",
+                                     _short(repr(stages)))
+        stages = list(stages)  # (a generator is read once)
+        if any(not isinstance(stage, (tuple, list)) or len(stage) != 2 for stage in stages):
             raise ParameterTypeError("Stages", "a list of (name, grid) pairs, e.g. [('size', {'n_states': [4, 8]})]",
                                      _short(repr(stages)))
         stages = tuple((str(name), _checked_grid(str(name), grid)) for name, grid in stages)
@@ -933,15 +936,18 @@ def _planned(stage, n_folds):
 
 def param_columns(params):
     """scikit-learn's ``param_<name>`` columns of cv_results_ for a list of parameter
-    dicts: masked arrays, numbers in their own dtype, anything else as objects."""
+    dicts: masked arrays; ints, floats (ints among floats as floats) and bools in their
+    own dtype, anything else as objects."""
     out = {}
     for name in sorted({k for p in params for k in p}):
         col = np.ma.masked_all(len(params), dtype=object)
         for i, p in enumerate(params):
             if name in p:
                 col[i] = p[name]
-        if not np.ma.is_masked(col) and {type(v) for v in col.tolist()} in ({int}, {float}):
-            col = np.ma.MaskedArray(np.array(col.tolist()), mask=np.zeros(len(params), dtype=bool))
+        kinds = {type(v) for v in col.tolist()}
+        if not np.ma.is_masked(col) and kinds and (kinds <= {int, float} or kinds == {bool}):
+            dtype = bool if kinds == {bool} else float if float in kinds else int
+            col = np.ma.MaskedArray(np.array(col.tolist(), dtype=dtype), mask=np.zeros(len(params), dtype=bool))
         out[f"param_{name}"] = col
     return out
 

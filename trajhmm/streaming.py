@@ -717,7 +717,8 @@ class StreamClassifier:
 
     def _decide(self, final=False):
         """Accept, in order of score, every candidate whose overlapping windows have all
-        been scored and that no overlapping candidate beats; drop those blocked too long."""
+        been scored and that no overlapping candidate beats; decide those blocked too long
+        by the best-first rule over every candidate scored so far."""
         horizon = np.inf if final else self._next_end - self.max_length  # unscored windows start at or after
         out = []
         while len(self._pending):
@@ -872,16 +873,22 @@ class _LineReader:
         self.header, self.select, self.started = None, None, False
 
     def fields(self, line_no, line):
-        """The fields of a point's line, or None for a blank, comment or header line."""
+        """The fields of a point's line, or None for a blank, comment or header line (a
+        first line of names only: empty names allowed, as pandas' index column; a line
+        mixing names and numbers is a malformed point, not a header)."""
         text = line.strip().lstrip("\ufeff")  # a byte-order mark, as text files may start with
         if not text or text.startswith("#"):
             return None
-        fields = text.replace(",", " ").replace(";", " ").split()
-        if not self.started and self.header is None and not any(is_number(f) for f in fields):
+        fields = _split_line(text)
+        if not self.started and self.header is None and not any(is_number(f) for f in fields if f):
             self.header = fields
             return None
-        if not self.started and self.columns is not None:
-            self.select = _line_columns(self.columns, self.header, self.m.n_dims, self.name, line_no)
+        if not self.started:
+            if self.header is not None and len(self.header) != len(fields):
+                raise DataError(f"{self.name}:{line_no}: expected {len(self.header)} fields like the header line "
+                                f"{self.header}, got {len(fields)}: {text[:60]!r}")
+            if self.columns is not None:
+                self.select = _line_columns(self.columns, self.header, self.m.n_dims, self.name, line_no)
         self.started = True
         return fields
 
@@ -902,11 +909,26 @@ class _LineReader:
         return self.m.check_points(point, name=where)
 
 
+def _split_line(text):
+    """A stream line's fields: separated by commas, else semicolons, else tabs (empty
+    fields kept, so that a gap is an error, not a shift; one trailing separator
+    allowed), else whitespace."""
+    sep = next((s for s in (",", ";", "\t") if s in text), None)
+    if sep is None:
+        return text.split()
+    fields = [f.strip() for f in text.split(sep)]
+    return fields[:-1] if len(fields) > 1 and not fields[-1] else fields
+
+
 def _line_columns(columns, header, n_dims, name, line_no):
     """The field positions ``columns`` (names or 0-based positions) select in a stream's lines."""
+    from .datasets import check_options
+
+    check_options(columns=columns)  # names or positions >= 0, each once (ParameterError)
+    columns = list(columns)
     if len(columns) != n_dims:
-        raise DataError(f"{name}: expected {n_dims} columns (the model's dims), got {len(columns)}: {list(columns)}")
-    if all(isinstance(c, (int, np.integer)) or str(c).isdigit() for c in columns):
+        raise DataError(f"{name}: expected {n_dims} columns (the model's dims), got {len(columns)}: {columns}")
+    if all(isinstance(c, (int, np.integer)) for c in columns):
         return [int(c) for c in columns]
     if header is None:
         raise DataError(f"{name}:{line_no}: columns {list(columns)} are names, expected a header line naming them "
