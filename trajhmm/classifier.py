@@ -659,12 +659,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _changed_since_fit(self):
-        """``[(name, at fit, now)]`` of the parameters set after fit (``n_jobs`` aside: how
-        it runs, not what it is); empty for a model loaded from a file."""
+        """``[(name, at fit, now)]`` of the parameters set after fit, but ``n_jobs`` (how it
+        runs) and ``prefix_view`` (a switch that reads the fitted view or not); empty for a
+        model fitted before this record was kept (a pickle)."""
         before, now = getattr(self, "_params_at_fit", None), self.get_params(deep=False)
         if before is None:
             return []
-        return [(k, before[k], now[k]) for k in now if k != "n_jobs" and not _same_param(before[k], now[k])]
+        return [(k, before[k], now[k]) for k in now
+                if k not in ("n_jobs", "prefix_view") and not _same_param(before[k], now[k])]
 
     def set_params(self, **params):
         """scikit-learn's ``set_params``; a fitted prefix view (``prefix_model_``) follows a

@@ -618,8 +618,9 @@ def _cmd_predict(args, out):
         same = next((c for c in clf.classes_ if same_label(args.unknown_label, c)), None)
         if same is not None:
             raise OptionError(f"{args.model}: --unknown-label: expected a label that is no class of the model, got "
-                              f"{args.unknown_label!r}{default}, the class {_text(same)!r} (rejected trajectories "
-                              "would read as that class)")
+                              f"{args.unknown_label!r}{default}, " + ("a class" if _text(same) == args.unknown_label
+                                                                     else f"the class {_text(same)!r}")
+                              + " (rejected trajectories would read as that class)")
     reading = _reading(args, reader)
     if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
         _stdin_columns(args)
