@@ -101,7 +101,12 @@ def main():
     args = p.parse_args()
     if args.method == "search" and args.rates:
         p.error("--rates needs --method defaults (the search keeps its out-of-fold scores to itself)")
+    bad = [r for r in args.rates or () if not 0 < r <= 0.5]
+    if bad:  # before any fit; rate 0 is rejection off, which leaves nothing to measure
+        p.error(f"--rates: expected rates in (0, 0.5] (HMMClassifier's rejection_rate, 0 being off), got {bad[0]:g}")
     paths = args.paths or sorted(str(f) for f in DATA.glob("*.npz"))
+    if not paths:
+        p.error(f"no data sets: {DATA} holds no .npz bundle; name them")
     rates = args.rates or [None]
     make = (lambda: _KeepScores(random_state=0, n_jobs=args.n_jobs)) if args.method == "defaults" else \
         (lambda: HMMClassifierCV(random_state=0, n_jobs=args.n_jobs))

@@ -199,7 +199,7 @@ def test_predict_reads_json_lines_from_stdin(model_path, dataset, monkeypatch, c
     code, out, err = cli(["predict", model_path, "-"], capsys)
     assert code == 1 and err.startswith("trajhmm: error: <stdin>:1: not valid JSON") and len(err.splitlines()) == 1
     code, _, err = cli(["predict", model_path, "-", model_path], capsys)
-    assert code == 1 and "standard input is read alone" in err
+    assert code == 2 and "standard input is read alone" in err  # a usage error
 
 
 def test_predict_answers_each_stdin_line_before_the_input_ends(model_path, dataset):

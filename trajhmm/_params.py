@@ -114,7 +114,7 @@ PARAMS = {p.name: p for p in (
     _est("n_init", "int", 1, "EM restarts per class (best kept)", low=1),
     _est("priors", "choice", "uniform", "class priors", choices=("uniform", "empirical"), array_ok=True),
     _est("rejection_rate", "float", 0.01, "open-set rejection: the fraction of known-class trajectories one "
-         "accepts to lose (0: off)", low=0.0, high=0.5),
+         "accepts to lose (0: off; at most 0.5)", low=0.0, high=0.5),
     _est("prefix_view", "bool", True, "early answers (predict_prefix): also fit class models on one more time "
          "derivative and average both readings of a prefix (one more fit)"),
     _est("random_state", "seed", None, "seed (default 0 in the CLI, so runs are reproducible)", none=True,

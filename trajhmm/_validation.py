@@ -111,12 +111,34 @@ def check_groups(groups, n_samples):
 
 
 def check_unknown_label(unknown, classes):
-    """``unknown`` (the label of rejected trajectories) when it is no class of the model:
-    otherwise a rejected trajectory would read as a prediction of that class."""
-    if any(str(unknown) == str(c) for c in classes):
+    """``unknown`` (the label of rejected trajectories) when it is no class of the model,
+    by text or by value (3.0 and True are the classes 3 and 1, as labels are matched
+    elsewhere): otherwise a rejected trajectory would read as a prediction of that class."""
+    if isinstance(unknown, str) and not unknown.strip():
+        raise ParameterValueError("unknown", "a label that is no class of the model (it marks rejected "
+                                  "trajectories)", "an empty label")
+    if any(same_label(unknown, c) for c in classes):
         raise ParameterValueError("unknown", "a label that is no class of the model (it marks rejected "
                                   "trajectories)", f"{unknown!r}, a class")
     return unknown
+
+
+def same_label(a, b):
+    """Whether two labels name the same class: the same text, or the same number (``1``,
+    ``1.0``, ``"1.0"`` and ``True`` alike)."""
+    if str(a) == str(b):
+        return True
+    values = []
+    for v in (a, b):
+        if isinstance(v, (str, bytes)):
+            v = v.decode() if isinstance(v, bytes) else v
+            if not is_number(v):
+                return False
+        try:
+            values.append(float(v))
+        except (TypeError, ValueError):
+            return False
+    return values[0] == values[1]
 
 
 def skipped_reason(name, reason):

@@ -296,7 +296,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         when given) on top of the model itself, about twice the cost of the fit; on small
         data up to 10 folds (about 3000 trajectories fitted by the folds at most:
         :func:`rejection_folds`). 0 turns rejection off (no cross-fitting; nothing is ever
-        unknown).
+        unknown); at most 0.5.
     prefix_view : bool, default=True
         Also fit a second set of class models on one more time derivative
         (``derivatives + 1``; ``prefix_model_``) for early answers:
@@ -655,11 +655,25 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self._warn_not_converged()
         if rejection == "oof":
             self._fit_prefix_view(X, y, progress, cache_dir, reported())
+        self._params_at_fit = self.get_params(deep=False)  # (save_model refuses a model changed after fit)
         return self
+
+    def _changed_since_fit(self):
+        """``[(name, at fit, now)]`` of the parameters set after fit, but ``n_jobs`` (how it
+        runs) and ``prefix_view`` (a switch that reads the fitted view or not); empty for a
+        model fitted before this record was kept (a pickle)."""
+        before, now = getattr(self, "_params_at_fit", None), self.get_params(deep=False)
+        if before is None:
+            return []
+        return [(k, before[k], now[k]) for k in now
+                if k not in ("n_jobs", "prefix_view") and not _same_param(before[k], now[k])]
 
     def set_params(self, **params):
         """scikit-learn's ``set_params``; a fitted prefix view (``prefix_model_``) follows a
-        new ``n_jobs``, its only parameter that may differ from the model's after fit."""
+        new ``n_jobs``, its only parameter that may differ from the model's after fit. As in
+        scikit-learn, other parameters take effect at the next ``fit``: until then the
+        fitted attributes (the models, ``rejection_threshold_``) are those of the last fit,
+        and :func:`~trajhmm.save_model` refuses to save the mix."""
         super().set_params(**params)
         if "n_jobs" in params and hasattr(self, "prefix_model_"):
             self.prefix_model_.set_params(n_jobs=self.n_jobs)
@@ -1007,6 +1021,16 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         out = self.classes_[np.argmax(jll, axis=1)].astype(object)
         out[rejected] = unknown
         return out
+
+
+def _same_param(a, b):
+    """Whether a parameter kept its value (an object such as a RandomState: the same one)."""
+    if a is b:
+        return True
+    try:
+        return bool(np.all(a == b)) and type(a) is type(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _spread(points):

@@ -25,7 +25,7 @@ from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
 from ._console import stopped
-from ._validation import model_dims_error, named_error, plain_value, skipped_reason
+from ._validation import model_dims_error, named_error, plain_value, same_label, skipped_reason
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, ModelFileError, OptionError, TrajHMMError
@@ -353,9 +353,10 @@ def _estimator_for(args, ds):
     return {**_estimator_params(args), "time_column": ds.time_column}
 
 
-def _report_skipped(skipped):
-    """Each skipped input once, with its name; returns the exit code (3 if any)."""
-    for path, reason in skipped:
+def _report_skipped(skipped, said=False):
+    """Each skipped input once, with its name (unless ``said`` as it came: a live pipe),
+    and their count; returns the exit code (3 if any)."""
+    for path, reason in () if said else skipped:
         print(f"trajhmm: skipped: {skipped_reason(path, reason)}", file=sys.stderr)
     if skipped:
         print(f"trajhmm: {len(skipped)} {'input' if len(skipped) == 1 else 'inputs'} skipped as invalid", file=sys.stderr)
@@ -609,9 +610,17 @@ def _cmd_predict(args, out):
     classes = [_text(c) for c in clf.classes_]
     if not args.reject and args.unknown_label != _params.PARAMS["unknown_label"].default:
         raise OptionError(f"{args.model}: --unknown-label applies with --reject (the label of rejected trajectories)")
-    if args.reject and args.unknown_label in classes:
-        raise OptionError(f"{args.model}: --unknown-label: expected a label that is no class of the model, got "
-                          f"{args.unknown_label!r}, a class (rejected trajectories would read as that class)")
+    if args.reject:
+        default = " (the default: pass --unknown-label NAME)" if args.unknown_label == "unknown" else ""
+        if not args.unknown_label.strip():
+            raise OptionError(f"{args.model}: --unknown-label: expected a label that is no class of the model, got "
+                              "an empty label")
+        same = next((c for c in clf.classes_ if same_label(args.unknown_label, c)), None)
+        if same is not None:
+            raise OptionError(f"{args.model}: --unknown-label: expected a label that is no class of the model, got "
+                              f"{args.unknown_label!r}{default}, " + ("a class" if _text(same) == args.unknown_label
+                                                                     else f"the class {_text(same)!r}")
+                              + " (rejected trajectories would read as that class)")
     reading = _reading(args, reader)
     if args.paths == ["-"]:  # JSON Lines on stdin, each answered as it arrives
         _stdin_columns(args)
@@ -619,7 +628,7 @@ def _cmd_predict(args, out):
                                      on_invalid=args.on_invalid)
         count = None
     elif "-" in args.paths:
-        raise DataError("-: standard input is read alone (predict MODEL -), not with files")
+        raise OptionError("-: standard input is read alone (predict MODEL -), not with files")
     elif args.id_column:  # tables: one prediction per id
         results = _predict_tables(clf, args, reading)
         count = None
@@ -641,7 +650,7 @@ def _cmd_predict(args, out):
     finally:
         if bar is not None:
             bar.close()
-    return _report_skipped(skipped)
+    return _report_skipped(skipped, said=args.paths == ["-"])
 
 
 def _cmd_spot(args, out):
@@ -735,6 +744,8 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
             bar.update(1)
         if isinstance(r, SkippedFile):
             skipped.append((r.path, r.reason))
+            if args.paths == ["-"]:  # a live pipe: said when it comes, not only at the end
+                print(f"trajhmm: skipped: {skipped_reason(r.path, r.reason)}", file=sys.stderr, flush=True)
             continue
         n += 1
         if args.format == "json":

@@ -402,6 +402,7 @@ def save_model(clf, path, *, format="npz", reader=None):
         raise ParameterValueError("format", "'npz' or 'pickle'", repr(format))
     path = _check_path(path)
     reader = check_reader(reader)
+    _check_unchanged(clf, path)
     arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
     meta["reader"] = reader
     _check_reader_time(meta, clf_params=meta["params"], fail=_failer(f"{path}: cannot save: "))
@@ -414,6 +415,17 @@ def save_model(clf, path, *, format="npz", reader=None):
     payload = _payload(arrays, meta)
     with atomic_write(path) as fh:
         fh.write(MAGIC + hashlib.sha256(payload).digest() + payload)
+
+
+def _check_unchanged(clf, path):
+    """A model whose parameters were set after its fit holds fitted attributes of other
+    parameters (a threshold of another rate): refused, as its file would misdescribe it."""
+    for est in getattr(clf, "ensemble_estimators_", None) or [clf]:
+        changed = est._changed_since_fit() if hasattr(est, "_changed_since_fit") else []
+        if changed:
+            what = ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in changed)
+            raise ModelFileError(f"{path}: cannot save: parameters set after fit ({what}) do not change a fitted "
+                                 "model (set_params does not refit, as in scikit-learn): fit it again, or set them back")
 
 
 def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES, return_reader=False):
@@ -462,6 +474,8 @@ def load_model(path, *, trusted=False, max_bytes=MAX_MODEL_BYTES, return_reader=
         arrays, meta = _parse_payload(payload, path, max_bytes)
         _validate(arrays, meta, f"{path}: ")
         clf = _from_arrays(arrays, meta, path)
+        for est in getattr(clf, "ensemble_estimators_", None) or [clf]:  # as fitted: later set_params are seen
+            est._params_at_fit = est.get_params(deep=False)
         return (clf, dict(meta.get("reader", {}))) if return_reader else clf
     except ModelFileError:
         raise

@@ -251,7 +251,7 @@ def _json_trajectory(model, line, where):
         points = np.insert(points, time_column, t, axis=1)
     if points.shape[1] != model.n_features_in_:
         raise model_dims_error(where, model, points.shape[1], table=False)
-    return rec.get("id", where), points
+    return (where if rec.get("id") is None else rec["id"]), points  # "id": null is no id
 
 
 def _numbers(value, where):
