@@ -1004,11 +1004,10 @@ def _check_params(args):
     """Cross-parameter checks (n_states <= n_points), for every tune candidate: before
     any work. Raises ParameterError."""
     if args.command == "train" and args.no_search:
-        search_only = [name for name in ("cv",) if name in getattr(args, "seen", [])]
-        if search_only or args.no_ensemble:
-            flag = f"--cv {args.cv}" if search_only else "--no-ensemble"
-            raise _params.ParameterValueError(search_only[0] if search_only else "--no-ensemble",
-                                              "to be left out with --no-search (it sets up the model search)", flag)
+        cv_given = "cv" in getattr(args, "seen", [])
+        if cv_given or args.no_ensemble:
+            raise _params.ParameterValueError("cv" if cv_given else "--no-ensemble", "to be left out with --no-search "
+                                              "(it sets up the model search)", f"--cv {args.cv}" if cv_given else "--no-ensemble")
         _params.validate_params(_estimator_params(args))
     elif args.command == "train":  # the search chooses what it searches; everything else is checked now
         params = _estimator_params(args)

@@ -108,8 +108,9 @@ def _probability_scores(log_proba, y_true, classes):
     calibration error (15 bins, top label) of the trajectories whose label is a class."""
     from .calibration import expected_calibration_error
 
-    known = np.array([label in classes for label in y_true])
-    y_idx = np.array([classes.index(label) for label, k in zip(y_true, known) if k], dtype=int)
+    index = {c: i for i, c in enumerate(classes)}
+    known = np.array([label in index for label in y_true])
+    y_idx = np.array([index[label] for label in y_true if label in index], dtype=int)
     lp = log_proba[known]
     picked = lp[np.arange(len(y_idx)), y_idx]
     return {"log_loss": float(-np.maximum(picked, np.log(1e-15)).mean()) + 0.0,  # + 0.0: no -0.0
