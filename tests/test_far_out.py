@@ -120,19 +120,21 @@ def test_a_file_of_format_11_rejects_what_it_did(spread, tmp_path, capsys):
     assert model_metadata(tmp_path / "again.npz")["format_version"] == 11
 
 
-@pytest.mark.parametrize("value, rejection, match", [
-    (np.inf, None, "likelihood_threshold_.*non-finite"),
-    (np.nan, None, "likelihood_threshold_.*non-finite"),
-    (-np.inf, None, "likelihood_threshold_: expected -inf exactly when rejection_threshold_ is -inf"),
-    (-3.0, -np.inf, "likelihood_threshold_: expected -inf exactly when rejection_threshold_ is -inf"),
+@pytest.mark.parametrize("key, value, rejection, match", [
+    ("likelihood_threshold_", np.inf, None, "likelihood_threshold_.*non-finite"),
+    ("likelihood_threshold_", np.nan, None, "likelihood_threshold_.*non-finite"),
+    ("likelihood_threshold_", -np.inf, None, "likelihood_threshold_: expected -inf exactly when rejection_threshold_ is -inf"),
+    ("likelihood_threshold_", -3.0, -np.inf, "likelihood_threshold_: expected -inf exactly when rejection_threshold_ is -inf"),
+    ("prefix/likelihood_threshold_", -3.0, None, r"prefix/likelihood_threshold_: expected -inf \(the model alone rejects\)"),
 ])
-def test_crafted_thresholds_are_refused(spread, tmp_path, value, rejection, match):
+def test_crafted_thresholds_are_refused(spread, tmp_path, key, value, rejection, match):
     clf, *_ = spread
+    assert hasattr(clf, "prefix_model_")
     path = tmp_path / "m.npz"
     save_model(clf, path)
 
     def edit(arrays, meta):
-        arrays["likelihood_threshold_"] = np.array([value])
+        arrays[key] = np.array([value])
         if rejection is not None:
             arrays["rejection_threshold_"] = np.full_like(arrays["rejection_threshold_"], rejection)
 

@@ -842,10 +842,11 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
         subs.append(("prefix/", dims["view"][0], "the model"))
     for member, member_meta, owner in subs:
         member_arrays = {k[len(member):]: v for k, v in arrays.items() if k.startswith(member)}
-        _validate(member_arrays, member_meta, prefix + member, allow_object=allow_object)
-        for name in ("rejection_threshold_", "likelihood_threshold_"):
-            if np.isfinite(member_arrays.get(name, -np.inf)).any():
+        for name in ("rejection_threshold_", "likelihood_threshold_"):  # (before the member's own checks)
+            value = member_arrays.get(name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).any():
                 fail(member + name, f"expected -inf ({owner} alone rejects)")
+        _validate(member_arrays, member_meta, prefix + member, allow_object=allow_object)
         if not np.array_equal(member_arrays["classes_"], arrays["classes_"]) or not np.allclose(
                 member_arrays["class_prior_"], arrays["class_prior_"], rtol=0, atol=_PROB_TOL):
             fail(member + "classes_", f"the classes or their priors differ from {owner}")
