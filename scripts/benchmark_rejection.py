@@ -14,9 +14,12 @@ rejected known item counts as wrong), the fraction of the left-out classes' item
 unknown, and the fraction of known items rejected (the realised rate, to compare with
 ``rejection_rate``). Printed per set and rate: the mean and worst drop in points over the
 groups, the mean fraction flagged and the realised rate pooled over the groups. This is the
-protocol of issue 17. ``--rates`` re-thresholds the same fits: the threshold is the rate
-quantile of the out-of-fold scores each fit computed (HMMClassifier's cross-fitting), so
-every rate is what ``HMMClassifier(rejection_rate=rate)`` would do. ``--plot`` draws the
+protocol of issue 17. "noise flagged": the fraction of 20 trajectories of Gaussian noise
+at 10 times the training data's spread (around its mean, of the median training length,
+a seed per group) flagged unknown: input far outside the training range. ``--rates``
+re-thresholds the same fits: the threshold is the rate quantile of the out-of-fold scores
+each fit computed (HMMClassifier's cross-fitting), so every rate is what
+``HMMClassifier(rejection_rate=rate)`` would do (the far-out test does not depend on it). ``--plot`` draws the
 trade-off (drop vs unseen flagged, one line per set over the rates; needs matplotlib).
 """
 
@@ -48,13 +51,25 @@ def groups_of(classes):
     return [classes[i : i + size] for i in range(0, len(classes), size)]
 
 
-def one_group(make, rates, Xtr, ytr, Xte, yte, left_out):
+def far_noise(X, seed, n=20, spread=10.0):
+    """``n`` trajectories of Gaussian noise at ``spread`` times the spread of the points of
+    ``X`` (around their mean), each of the median length of ``X``."""
+    points = np.concatenate(X)
+    length = int(np.median([len(x) for x in X]))
+    rng = np.random.default_rng(seed)
+    return [points.mean(0) + spread * points.std(0) * rng.standard_normal((length, points.shape[1]))
+            for _ in range(n)]
+
+
+def one_group(make, rates, Xtr, ytr, Xte, yte, left_out, seed):
     """Per rate: (known accuracy, known accuracy with rejection, unseen flagged, known
-    rejected count, known count)."""
+    rejected count, known count, far-out noise flagged)."""
     known_tr = ~np.isin(ytr, left_out)
+    X_known = [x for x, k in zip(Xtr, known_tr) if k]
+    noise = far_noise(X_known, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf = make().fit([x for x, k in zip(Xtr, known_tr) if k], ytr[known_tr])
+        clf = make().fit(X_known, ytr[known_tr])
     est = getattr(clf, "best_estimator_", clf)
     known = ~np.isin(yte, left_out)
     plain = clf.predict(Xte)
@@ -65,7 +80,7 @@ def one_group(make, rates, Xtr, ytr, Xte, yte, left_out):
         unknown = clf.is_unknown(Xte)
         correct = plain[known] == yte[known]
         rows.append((correct.mean(), (correct & ~unknown[known]).mean(), unknown[~known].mean(),
-                     unknown[known].sum(), known.sum()))
+                     unknown[known].sum(), known.sum(), clf.is_unknown(noise).mean()))
     return rows
 
 
@@ -111,14 +126,14 @@ def main():
     make = (lambda: _KeepScores(random_state=0, n_jobs=args.n_jobs)) if args.method == "defaults" else \
         (lambda: HMMClassifierCV(random_state=0, n_jobs=args.n_jobs))
     print(f"{'set':26s} {'rate':>6s} {'groups':>6s} {'known acc':>9s} {'w/ reject':>9s} {'drop mean':>9s} "
-          f"{'drop max':>8s} {'unseen flagged':>14s} {'known rejected':>14s} {'s':>6s}", flush=True)
+          f"{'drop max':>8s} {'unseen flagged':>14s} {'known rejected':>14s} {'noise flagged':>13s} {'s':>6s}", flush=True)
     curves = {}
     for path in paths:
         tr, te = load_npz(path, split="train"), load_npz(path, split="test")
         ytr, yte = np.asarray(tr.labels), np.asarray(te.labels)
         t0 = time.perf_counter()
-        per_group = np.array([one_group(make, rates, tr.trajectories, ytr, te.trajectories, yte, g)
-                              for g in groups_of(sorted(set(ytr.tolist())))])  # (groups, rates, 5)
+        per_group = np.array([one_group(make, rates, tr.trajectories, ytr, te.trajectories, yte, g, seed)
+                              for seed, g in enumerate(groups_of(sorted(set(ytr.tolist()))))])  # (groups, rates, 6)
         seconds = time.perf_counter() - t0
         name = Path(path).stem
         curve = ([], [], [])
@@ -128,7 +143,8 @@ def main():
             realised = rows[:, 3].sum() / rows[:, 4].sum()
             label = "default" if rate is None else f"{rate:g}"
             print(f"{name:26s} {label:>6s} {len(rows):6d} {rows[:, 0].mean():9.4f} {rows[:, 1].mean():9.4f} "
-                  f"{drops.mean():9.2f} {drops.max():8.2f} {rows[:, 2].mean():14.3f} {realised:14.4f} {seconds:6.1f}",
+                  f"{drops.mean():9.2f} {drops.max():8.2f} {rows[:, 2].mean():14.3f} {realised:14.4f} {rows[:, 5].mean():13.3f} "
+                  f"{seconds:6.1f}",
                   flush=True)
             for lst, v in zip(curve, (rate, drops.mean(), rows[:, 2].mean())):
                 lst.append(v)

@@ -78,7 +78,8 @@ def assert_refused(model, path, edit, match):
 
 
 # Arrays a format added to every model of a file (its ensemble members' too, under "member<j>/").
-_ADDED_ARRAYS = ((10, ("class_part_motion_",)), (9, ("motion_scale_", "class_motion_quantiles_")),
+_ADDED_ARRAYS = ((12, ("likelihood_threshold_",)), (10, ("class_part_motion_",)),
+                 (9, ("motion_scale_", "class_motion_quantiles_")),
                  (8, ("class_end_states_",)))
 
 
@@ -97,12 +98,25 @@ def _without_prefix_views(arrays, meta):
             params.pop("prefix_view", None)
 
 
+def _set_nested_versions(meta, version):
+    """A prefix view's and the ensemble members' metadata say the file's format too."""
+    search = meta.get("search")
+    nested = [meta.get("prefix")]
+    if isinstance(search, dict):
+        for member in search.get("ensemble", {}).get("members", []):
+            nested += [member, member.get("prefix")]
+    for sub in nested:
+        if isinstance(sub, dict):
+            sub["format_version"] = version
+
+
 def as_format(version):
     """An edit for :func:`resign` that makes a current model file look written in format
     ``version``: what later formats added is taken out."""
     def edit(arrays, meta):
         meta["format_version"] = version
         search = meta.get("search")
+        _set_nested_versions(meta, version)
         if version < 11:
             _without_prefix_views(arrays, meta)
         for added, names in _ADDED_ARRAYS:

@@ -263,6 +263,10 @@ def test_a_non_finite_value_in_any_float_member_is_refused(models, tmp_path, val
                 # -inf is "rejection off", but only as the one pooled threshold of every class
                 refused(mutate(path, tmp_path / "bad.npz", change), f": {name}: expected one pooled threshold")
                 continue
+            if name == "likelihood_threshold_" and value == -np.inf:
+                # -inf is "no far-out test", but only with rejection off (both from one calibration)
+                refused(mutate(path, tmp_path / "bad.npz", change), f": {name}: expected -inf exactly when")
+                continue
             if name == "stream_threshold_" and np.isnan(value):
                 continue  # NaN: no stream threshold fitted, streams use -0.5 (test_streaming.py)
             refused(mutate(path, tmp_path / "bad.npz", change), f": {name}: non-finite value")
@@ -275,6 +279,7 @@ def test_rejection_off_is_a_threshold_of_minus_infinity_for_every_class(models, 
 
     def change(m):
         m["rejection_threshold_"] = np.full_like(m["rejection_threshold_"], -np.inf)
+        m["likelihood_threshold_"] = np.full_like(m["likelihood_threshold_"], -np.inf)  # (off together)
 
     loaded = load_model(mutate(path, tmp_path / "off.npz", change))
     assert not loaded.is_unknown(small[0]).any()
@@ -708,7 +713,7 @@ def test_the_prefix_view_must_be_the_model_s_with_one_more_derivative(models, tm
         (lambda m: m["meta.json"]["prefix"].update(n_classes=10**6), "prefix/meta.json: n_classes=1000000, the model "
          "has 2"),
         (lambda m: m["meta.json"]["prefix"].update(estimator="HMMClassifierCV"), "prefix/meta.json: expected a plain "
-         "HMMClassifier's metadata of format 11"),
+         "HMMClassifier's metadata of format 12"),
         (lambda m: m["meta.json"]["prefix"].update(prefix=json.loads(json.dumps(m["meta.json"]["prefix"]))),
          "prefix/meta.json: expected a plain"),
         (lambda m: m["meta.json"]["params"].update(prefix_view=False), "meta.json: prefix: a prefix view is only in "
@@ -754,7 +759,7 @@ def test_a_file_before_format_11_never_has_a_prefix_view(models, tmp_path):
     def claims(m):
         m["meta.json"]["format_version"] = 10
         m["meta.json"].pop("prefix")
-        for name in [n for n in m if n.startswith("prefix/")]:
+        for name in [n for n in m if n.startswith("prefix/") or n == "likelihood_threshold_"]:  # (format 12's)
             del m[name]
         assert m["meta.json"]["params"]["prefix_view"] is True
 

@@ -66,6 +66,12 @@ _BACKGROUND_MAX_SEGMENTS = 400
 _REJECTION_FOLDS = 3
 _REJECTION_MAX_FOLDS = 10
 _REJECTION_BUDGET = 3000
+# The second open-set test, for input outside anything the classes were trained on: a
+# trajectory whose per-point log-likelihood under its predicted class's model lies below
+# Tukey's far-out fence of the out-of-fold ones (first quartile minus this many
+# interquartile ranges, and never above their minimum) is unknown (likelihood_threshold;
+# README, "Open-set rejection": the convention's 3, checked on the train splits).
+_FAR_OUT_IQR = 3.0
 
 
 def rejection_folds(y_idx, groups=None):
@@ -361,6 +367,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Thresholds of open-set rejection on the per-point log-likelihood ratio between
         the class model and the background model: one pooled value for every class
         (model files of format 1 and 2 hold per-class thresholds of the earlier rule).
+    likelihood_threshold_ : float
+        The far-out test of open-set rejection: a trajectory whose per-point log-likelihood
+        under its predicted class's model is below it is unknown (Tukey's far-out fence of
+        the cross-fitting's out-of-fold values, at most their minimum; see
+        :meth:`is_unknown`). -inf when rejection is off (as ``rejection_threshold_``);
+        absent from models loaded from files of format 11 or older (no far-out test).
     stream_threshold_ : float
         The default ``threshold`` of :class:`~trajhmm.StreamClassifier`: the 0.3 quantile
         of the stream ratios (per point, to the reference) of the training trajectories
@@ -647,10 +659,12 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         if rejection is not None:
             self.background_model_ = runs[-1].model
             self.rejection_threshold_ = np.full(len(classes), -np.inf)
+            self.likelihood_threshold_ = -np.inf
             if rejection == "oof" and self.rejection_rate > 0:
                 oof = self._oof_rejection_scores(X, y_idx, groups, progress, cache_dir, len(runs))
                 if oof is not None:
                     self.rejection_threshold_[:] = rejection_threshold(oof[0], self.rejection_rate)
+                    self.likelihood_threshold_ = likelihood_threshold(oof[2])
                     self.stream_threshold_ = np.nan if oof[1] is None else streaming.fitted_threshold(oof[1])
         self._warn_not_converged()
         if rejection == "oof":
@@ -716,9 +730,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         self.prefix_model_ = view
 
     def _oof_rejection_scores(self, X, y_idx, groups, progress, cache_dir, done):
-        """Open-set scores of every training trajectory from models that did not see it:
-        :func:`rejection_folds` stratified folds (by ``groups`` when given), each fitted
-        like this model; and the per-point stream ratios (:func:`streaming.whole_ratios`) of
+        """``(scores, stream, fit)``: the open-set scores of every training trajectory from
+        models that did not see it (:func:`rejection_folds` stratified folds, by ``groups``
+        when given, each fitted like this model), its per-point log-likelihood under its
+        predicted class there (the far-out test's score); and the per-point stream ratios (:func:`streaming.whole_ratios`) of
         every training trajectory to its own class under those models (None for a model
         with ``time_column``: streams refuse it). With ``groups``, at most one fold per
         group. None, with a warning, when a class is too small to be held out, there is
@@ -737,7 +752,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         split_seed, *fold_seeds = rng.randint(np.iinfo(np.int32).max, size=n_folds + 1)
         folds = stratified_folds(y_idx, n_folds, groups, int(split_seed))
-        scores = np.empty(len(y_idx))
+        scores, fit = np.empty(len(y_idx)), np.empty(len(y_idx))
         stream = None if self.time_column is not None else np.empty(len(y_idx))
         for k, (train, test) in enumerate(folds):
             report = None
@@ -752,9 +767,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             ll, ll_background = fold._log_likelihoods(fold.transform(held), background=True)
             best = np.argmax(ll + np.log(fold.class_prior_), axis=1)
             scores[test] = fold._rejection_ratio(ll, ll_background, best)
+            fit[test] = fold._point_log_likelihood(ll, best)
             if stream is not None:
                 stream[test] = streaming.whole_ratios(fold, held)[np.arange(len(test)), y_idx[test]]
-        return scores, stream
+        return scores, stream, fit
 
     def _rejection_fold(self, k, seed, X, y, report, cache_dir):
         """The classifier of cross-fitting fold ``k``, fitted on its training part like
@@ -911,6 +927,18 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """Per-point log-likelihood ratio of class ``classes[i]``'s model to the background."""
         return (ll[np.arange(len(ll)), classes] - ll_background) / self.n_points
 
+    def _point_log_likelihood(self, ll, classes):
+        """Per-point log-likelihood of each trajectory under class ``classes[i]``'s model."""
+        return ll[np.arange(len(ll)), classes] / self.n_points
+
+    def _unknown(self, ll, ll_background, classes):
+        """The open-set test of class ``classes[i]`` (see :meth:`is_unknown`) from the
+        scores ``ll`` of the class models (this model's: the ratio's and the far-out test's
+        scores are those of the models their thresholds were fitted with)."""
+        ratio = self._rejection_ratio(ll, ll_background, classes) < self.rejection_threshold_[classes]
+        # a model of format 11 or older, or pickled before the far-out test, has none
+        return ratio | (self._point_log_likelihood(ll, classes) < getattr(self, "likelihood_threshold_", -np.inf))
+
     def predict_joint_log_proba(self, X):
         """log p(x | class) + log prior for every trajectory and class.
 
@@ -980,17 +1008,23 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         ll, ll_background = self._scores(X, background=True)
         jll = ll + np.log(self.class_prior_)
         best = np.argmax(self._log_proba_from_joint(jll), axis=1)
-        return jll, self._rejection_ratio(ll, ll_background, best) < self.rejection_threshold_[best]
+        return jll, self._unknown(ll, ll_background, best)
 
     def is_unknown(self, X):
         """Open-set test, shape (n_samples,): True where the trajectory fits no class well.
 
-        The score is the per-point log-likelihood ratio between the predicted class's model
-        and ``background_model_`` (one HMM of all classes pooled): a trajectory of a known
-        class fits its class much better than the background, one of an unseen class
-        about as well. Below ``rejection_threshold_`` it is unknown: the threshold is the
-        ``rejection_rate`` quantile of the training trajectories' out-of-fold scores, so
-        about that fraction of new trajectories of known classes is rejected.
+        Two tests of the predicted class, either one flags. The ratio: the per-point
+        log-likelihood ratio between the predicted class's model and ``background_model_``
+        (one HMM of all classes pooled): a trajectory of a known class fits its class much
+        better than the background, one of an unseen class about as well. Below
+        ``rejection_threshold_`` it is unknown: the threshold is the ``rejection_rate``
+        quantile of the training trajectories' out-of-fold scores, so about that fraction of
+        new trajectories of known classes is rejected. The far-out test: the per-point
+        log-likelihood under the predicted class's model below ``likelihood_threshold_``
+        (Tukey's far-out fence of the out-of-fold ones, below their minimum), for input
+        outside anything the classes were trained on, which the ratio can pass (far from
+        every class, the class model with the widest Gaussians explains it much better
+        than the background).
         """
         return self.predict_with_unknown(X)[1]
 
@@ -1054,6 +1088,15 @@ def _check_scale(scales, floor):
                         f"their feature scales and covariance floor range from {values.min():.3g} to "
                         f"{values.max():.3g}; expected between {low:g} and {high:g}: rescale the data "
                         "(e.g. change its units)")
+
+
+def likelihood_threshold(fit):
+    """The far-out test's threshold from out-of-fold per-point log-likelihoods ``fit`` of
+    known trajectories under their predicted class: Tukey's far-out fence (first quartile
+    minus ``_FAR_OUT_IQR`` interquartile ranges), and at most their minimum."""
+    fit = np.asarray(fit, dtype=float)
+    q1, q3 = np.quantile(fit, [0.25, 0.75])
+    return float(min(fit.min(), q1 - _FAR_OUT_IQR * (q3 - q1)))
 
 
 def rejection_threshold(scores, rate):

@@ -953,6 +953,10 @@ def _open_set_line(clf):
         rejection = f"per-class thresholds {np.round(thresholds, 4).tolist()} nats per point"
     else:
         rejection = f"threshold {thresholds[0]:.4g} nats per point (rate {clf.rejection_rate:g})"
+    far_out = getattr(clf, "likelihood_threshold_", None)
+    if rejection != "off":
+        rejection += (f", far out below {far_out:.4g} nats per point" if far_out is not None and np.isfinite(far_out)
+                      else ", no far-out test (a model fitted before format 12: retrain for it)")
     stream = float(getattr(clf, "stream_threshold_", np.nan))
     default = (f"{stream:.4g} (fitted)" if np.isfinite(stream)
                else f"{DEFAULT_THRESHOLD:g} (the model has no fitted one)")

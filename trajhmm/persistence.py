@@ -67,7 +67,9 @@ __all__ = [
 # 11: the prefix_view parameter and prefix_model_ (a second set of class models on one
 # more derivative, stored like a model of its own under "prefix/"; prefixes average both).
 # A file of format 10 or older loads with prefix_view=False: its prefixes read as before.
-FORMAT_VERSION = 11
+# 12: likelihood_threshold_ (open-set rejection's far-out test; -inf: off). A file of format
+# 11 or older loads with -inf: it rejects exactly what it did.
+FORMAT_VERSION = 12
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -203,8 +205,7 @@ def _fitted_state(clf):
     for name in _ARRAY_ATTRS:
         if hasattr(clf, name):
             arrays[name] = np.asarray(getattr(clf, name))
-    if hasattr(clf, "stream_threshold_"):
-        arrays["stream_threshold_"] = np.array([float(clf.stream_threshold_)])
+    arrays.update(_scalar_arrays(clf))
     for k, (model, hist) in enumerate(zip(clf.models_, clf.log_likelihood_history_)):
         for key, value in hmm.model_arrays(model).items():
             arrays[f"model{k}.{key}"] = value
@@ -236,6 +237,12 @@ def _fitted_state(clf):
     return arrays, meta
 
 
+def _scalar_arrays(clf):
+    """The fitted floats a model has, each stored as an array of one value."""
+    names = [name for name in ("stream_threshold_", "likelihood_threshold_") if hasattr(clf, name)]
+    return {name: np.array([float(getattr(clf, name))]) for name in names}
+
+
 def _ensemble_meta(clf, arrays):
     """The ensemble part of an HMMClassifierCV file; every member after the first (the
     best model, stored at the top level) adds its arrays under ``member<j>/``."""
@@ -257,10 +264,11 @@ def _format_of(arrays):
     """The format of a model's arrays: a model fitted before durations were kept (an old
     pickle) is a version-4 model, one fitted before streams had a threshold version 5, one
     fitted before end states were kept version 7, one fitted before motion was kept version
-    8, one fitted before the motion of its thirds was kept version 9. What a later format
-    added is dropped from ``arrays``."""
+    8, one fitted before the motion of its thirds was kept version 9, one fitted before the
+    far-out test version 11. What a later format added is dropped from ``arrays``."""
     added = (("class_length_quantiles_", 4), ("stream_threshold_", 5), ("class_end_states_", 7),
-             ("class_motion_quantiles_", 8), ("motion_scale_", 8), ("class_part_motion_", 9))
+             ("class_motion_quantiles_", 8), ("motion_scale_", 8), ("class_part_motion_", 9),
+             ("likelihood_threshold_", 11))
     for i, (name, older) in enumerate(added):
         if name not in arrays:
             for later, _ in added[i + 1 :]:
@@ -838,9 +846,11 @@ def _validate(arrays, meta, prefix, *, allow_object=False):
         subs.append(("prefix/", dims["view"][0], "the model"))
     for member, member_meta, owner in subs:
         member_arrays = {k[len(member):]: v for k, v in arrays.items() if k.startswith(member)}
+        for name in ("rejection_threshold_", "likelihood_threshold_"):  # (before the member's own checks)
+            value = member_arrays.get(name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).any():
+                fail(member + name, f"expected -inf ({owner} alone rejects)")
         _validate(member_arrays, member_meta, prefix + member, allow_object=allow_object)
-        if np.isfinite(member_arrays["rejection_threshold_"]).any():
-            fail(member + "rejection_threshold_", f"expected -inf ({owner} alone rejects)")
         if not np.array_equal(member_arrays["classes_"], arrays["classes_"]) or not np.allclose(
                 member_arrays["class_prior_"], arrays["class_prior_"], rtol=0, atol=_PROB_TOL):
             fail(member + "classes_", f"the classes or their priors differ from {owner}")
@@ -851,9 +861,10 @@ def _check_values(arrays, meta, dims, fail):
     for name, arr in arrays.items():
         if arr.dtype.kind != "f":
             continue
-        # rejection_threshold_ is -inf when rejection is off (rejection_rate 0, or too few
-        # trajectories to calibrate it); stream_threshold_ is NaN when none was fitted
-        if name == "rejection_threshold_":
+        # rejection_threshold_ and likelihood_threshold_ are -inf when rejection is off
+        # (rejection_rate 0, or too few trajectories to calibrate it); stream_threshold_ is
+        # NaN when none was fitted
+        if name in ("rejection_threshold_", "likelihood_threshold_"):
             bad = np.isnan(arr) | (arr == np.inf)
         else:
             bad = np.isinf(arr) if name == "stream_threshold_" else ~np.isfinite(arr)
@@ -862,6 +873,9 @@ def _check_values(arrays, meta, dims, fail):
     thresholds = arrays["rejection_threshold_"]
     if meta["format_version"] >= 3 and (thresholds != thresholds[0]).any():
         fail("rejection_threshold_", f"expected one pooled threshold for every class, got {thresholds.tolist()}")
+    if "likelihood_threshold_" in arrays and np.isinf(thresholds[0]) != np.isinf(arrays["likelihood_threshold_"][0]):
+        fail("likelihood_threshold_", "expected -inf exactly when rejection_threshold_ is -inf (both tests come "
+             f"from one calibration), got {arrays['likelihood_threshold_'][0]:.4g} and {thresholds[0]:.4g}")
     _check_classes(arrays, dims, fail)
     if dims["cv"] and not 1e-6 <= arrays["temperature_"][0] <= 1e12:
         fail("temperature_", f"expected a temperature in [1e-06, 1e+12], got {arrays['temperature_'][0]:.3g}")
@@ -910,6 +924,7 @@ def _check_meta(meta, fail):
             "C": meta["n_classes"], "D": D, "cv": cv, "lengths": meta["format_version"] >= 5,
             "stream": meta["format_version"] >= 6, "ends": meta["format_version"] >= 8,
             "motion": meta["format_version"] >= 9, "parts": meta["format_version"] >= 10, "N": n_coords,
+            "far_out": meta["format_version"] >= 12,
             "members": members}
 
 
@@ -1103,6 +1118,8 @@ def _layout(dims, allow_object=False):
         out["class_motion_quantiles_"] = ((C, 5), "f")
     if dims.get("parts"):
         out["class_part_motion_"] = ((C, 3), "f")
+    if dims.get("far_out"):
+        out["likelihood_threshold_"] = ((1,), "f")
     hmm = _hmm_layout(dims["K"], dims["M"], dims["ct"], F)
     for k in range(C):
         out.update((f"model{k}.{key}", (shape, "f")) for key, shape in hmm.items())
@@ -1263,8 +1280,11 @@ def _from_arrays(arrays, meta, path, *, member=False):
     clf.converged_ = clf.converged_.astype(bool)
     clf.feature_mask_ = clf.feature_mask_.astype(bool)
     clf.n_iter_ = clf.n_iter_.astype(int)
-    if "stream_threshold_" in arrays:
-        clf.stream_threshold_ = float(arrays["stream_threshold_"][0])
+    # format 11 or older: no far-out test (the file rejects exactly what it did, and is saved
+    # again in its own format)
+    for name in ("stream_threshold_", "likelihood_threshold_"):
+        if name in arrays:
+            setattr(clf, name, float(arrays[name][0]))
     clf.n_features_in_ = int(meta["n_features_in"])
     clf.n_model_features_ = int(meta["n_model_features"])
     n_classes = int(meta["n_classes"])

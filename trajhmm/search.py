@@ -66,6 +66,7 @@ from ._validation import check_groups, check_labels, check_trajectories, check_u
 from .classifier import (
     HMMClassifier,
     _cancelled_when_left,
+    likelihood_threshold,
     rejection_folds,
     rejection_threshold,
     stratified_folds,
@@ -566,6 +567,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
             pred = np.argmax(calibration.calibrated_log_proba(ll, log_prior, self.temperature_), axis=1)
             est.rejection_threshold_[:] = rejection_threshold(
                 est._rejection_ratio(oof[members[0]], ll_background, pred), est.rejection_rate)
+            est.likelihood_threshold_ = likelihood_threshold(est._point_log_likelihood(oof[members[0]], pred))
         self.ensemble_estimators_ = [est] + [self._refit_member(base, full[i].params, X, y, runner, cache_dir)
                                              for i in members[1:]]
         self.ensemble_weights_ = weights[members]
@@ -660,7 +662,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         est = self.best_estimator_
         jll = ll + np.log(est.class_prior_)
         pred = np.argmax(self._log_proba_from_joint(jll), axis=1)
-        return jll, est._rejection_ratio(ll_best, ll_background, pred) < est.rejection_threshold_[pred]
+        return jll, est._unknown(ll_best, ll_background, pred)
 
     def bic(self, X, y):
         """The refitted model's BIC (see HMMClassifier.bic)."""
