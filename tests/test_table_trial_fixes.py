@@ -161,3 +161,22 @@ def test_saving_a_model_fitted_without_the_tables_time_column_says_how_to_fix_it
     with pytest.raises(ModelFileError, match=r"refit it with time_column=0") as info:
         save_model(clf, tmp_path / "m.npz", reader=ds.reader)
     assert "meta.json" not in str(info.value) and not (tmp_path / "m.npz").exists()
+
+
+def test_the_id_column_is_in_files_of_format_12_only(trips, tmp_path):
+    from conftest import as_format, resign
+
+    ds = load_table(tmp_path / "trips.csv", id_column="trip", label_column="label", time_column="t")
+    clf = HMMClassifier(**FAST, time_column=0).fit(ds.trajectories, ds.labels)
+    save_model(clf, tmp_path / "m.npz", reader=ds.reader)
+    resign(tmp_path / "m.npz", as_format(11))
+    with pytest.raises(ModelFileError, match=r"m.npz: meta.json: reader: id_column is only in files of format 12 or "
+                                             r"later$"):
+        load_model(tmp_path / "m.npz")
+    save_model(clf, tmp_path / "old.npz")
+    resign(tmp_path / "old.npz", as_format(11))
+    old = load_model(tmp_path / "old.npz")
+    with pytest.raises(ModelFileError, match=r"old2.npz: cannot save: the model is of format 11 .* refit it, or pass "
+                                             r"the reader without 'id_column'$"):
+        save_model(old, tmp_path / "old2.npz", reader=ds.reader)
+    save_model(old, tmp_path / "old2.npz", reader={k: v for k, v in ds.reader.items() if k != "id_column"})
