@@ -180,3 +180,57 @@ def test_the_id_column_is_in_files_of_format_12_only(trips, tmp_path):
                                              r"the reader without 'id_column'$"):
         save_model(old, tmp_path / "old2.npz", reader=ds.reader)
     save_model(old, tmp_path / "old2.npz", reader={k: v for k, v in ds.reader.items() if k != "id_column"})
+
+
+# ------------------------------------------------------------------ found by the review of this change
+def test_a_missing_date_is_a_missing_time_stamp(trips, tmp_path):
+    _, _, _, table = trips
+    start = pd.Timestamp("2024-05-01T12:00:00")
+    stamped = table.assign(t=[(start + pd.Timedelta(seconds=s)).isoformat() for s in table["t"]])
+    stamped.loc[2, "t"] = ""
+    stamped.to_csv(tmp_path / "gap.csv", index=False)
+    # was: NaT read as the most negative integer, times of -7.5e9 s and a prediction, exit 0
+    with pytest.raises(DataError, match=r"gap.csv\[id=007\]: line 4: missing time stamp$"):
+        load_table(tmp_path / "gap.csv", id_column="trip", label_column="label", time_column="t")
+    dated = table.assign(t=start + pd.to_timedelta(table["t"], unit="s"))
+    dated.loc[2, "t"] = pd.NaT
+    with pytest.raises(DataError, match=r"the table\[id=007\]: index 2: missing time stamp$"):
+        load_table(dated, id_column="trip", label_column="label", time_column="t")
+
+
+def test_ids_and_groups_that_pandas_reads_as_missing_are_ids(trips, tmp_path):
+    _, _, _, table = trips
+    words = {"007": "NA", "7": "nan", "0020": "None", "20.0": "null"}
+    table.assign(trip=table["trip"].replace(words), subject=table["trip"].replace(words)).to_csv(
+        tmp_path / "words.csv", index=False)
+    ds = load_table(tmp_path / "words.csv", id_column="trip", label_column="label", time_column="t",
+                    group_column="subject")
+    assert len(ds.trajectories) == 8 and set(words.values()) <= set(ds.ids) and ds.groups == ds.ids
+
+
+def test_a_dataframe_read_with_its_index_column_reads_like_the_file(trips, tmp_path):
+    _, _, _, table = trips
+    table.to_csv(tmp_path / "indexed.csv")
+    frame = pd.read_csv(tmp_path / "indexed.csv", dtype={"trip": str})
+    assert frame.columns[0] == "Unnamed: 0"
+    ds = load_table(frame, id_column="trip", label_column="label", time_column="t")
+    assert ds.reader["columns"] == ["x", "y", "z"]
+
+
+def test_predict_with_a_table_model_on_folders_and_missing_paths(trips, tmp_path, capsys):
+    flags = ["--id-column", "trip", "--label-column", "label", "--time-column", "t"]
+    code, _, err = cli(["train", tmp_path / "trips.csv", *flags, "-o", tmp_path / "m.npz", "--no-search", *FLAGS,
+                        "--rejection-rate", "0"], capsys)
+    assert code == 0, err
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "trips.csv").write_bytes((tmp_path / "trips.csv").read_bytes())
+    # was: the table in the folder read as one trajectory, one line, exit 0
+    code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path / "folder"], capsys)
+    assert code == 2 and out == "" and "folder: holds long tables with the id column 'trip'" in err
+    # was: exit 2, "the model was trained on long tables ..., which trips.csv has and this path has not"
+    code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path / "trips.csv", tmp_path / "nope.csv"], capsys)
+    assert code == 1 and out == "" and err.strip().endswith("nope.csv: no such file or directory")
+    # a column given two roles by the model's stored columns and a flag: said as the model's (was: "--columns")
+    code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path / "trips.csv", "--id-column", "x"], capsys)
+    assert code == 2 and "trips.csv: columns stored in the model (['x', 'y', 'z']): expected a column with no other " \
+        "role" in err and "already the id column" in err

@@ -300,12 +300,9 @@ def _load_labelled(args, path=None, reader=None):
     if "id_column" in reading:
         if not args.label_column:
             raise OptionError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
-        from .tables import load_table
-
         _refuse_for_tables(args, path, reading["id_column"])
-        options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
-        return load_table(path, label_column=args.label_column, group_column=getattr(args, "group_column", None),
-                          **options)
+        return _load_table(args, path, reading, label_column=args.label_column,
+                           group_column=getattr(args, "group_column", None))
     for flag in ("label_column", "group_column"):
         if getattr(args, flag, None):
             raise OptionError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
@@ -329,7 +326,16 @@ def _table_reading(args, reading, paths):
         return reading
     from .tables import has_column
 
-    found = [has_column(p, column, reading.get("delimiter"), reading.get("encoding")) for p in paths]
+    def has(p):
+        return has_column(p, column, reading.get("delimiter"), reading.get("encoding"))
+
+    for p in paths:
+        if not Path(p).exists():
+            raise DataError(f"{p}: no such file or directory")
+        if Path(p).is_dir() and any(has(f) for f in datasets.iter_trajectory_files([p], log_ignored=False)):
+            raise OptionError(f"{p}: holds long tables with the id column {column!r} of the model's training "
+                              "table: name the table files (a folder's files are read one trajectory each)")
+    found = [has(p) for p in paths]
     if all(found):
         return reading
     if any(found):
@@ -739,7 +745,7 @@ def _write_detections(detections, args, out, skipped):
 def _predict_tables(clf, args, reading):
     """Predictions for every id of every table of ``args.paths``, as FilePrediction
     records whose path is the id. The flags and paths are checked before the first
-    table is read (nothing is printed for a command that cannot finish)."""
+    table is read (a table that cannot be read still stops the command where it comes)."""
     from .tables import TABLE_SUFFIXES
 
     for path in args.paths:
@@ -751,13 +757,26 @@ def _predict_tables(clf, args, reading):
     return _table_predictions(clf, args, reading)
 
 
-def _table_predictions(clf, args, reading):
-    from .prediction import FilePrediction, prediction_rows
+def _load_table(args, path, reading, **columns):
+    """:func:`trajhmm.load_table` with the command's reading options; a column given two
+    roles by an option stored in the model (not a flag of this command) is said as the
+    model's."""
     from .tables import load_table
 
-    options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
+    try:
+        return load_table(path, **{k: v for k, v in reading.items() if k not in ("layout", "variable")}, **columns)
+    except _params.ParameterError as exc:
+        if exc.name in reading and exc.name not in _reading(args):
+            raise OptionError(f"{path}: {exc.name} stored in the model ({reading[exc.name]!r}): "
+                              f"{exc.describe()}") from None
+        raise
+
+
+def _table_predictions(clf, args, reading):
+    from .prediction import FilePrediction, prediction_rows
+
     for path in args.paths:
-        ds = load_table(path, **options)
+        ds = _load_table(args, path, reading)
         if ds.trajectories[0].shape[1] != clf.n_features_in_:
             raise model_dims_error(path, clf, ds.trajectories[0].shape[1])
         try:

@@ -36,7 +36,21 @@ def _pandas():
 def _read_source(source, delimiter, decimal, encoding, text_columns=()):
     """(DataFrame, name for messages, the file line of each row: None for a DataFrame or
     Parquet, whose rows are named by their index). ``text_columns`` of a text file are
-    read as written (``007``, ``7`` and ``7.0`` are three ids, not one number)."""
+    read as written (``007``, ``7`` and ``7.0`` are three ids, not one number; ``NA`` is
+    an id, an empty cell none). A pandas index column (an empty or ``Unnamed: 0`` first
+    column name) and the empty column of a delimiter at the end of every line are
+    dropped, whatever the source."""
+    frame, name, lines = _read_frame(source, delimiter, decimal, encoding, text_columns)
+    names = [str(c) for c in frame.columns]
+    drop = [frame.columns[0]] if len(names) >= 2 and names[0] in ("", "Unnamed: 0") else []
+    if len(names) >= 2 and names[-1].startswith("Unnamed: ") and frame[frame.columns[-1]].isna().all():
+        drop.append(frame.columns[-1])  # (a text file: index_col=False drops a data row's extra last field too)
+    out = frame.drop(columns=drop)
+    out.attrs.update(frame.attrs)
+    return out, name, lines
+
+
+def _read_frame(source, delimiter, decimal, encoding, text_columns):
     pd = _pandas()
     if isinstance(source, pd.DataFrame):
         return source.copy(deep=False), "the table", None  # (its column names are read as text: not the caller's)
@@ -86,9 +100,8 @@ def has_column(path, column, delimiter=None, encoding=None):
 def _read_text_table(pd, path, kind, delimiter, decimal, encoding, text_columns=()):
     """A CSV/TSV table, read as the trajectory files are: the encoding (UTF-8, or UTF-16
     with a byte-order mark), the delimiter and the decimal comma detected unless given,
-    a units row under the header skipped, a pandas index column (an empty or ``Unnamed:
-    0`` first header cell) and the empty column of a delimiter at the end of every line
-    dropped; ``text_columns`` kept as text."""
+    a units row under the header skipped; ``text_columns`` kept as written (only an empty
+    cell is missing)."""
     text = datasets._decode(path, path.read_bytes(), encoding)
     lines = text.splitlines()
     header = lines[0] if lines else ""
@@ -101,13 +114,12 @@ def _read_text_table(pd, path, kind, delimiter, decimal, encoding, text_columns=
                                                  for ln in body for c in cut(ln))
         decimal = "," if comma else "."
     units = [1] if body and datasets._is_units(cut(body[0]), decimal) else None
-    frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, skiprows=units, skipinitialspace=True,
-                        index_col=False, dtype={c: str for c in text_columns if c is not None})
-    names = [str(c) for c in frame.columns]
-    drop = [frame.columns[0]] if len(names) >= 2 and names[0] in ("", "Unnamed: 0") else []
-    if len(names) >= 2 and names[-1].startswith("Unnamed: ") and frame[frame.columns[-1]].isna().all():
-        drop.append(frame.columns[-1])  # (index_col=False: a data row's extra last field is dropped too)
-    frame = frame.drop(columns=drop)
+    options = dict(sep=delimiter, skiprows=units, skipinitialspace=True, index_col=False)
+    frame = pd.read_csv(io.StringIO(text), decimal=decimal, **options)
+    kept = [c for c in dict.fromkeys(text_columns) if c is not None and c in frame.columns]
+    if kept:  # read again as text, without pandas' words for missing values (NA, nan, None, ...)
+        raw = pd.read_csv(io.StringIO(text), usecols=kept, dtype=str, keep_default_na=False, na_values=[""], **options)
+        frame = frame.assign(**{c: raw[c] for c in kept})
     frame.attrs["decimal"] = decimal  # how its cells read as numbers (_refuse_bad_cell)
     return frame, _line_numbers(lines, delimiter, units, len(frame), text)
 
@@ -220,8 +232,11 @@ def _times(column, name):
     """Time stamps as float seconds: numbers as they are, dates relative to the first."""
     pd = _pandas()
     if pd.api.types.is_datetime64_any_dtype(column):
-        ns = column.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        return (ns - ns.min()) / 1e9
+        stamps = column.to_numpy(dtype="datetime64[ns]")
+        missing = np.isnat(stamps)  # (as integers, NaT is the most negative one: a time, not a gap)
+        ns = stamps.astype(np.int64)
+        seconds = (ns - (ns[~missing].min() if (~missing).any() else 0)) / 1e9
+        return np.where(missing, np.nan, seconds)
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         raise DataError(f"{name}: column {column.name!r} (the time column): expected numbers or dates, got "
                         f"{column.dtype} values")
