@@ -32,18 +32,18 @@ def test_rows_in_any_order_are_sorted_by_time_within_each_id(dataset):
     for got, x in zip(ds.trajectories, X[:6]):
         np.testing.assert_array_equal(got[:, 1:], x)
         np.testing.assert_allclose(np.diff(got[:, 0]), 1 / RATE, atol=1e-6)  # epoch seconds: 2.4e-7 s resolution
-    assert ds.reader == {"columns": ["x", "y", "z"], "time_column": "t"} and ds.paths[0] == "the table[id=0]"
+    assert ds.reader == {"columns": ["x", "y", "z"], "time_column": "t", "id_column": "id"} and ds.paths[0] == "the table[id=0]"
     # without a time column the rows keep their order, and every other column is a coordinate
     plain = load_table(_long(X[:2], y[:2]).drop(columns="t"), id_column="id", label_column="label")
     np.testing.assert_array_equal(plain.trajectories[1], X[1])
-    assert plain.time_column is None and plain.reader == {"columns": ["x", "y", "z"]}
+    assert plain.time_column is None and plain.reader == {"columns": ["x", "y", "z"], "id_column": "id"}
 
 
 def test_columns_choose_and_order_the_coordinates(dataset):
     X, y = dataset
     ds = load_table(_long(X[:2], y[:2]), id_column="id", label_column="label", time_column="t", columns=["z", "x"])
     np.testing.assert_array_equal(ds.trajectories[0][:, 1:], X[0][:, [2, 0]])
-    assert ds.reader == {"columns": ["z", "x"], "time_column": "t"}
+    assert ds.reader == {"columns": ["z", "x"], "time_column": "t", "id_column": "id"}
 
 
 def test_dates_are_time_stamps_in_seconds(dataset):
@@ -69,15 +69,15 @@ def test_groups_and_unlabelled_tables(dataset):
     (lambda t: t.assign(note="a"), {}, r"column 'note' is not numeric \(.*\); choose the coordinates with columns= / "
                                        r"--columns"),
     (lambda t: t.assign(label=np.where(t.index % 7 == 0, "b", t["label"])), {},
-     r"the table\[id=0\]: row 1, column 'label': expected one label per trajectory, got arc_up after b "
+     r"the table\[id=0\]: index 1, column 'label': expected one label per trajectory, got arc_up after b "
      r"\(values: \['arc_up', 'b'\]\)"),
     (lambda t: t.assign(t=t["t"].where(t.index != 3, t["t"][2])), {},
-     r"the table\[id=0\]: row 3: time stamp .* repeats; expected one row per time"),
+     r"the table\[id=0\]: index 3: time stamp .* repeats; expected one row per time"),
     (lambda t: t.assign(x=t["x"].where(t.index != 5)), {},
-     r"the table\[id=0\]: row 5, column 'x': missing value; pass missing='interpolate' \(--missing interpolate\)"),
-    (lambda t: t.assign(id=t["id"].where(t.index != 2)), {}, r"the table: row 2, column 'id': missing id \(an empty cell"),
+     r"the table\[id=0\]: index 5, column 'x': missing value; pass missing='interpolate' \(--missing interpolate\)"),
+    (lambda t: t.assign(id=t["id"].where(t.index != 2)), {}, r"the table: index 2, column 'id': missing id \(an empty cell"),
     (lambda t: t.assign(y=t["y"].where(t.index != 4, np.inf)), {"missing": "interpolate"},
-     r"the table\[id=0\]: row 4, column 'y': expected a finite number, got inf"),
+     r"the table\[id=0\]: index 4, column 'y': expected a finite number, got inf"),
     (lambda t: t.assign(z=np.nan), {"missing": "interpolate"},
      r"the table\[id=0\]: column 'z' has no values, nothing to interpolate from; leave it out with columns="),
     (lambda t: t[t.index != 1].iloc[:1], {}, r"expected at least 2 points, got 1"),
@@ -96,7 +96,7 @@ def test_gaps_are_interpolated_on_request(dataset):
     ds = load_table(table, id_column="id", label_column="label", time_column="t", missing="interpolate")
     got = ds.trajectories[0][:, 1]
     np.testing.assert_allclose(got[[0, 5, 6]], [X[0][1, 0], *np.interp([5, 6], [4, 7], X[0][[4, 7], 0])])
-    assert ds.reader == {"columns": ["x", "y", "z"], "time_column": "t", "missing": "interpolate"}
+    assert ds.reader == {"columns": ["x", "y", "z"], "time_column": "t", "id_column": "id", "missing": "interpolate"}
 
 
 def test_files_name_the_line(dataset, tmp_path):
@@ -219,7 +219,7 @@ def test_a_missing_label_is_named(dataset):
     X, y = dataset
     table = _long(X[:3], y[:3])
     table.loc[table["id"] == 1, "label"] = None
-    with pytest.raises(DataError, match=r"the table\[id=1\]: row 0, column 'label': missing label \(empty in all "
+    with pytest.raises(DataError, match=rf"the table\[id=1\]: index {len(X[0])}, column 'label': missing label \(empty in all "
                                         rf"{len(X[1])} rows of the trajectory\)"):
         load_table(table, id_column="id", label_column="label", time_column="t")
 
@@ -266,11 +266,11 @@ def test_a_cell_that_is_not_a_number_is_named_with_its_id_and_line(dataset, tmp_
     text.to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(DataError, match=rf"x.csv\[id=1\]: line {third + 2}, column 'x': expected a number, got 'oops'$"):
         load_table(tmp_path / "x.csv", **kw)
-    # Parquet and DataFrames have no lines: the row within the id, from 0, as their other messages
+    # Parquet and DataFrames have no lines: the row's index label, as their other messages
     text.to_parquet(tmp_path / "x.parquet")
-    with pytest.raises(DataError, match=r"x.parquet\[id=1\]: row 2, column 'x': expected a number, got 'oops'$"):
+    with pytest.raises(DataError, match=rf"x.parquet\[id=1\]: index {third}, column 'x': expected a number, got 'oops'$"):
         load_table(tmp_path / "x.parquet", **kw)
-    with pytest.raises(DataError, match=r"the table\[id=1\]: row 2, column 'x': expected a number, got 'oops'$"):
+    with pytest.raises(DataError, match=rf"the table\[id=1\]: index {third}, column 'x': expected a number, got 'oops'$"):
         load_table(text, **kw)
     text.loc[third, "x"], text.loc[first, "t"] = str(table.loc[third, "x"]), "later"
     text.to_csv(tmp_path / "t2.csv", index=False)
@@ -317,7 +317,7 @@ def test_flags_that_contradict_the_stored_reading_are_one_line(dataset, tmp_path
                        capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "columns: expected the coordinates only, not the time_column, got 't' (with the reading options stored in the " \
-           "model: columns=['x', 'y', 'z'], time_column='t')" in err
+           "model: columns=['x', 'y', 'z'], id_column='id', time_column='t')" in err
     lines = [json.dumps({"id": 0, "points": X[0].tolist(), "t": list(range(len(X[0])))}),
              json.dumps({"id": 1, "points": X[1].tolist(), "t": [0.0] * len(X[1])}),
              json.dumps({"id": 2, "points": X[2].tolist()})]

@@ -223,7 +223,7 @@ def test_reading_flags_that_tables_do_not_take_are_refused(tmp_path, capsys, fla
     table.write_text("id,label,x,y,z\n" + "".join(f"{i // 5},{'ab'[i // 10]},{i},{i % 3},1\n" for i in range(20)))
     code, _, err = cli(["train", table, "-o", tmp_path / "m.npz", "--id-column", "id", "--label-column", "label",
                         flag, value, *QUICK], capsys)
-    assert code == 2 and err == f"trajhmm train: error: {table}: {flag} applies to {what}, not to a table (--id-column)\n"
+    assert code == 2 and err == f"trajhmm train: error: {table}: {flag} applies to {what}, not to a table (--id-column id)\n"
 
 
 def test_the_prefix_view_follows_n_jobs(dataset, tmp_path):

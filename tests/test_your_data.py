@@ -185,8 +185,9 @@ def test_bad_readers_are_refused_on_save_and_on_load(timed_model, tmp_path, read
 
 
 def test_a_time_column_read_first_needs_a_model_that_takes_column_0_as_time(fitted, timed_model, tmp_path):
-    with pytest.raises(ModelFileError, match=r"files were read with time_column='t' \(put first\), but the model's "
-                                             r"time_column is None, expected 0"):
+    with pytest.raises(ModelFileError, match=r"m.npz: cannot save: the data were read with time_column='t', which puts "
+                                             r"the time stamps in column 0 .* fitted with time_column=None, so it read "
+                                             r"them as a coordinate: refit it with time_column=0"):
         save_model(fitted, tmp_path / "m.npz", reader={"time_column": "t"})
     save_model(timed_model, tmp_path / "m.npz")
     resign(tmp_path / "m.npz", lambda arrays, meta: meta["params"].update(time_column=7))

@@ -296,16 +296,13 @@ def _load_labelled(args, path=None, reader=None):
     tree, .npz bundle or .ts file; read as ``reader`` (a model's) says, unless a flag
     says otherwise."""
     path = path or args.data_dir
-    reading = _reading(args, reader)
+    reading = _table_reading(args, _reading(args, reader), [path])
     if "id_column" in reading:
         if not args.label_column:
             raise OptionError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
-        from .tables import load_table
-
-        _refuse_for_tables(args, path)
-        options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
-        return load_table(path, label_column=args.label_column, group_column=getattr(args, "group_column", None),
-                          **options)
+        _refuse_for_tables(args, path, reading["id_column"])
+        return _load_table(args, path, reading, label_column=args.label_column,
+                           group_column=getattr(args, "group_column", None))
     for flag in ("label_column", "group_column"):
         if getattr(args, flag, None):
             raise OptionError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
@@ -317,6 +314,35 @@ def _load_labelled(args, path=None, reader=None):
                         "--label-column LABEL")
     return datasets.load_dataset(path, split=args.split, on_invalid=args.on_invalid, pattern=args.pattern,
                                  label_level=args.label_level, **_for_format(path, reading, args))
+
+
+def _table_reading(args, reading, paths):
+    """``reading`` for ``paths``. The id column of a model trained on a long table (stored
+    in it, not given on the command line) is kept when every path is a table file that
+    has that column, and dropped when none is (files of one trajectory each are read as
+    before); a mix is an OptionError."""
+    column = reading.get("id_column")
+    if column is None or getattr(args, "id_column", None):
+        return reading
+    from .tables import has_column
+
+    def has(p):
+        return has_column(p, column, reading.get("delimiter"), reading.get("encoding"))
+
+    for p in paths:
+        if not Path(p).exists():
+            raise DataError(f"{p}: no such file or directory")
+        if Path(p).is_dir() and any(has(f) for f in datasets.iter_trajectory_files([p], log_ignored=False)):
+            raise OptionError(f"{p}: holds long tables with the id column {column!r} of the model's training "
+                              "table: name the table files (a folder's files are read one trajectory each)")
+    found = [has(p) for p in paths]
+    if all(found):
+        return reading
+    if any(found):
+        raise OptionError(f"{paths[found.index(False)]}: the model was trained on long tables with id column "
+                          f"{column!r}, which {paths[found.index(True)]} has and this path has not: predict the "
+                          "tables and the files of one trajectory in separate commands")
+    return {k: v for k, v in reading.items() if k != "id_column"}
 
 
 def _for_format(path, reading, args):
@@ -334,13 +360,15 @@ def _for_format(path, reading, args):
     return {k: v for k, v in reading.items() if k in given or k in fmt.options}
 
 
-def _refuse_for_tables(args, path):
-    """The flags of folders and bundles, given for a table: refused, never ignored."""
+def _refuse_for_tables(args, path, column):
+    """The flags of folders and bundles, given for a table (read by id ``column``):
+    refused, never ignored."""
     for dest, default, what in (("split", None, ".npz bundles"), ("pattern", None, "folders"),
                                 ("label_level", 1, "folders"), ("layout", "auto", "files of one trajectory"),
                                 ("variable", None, ".mat files"), ("on_invalid", "error", "folders and data set files")):
         if getattr(args, dest, default) != default:
-            raise OptionError(f"{path}: --{dest.replace('_', '-')} applies to {what}, not to a table (--id-column)")
+            raise OptionError(f"{path}: --{dest.replace('_', '-')} applies to {what}, not to a table (--id-column "
+                              f"{column})")
 
 
 def _load_model(args, path=None, return_reader=False):
@@ -629,7 +657,8 @@ def _cmd_predict(args, out):
         count = None
     elif "-" in args.paths:
         raise OptionError("-: standard input is read alone (predict MODEL -), not with files")
-    elif args.id_column:  # tables: one prediction per id
+    elif (reading := _table_reading(args, reading, args.paths)).get("id_column"):  # tables: one prediction per id
+        args.id_column = reading["id_column"]  # (given, or the model's: the output names trajectories by id)
         results = _predict_tables(clf, args, reading)
         count = None
     else:
@@ -715,13 +744,39 @@ def _write_detections(detections, args, out, skipped):
 
 def _predict_tables(clf, args, reading):
     """Predictions for every id of every table of ``args.paths``, as FilePrediction
-    records whose path is the id."""
-    from .prediction import FilePrediction, prediction_rows
+    records whose path is the id. The flags and paths are checked before the first
+    table is read (a table that cannot be read still stops the command where it comes)."""
+    from .tables import TABLE_SUFFIXES
+
+    for path in args.paths:
+        _refuse_for_tables(args, path, reading["id_column"])
+        if Path(path).suffix.lower() not in TABLE_SUFFIXES or not Path(path).is_file():
+            raise DataError(f"{path}: expected a table file ({', '.join(TABLE_SUFFIXES)}) with --id-column, got "
+                            + ("a folder" if Path(path).is_dir() else "no such file" if not Path(path).exists()
+                               else f"a {Path(path).suffix or 'file without suffix'}"))
+    return _table_predictions(clf, args, reading)
+
+
+def _load_table(args, path, reading, **columns):
+    """:func:`trajhmm.load_table` with the command's reading options; a column given two
+    roles by an option stored in the model (not a flag of this command) is said as the
+    model's."""
     from .tables import load_table
 
-    options = {k: v for k, v in reading.items() if k not in ("layout", "variable")}
+    try:
+        return load_table(path, **{k: v for k, v in reading.items() if k not in ("layout", "variable")}, **columns)
+    except _params.ParameterError as exc:
+        if exc.name in reading and exc.name not in _reading(args):
+            raise OptionError(f"{path}: {exc.name} stored in the model ({reading[exc.name]!r}): "
+                              f"{exc.describe()}") from None
+        raise
+
+
+def _table_predictions(clf, args, reading):
+    from .prediction import FilePrediction, prediction_rows
+
     for path in args.paths:
-        ds = load_table(path, **options)
+        ds = _load_table(args, path, reading)
         if ds.trajectories[0].shape[1] != clf.n_features_in_:
             raise model_dims_error(path, clf, ds.trajectories[0].shape[1])
         try:

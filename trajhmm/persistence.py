@@ -281,7 +281,7 @@ def _format_of(arrays):
 #: reader=)``): the reading options of :func:`trajhmm.read_trajectory` (tables take the
 #: same names), with the JSON types each takes. Choices are checked by the readers.
 READER_KEYS = {"columns": list, "time_column": (str, int), "layout": str, "delimiter": str, "decimal": str,
-               "encoding": str, "missing": str, "variable": str}
+               "encoding": str, "missing": str, "variable": str, "id_column": str}
 
 
 def check_reader(reader, fail=None):
@@ -412,8 +412,16 @@ def save_model(clf, path, *, format="npz", reader=None):
     reader = check_reader(reader)
     _check_unchanged(clf, path)
     arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
+    if "id_column" in reader and meta["format_version"] < 12:
+        raise ModelFileError(f"{path}: cannot save: the model is of format {meta['format_version']} (fitted by an "
+                             "earlier trajhmm), whose files do not store the id column of a table: refit it, or pass "
+                             "the reader without 'id_column'")
     meta["reader"] = reader
-    _check_reader_time(meta, clf_params=meta["params"], fail=_failer(f"{path}: cannot save: "))
+    if "time_column" in reader and meta["params"].get("time_column") != 0:  # (the load-time check, said for a fit)
+        raise ModelFileError(f"{path}: cannot save: the data were read with time_column={reader['time_column']!r}, "
+                             "which puts the time stamps in column 0 of every trajectory, but the model was fitted "
+                             f"with time_column={meta['params'].get('time_column')!r}, so it read them as a "
+                             "coordinate: refit it with time_column=0 (e.g. HMMClassifier(time_column=0))")
     if format == "pickle":
         import joblib
 
@@ -909,6 +917,8 @@ def _check_meta(meta, fail):
         fail("meta.json", f"params: time_column={clf.time_column} is not a column of {meta['n_features_in']} "
              "besides at least one coordinate")
     meta["reader"] = check_reader(meta.get("reader", {}), fail)
+    if "id_column" in meta["reader"] and meta["format_version"] < 12:
+        fail("meta.json", "reader: id_column is only in files of format 12 or later")
     _check_reader_time(meta, params, fail)
     D = n_coords * (clf.derivatives + 1)
     if meta["n_model_features"] > D:

@@ -20,7 +20,7 @@ from . import datasets
 from ._parallel import bounded_jobs
 from ._params import check_param
 from ._validation import check_trajectory, model_dims_error, named_error
-from .exceptions import DataError
+from .exceptions import DataError, ParameterValueError
 from .preprocessing import check_times
 
 __all__ = ["FilePrediction", "SkippedFile", "predict_files", "predict_json_lines"]
@@ -104,6 +104,10 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
     check_param("batch_size", batch_size)
     check_param("on_invalid", on_invalid)
     reader = {**(reader or {}), **({"variable": variable} if variable is not None else {})}
+    if reader.get("id_column") is not None:  # (a reader stored by a model trained on a long table)
+        raise ParameterValueError("reader", "no id_column (predict_files reads one trajectory per file: read a long "
+                                  "table with trajhmm.load_table(path, id_column=...) and predict its trajectories, "
+                                  "or pass the reader without 'id_column')", f"id_column={reader['id_column']!r}")
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     for p in paths:  # every argument checked before the first prediction
         if not os.path.exists(p):

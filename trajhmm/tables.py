@@ -17,9 +17,9 @@ import numpy as np
 from . import datasets
 from ._validation import user_stacklevel
 from .datasets import TrajectoryDataset, fill_gaps
-from .exceptions import DataError
+from .exceptions import DataError, ParameterValueError
 
-__all__ = ["load_table", "TABLE_SUFFIXES"]
+__all__ = ["load_table", "has_column", "TABLE_SUFFIXES"]
 
 #: File suffixes :func:`load_table` reads, and how.
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet"}
@@ -33,12 +33,27 @@ def _pandas():
     return pd
 
 
-def _read_source(source, delimiter, decimal, encoding):
+def _read_source(source, delimiter, decimal, encoding, text_columns=()):
     """(DataFrame, name for messages, the file line of each row: None for a DataFrame or
-    Parquet, whose rows are counted within their id, from 0)."""
+    Parquet, whose rows are named by their index). ``text_columns`` of a text file are
+    read as written (``007``, ``7`` and ``7.0`` are three ids, not one number; ``NA`` is
+    an id, an empty cell none). A pandas index column (an empty or ``Unnamed: 0`` first
+    column name) and the empty column of a delimiter at the end of every line are
+    dropped, whatever the source."""
+    frame, name, lines = _read_frame(source, delimiter, decimal, encoding, text_columns)
+    names = [str(c) for c in frame.columns]
+    drop = [frame.columns[0]] if len(names) >= 2 and names[0] in ("", "Unnamed: 0") else []
+    if len(names) >= 2 and names[-1].startswith("Unnamed: ") and frame[frame.columns[-1]].isna().all():
+        drop.append(frame.columns[-1])  # (a text file: index_col=False drops a data row's extra last field too)
+    out = frame.drop(columns=drop)
+    out.attrs.update(frame.attrs)
+    return out, name, lines
+
+
+def _read_frame(source, delimiter, decimal, encoding, text_columns):
     pd = _pandas()
     if isinstance(source, pd.DataFrame):
-        return source, "the table", None
+        return source.copy(deep=False), "the table", None  # (its column names are read as text: not the caller's)
     path = Path(source)
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -48,7 +63,7 @@ def _read_source(source, delimiter, decimal, encoding):
     try:
         if kind == "parquet":
             return pd.read_parquet(path), str(path), None
-        frame, lines = _read_text_table(pd, path, kind, delimiter, decimal, encoding)
+        frame, lines = _read_text_table(pd, path, kind, delimiter, decimal, encoding, text_columns)
     except ImportError as exc:
         raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'trajhmm[tables]' ({exc})") from None
     except (ValueError, OSError, UnicodeError) as exc:  # pandas' parser errors are ValueErrors
@@ -56,10 +71,37 @@ def _read_source(source, delimiter, decimal, encoding):
     return frame, str(path), lines
 
 
-def _read_text_table(pd, path, kind, delimiter, decimal, encoding):
+def has_column(path, column, delimiter=None, encoding=None):
+    """Whether ``path`` is a table file (:data:`TABLE_SUFFIXES`) whose header names
+    ``column`` (a text file's first line, read as :func:`load_table` reads it; a Parquet
+    file's schema). How ``trajhmm predict`` tells a long table from a file of one
+    trajectory for a model trained on tables."""
+    path = Path(path)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None or not path.is_file():
+        return False
+    if kind == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            return column in pq.read_schema(path).names
+        except ImportError as exc:
+            raise DataError(f"{path}: reading Parquet needs pyarrow: pip install 'trajhmm[tables]' ({exc})") from None
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: cannot read the table ({type(exc).__name__}: {' '.join(str(exc).split())})") \
+                from None
+    lines = datasets._decode(path, path.read_bytes(), encoding).splitlines()
+    header = next((ln for ln in lines if ln.strip()), "")
+    if delimiter is None:
+        delimiter = "\t" if kind == "tsv" else (datasets._detect_delimiter(header) or ",")
+    return column in [datasets._unquote(c).strip() for c in datasets._cutter(delimiter)(header)]
+
+
+def _read_text_table(pd, path, kind, delimiter, decimal, encoding, text_columns=()):
     """A CSV/TSV table, read as the trajectory files are: the encoding (UTF-8, or UTF-16
     with a byte-order mark), the delimiter and the decimal comma detected unless given,
-    a units row under the header skipped."""
+    a units row under the header skipped; ``text_columns`` kept as written (only an empty
+    cell is missing)."""
     text = datasets._decode(path, path.read_bytes(), encoding)
     lines = text.splitlines()
     header = lines[0] if lines else ""
@@ -72,7 +114,12 @@ def _read_text_table(pd, path, kind, delimiter, decimal, encoding):
                                                  for ln in body for c in cut(ln))
         decimal = "," if comma else "."
     units = [1] if body and datasets._is_units(cut(body[0]), decimal) else None
-    frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, skiprows=units, skipinitialspace=True)
+    options = dict(sep=delimiter, skiprows=units, skipinitialspace=True, index_col=False)
+    frame = pd.read_csv(io.StringIO(text), decimal=decimal, **options)
+    kept = [c for c in dict.fromkeys(text_columns) if c is not None and c in frame.columns]
+    if kept:  # read again as text, without pandas' words for missing values (NA, nan, None, ...)
+        raw = pd.read_csv(io.StringIO(text), usecols=kept, dtype=str, keep_default_na=False, na_values=[""], **options)
+        frame = frame.assign(**{c: raw[c] for c in kept})
     frame.attrs["decimal"] = decimal  # how its cells read as numbers (_refuse_bad_cell)
     return frame, _line_numbers(lines, delimiter, units, len(frame), text)
 
@@ -111,6 +158,7 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
     special = {"id_column": id_column, "label_column": label_column, "time_column": time_column,
                "group_column": group_column}
     wanted = list(columns) if columns is not None else [c for c in names if c not in special.values()]
+    _check_roles(special, wanted)
     for what, col in [*special.items(), *(("columns", c) for c in wanted)]:
         if col is not None and col not in names:
             raise DataError(f"{name}: {what}: no column {col!r}; the table has {', '.join(map(repr, names))}")
@@ -128,6 +176,19 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
                                 "with columns= / --columns (or, for decimal commas or another text encoding, "
                                 "--decimal / --encoding)")
     return wanted
+
+
+def _check_roles(special, wanted):
+    """ParameterValueError when one column is given two roles (the id and the label, a
+    coordinate and the time, ...)."""
+    seen = {}
+    for what, col in [*special.items(), *(("columns", c) for c in wanted)]:
+        if col is None:
+            continue
+        if col in seen:
+            raise ParameterValueError(what, "a column with no other role (one column is the id, the label, the "
+                                      "time, the group or a coordinate)", f"{col!r}, already {seen[col]}")
+        seen[col] = "a coordinate" if what == "columns" else "the " + what.replace("_column", " column")
 
 
 def _is_numbers(column):
@@ -156,7 +217,7 @@ def _refuse_bad_cell(frame, name, col, id_column, lines):
     r = int(np.argmax(bad))
     ident = frame[id_column].iloc[r]
     where = name if pd.isna(ident) else f"{name}[id={_plain(ident)}]"
-    at = _row(r, lines) if lines is not None else _row(int((frame[id_column].iloc[:r] == ident).sum()), None)
+    at = _row(frame.index[r], lines)
     value = _plain(cells.iloc[r])
     hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)" if lines is not None and not comma
             and isinstance(value, str) and datasets._DECIMAL_COMMA.match(value.strip()) else "")
@@ -171,11 +232,37 @@ def _times(column, name):
     """Time stamps as float seconds: numbers as they are, dates relative to the first."""
     pd = _pandas()
     if pd.api.types.is_datetime64_any_dtype(column):
-        ns = column.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        return (ns - ns.min()) / 1e9
+        stamps = column.to_numpy(dtype="datetime64[ns]")
+        missing = np.isnat(stamps)  # (as integers, NaT is the most negative one: a time, not a gap)
+        ns = stamps.astype(np.int64)
+        seconds = (ns - (ns[~missing].min() if (~missing).any() else 0)) / 1e9
+        return np.where(missing, np.nan, seconds)
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        raise DataError(f"{name}: the time column is not numbers or dates ({column.dtype})")
+        raise DataError(f"{name}: column {column.name!r} (the time column): expected numbers or dates, got "
+                        f"{column.dtype} values")
     return column.to_numpy(dtype=float)
+
+
+def _parsed_times(frame, name, time_column, id_column, lines):
+    """The time column, its text cells read as ISO 8601 dates (``2024-05-01T12:00:00.5``,
+    with or without a time zone: as UTC); a cell that is neither a number nor such a date
+    is an error naming its id and line. Numbers and dates are returned as they are."""
+    pd = _pandas()
+    column = frame[time_column]
+    if not (column.dtype == object or pd.api.types.is_string_dtype(column)):
+        return column
+    numbers = pd.to_numeric(column, errors="coerce")
+    if (numbers.notna() == column.notna()).all():  # numbers held as text (a DataFrame's strings)
+        return numbers
+    parsed = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
+    bad = (column.notna() & parsed.isna()).to_numpy()
+    if bad.any():
+        r = int(np.argmax(bad))
+        ident = frame[id_column].iloc[r]
+        where = name if pd.isna(ident) else f"{name}[id={_plain(ident)}]"
+        raise DataError(f"{where}: {_row(frame.index[r], lines)}, column {time_column!r}: expected a number or an "
+                        f"ISO 8601 date (such as 2024-05-01T12:00:00.5), got {_plain(column.iloc[r])!r}")
+    return parsed
 
 
 def load_table(source, *, id_column, label_column=None, time_column=None, columns=None, group_column=None,
@@ -210,7 +297,9 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     Returns
     -------
     TrajectoryDataset
-        ``trajectories`` in the order of the sorted ids; ``ids`` the id of each; ``paths``
+        ``trajectories`` in the order of their ids (ids that are numbers by value, then the
+        others as text; ids are read from text files as written: ``007`` and ``7`` are two
+        trajectories); ``ids`` the id of each; ``paths``
         ``source[id=...]``; ``reader`` what ``save_model(..., reader=)`` stores so that
         ``trajhmm predict`` reads new tables the same way (the coordinate columns by
         name, so a table with more columns, such as its labels, reads alike).
@@ -224,19 +313,21 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     >>> ds.labels, ds.trajectories[0][:, 1].tolist()
     (['a', 'b'], [0.0, 1.0, 2.0])
     """
-    frame, name, lines = _read_source(source, delimiter, decimal, encoding)
+    frame, name, lines = _read_source(source, delimiter, decimal, encoding, (id_column, group_column))
     wanted = _check_columns(frame, name, id_column, label_column, time_column, group_column, columns, lines)
     if frame[id_column].isna().any():
         row = int(np.flatnonzero(frame[id_column].isna().to_numpy())[0])
-        raise DataError(f"{name}: {_row(row, lines)}, column {id_column!r}: missing id (an empty cell; every row "
-                        "needs the id of its trajectory)")
+        raise DataError(f"{name}: {_row(frame.index[row], lines)}, column {id_column!r}: missing id (an empty cell; "
+                        "every row needs the id of its trajectory)")
+    if time_column is not None:
+        frame = frame.assign(**{time_column: _parsed_times(frame, name, time_column, id_column, lines)})
     ds = TrajectoryDataset(time_column=None if time_column is None else 0,
                            reader={k: v for k, v in (("columns", list(wanted)),
-                                                     ("time_column", time_column),
+                                                     ("time_column", time_column), ("id_column", id_column),
                                                      ("missing", None if missing == "error" else missing))
                                    if v is not None},
                            ids=[], groups=[] if group_column else None)
-    for ident, rows in frame.groupby(id_column, sort=True):
+    for ident, rows in sorted(frame.groupby(id_column, sort=False), key=lambda group: _id_order(group[0])):
         _add_trajectory(ds, rows, ident, name, lines, wanted, label_column, time_column, group_column, missing)
     if not ds.trajectories:
         raise DataError(f"{name}: no rows")
@@ -245,14 +336,26 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     return ds
 
 
+def _id_order(ident):
+    """Ids that are numbers by value (``2`` before ``10``, as text or not), then the others
+    as text; equal values by their text (``007`` before ``7``)."""
+    try:
+        value = float(ident)
+    except (TypeError, ValueError):
+        value = np.nan
+    return (0, value, str(ident)) if np.isfinite(value) else (1, 0.0, str(ident))
+
+
 def _row(index, lines):
-    """``line N`` of a text file (``lines``: the file line of each row), else ``row N``."""
-    return f"line {int(lines[index])}" if lines is not None else f"row {index}"
+    """``line N`` of a text file (``lines``: the file line of each row; ``index`` is the
+    row's position), else ``index I``: the row's index label in the DataFrame (in a
+    Parquet file written without its index, the row's position from 0)."""
+    return f"line {int(lines[index])}" if lines is not None else f"index {_plain(index)!r}"
 
 
 def _one_value(rows, column, where, what, lines=None):
     """The one label (or group) of a trajectory's rows: an empty cell, or a second value,
-    is an error naming its line (a DataFrame's: its row within the id, from 0)."""
+    is an error naming its line (a DataFrame's: its index label)."""
     cells = rows[column]
     empty = cells.isna().to_numpy()
     if empty.any():
@@ -271,30 +374,30 @@ def _one_value(rows, column, where, what, lines=None):
 
 
 def _at(rows, k, lines):
-    """Where the k-th of a trajectory's rows is: its file line, or its position within the id."""
-    return _row(int(rows.index[k]), lines) if lines is not None else _row(k, None)
+    """Where the k-th of a trajectory's rows is: its file line, or its index label."""
+    return _row(rows.index[k], lines)
 
 
 def _add_trajectory(ds, rows, ident, name, lines, wanted, label_column, time_column, group_column, missing):
     where = f"{name}[id={ident}]"
     order = np.arange(len(rows))
     coords = rows[wanted].to_numpy(dtype=float)
-    positions = rows.index.to_numpy() if lines is not None else order
+    positions = rows.index.to_numpy()
     if time_column is not None:
         t = _times(rows[time_column], where)
         order = np.argsort(t, kind="stable")
         t, coords, positions = t[order], coords[order], np.asarray(positions)[order]
         if not np.isfinite(t).all():
-            raise DataError(f"{where}: {_row(int(positions[np.argmin(np.isfinite(t))]), lines)}: missing time stamp")
+            raise DataError(f"{where}: {_row(positions[np.argmin(np.isfinite(t))], lines)}: missing time stamp")
         same = np.flatnonzero(np.diff(t) == 0)
         if len(same):
-            raise DataError(f"{where}: {_row(int(positions[same[0] + 1]), lines)}: time stamp {float(t[same[0]])!r} "
+            raise DataError(f"{where}: {_row(positions[same[0] + 1], lines)}: time stamp {float(t[same[0]])!r} "
                             "repeats; expected one row per time")
     if not np.isfinite(coords).all():
         bad = np.isinf(coords) | (np.isnan(coords) if missing != "interpolate" else False)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise DataError(f"{where}: {_row(int(positions[r]), lines)}, column {wanted[c]!r}: "
+            raise DataError(f"{where}: {_row(positions[r], lines)}, column {wanted[c]!r}: "
                             + (f"expected a finite number, got {coords[r, c]}" if np.isinf(coords[r, c]) else
                                "missing value; pass missing='interpolate' (--missing interpolate) to fill gaps"))
         empty = fill_gaps(coords, None if time_column is None else t)
