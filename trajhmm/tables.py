@@ -177,7 +177,7 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
     for col in [*wanted, *([time_column] if time_column is not None else [])]:
         if _is_numbers(frame[col]):
             continue
-        found = _stray_cells(frame[col], frame.attrs.get("decimal") == ",", col == time_column)
+        found = _stray_cells(frame[col], frame.attrs.get("decimal"), col == time_column)
         if found is not None:
             frame[col], strays[col] = found
         elif col != time_column:  # (a time column of dates is fine: _times)
@@ -205,13 +205,15 @@ def _is_numbers(column):
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def _stray_cells(cells, comma, time=False):
+def _stray_cells(cells, decimal, time=False):
     """``(values, strays)`` for a column of numbers with a few cells that are not (a typo,
     a stray word): the column as numbers, those cells missing, and for each of them
     (by row label) "expected a number, got ..."; None for a column mostly not numbers
     (text or dates, a column wrongly chosen: left to the caller). ``time``: text that is
-    neither numbers nor mostly numbers is read as ISO 8601 dates (:func:`_iso_times`)."""
+    neither numbers nor mostly numbers is read as ISO 8601 dates (:func:`_iso_times`).
+    ``decimal``: the text file's decimal mark (None: a DataFrame or Parquet)."""
     pd = _pandas()
+    comma = decimal == ","
     if pd.api.types.is_bool_dtype(cells) or pd.api.types.is_datetime64_any_dtype(cells):
         return None
     try:  # (read with decimal commas, a column holding one bad cell keeps its numbers as text: '7,5')
@@ -224,7 +226,7 @@ def _stray_cells(cells, comma, time=False):
         return _iso_times(cells) if time and (cells.dtype == object or pd.api.types.is_string_dtype(cells)) else None
 
     def said(value):
-        hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)" if not comma
+        hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)" if decimal == "."
                 and isinstance(value, str) and datasets._DECIMAL_COMMA.match(value.strip()) else "")
         return f"expected a number, got {value!r}{hint}"
 
