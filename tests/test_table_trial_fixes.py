@@ -144,8 +144,7 @@ def test_predict_on_tables_refuses_folder_flags_and_checks_paths_before_any_outp
     code, _, err = cli(["train", tmp_path / "trips.csv", *flags, "-o", tmp_path / "m.npz", "--no-search", *FLAGS,
                         "--rejection-rate", "0"], capsys)
     assert code == 0, err
-    for extra, flag in ((["--on-invalid", "skip"], "--on-invalid"), (["--pattern", "x*"], "--pattern"),
-                        (["--layout", "columns"], "--layout")):
+    for extra, flag in ((["--pattern", "x*"], "--pattern"), (["--layout", "columns"], "--layout")):
         code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path / "trips.csv", "--id-column", "trip", *extra],
                              capsys)
         assert code == 2 and out == "" and f"{flag} applies to" in err and "not to a table (--id-column trip)" in err
@@ -234,3 +233,37 @@ def test_predict_with_a_table_model_on_folders_and_missing_paths(trips, tmp_path
     code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path / "trips.csv", "--id-column", "x"], capsys)
     assert code == 2 and "trips.csv: columns stored in the model (['x', 'y', 'z']): expected a column with no other " \
         "role" in err and "already the id column" in err
+
+
+def test_invalid_trajectories_of_a_table_are_skipped_on_request(trips, tmp_path, capsys):
+    """One bad trip no longer stops a whole table: ``on_invalid="skip"`` / ``--on-invalid
+    skip`` leave it out, name it, and the CLI exits 3 (was: refused for tables, exit 2;
+    and in Python one bad trip stopped the table)."""
+    _, y, _, table = trips
+    bad = table.astype({"x": object})
+    bad.loc[bad["trip"] == "7", "x"] = "oops"          # a stray word, in every row of one trip
+    bad.loc[bad.index[bad["trip"] == "10"][3], "y"] = np.nan   # a gap
+    bad = pd.concat([bad, pd.DataFrame({"trip": ["short"], "label": [y[0]], "t": [0.0], "x": [1.0], "y": [2.0],
+                                        "z": [3.0]})], ignore_index=True)
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    kw = dict(id_column="trip", label_column="label", time_column="t")
+    with pytest.raises(DataError, match=r"bad.csv\[id=7\]: line \d+, column 'x': expected a number, got 'oops'$"):
+        load_table(tmp_path / "bad.csv", **kw)
+    ds = load_table(tmp_path / "bad.csv", **kw, on_invalid="skip")
+    assert ds.ids == ["03", "3", "007", "0020", "20.0", "a1"] and len(ds.labels) == len(ds.trajectories) == 6
+    reasons = dict(ds.skipped)
+    assert sorted(reasons) == [f"{tmp_path / 'bad.csv'}[id={i}]" for i in ("10", "7", "short")]
+    assert "column 'y': missing value" in reasons[f"{tmp_path / 'bad.csv'}[id=10]"]
+    assert "expected at least 2 points, got 1" in reasons[f"{tmp_path / 'bad.csv'}[id=short]"]
+    code, _, err = cli(["train", tmp_path / "bad.csv", "--id-column", "trip", "--label-column", "label", "--time-column",
+                        "t", "-o", tmp_path / "m.npz", "--no-search", *FLAGS, "--rejection-rate", "0",
+                        "--on-invalid", "skip"], capsys)
+    assert code == 3 and "3 inputs skipped as invalid" in err and (tmp_path / "m.npz").exists()
+    code, out, err = cli(["predict", tmp_path / "m.npz", tmp_path / "bad.csv", "--on-invalid", "skip"], capsys)
+    assert code == 3 and [line.split("\t")[0] for line in out.splitlines()] == ds.ids
+    assert "bad.csv[id=7]: line" in err and "3 inputs skipped as invalid" in err
+    code, out, err = cli(["evaluate", tmp_path / "m.npz", tmp_path / "bad.csv", "--label-column", "label",
+                          "--on-invalid", "skip"], capsys)
+    assert code == 3 and "/6 trajectories)" in out, (out, err)
+    with pytest.raises(DataError, match=r"every trajectory is invalid \(1 skipped; the first: .*expected at least 2 "):
+        load_table(bad.tail(1), **kw, on_invalid="skip")

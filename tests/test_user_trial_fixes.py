@@ -216,7 +216,6 @@ def test_reading_options_of_the_model_that_another_format_does_not_take_are_drop
 @pytest.mark.parametrize("flag, value, what", [
     ("--label-level", "2", "folders"), ("--split", "train", ".npz bundles"), ("--pattern", "*.csv", "folders"),
     ("--layout", "columns", "files of one trajectory"), ("--variable", "v", ".mat files"),
-    ("--on-invalid", "skip", "folders and data set files"),
 ])
 def test_reading_flags_that_tables_do_not_take_are_refused(tmp_path, capsys, flag, value, what):
     table = tmp_path / "t.csv"
@@ -259,8 +258,13 @@ def test_line_numbers_after_a_quoted_cell_over_several_lines(tmp_path):
     rows[11] = "2,b,BAD,1"
     table = tmp_path / "t.csv"
     table.write_text("id,label,x,y\n" + "\n".join(rows) + "\n")
-    with pytest.raises(DataError, match=r"t.csv\[id=2\]: line 14, column 'x': expected a number, got 'BAD'$"):
-        load_table(table, id_column="id", label_column="label")
+    with pytest.raises(DataError, match=r"t.csv\[id=0\]: line 4, column 'label': expected one label per trajectory"):
+        load_table(table, id_column="id", label_column="label")  # (the first id's error first)
+    ds = load_table(table, id_column="id", label_column="label", on_invalid="skip")
+    reasons = dict(ds.skipped)
+    assert reasons[f"{table}[id=2]"] == f"{table}[id=2]: line 14, column 'x': expected a number, got 'BAD'"
+    assert reasons[f"{table}[id=0]"].startswith(f"{table}[id=0]: line 4, column 'label': expected one label")
+    assert ds.ids == ["1", "3"]  # (ids read as written)
 
 
 # ---------------------------------------------------------------- second trial: streams and outputs

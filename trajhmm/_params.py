@@ -146,8 +146,8 @@ PARAMS = {p.name: p for p in (
           "(no class of the model)",
           commands=("predict",), metavar="LABEL"),
     Param("dpi", "int", 120, "resolution of the image", low=1, high=MAX_DPI, commands=PLOT_KINDS, metavar="N"),
-    Param("on_invalid", "choice", "error", "a malformed trajectory file stops the run (error) or is skipped "
-          "and reported (skip; exit code 3 if anything was skipped)", choices=datasets.ON_INVALID,
+    Param("on_invalid", "choice", "error", "a malformed trajectory file (or trajectory of a table) stops the run "
+          "(error) or is skipped and reported (skip; exit code 3 if anything was skipped)", choices=datasets.ON_INVALID,
           commands=_READERS + ("predict", "spot"),
           cli_help={"spot": "standard input: a malformed line stops the stream (error) or is left out and reported "
                     "(skip; exit code 3 if any was)"}),

@@ -302,7 +302,7 @@ def _load_labelled(args, path=None, reader=None):
             raise OptionError(f"{path}: a table needs --label-column (the class of each trajectory) with --id-column")
         _refuse_for_tables(args, path, reading["id_column"])
         return _load_table(args, path, reading, label_column=args.label_column,
-                           group_column=getattr(args, "group_column", None))
+                           group_column=getattr(args, "group_column", None), on_invalid=args.on_invalid)
     for flag in ("label_column", "group_column"):
         if getattr(args, flag, None):
             raise OptionError(f"{path}: --{flag.replace('_', '-')} applies to tables, with --id-column")
@@ -365,7 +365,7 @@ def _refuse_for_tables(args, path, column):
     refused, never ignored."""
     for dest, default, what in (("split", None, ".npz bundles"), ("pattern", None, "folders"),
                                 ("label_level", 1, "folders"), ("layout", "auto", "files of one trajectory"),
-                                ("variable", None, ".mat files"), ("on_invalid", "error", "folders and data set files")):
+                                ("variable", None, ".mat files")):
         if getattr(args, dest, default) != default:
             raise OptionError(f"{path}: --{dest.replace('_', '-')} applies to {what}, not to a table (--id-column "
                               f"{column})")
@@ -776,7 +776,8 @@ def _table_predictions(clf, args, reading):
     from .prediction import FilePrediction, prediction_rows
 
     for path in args.paths:
-        ds = _load_table(args, path, reading)
+        ds = _load_table(args, path, reading, on_invalid=args.on_invalid)
+        yield from (SkippedFile(name, reason) for name, reason in ds.skipped)  # said on stderr, exit 3
         if ds.trajectories[0].shape[1] != clf.n_features_in_:
             raise model_dims_error(path, clf, ds.trajectories[0].shape[1])
         try:

@@ -10,11 +10,13 @@ extra: ``pip install 'trajhmm[tables]'``.
 import csv
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import datasets
+from ._params import check_param
 from ._validation import user_stacklevel
 from .datasets import TrajectoryDataset, fill_gaps
 from .exceptions import DataError, ParameterValueError
@@ -120,7 +122,7 @@ def _read_text_table(pd, path, kind, delimiter, decimal, encoding, text_columns=
     if kept:  # read again as text, without pandas' words for missing values (NA, nan, None, ...)
         raw = pd.read_csv(io.StringIO(text), usecols=kept, dtype=str, keep_default_na=False, na_values=[""], **options)
         frame = frame.assign(**{c: raw[c] for c in kept})
-    frame.attrs["decimal"] = decimal  # how its cells read as numbers (_refuse_bad_cell)
+    frame.attrs["decimal"] = decimal  # how its cells read as numbers (_stray_cells)
     return frame, _line_numbers(lines, delimiter, units, len(frame), text)
 
 
@@ -149,10 +151,13 @@ def _record_lines(text, delimiter):
     return out
 
 
-def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns, lines):
-    """The coordinate columns: ``columns``, or every column that is not the id, label,
-    time or group column. Every named column must exist; coordinates must be numeric (a
-    cell that is not a number in a column of numbers is named with its id and line)."""
+def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns):
+    """``(wanted, strays)``: the coordinate columns (``columns``, or every column that is
+    not the id, label, time or group column), and the cells of the coordinate and time
+    columns that are not numbers (nor dates, in the time column) in columns of numbers,
+    by column: a Series of "expected ..., got ..." by row label, each the error of its
+    trajectory (those columns of ``frame`` are made numbers, their strays missing).
+    Every named column must exist; coordinates must be numeric."""
     names = [str(c) for c in frame.columns]
     frame.columns = names
     special = {"id_column": id_column, "label_column": label_column, "time_column": time_column,
@@ -168,14 +173,18 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
         clock = next((c for c in wanted if datasets.looks_like_time(c)), None)
         if clock is not None:
             warnings.warn(f"{name}: {datasets.time_column_warning(clock)}", UserWarning, stacklevel=user_stacklevel())
+    strays = {}
     for col in [*wanted, *([time_column] if time_column is not None else [])]:
-        if not _is_numbers(frame[col]):
-            _refuse_bad_cell(frame, name, col, id_column, lines)
-            if col != time_column:  # (a time column of dates is fine: _times)
-                raise DataError(f"{name}: column {col!r} is not numeric ({frame[col].dtype}); choose the coordinates "
-                                "with columns= / --columns (or, for decimal commas or another text encoding, "
-                                "--decimal / --encoding)")
-    return wanted
+        if _is_numbers(frame[col]):
+            continue
+        found = _stray_cells(frame[col], frame.attrs.get("decimal"), col == time_column)
+        if found is not None:
+            frame[col], strays[col] = found
+        elif col != time_column:  # (a time column of dates is fine: _times)
+            raise DataError(f"{name}: column {col!r} is not numeric ({frame[col].dtype}); choose the coordinates "
+                            "with columns= / --columns (or, for decimal commas or another text encoding, "
+                            "--decimal / --encoding)")
+    return wanted, {col: bad for col, bad in strays.items() if len(bad)}
 
 
 def _check_roles(special, wanted):
@@ -196,32 +205,42 @@ def _is_numbers(column):
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def _refuse_bad_cell(frame, name, col, id_column, lines):
-    """A column of numbers with a few cells that are not (a typo, a stray word): the first
-    such cell, with its id and line. A column mostly not numbers (text or dates, a column
-    wrongly chosen) is left to the caller, whose message names the column."""
+def _stray_cells(cells, decimal, time=False):
+    """``(values, strays)`` for a column of numbers with a few cells that are not (a typo,
+    a stray word): the column as numbers, those cells missing, and for each of them
+    (by row label) "expected a number, got ..."; None for a column mostly not numbers
+    (text or dates, a column wrongly chosen: left to the caller). ``time``: text that is
+    neither numbers nor mostly numbers is read as ISO 8601 dates (:func:`_iso_times`).
+    ``decimal``: the text file's decimal mark (None: a DataFrame or Parquet)."""
     pd = _pandas()
-    cells = frame[col]
+    comma = decimal == ","
     if pd.api.types.is_bool_dtype(cells) or pd.api.types.is_datetime64_any_dtype(cells):
-        return
-    comma = frame.attrs.get("decimal") == ","
+        return None
     try:  # (read with decimal commas, a column holding one bad cell keeps its numbers as text: '7,5')
         text = comma and (cells.dtype == object or pd.api.types.is_string_dtype(cells))
-        numbers = pd.to_numeric(cells.str.replace(",", ".", regex=False) if text else cells,
-                                errors="coerce").notna().to_numpy()
+        numbers = pd.to_numeric(cells.str.replace(",", ".", regex=False) if text else cells, errors="coerce")
     except (TypeError, ValueError, AttributeError):
-        return
-    bad = cells.notna().to_numpy() & ~numbers
-    if not bad.any() or numbers.sum() <= bad.sum():
-        return
-    r = int(np.argmax(bad))
-    ident = frame[id_column].iloc[r]
-    where = name if pd.isna(ident) else f"{name}[id={_plain(ident)}]"
-    at = _row(frame.index[r], lines)
-    value = _plain(cells.iloc[r])
-    hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)" if lines is not None and not comma
-            and isinstance(value, str) and datasets._DECIMAL_COMMA.match(value.strip()) else "")
-    raise DataError(f"{where}: {at}, column {col!r}: expected a number, got {value!r}{hint}")
+        return None
+    bad = cells.notna() & numbers.isna()
+    if numbers.notna().sum() <= bad.sum():
+        return _iso_times(cells) if time and (cells.dtype == object or pd.api.types.is_string_dtype(cells)) else None
+
+    def said(value):
+        hint = ("; it looks like a decimal comma: pass decimal=',' (--decimal ,)" if decimal == "."
+                and isinstance(value, str) and datasets._DECIMAL_COMMA.match(value.strip()) else "")
+        return f"expected a number, got {value!r}{hint}"
+
+    return numbers, cells[bad].map(lambda v: said(_plain(v)))
+
+
+def _iso_times(cells):
+    """``(dates, strays)``: text time stamps read as ISO 8601 dates (``2024-05-01T12:00:00.5``,
+    with or without a time zone: as UTC); each cell that is no such date is a stray."""
+    pd = _pandas()
+    parsed = pd.to_datetime(cells, format="ISO8601", utc=True, errors="coerce")
+    bad = cells.notna() & parsed.isna()
+    return parsed, cells[bad].map(lambda v: "expected a number or an ISO 8601 date (such as 2024-05-01T12:00:00.5), "
+                                            f"got {_plain(v)!r}")
 
 
 def _plain(value):
@@ -243,30 +262,8 @@ def _times(column, name):
     return column.to_numpy(dtype=float)
 
 
-def _parsed_times(frame, name, time_column, id_column, lines):
-    """The time column, its text cells read as ISO 8601 dates (``2024-05-01T12:00:00.5``,
-    with or without a time zone: as UTC); a cell that is neither a number nor such a date
-    is an error naming its id and line. Numbers and dates are returned as they are."""
-    pd = _pandas()
-    column = frame[time_column]
-    if not (column.dtype == object or pd.api.types.is_string_dtype(column)):
-        return column
-    numbers = pd.to_numeric(column, errors="coerce")
-    if (numbers.notna() == column.notna()).all():  # numbers held as text (a DataFrame's strings)
-        return numbers
-    parsed = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
-    bad = (column.notna() & parsed.isna()).to_numpy()
-    if bad.any():
-        r = int(np.argmax(bad))
-        ident = frame[id_column].iloc[r]
-        where = name if pd.isna(ident) else f"{name}[id={_plain(ident)}]"
-        raise DataError(f"{where}: {_row(frame.index[r], lines)}, column {time_column!r}: expected a number or an "
-                        f"ISO 8601 date (such as 2024-05-01T12:00:00.5), got {_plain(column.iloc[r])!r}")
-    return parsed
-
-
 def load_table(source, *, id_column, label_column=None, time_column=None, columns=None, group_column=None,
-               missing="error", delimiter=None, decimal=None, encoding=None):
+               missing="error", delimiter=None, decimal=None, encoding=None, on_invalid="error"):
     """Read a long table (one row per point) into a :class:`~trajhmm.TrajectoryDataset`.
 
     Parameters
@@ -293,6 +290,11 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
         along time within the trajectory.
     delimiter, decimal, encoding : str, optional
         For text files, as in :func:`trajhmm.read_trajectory`.
+    on_invalid : {"error", "skip"}, default="error"
+        A trajectory that cannot be read (a missing or stray value, a repeated time
+        stamp, two labels, fewer than 2 points): an error naming its id and line, or
+        left out and listed in ``dataset.skipped`` as ``(source[id=...], reason)``. What
+        concerns the whole table (a missing column, a column of text) is always an error.
 
     Returns
     -------
@@ -313,24 +315,31 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
     >>> ds.labels, ds.trajectories[0][:, 1].tolist()
     (['a', 'b'], [0.0, 1.0, 2.0])
     """
+    check_param("on_invalid", on_invalid)
     frame, name, lines = _read_source(source, delimiter, decimal, encoding, (id_column, group_column))
-    wanted = _check_columns(frame, name, id_column, label_column, time_column, group_column, columns, lines)
+    wanted, strays = _check_columns(frame, name, id_column, label_column, time_column, group_column, columns)
     if frame[id_column].isna().any():
         row = int(np.flatnonzero(frame[id_column].isna().to_numpy())[0])
         raise DataError(f"{name}: {_row(frame.index[row], lines)}, column {id_column!r}: missing id (an empty cell; "
                         "every row needs the id of its trajectory)")
-    if time_column is not None:
-        frame = frame.assign(**{time_column: _parsed_times(frame, name, time_column, id_column, lines)})
     ds = TrajectoryDataset(time_column=None if time_column is None else 0,
                            reader={k: v for k, v in (("columns", list(wanted)),
                                                      ("time_column", time_column), ("id_column", id_column),
                                                      ("missing", None if missing == "error" else missing))
                                    if v is not None},
                            ids=[], groups=[] if group_column else None)
+    spec = _Spec(lines, wanted, label_column, time_column, group_column, missing, strays)
     for ident, rows in sorted(frame.groupby(id_column, sort=False), key=lambda group: _id_order(group[0])):
-        _add_trajectory(ds, rows, ident, name, lines, wanted, label_column, time_column, group_column, missing)
+        where = f"{name}[id={_plain(ident)}]"
+        try:
+            _add_trajectory(ds, rows, ident, where, spec)
+        except DataError as exc:
+            if on_invalid == "error":
+                raise
+            ds.skipped.append((where, str(exc)))
     if not ds.trajectories:
-        raise DataError(f"{name}: no rows")
+        raise DataError(f"{name}: no rows" if not ds.skipped else
+                        f"{name}: every trajectory is invalid ({len(ds.skipped)} skipped; the first: {ds.skipped[0][1]})")
     if label_column is None:
         ds.labels = []
     return ds
@@ -378,8 +387,33 @@ def _at(rows, k, lines):
     return _row(rows.index[k], lines)
 
 
-def _add_trajectory(ds, rows, ident, name, lines, wanted, label_column, time_column, group_column, missing):
-    where = f"{name}[id={ident}]"
+@dataclass
+class _Spec:
+    """How :func:`load_table` reads each trajectory (see :func:`_check_columns` for strays)."""
+
+    lines: object
+    wanted: list
+    label_column: object
+    time_column: object
+    group_column: object
+    missing: str
+    strays: dict
+
+
+def _refuse_strays(rows, where, spec):
+    """The first cell of ``rows`` that is not a number (nor a date) in a column of them."""
+    for col, bad in spec.strays.items():
+        hit = rows.index.isin(bad.index)
+        if hit.any():
+            label = rows.index[int(np.argmax(hit))]
+            raise DataError(f"{where}: {_row(label, spec.lines)}, column {col!r}: {bad[bad.index == label].iloc[0]}")
+
+
+def _add_trajectory(ds, rows, ident, where, spec):
+    """Append one id's trajectory (and its label and group) to ``ds``, or raise the
+    DataError that names what is wrong with it (nothing appended)."""
+    lines, wanted, time_column, missing = spec.lines, spec.wanted, spec.time_column, spec.missing
+    _refuse_strays(rows, where, spec)
     order = np.arange(len(rows))
     coords = rows[wanted].to_numpy(dtype=float)
     positions = rows.index.to_numpy()
@@ -406,10 +440,12 @@ def _add_trajectory(ds, rows, ident, name, lines, wanted, label_column, time_col
                             "out with columns= (--columns)")
     if len(coords) < 2:
         raise DataError(f"{where}: expected at least 2 points, got {len(coords)}")
+    label = None if spec.label_column is None else _one_value(rows, spec.label_column, where, "label", lines)
+    group = None if spec.group_column is None else _one_value(rows, spec.group_column, where, "group", lines)
     ds.trajectories.append(coords if time_column is None else np.column_stack([t, coords]))
     ds.paths.append(where)
-    ds.ids.append(ident.item() if isinstance(ident, np.generic) else ident)
-    if label_column is not None:
-        ds.labels.append(_one_value(rows, label_column, where, "label", lines))
-    if group_column is not None:
-        ds.groups.append(_one_value(rows, group_column, where, "group", lines))
+    ds.ids.append(_plain(ident))
+    if spec.label_column is not None:
+        ds.labels.append(label)
+    if spec.group_column is not None:
+        ds.groups.append(group)
