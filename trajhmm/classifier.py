@@ -733,9 +733,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """``(scores, stream, fit)``: the open-set scores of every training trajectory from
         models that did not see it (:func:`rejection_folds` stratified folds, by ``groups``
         when given, each fitted like this model), its per-point log-likelihood under its
-        predicted class there (the far-out test's score); and the per-point stream ratios (:func:`streaming.whole_ratios`) of
-        every training trajectory to its own class under those models (None for a model
-        with ``time_column``: streams refuse it). With ``groups``, at most one fold per
+        predicted class there (the far-out test's score); and the per-point stream ratios
+        (:func:`streaming.whole_ratios`) of every training trajectory to its own class
+        under those models (None for a model with ``time_column``: streams refuse it). With ``groups``, at most one fold per
         group. None, with a warning, when a class is too small to be held out, there is
         one group, or a fold cannot be fitted."""
         count, label = smallest_class(y_idx, self.classes_)

@@ -67,8 +67,9 @@ __all__ = [
 # 11: the prefix_view parameter and prefix_model_ (a second set of class models on one
 # more derivative, stored like a model of its own under "prefix/"; prefixes average both).
 # A file of format 10 or older loads with prefix_view=False: its prefixes read as before.
-# 12: likelihood_threshold_ (open-set rejection's far-out test; -inf: off). A file of format
-# 11 or older loads with -inf: it rejects exactly what it did.
+# 12: likelihood_threshold_ (open-set rejection's far-out test; -inf: off) and the reader's
+# id_column (the id column of a long table). A file of format 11 or older loads without the
+# test (it rejects exactly what it did, and is saved again in format 11).
 FORMAT_VERSION = 12
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
