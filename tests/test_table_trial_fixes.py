@@ -267,3 +267,17 @@ def test_invalid_trajectories_of_a_table_are_skipped_on_request(trips, tmp_path,
     assert code == 3 and "/6 trajectories)" in out, (out, err)
     with pytest.raises(DataError, match=r"every trajectory is invalid \(1 skipped; the first: .*expected at least 2 "):
         load_table(bad.tail(1), **kw, on_invalid="skip")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-le"])
+def test_has_column_reads_the_header_of_a_large_table(tmp_path, encoding):
+    """``has_column`` reads the first 64 KiB only (cut at a line end; the whole file when
+    that cuts a character, as in UTF-16)."""
+    from trajhmm.tables import has_column
+
+    text = "trip;t;x\n" + "".join(f"{i // 100};{i};{i / 2}\n" for i in range(20000))
+    (tmp_path / "big.csv").write_bytes(text.encode(encoding))
+    given = "utf-16-le" if encoding == "utf-16-le" else None
+    assert has_column(tmp_path / "big.csv", "trip", encoding=given)
+    assert not has_column(tmp_path / "big.csv", "id", encoding=given)
+    assert not has_column(tmp_path / "big.npy", "trip") and not has_column(tmp_path, "trip")

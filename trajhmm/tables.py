@@ -23,6 +23,8 @@ from .exceptions import DataError, ParameterValueError
 
 __all__ = ["load_table", "has_column", "TABLE_SUFFIXES"]
 
+_HEAD_BYTES = 1 << 16  # has_column reads this much of a text table for its header
+
 #: File suffixes :func:`load_table` reads, and how.
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -92,7 +94,14 @@ def has_column(path, column, delimiter=None, encoding=None):
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: cannot read the table ({type(exc).__name__}: {' '.join(str(exc).split())})") \
                 from None
-    lines = datasets._decode(path, path.read_bytes(), encoding).splitlines()
+    with open(path, "rb") as fh:  # the header is in the first lines: no need to read a large table twice
+        head = fh.read(_HEAD_BYTES)
+    if len(head) == _HEAD_BYTES and head.rfind(b"\n") > 0:
+        head = head[: head.rfind(b"\n") + 1]
+    try:
+        lines = datasets._decode(path, head, encoding).splitlines()
+    except DataError:  # a character cut at the end of the first bytes (UTF-16): the whole file
+        lines = datasets._decode(path, path.read_bytes(), encoding).splitlines()
     header = next((ln for ln in lines if ln.strip()), "")
     if delimiter is None:
         delimiter = "\t" if kind == "tsv" else (datasets._detect_delimiter(header) or ",")
