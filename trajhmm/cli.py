@@ -761,7 +761,7 @@ def _load_table(args, path, reading, **columns):
     """:func:`trajhmm.load_table` with the command's reading options; a column given two
     roles by an option stored in the model (not a flag of this command) is said as the
     model's."""
-    from .tables import load_table
+    from .tables import MissingColumnError, load_table
 
     try:
         return load_table(path, **{k: v for k, v in reading.items() if k not in ("layout", "variable")}, **columns)
@@ -770,6 +770,10 @@ def _load_table(args, path, reading, **columns):
             raise OptionError(f"{path}: {exc.name} stored in the model ({reading[exc.name]!r}): "
                               f"{exc.describe()}") from None
         raise
+    except MissingColumnError as exc:  # said with the flag, or as the model's stored option
+        stored = exc.role in reading and exc.role not in _reading(args)
+        raise DataError(exc.describe(f"the model's {exc.role}" if stored else "--" + exc.role.replace("_", "-")
+                                     )) from None
 
 
 def _table_predictions(clf, args, reading):
