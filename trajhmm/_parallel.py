@@ -9,7 +9,9 @@ cluster (``joblib.parallel_config("dask")``) only the task count bounds it. Nega
 values (-1: all cores) and None keep joblib's meaning.
 """
 
-__all__ = ["bounded_jobs", "cores", "runs_in_process"]
+from contextlib import contextmanager, nullcontext
+
+__all__ = ["bounded_jobs", "cores", "one_blas_thread", "runs_in_process"]
 
 _LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
 
@@ -45,3 +47,25 @@ def runs_in_process(n_jobs):
     from joblib import effective_n_jobs
 
     return effective_n_jobs(n_jobs) == 1 and _backend_name() in ("LokyBackend", "SequentialBackend")
+
+
+_BLAS = []  # this process's threadpoolctl controller, made at first use (after numpy and scipy load BLAS)
+
+
+@contextmanager
+def one_blas_thread():
+    """Run the block with BLAS on one thread. Every EM run and every scoring task runs so,
+    in this process (n_jobs=1) as in a worker (where loky gives BLAS cores // n_jobs
+    threads): a BLAS sum split over threads adds in another order, so the background
+    model and the thresholds differed in the 15th digit between n_jobs=1 and 2. The
+    tasks are parallel already; BLAS threads only compete with them. threadpoolctl is a
+    dependency of scikit-learn."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except ImportError:  # (scikit-learn requires it; never reached with a sound install)
+            _BLAS.append(None)
+    with nullcontext() if _BLAS[0] is None else _BLAS[0].limit(limits=1, user_api="blas"):
+        yield

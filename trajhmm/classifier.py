@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import hmm as _hmm
 from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
-from ._parallel import bounded_jobs, runs_in_process
+from ._parallel import bounded_jobs, one_blas_thread, runs_in_process
 from ._params import PARAMS, validate_params
 from ._validation import (
     SCALE_RANGE,
@@ -89,6 +89,17 @@ def rejection_folds(y_idx, groups=None):
     if groups is not None and len(groups) == len(y_idx):  # no group on both sides of a fold
         k = min(k, len(np.unique(np.asarray(groups))))
     return k if k >= 2 else 0
+
+
+def label_accuracy(model, X, y, sample_weight=None):
+    """``accuracy_score(y, model.predict(X))``, with bytes labels decoded as ``fit`` decodes
+    them (scikit-learn's metrics refuse bytes)."""
+    from sklearn.metrics import accuracy_score
+
+    y = np.asarray(y)
+    if y.dtype.kind == "S" or (y.dtype == object and any(isinstance(v, bytes) for v in y.ravel())):
+        y = check_labels(y, len(y))
+    return accuracy_score(y, model.predict(X), sample_weight=sample_weight)
 
 
 def stratified_folds(y_idx, n_splits, groups=None, random_state=None):
@@ -172,8 +183,10 @@ def _cancelled_when_left(stream):
 
 def _indexed_fit_hmm(index, *args):
     """``(index, fit_hmm(*args))``: one EM run and its place among fit's runs (they finish
-    in any order). The name keeps "fit_hmm" in the task names a Dask dashboard shows."""
-    return index, _hmm.fit_hmm(*args)
+    in any order). The name keeps "fit_hmm" in the task names a Dask dashboard shows.
+    BLAS on one thread: the same sums whatever n_jobs (:func:`trajhmm._parallel.one_blas_thread`)."""
+    with one_blas_thread():
+        return index, _hmm.fit_hmm(*args)
 
 
 class _RunCache:
@@ -234,8 +247,9 @@ def _some(values, n=5):
 
 def _chunk_log_likelihoods(models, segs, stack):
     """:func:`trajhmm.hmm.stacked_log_likelihoods`, quietly (in a worker too): non-finite
-    scores are refused by the caller, naming the trajectory, not warned about by numpy."""
-    with np.errstate(over="ignore", invalid="ignore"):
+    scores are refused by the caller, naming the trajectory, not warned about by numpy.
+    BLAS on one thread, as for the fits."""
+    with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
         return _hmm.stacked_log_likelihoods(models, segs, stack)
 
 
@@ -969,6 +983,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """The class with the highest joint log-likelihood, shape (n_samples,)."""
         jll = self.predict_joint_log_proba(X)
         return self.classes_[np.argmax(jll, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``X`` against ``y`` (scikit-learn's), with
+        bytes labels decoded as UTF-8 text, as ``fit`` reads them."""
+        return label_accuracy(self, X, y, sample_weight)
 
     def _information_criterion(self, X, y, penalty):
         check_is_fitted(self, "models_")

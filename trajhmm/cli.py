@@ -889,7 +889,8 @@ def _plot_trajectories(args, plotting):
     clf, reader = _load_model(args, return_reader=True)
     ds = _load_labelled(args, reader=reader)
     X, labels, skipped = metrics._matching_dims(clf, ds, args.on_invalid, source=args.data_dir)
-    predicted = np.asarray(clf.predict(X)).astype(str)
+    labels = metrics._as_class_names(labels, clf.classes_)  # by value, as evaluate: "1" is the class 1.0
+    predicted = [str(c) for c in clf.predict(X)]
     time_column = getattr(clf, "best_estimator_", clf).time_column
     return plotting.plot_trajectories(coordinates(X, time_column), labels, predicted=predicted), skipped
 
@@ -901,13 +902,15 @@ def _plot_convergence(args, plotting):
 def _plot_states(args, plotting):
     (clf, reader), X, skipped = _load_model(args, return_reader=True), None, []
     classes = [str(c) for c in clf.classes_]
-    if args.label not in classes:  # before any data is read; the model file named
+    label = metrics._as_class_names([args.label], clf.classes_)[0]  # by value: "1" is the class 1.0
+    if label not in classes:  # before any data is read; the model file named
         raise DataError(f"{args.model}: class {args.label!r}: not in the model (classes: {classes})")
     if args.data:
         ds = _load_labelled(args, args.data, reader=reader)
-        X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
+        X = [x for x, lb in zip(ds.trajectories, metrics._as_class_names([str(lb) for lb in ds.labels],
+                                                                          clf.classes_)) if lb == label]
         skipped = ds.skipped
-    return plotting.plot_states(clf, args.label, X), skipped
+    return plotting.plot_states(clf, label, X), skipped
 
 
 def _cmd_plot(args, out):

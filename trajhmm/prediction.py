@@ -31,8 +31,10 @@ class FilePrediction:
     """The prediction for one file.
 
     ``label`` is the predicted class (or the ``unknown`` label when rejected), ``margin``
-    the log-likelihood gap in nats between the best and second-best class (inf with one
-    class), ``proba`` the class probabilities in ``model.classes_`` order.
+    the joint log-likelihood (:meth:`predict_joint_log_proba`) of the predicted class minus
+    the highest of the other classes', in nats (inf with one class; negative only when a
+    calibrated model's class priors chose a class of lower likelihood), ``proba`` the class
+    probabilities in ``model.classes_`` order.
     """
 
     path: str
@@ -223,11 +225,12 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
         jll = model.predict_joint_log_proba(trajectories)
         rejected = np.zeros(len(jll), bool)
     # probabilities: the model's own (calibrated for an HMMClassifierCV); the margin: the
-    # raw log-likelihood difference of the two best classes, in nats
+    # raw joint log-likelihood of the predicted class minus the best other one, in nats
     proba = np.exp(model._log_proba_from_joint(jll))
     best = proba.argmax(axis=1)
-    ordered = np.sort(jll, axis=1)
-    margin = ordered[:, -1] - ordered[:, -2] if jll.shape[1] > 1 else np.full(len(jll), np.inf)
+    others = jll.copy()
+    others[np.arange(len(jll)), best] = -np.inf
+    margin = jll[np.arange(len(jll)), best] - others.max(axis=1) if jll.shape[1] > 1 else np.full(len(jll), np.inf)
     labels = model.classes_.tolist()  # plain Python values, not numpy scalars
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]

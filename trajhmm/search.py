@@ -66,6 +66,7 @@ from ._validation import check_groups, check_labels, check_trajectories, check_u
 from .classifier import (
     HMMClassifier,
     _cancelled_when_left,
+    label_accuracy,
     likelihood_threshold,
     rejection_folds,
     rejection_threshold,
@@ -639,6 +640,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """The most probable class (argmax of :meth:`predict_proba`)."""
         return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` (see HMMClassifier.score)."""
+        return label_accuracy(self, X, y, sample_weight)
 
     def predict_prefix_log_proba(self, X):
         """The refitted model's :meth:`HMMClassifier.predict_prefix_log_proba` (beginnings
