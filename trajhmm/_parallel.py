@@ -9,9 +9,11 @@ cluster (``joblib.parallel_config("dask")``) only the task count bounds it. Nega
 values (-1: all cores) and None keep joblib's meaning.
 """
 
+import signal
+import threading
 from contextlib import contextmanager, nullcontext
 
-__all__ = ["bounded_jobs", "cores", "one_blas_thread", "runs_in_process"]
+__all__ = ["bounded_jobs", "cores", "launch", "one_blas_thread", "runs_in_process"]
 
 _LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
 
@@ -69,3 +71,33 @@ def one_blas_thread():
             _BLAS.append(None)
     with nullcontext() if _BLAS[0] is None else _BLAS[0].limit(limits=1, user_api="blas"):
         yield
+
+
+def _noop():
+    return None
+
+
+def launch(parallel, tasks):
+    """``parallel(tasks)`` for a ``joblib.Parallel`` that returns a generator, its loky
+    workers started beforehand with SIGINT ignored, so that they inherit it ignored: a
+    terminal's Ctrl-C goes to the whole process group, and a worker still importing numpy
+    printed a KeyboardInterrupt traceback beside the one line of this process (which stops
+    its workers itself). Only the start of the processes runs so (milliseconds: a Ctrl-C
+    then is lost); they are waited for, and the tasks sent, with Ctrl-C as usual. Blocking
+    SIGINT instead would lose nothing, but multiprocessing's resource tracker unblocks it
+    before each worker starts (Python 3.11). Workers already running are reused as they are."""
+    if (threading.current_thread() is threading.main_thread() and _backend_name() == "LokyBackend"
+            and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)):
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        n_jobs = effective_n_jobs(parallel.n_jobs)
+        if n_jobs > 1:
+            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                started = Parallel(n_jobs=parallel.n_jobs, return_as="generator")(
+                    delayed(_noop)() for _ in range(n_jobs))
+            finally:
+                signal.signal(signal.SIGINT, handler)
+            for _ in started:  # (the workers' start-up, interruptible)
+                pass
+    return parallel(tasks)

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import hmm as _hmm
 from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
-from ._parallel import bounded_jobs, one_blas_thread, runs_in_process
+from ._parallel import bounded_jobs, launch, one_blas_thread, runs_in_process
 from ._params import PARAMS, validate_params
 from ._validation import (
     SCALE_RANGE,
@@ -871,10 +871,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         results = [None if key is None else cache.get(key, segs.shape[2]) for key in keys]
         reporter = _RunProgress(progress, len(runs), live=progress is not None and runs_in_process(self.n_jobs))
         n_tasks = sum(r is None for r in results)
-        stream = Parallel(n_jobs=bounded_jobs(self.n_jobs, n_tasks), return_as="generator_unordered")(
+        stream = launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, n_tasks), return_as="generator_unordered"), (
             delayed(_indexed_fit_hmm)(i, data, config, floor, seed, reporter.on_iteration(label, r))
             for i, (label, r, data, seed) in enumerate(runs) if results[i] is None
-        )
+        ))
         with _cancelled_when_left(stream):
             reporter.report_ready(runs, results)
             for i, run in stream:
@@ -926,8 +926,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             if runs_in_process(self.n_jobs):
                 parts = [_chunk_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
-                parts = Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)))(
-                    delayed(_chunk_log_likelihoods)(models, chunk, stack) for chunk in chunks)
+                parts = list(launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)), return_as="generator"),
+                                   (delayed(_chunk_log_likelihoods)(models, chunk, stack) for chunk in chunks)))
             ll = np.concatenate(parts)
         # finite features so far from the training data that no model gives a finite score
         # (or a NaN one): the values are too large for the model, not a prediction

@@ -128,10 +128,10 @@ def _as_class_names(labels, classes):
     so "1" and "1.0" are the class 1.0; with bool classes "1" and "true" are the class True
     and "0" and "false" the class False (any case)."""
     dtype = np.asarray(classes).dtype
-    if dtype != bool and not np.issubdtype(dtype, np.number):
+    if dtype.kind != "b" and not np.issubdtype(dtype, np.number):
         return labels
     by_value = {float(c): str(c) for c in classes}
-    words = {"true": "True", "false": "False"} if dtype == bool else {}
+    words = {"true": "True", "false": "False"} if dtype.kind == "b" else {}
     return [by_value.get(float(label), label) if is_number(label) else words.get(str(label).lower(), label)
             for label in labels]
 

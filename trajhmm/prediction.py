@@ -17,7 +17,7 @@ from joblib import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
-from ._parallel import bounded_jobs
+from ._parallel import bounded_jobs, launch
 from ._params import check_param
 from ._validation import check_trajectory, model_dims_error, named_error
 from .exceptions import DataError, ParameterValueError
@@ -121,8 +121,8 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
                 yield from _predict_dataset(path, batch_size, n_jobs, task)
             continue
         files = datasets.iter_trajectory_files(list(group), pattern=pattern)
-        results = Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator")(
-            delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size))
+        results = launch(Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator"),
+                        (delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size)))
         for batch_results in results:
             yield from batch_results
 
@@ -153,9 +153,9 @@ def _predict_dataset(path, batch_size, n_jobs, task):
         error = model_dims_error(str(path), model, dims, table=False)
         raise DataError(f"{error} (the model takes time stamps, which a data set file does not hold)") if timed else error
     starts = range(0, len(ds), batch_size)
-    results = Parallel(n_jobs=bounded_jobs(n_jobs, len(starts)), return_as="generator")(
-        delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
-        for i in starts)
+    results = launch(Parallel(n_jobs=bounded_jobs(n_jobs, len(starts)), return_as="generator"),
+                    (delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
+                     for i in starts))
     for batch_results in results:
         yield from batch_results
     for name, reason in ds.skipped:
@@ -273,12 +273,15 @@ def predict_json_lines(model, lines, *, reject=False, unknown="unknown", on_inva
     long-running process fed by a pipe: ``sensor | trajhmm predict model.npz -``).
 
     Each non-empty line is ``{"id": ..., "points": [[x, y, z], ...]}``, plus ``"t": [...]``
-    (one time stamp per point) for a model with a time column. Yields a
+    (one time stamp per point) for a model with a time column; a byte order mark before
+    the first line is skipped. Yields a
     :class:`FilePrediction` whose ``path`` is the record's id (``name:line`` without one),
     or a :class:`SkippedFile` for a bad line with ``on_invalid="skip"``.
     """
     check_param("on_invalid", on_invalid)
     for line_no, line in enumerate(lines, start=1):
+        if line_no == 1:
+            line = line.removeprefix("\ufeff")  # a UTF-8 byte order mark (Windows tools write one)
         if not line.strip():
             continue
         where = f"{name}:{line_no}"

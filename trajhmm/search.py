@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _validation as _v
 from . import calibration
 from ._cache import FitCache, fingerprint
-from ._parallel import bounded_jobs
+from ._parallel import bounded_jobs, launch
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
 from ._validation import check_groups, check_labels, check_trajectories, check_unknown_label, plain_value, smallest_class
 from .classifier import (
@@ -825,7 +825,8 @@ class _Runner:
                                     self.y[self.folds[todo[i][1]][0]], [self.X[j] for j in self.folds[todo[i][1]][1]])
                  for i in missing)
         if missing:
-            stream = Parallel(n_jobs=bounded_jobs(self.n_jobs, len(missing)), return_as="generator_unordered")(tasks)
+            stream = launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(missing)), return_as="generator_unordered"),
+                           tasks)
             with _cancelled_when_left(stream):  # an interrupt cancels the fits not finished yet
                 for i, ll, seconds in stream:
                     if self.cache:
