@@ -56,12 +56,13 @@ _BLAS = []  # this process's threadpoolctl controller, made at first use (after 
 
 @contextmanager
 def one_blas_thread():
-    """Run the block with BLAS on one thread. Every EM run and every scoring task runs so,
-    in this process (n_jobs=1) as in a worker (where loky gives BLAS cores // n_jobs
-    threads): a BLAS sum split over threads adds in another order, so the background
-    model and the thresholds differed in the 15th digit between n_jobs=1 and 2. The
-    tasks are parallel already; BLAS threads only compete with them. threadpoolctl is a
-    dependency of scikit-learn."""
+    """Run the block with BLAS on one thread. Every fit runs so, in this process (n_jobs=1)
+    as in a worker (where loky gives BLAS cores // n_jobs threads), and so does every
+    scoring task sent to a worker: a BLAS sum split over threads adds in another order, so
+    the background model and the thresholds differed in the 15th digit between n_jobs=1
+    and 2. The tasks are parallel already; BLAS threads only compete with them (as
+    scikit-learn's KMeans, which limits them alike). threadpoolctl is a dependency of
+    scikit-learn."""
     if not _BLAS:
         try:
             from threadpoolctl import ThreadpoolController

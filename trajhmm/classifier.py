@@ -247,10 +247,17 @@ def _some(values, n=5):
 
 def _chunk_log_likelihoods(models, segs, stack):
     """:func:`trajhmm.hmm.stacked_log_likelihoods`, quietly (in a worker too): non-finite
-    scores are refused by the caller, naming the trajectory, not warned about by numpy.
-    BLAS on one thread, as for the fits."""
-    with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
+    scores are refused by the caller, naming the trajectory, not warned about by numpy."""
+    with np.errstate(over="ignore", invalid="ignore"):
         return _hmm.stacked_log_likelihoods(models, segs, stack)
+
+
+def _chunk_task(models, segs, stack):
+    """:func:`_chunk_log_likelihoods` in a worker process, BLAS on one thread as in fit (in
+    this process, scoring leaves the BLAS threads alone: an application may score from
+    several threads at once)."""
+    with one_blas_thread():
+        return _chunk_log_likelihoods(models, segs, stack)
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -642,7 +649,13 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """:meth:`fit`. ``rejection``: "oof" (fit's: background model, threshold from
         cross-fitted scores), "background" (background model; the threshold, -inf, is
         left to the caller: the model search sets it from its own out-of-fold scores) or
-        None (class models only). The class models are the same in every case."""
+        None (class models only). The class models are the same in every case. BLAS runs
+        on one thread, here as in the worker processes, so that the sums, and so the
+        model, are the same whatever ``n_jobs`` (:func:`trajhmm._parallel.one_blas_thread`)."""
+        with one_blas_thread():
+            return self._fit_one_thread(X, y, groups, progress=progress, cache_dir=cache_dir, rejection=rejection)
+
+    def _fit_one_thread(self, X, y, groups, *, progress, cache_dir, rejection):
         self._check_params()
         self.__dict__.pop("prefix_model_", None)  # a refit's own view, if any, comes last
         progress, reported = _counted(progress)
@@ -927,7 +940,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 parts = [_chunk_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
                 parts = list(launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)), return_as="generator"),
-                                   (delayed(_chunk_log_likelihoods)(models, chunk, stack) for chunk in chunks)))
+                                   (delayed(_chunk_task)(models, chunk, stack) for chunk in chunks)))
             ll = np.concatenate(parts)
         # finite features so far from the training data that no model gives a finite score
         # (or a NaN one): the values are too large for the model, not a prediction
