@@ -252,7 +252,7 @@ def _chunk_log_likelihoods(models, segs, stack):
         return _hmm.stacked_log_likelihoods(models, segs, stack)
 
 
-def _chunk_task(models, segs, stack):
+def _worker_log_likelihoods(models, segs, stack):
     """:func:`_chunk_log_likelihoods` in a worker process, BLAS on one thread as in fit (in
     this process, scoring leaves the BLAS threads alone: an application may score from
     several threads at once)."""
@@ -940,7 +940,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                 parts = [_chunk_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
                 parts = list(launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)), return_as="generator"),
-                                   (delayed(_chunk_task)(models, chunk, stack) for chunk in chunks)))
+                                   (delayed(_worker_log_likelihoods)(models, chunk, stack) for chunk in chunks)))
             ll = np.concatenate(parts)
         # finite features so far from the training data that no model gives a finite score
         # (or a NaN one): the values are too large for the model, not a prediction
