@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from hmmlearn import hmm
 from scipy.special import log_softmax
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from trajhmm import HMMClassifier
@@ -75,8 +76,8 @@ def scores(y_idx, log_proba):
     proba = np.exp(log_proba)
     pred = proba.argmax(axis=1)
     wrong = pred != y_idx
-    log_loss = -np.maximum(log_proba[np.arange(len(y_idx)), y_idx], np.log(1e-15)).mean()
-    return {"accuracy": float((~wrong).mean()), "log_loss": float(log_loss),
+    loss = log_loss(y_idx, proba, labels=np.arange(proba.shape[1]))  # scikit-learn's, as trajhmm evaluate
+    return {"accuracy": float((~wrong).mean()), "log_loss": float(loss),
             "ece": expected_calibration_error(y_idx, proba),
             "median_max_p_errors": float(np.median(proba.max(axis=1)[wrong])) if wrong.any() else float("nan")}
 

@@ -248,6 +248,8 @@ class FitCache:
             return None
         if CACHEDIR_TAG not in names:  # (a tag that is not trajhmm's is said by _foreign_content)
             names = [n for n in names if n not in _BROWSER_JUNK]
+            if all(any(r.match(n) for r in (_ENTRY, _TEMP, _TAG_TEMP)) for n in names):
+                return None  # entries of another run that is removing the cache, or writing it anew
             shown = ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             return f"it holds files trajhmm did not write ({shown})"
         reason = self._foreign_content()
@@ -271,12 +273,18 @@ class FitCache:
             The directory is not usable as a cache (:meth:`unusable`), checked before its first entry.
         """
         path = self._path(key)
-        if not (self.directory / CACHEDIR_TAG).exists():
-            self.check()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if not (self.directory / CACHEDIR_TAG).exists():
-            _atomic_write(self.directory, CACHEDIR_TAG, lambda f: f.write(_TAG_TEXT.encode()))
-        _atomic_write(self.directory, path.name, lambda f: _write_npz(f, arrays))
+        for attempt in range(3):  # another run with the same cache may remove it meanwhile (it finished)
+            if not (self.directory / CACHEDIR_TAG).exists():
+                self.check()
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                if not (self.directory / CACHEDIR_TAG).exists():
+                    _atomic_write(self.directory, CACHEDIR_TAG, lambda f: f.write(_TAG_TEXT.encode()))
+                _atomic_write(self.directory, path.name, lambda f: _write_npz(f, arrays))
+                return
+            except FileNotFoundError:  # our temp file, or the folder, removed under us: write it anew
+                if attempt == 2:
+                    raise
 
     def __contains__(self, key):
         return isinstance(key, str) and bool(_KEY.match(key)) and self._path(key).is_file()
@@ -298,6 +306,8 @@ class FitCache:
             return f"an unreadable {CACHEDIR_TAG} ({exc})"
         for p in sorted(self.directory.iterdir()):
             ours = p.name in (CACHEDIR_TAG, *_BROWSER_JUNK) or any(r.match(p.name) for r in (_ENTRY, _TEMP, _TAG_TEMP))
+            if ours and not p.exists() and not p.is_symlink():
+                continue  # a temp file another run renamed, or an entry it removed, since the listing
             if not ours or p.is_symlink() or not p.is_file():
                 return f"the unexpected {'file' if p.is_file() else 'entry'} {p.name!r}"
         return None
@@ -307,7 +317,9 @@ class FitCache:
 
         Only a directory this class made is deleted: it must hold the ``CACHEDIR.TAG``
         trajhmm writes and nothing but cache entries and leftover temp files. Anything
-        else, and nothing is deleted.
+        else, and nothing is deleted. Another run using the same directory (two runs
+        writing one model file) may remove it too, or write into it meanwhile: what is gone
+        is not an error, and a directory written into after the listing is left to it.
 
         Raises
         ------
@@ -322,6 +334,9 @@ class FitCache:
             raise DataError(f"{self.directory}: not removed as a trajhmm cache directory: {reason}")
         for p in self.directory.iterdir():
             if p.name != CACHEDIR_TAG:
-                p.unlink()
-        (self.directory / CACHEDIR_TAG).unlink()
-        self.directory.rmdir()
+                _unlink_quietly(p)  # (gone already: another run with this cache removed it)
+        _unlink_quietly(self.directory / CACHEDIR_TAG)
+        try:
+            self.directory.rmdir()
+        except OSError:  # gone already, or another run with this cache wrote an entry since the listing
+            pass

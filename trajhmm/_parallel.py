@@ -9,7 +9,11 @@ cluster (``joblib.parallel_config("dask")``) only the task count bounds it. Nega
 values (-1: all cores) and None keep joblib's meaning.
 """
 
-__all__ = ["bounded_jobs", "cores", "runs_in_process"]
+import signal
+import threading
+from contextlib import contextmanager, nullcontext
+
+__all__ = ["bounded_jobs", "cores", "launch", "one_blas_thread", "runs_in_process"]
 
 _LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
 
@@ -45,3 +49,56 @@ def runs_in_process(n_jobs):
     from joblib import effective_n_jobs
 
     return effective_n_jobs(n_jobs) == 1 and _backend_name() in ("LokyBackend", "SequentialBackend")
+
+
+_BLAS = []  # this process's threadpoolctl controller, made at first use (after numpy and scipy load BLAS)
+
+
+@contextmanager
+def one_blas_thread():
+    """Run the block with BLAS on one thread. Every fit runs so, in this process (n_jobs=1)
+    as in a worker (where loky gives BLAS cores // n_jobs threads), and so does every
+    scoring task sent to a worker: a BLAS sum split over threads adds in another order, so
+    the background model and the thresholds differed in the 15th digit between n_jobs=1
+    and 2. The tasks are parallel already; BLAS threads only compete with them (as
+    scikit-learn's KMeans, which limits them alike). threadpoolctl is a dependency of
+    scikit-learn."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except ImportError:  # (scikit-learn requires it; never reached with a sound install)
+            _BLAS.append(None)
+    with nullcontext() if _BLAS[0] is None else _BLAS[0].limit(limits=1, user_api="blas"):
+        yield
+
+
+def _noop():
+    return None
+
+
+def launch(parallel, tasks):
+    """``parallel(tasks)`` for a ``joblib.Parallel`` that returns a generator, its loky
+    workers started beforehand with SIGINT ignored, so that they inherit it ignored: a
+    terminal's Ctrl-C goes to the whole process group, and a worker still importing numpy
+    printed a KeyboardInterrupt traceback beside the one line of this process (which stops
+    its workers itself). Only the start of the processes runs so (milliseconds: a Ctrl-C
+    then is lost); they are waited for, and the tasks sent, with Ctrl-C as usual. Blocking
+    SIGINT instead would lose nothing, but multiprocessing's resource tracker unblocks it
+    before each worker starts (Python 3.11). Workers already running are reused as they are."""
+    if (threading.current_thread() is threading.main_thread() and _backend_name() == "LokyBackend"
+            and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)):
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        n_jobs = effective_n_jobs(parallel.n_jobs)
+        if n_jobs > 1:
+            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                started = Parallel(n_jobs=parallel.n_jobs, return_as="generator")(
+                    delayed(_noop)() for _ in range(n_jobs))
+            finally:
+                signal.signal(signal.SIGINT, handler)
+            for _ in started:  # (the workers' start-up, interruptible)
+                pass
+    return parallel(tasks)

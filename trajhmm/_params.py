@@ -133,8 +133,8 @@ PARAMS = {p.name: p for p in (
           "--trust-pickle", choices=("npz", "pickle"), commands=("train",)),
     Param("cv", "int", 3, "stratified cross-validation folds", low=2, commands=("tune", "train"), metavar="K",
           cli_help={"train": "stratified cross-validation folds of the model search"}),
-    Param("format", "choice", "text", "text: tab-separated (a tab or line break inside a name written as "
-          "\\t, \\n, \\r); csv; json: one JSON object per line",
+    Param("format", "choice", "text", "text: tab-separated (a tab, line break or backslash inside a name "
+          "written as \\t, \\n, \\r, \\\\); csv (LF line ends); json: one JSON object per line",
           choices=("text", "csv", "json"), commands=("predict", "spot")),
     Param("threshold", "float", None, "spot: the per-point log-likelihood ratio a window must reach against the "
           "background and threshold models to be a gesture (lower finds more, and more false ones); none: the "

@@ -13,6 +13,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, logsumexp
 
+from .exceptions import ParameterValueError
+
 __all__ = ["fit_temperature", "calibrated_log_proba", "expected_calibration_error"]
 
 # The smoothed target of the true class is 1 - a / (n + 2a) for n held-out rows: a = 1 is
@@ -87,21 +89,54 @@ def fit_temperature(log_likelihood, y_idx, log_prior):
     return float(np.exp(res.x))
 
 
-def expected_calibration_error(y_true_idx, proba, n_bins=15):
+def expected_calibration_error(y_true_idx, proba, n_bins=15, *, classes=None):
     """Expected calibration error of the top label: the bins of the maximum probability
     (``n_bins`` equal widths on [0, 1]), the weighted mean of |accuracy - confidence|.
+
+    ``y_true_idx`` are the true classes' column indices in ``proba`` (0 to n_classes - 1);
+    with ``classes`` (the columns' labels, e.g. ``clf.classes_``) they are labels instead,
+    as scikit-learn's metrics take them. Anything else (labels without ``classes``, an
+    index out of range, a label that is no class) is a ValueError, not a figure.
 
     Examples
     --------
     >>> expected_calibration_error([0, 1], [[0.9, 0.1], [0.8, 0.2]])  # right at 0.9, wrong at 0.8
     0.45
+    >>> expected_calibration_error(["a", "b"], [[0.9, 0.1], [0.8, 0.2]], classes=["a", "b"])
+    0.45
     """
     proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 2:
+        raise ParameterValueError("proba", "a 2-D array (n_samples, n_classes)", f"shape {proba.shape}")
+    y_true_idx = _column_indices(y_true_idx, proba.shape, classes)
     conf = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == np.asarray(y_true_idx)
+    correct = proba.argmax(axis=1) == y_true_idx
     bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
     total = 0.0
     for b in np.unique(bins):
         sel = bins == b
         total += sel.sum() * abs(correct[sel].mean() - conf[sel].mean())
     return float(total / len(conf)) if len(conf) else 0.0
+
+
+def _column_indices(y, shape, classes):
+    """``y`` as column indices of a ``shape`` probability array (see
+    :func:`expected_calibration_error`)."""
+    y = np.asarray(y)
+    if y.shape != (shape[0],):
+        raise ParameterValueError("y_true_idx", f"one class per row of proba ({shape[0]})", f"shape {y.shape}")
+    if classes is not None:
+        classes = list(np.asarray(classes).tolist())
+        if len(classes) != shape[1]:
+            raise ParameterValueError("classes", f"one label per column of proba ({shape[1]})", f"{len(classes)}")
+        index = {c: k for k, c in enumerate(classes)}
+        missing = next((v for v in y.tolist() if v not in index), None)
+        if missing is not None:
+            raise ParameterValueError("y_true_idx", f"labels among classes {classes}", repr(missing))
+        return np.array([index[v] for v in y.tolist()], dtype=int)
+    if y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= shape[1]):
+        found = (f"labels such as {y.flat[0].item()!r}" if y.dtype.kind in "USO" else f"{y.dtype} values"
+                 if y.dtype.kind not in "iu" else f"values from {y.min()} to {y.max()}")
+        raise ParameterValueError("y_true_idx", f"column indices of proba, 0 to {shape[1] - 1} (for labels, pass "
+                                  "classes=clf.classes_)", found)
+    return y

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import hmm as _hmm
 from . import preprocessing, streaming
 from ._cache import FitCache, fingerprint
-from ._parallel import bounded_jobs, runs_in_process
+from ._parallel import bounded_jobs, launch, one_blas_thread, runs_in_process
 from ._params import PARAMS, validate_params
 from ._validation import (
     SCALE_RANGE,
@@ -89,6 +89,17 @@ def rejection_folds(y_idx, groups=None):
     if groups is not None and len(groups) == len(y_idx):  # no group on both sides of a fold
         k = min(k, len(np.unique(np.asarray(groups))))
     return k if k >= 2 else 0
+
+
+def label_accuracy(model, X, y, sample_weight=None):
+    """``accuracy_score(y, model.predict(X))``, with bytes labels decoded as ``fit`` decodes
+    them (scikit-learn's metrics refuse bytes)."""
+    from sklearn.metrics import accuracy_score
+
+    y = np.asarray(y)
+    if y.dtype.kind == "S" or (y.dtype == object and any(isinstance(v, bytes) for v in y.ravel())):
+        y = check_labels(y, len(y))
+    return accuracy_score(y, model.predict(X), sample_weight=sample_weight)
 
 
 def stratified_folds(y_idx, n_splits, groups=None, random_state=None):
@@ -172,8 +183,10 @@ def _cancelled_when_left(stream):
 
 def _indexed_fit_hmm(index, *args):
     """``(index, fit_hmm(*args))``: one EM run and its place among fit's runs (they finish
-    in any order). The name keeps "fit_hmm" in the task names a Dask dashboard shows."""
-    return index, _hmm.fit_hmm(*args)
+    in any order). The name keeps "fit_hmm" in the task names a Dask dashboard shows.
+    BLAS on one thread: the same sums whatever n_jobs (:func:`trajhmm._parallel.one_blas_thread`)."""
+    with one_blas_thread():
+        return index, _hmm.fit_hmm(*args)
 
 
 class _RunCache:
@@ -237,6 +250,14 @@ def _chunk_log_likelihoods(models, segs, stack):
     scores are refused by the caller, naming the trajectory, not warned about by numpy."""
     with np.errstate(over="ignore", invalid="ignore"):
         return _hmm.stacked_log_likelihoods(models, segs, stack)
+
+
+def _worker_log_likelihoods(models, segs, stack):
+    """:func:`_chunk_log_likelihoods` in a worker process, BLAS on one thread as in fit (in
+    this process, scoring leaves the BLAS threads alone: an application may score from
+    several threads at once)."""
+    with one_blas_thread():
+        return _chunk_log_likelihoods(models, segs, stack)
 
 
 class HMMClassifier(ClassifierMixin, BaseEstimator):
@@ -628,7 +649,13 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """:meth:`fit`. ``rejection``: "oof" (fit's: background model, threshold from
         cross-fitted scores), "background" (background model; the threshold, -inf, is
         left to the caller: the model search sets it from its own out-of-fold scores) or
-        None (class models only). The class models are the same in every case."""
+        None (class models only). The class models are the same in every case. BLAS runs
+        on one thread, here as in the worker processes, so that the sums, and so the
+        model, are the same whatever ``n_jobs`` (:func:`trajhmm._parallel.one_blas_thread`)."""
+        with one_blas_thread():
+            return self._fit_one_thread(X, y, groups, progress=progress, cache_dir=cache_dir, rejection=rejection)
+
+    def _fit_one_thread(self, X, y, groups, *, progress, cache_dir, rejection):
         self._check_params()
         self.__dict__.pop("prefix_model_", None)  # a refit's own view, if any, comes last
         progress, reported = _counted(progress)
@@ -857,10 +884,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         results = [None if key is None else cache.get(key, segs.shape[2]) for key in keys]
         reporter = _RunProgress(progress, len(runs), live=progress is not None and runs_in_process(self.n_jobs))
         n_tasks = sum(r is None for r in results)
-        stream = Parallel(n_jobs=bounded_jobs(self.n_jobs, n_tasks), return_as="generator_unordered")(
+        stream = launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, n_tasks), return_as="generator_unordered"), (
             delayed(_indexed_fit_hmm)(i, data, config, floor, seed, reporter.on_iteration(label, r))
             for i, (label, r, data, seed) in enumerate(runs) if results[i] is None
-        )
+        ))
         with _cancelled_when_left(stream):
             reporter.report_ready(runs, results)
             for i, run in stream:
@@ -912,8 +939,8 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             if runs_in_process(self.n_jobs):
                 parts = [_chunk_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
-                parts = Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)))(
-                    delayed(_chunk_log_likelihoods)(models, chunk, stack) for chunk in chunks)
+                parts = list(launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)), return_as="generator"),
+                                   (delayed(_worker_log_likelihoods)(models, chunk, stack) for chunk in chunks)))
             ll = np.concatenate(parts)
         # finite features so far from the training data that no model gives a finite score
         # (or a NaN one): the values are too large for the model, not a prediction
@@ -969,6 +996,11 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """The class with the highest joint log-likelihood, shape (n_samples,)."""
         jll = self.predict_joint_log_proba(X)
         return self.classes_[np.argmax(jll, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on ``X`` against ``y`` (scikit-learn's), with
+        bytes labels decoded as UTF-8 text, as ``fit`` reads them."""
+        return label_accuracy(self, X, y, sample_weight)
 
     def _information_criterion(self, X, y, penalty):
         check_is_fitted(self, "models_")

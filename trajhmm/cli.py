@@ -244,7 +244,7 @@ def build_parser():
 def _progress_bar(args, total, unit, desc):
     """A tqdm bar on stderr, or None: off with -q, forced by --progress, otherwise shown
     only when stderr is a terminal. ``total`` may be a function (called only if shown)."""
-    if args.quiet or not (getattr(args, "progress", False) or sys.stderr.isatty()):
+    if args.quiet or not (getattr(args, "progress", False) or (sys.stderr is not None and sys.stderr.isatty())):
         return None
     total = total() if callable(total) else total
     try:
@@ -393,8 +393,14 @@ def _report_skipped(skipped, said=False):
 
 def _check_output(path, flag):
     """Before any work: ``path`` can be written (its folder exists and is writable, it is
-    not a folder itself). Raises DataError naming the path."""
+    not a folder itself); a symbolic link is written at its target (persistence.atomic_write),
+    so the target's folder is checked. Raises DataError naming the path."""
     path = Path(path)
+    if path.is_symlink():
+        given, path = path, Path(os.path.realpath(path))
+        if not path.parent.is_dir():
+            raise DataError(f"{given}: cannot write {flag}: it is a symbolic link to {path}, whose directory "
+                            f"{path.parent} does not exist")
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise DataError(f"{path}: {flag} names a folder; expected a file name")
@@ -449,6 +455,10 @@ def _check_output_name(path, flag):
         raise _params.ParameterValueError(flag, "a file name", "an empty string")
     if text.endswith(("/", os.sep)):
         raise _params.ParameterValueError(flag, "a file name", f"{text!r}, which ends with a path separator")
+    if text == "-":
+        where = ("standard output is the default: leave the flag out" if flag == "--output"
+                 else "for a file named -, write ./-")
+        raise _params.ParameterValueError(flag, "a file name", f"'-' ({where})")
 
 
 def _check_outputs(args):
@@ -489,13 +499,14 @@ def _text(label):
     return label.decode("utf-8", "backslashreplace") if isinstance(label, bytes) else str(label)
 
 
-_FIELD_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_FIELD_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _field(value):
     """A name (path, id, label) as one field of the tab-separated text output: a tab or a
     line break inside it would split the field or the line, so they are written as the
-    escapes ``\\t``, ``\\n``, ``\\r`` (csv and json keep names verbatim)."""
+    escapes ``\\t``, ``\\n``, ``\\r``, and a backslash as ``\\\\`` (so that a name holding
+    the two characters ``\\n`` is told apart; csv and json keep names verbatim)."""
     return _text(value).translate(_FIELD_ESCAPES)
 
 
@@ -718,6 +729,8 @@ def _stdin_columns(args, reader=None):
     line, else the model's stored columns); the others, given on the command line, do not
     apply to it (OptionError; stored ones are dropped, as for any input they do not fit)."""
     given = {k: v for k, v in _reading(args).items() if k != "columns" or args.command != "spot"}
+    if getattr(args, "pattern", None):  # (a folder's file filter: not a reading option)
+        given = {"pattern": args.pattern, **given}
     if given:
         flag = "--" + next(iter(given)).replace("_", "-")
         what = ("one point per line: numbers separated by commas, semicolons or whitespace; --columns chooses "
@@ -761,7 +774,7 @@ def _load_table(args, path, reading, **columns):
     """:func:`trajhmm.load_table` with the command's reading options; a column given two
     roles by an option stored in the model (not a flag of this command) is said as the
     model's."""
-    from .tables import load_table
+    from .tables import MissingColumnError, load_table
 
     try:
         return load_table(path, **{k: v for k, v in reading.items() if k not in ("layout", "variable")}, **columns)
@@ -770,6 +783,10 @@ def _load_table(args, path, reading, **columns):
             raise OptionError(f"{path}: {exc.name} stored in the model ({reading[exc.name]!r}): "
                               f"{exc.describe()}") from None
         raise
+    except MissingColumnError as exc:  # said with the flag, or as the model's stored option
+        stored = exc.role in reading and exc.role not in _reading(args)
+        raise DataError(exc.describe(f"the model's {exc.role}" if stored else "--" + exc.role.replace("_", "-")
+                                     )) from None
 
 
 def _table_predictions(clf, args, reading):
@@ -791,7 +808,7 @@ def _table_predictions(clf, args, reading):
 
 def _write_predictions(fh, results, bar, args, classes, skipped):
     key = "id" if args.paths == ["-"] or args.id_column else "path"  # stdin and tables name trajectories by id
-    writer = csv.writer(fh) if args.format == "csv" else None
+    writer = csv.writer(fh, lineterminator="\n") if args.format == "csv" else None  # LF, as text and json
     if writer:
         writer.writerow([key, "label", "margin"] + ([f"p_{c}" for c in classes] if args.proba else []))
     n = 0
@@ -829,7 +846,7 @@ def _cmd_evaluate(args, out):
         full = {"model": str(args.model), "data": str(args.data_dir), **report,
                 "skipped": [{"path": str(p), "reason": r} for p, r in skipped]}
         with persistence.atomic_write(args.report, "w") as fh:
-            fh.write(_json(full, indent=2))
+            fh.write(_json(full, indent=2) + "\n")
     return _report_skipped(skipped)
 
 
@@ -885,7 +902,8 @@ def _plot_trajectories(args, plotting):
     clf, reader = _load_model(args, return_reader=True)
     ds = _load_labelled(args, reader=reader)
     X, labels, skipped = metrics._matching_dims(clf, ds, args.on_invalid, source=args.data_dir)
-    predicted = np.asarray(clf.predict(X)).astype(str)
+    labels = metrics._as_class_names(labels, clf.classes_)  # by value, as evaluate: "1" is the class 1.0
+    predicted = [str(c) for c in clf.predict(X)]
     time_column = getattr(clf, "best_estimator_", clf).time_column
     return plotting.plot_trajectories(coordinates(X, time_column), labels, predicted=predicted), skipped
 
@@ -897,13 +915,15 @@ def _plot_convergence(args, plotting):
 def _plot_states(args, plotting):
     (clf, reader), X, skipped = _load_model(args, return_reader=True), None, []
     classes = [str(c) for c in clf.classes_]
-    if args.label not in classes:  # before any data is read; the model file named
+    label = metrics._as_class_names([args.label], clf.classes_)[0]  # by value: "1" is the class 1.0
+    if label not in classes:  # before any data is read; the model file named
         raise DataError(f"{args.model}: class {args.label!r}: not in the model (classes: {classes})")
     if args.data:
         ds = _load_labelled(args, args.data, reader=reader)
-        X = [x for x, lb in zip(ds.trajectories, ds.labels) if str(lb) == args.label]
+        X = [x for x, lb in zip(ds.trajectories, metrics._as_class_names([str(lb) for lb in ds.labels],
+                                                                          clf.classes_)) if lb == label]
         skipped = ds.skipped
-    return plotting.plot_states(clf, args.label, X), skipped
+    return plotting.plot_states(clf, label, X), skipped
 
 
 def _cmd_plot(args, out):
@@ -1131,11 +1151,31 @@ class _Logging:
         logger.setLevel(self.old_level)
 
 
+def _check_streams(args, out):
+    """Before any work: the standard streams the command reads or writes its results to
+    are open (a shell's ``>&-`` or ``<&-`` leaves them None)."""
+    if out is None and args.command in ("predict", "spot") and getattr(args, "output", None) is None:
+        raise DataError("standard output is closed: write the results to a file with --output FILE")
+    if sys.stdin is None and "-" in [*(getattr(args, "paths", None) or []), str(getattr(args, "recording", ""))]:
+        raise DataError("-: standard input is closed")
+
+
+def _io_error(exc):
+    """The line of an OSError (naming its file), or of a name the output's encoding cannot
+    write (PYTHONIOENCODING=ascii)."""
+    if isinstance(exc, UnicodeEncodeError):
+        return (f"cannot write {exc.object[exc.start:exc.end]!r} in the output's encoding ({exc.encoding}): set "
+                "PYTHONIOENCODING=utf-8 (or a UTF-8 locale, LC_ALL=C.UTF-8)")
+    name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    return f"{name}{_one_line(exc.strerror or exc)}"
+
+
 def _run(args, out):
     """Run the parsed command; library errors become one line and an exit code."""
     try:
         with _Logging(args):
             _check_outputs(args)
+            _check_streams(args, out)
             with dask_backend(getattr(args, "scheduler", None), name="--scheduler", version=__version__):
                 return _COMMANDS[args.command](args, out)
     except _params.ParameterError as exc:
@@ -1152,9 +1192,8 @@ def _run(args, out):
         except OSError:
             pass
         return EXIT_OK
-    except OSError as exc:
-        name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"trajhmm: error: {name}{_one_line(exc.strerror or exc)}", file=sys.stderr)
+    except (OSError, UnicodeEncodeError) as exc:
+        print(f"trajhmm: error: {_io_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under the `trajhmm` command (_console.Terminated)
         line, code = stopped(exc)

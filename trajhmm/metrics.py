@@ -3,7 +3,7 @@
 import warnings
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
 
 from ._params import check_param
 from ._validation import is_number, model_dims_error, named_error, plain_value, user_stacklevel
@@ -69,8 +69,9 @@ def evaluation_report(y_true, y_pred, labels=None, n_pairs=5):
 
 def _evaluate(model, dataset, *, source="data", on_invalid="error"):
     """Predict a labelled :class:`~trajhmm.TrajectoryDataset` with a fitted model and
-    report it (:func:`evaluation_report`; rows and columns: the model's classes and the
-    data's labels, sorted), with the ``log_loss`` and ``expected_calibration_error`` of
+    report it (:func:`evaluation_report`; rows and columns: the model's classes in the
+    order of ``classes_``, then the data's labels that are no class, sorted; labels as the
+    model's classes are, numbers for a model of numbers), with the ``log_loss`` and ``expected_calibration_error`` of
     its probabilities (over the trajectories of the model's classes).
 
     A trajectory with other dims than the model is an error naming its file, or with
@@ -98,33 +99,41 @@ def _evaluate(model, dataset, *, source="data", on_invalid="error"):
         kept = [str(p) for p, t in zip(dataset.paths, dataset.trajectories) if np.shape(t)[1] == model.n_features_in_]
         raise named_error(exc, kept if len(dataset.paths) == len(dataset.trajectories) else []) from None
     y_pred = np.asarray(classes)[log_proba.argmax(axis=1)]
-    report = evaluation_report(np.asarray(y_true), y_pred, labels=sorted(set(classes) | set(y_true)))
+    report = evaluation_report(np.asarray(y_true), y_pred, labels=classes + unknown)
     report.update(_probability_scores(log_proba, y_true, classes))
+    back = {str(c): plain_value(c) for c in model.classes_}  # the model's classes as they are (1, not "1")
+    report["labels"] = [back.get(label, label) for label in report["labels"]]
+    for pair in report["most_confused"]:
+        pair["true"], pair["predicted"] = back.get(pair["true"], pair["true"]), back.get(pair["predicted"],
+                                                                                          pair["predicted"])
     return report, skipped
 
 
 def _probability_scores(log_proba, y_true, classes):
-    """Log loss (probabilities clipped at 1e-15, as scikit-learn's) and expected
-    calibration error (15 bins, top label) of the trajectories whose label is a class."""
+    """Log loss (scikit-learn's ``log_loss``) and expected calibration error (15 bins, top
+    label) of the trajectories whose label is a class."""
     from .calibration import expected_calibration_error
 
     index = {c: i for i, c in enumerate(classes)}
     known = np.array([label in index for label in y_true])
     y_idx = np.array([index[label] for label in y_true if label in index], dtype=int)
-    lp = log_proba[known]
-    picked = lp[np.arange(len(y_idx)), y_idx]
-    return {"log_loss": float(-np.maximum(picked, np.log(1e-15)).mean()) + 0.0,  # + 0.0: no -0.0
-            "expected_calibration_error": expected_calibration_error(y_idx, np.exp(lp))}
+    proba = np.exp(log_proba[known])
+    return {"log_loss": float(log_loss(y_idx, proba, labels=np.arange(len(classes)))) + 0.0,  # + 0.0: no -0.0
+            "expected_calibration_error": expected_calibration_error(y_idx, proba)}
 
 
 def _as_class_names(labels, classes):
     """Labels read from data (strings) as the model's class names (``str`` of each class):
     with numeric classes (a model fitted in Python on numbers) a label is matched by value,
-    so "1" and "1.0" are the class 1.0."""
-    if not np.issubdtype(np.asarray(classes).dtype, np.number):
+    so "1" and "1.0" are the class 1.0; with bool classes "1" and "true" are the class True
+    and "0" and "false" the class False (any case)."""
+    dtype = np.asarray(classes).dtype
+    if dtype.kind != "b" and not np.issubdtype(dtype, np.number):
         return labels
     by_value = {float(c): str(c) for c in classes}
-    return [by_value.get(float(label), label) if is_number(label) else label for label in labels]
+    words = {"true": "True", "false": "False"} if dtype.kind == "b" else {}
+    return [by_value.get(float(label), label) if is_number(label) else words.get(str(label).lower(), label)
+            for label in labels]
 
 
 def _matching_dims(model, dataset, on_invalid, source="data"):

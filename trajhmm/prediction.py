@@ -17,7 +17,7 @@ from joblib import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
-from ._parallel import bounded_jobs
+from ._parallel import bounded_jobs, launch
 from ._params import check_param
 from ._validation import check_trajectory, model_dims_error, named_error
 from .exceptions import DataError, ParameterValueError
@@ -31,8 +31,10 @@ class FilePrediction:
     """The prediction for one file.
 
     ``label`` is the predicted class (or the ``unknown`` label when rejected), ``margin``
-    the log-likelihood gap in nats between the best and second-best class (inf with one
-    class), ``proba`` the class probabilities in ``model.classes_`` order.
+    the joint log-likelihood (:meth:`predict_joint_log_proba`) of the predicted class minus
+    the highest of the other classes', in nats (inf with one class; negative only when a
+    calibrated model's class priors chose a class of lower likelihood), ``proba`` the class
+    probabilities in ``model.classes_`` order.
     """
 
     path: str
@@ -119,8 +121,8 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
                 yield from _predict_dataset(path, batch_size, n_jobs, task)
             continue
         files = datasets.iter_trajectory_files(list(group), pattern=pattern)
-        results = Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator")(
-            delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size))
+        results = launch(Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator"),
+                        (delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size)))
         for batch_results in results:
             yield from batch_results
 
@@ -151,9 +153,9 @@ def _predict_dataset(path, batch_size, n_jobs, task):
         error = model_dims_error(str(path), model, dims, table=False)
         raise DataError(f"{error} (the model takes time stamps, which a data set file does not hold)") if timed else error
     starts = range(0, len(ds), batch_size)
-    results = Parallel(n_jobs=bounded_jobs(n_jobs, len(starts)), return_as="generator")(
-        delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
-        for i in starts)
+    results = launch(Parallel(n_jobs=bounded_jobs(n_jobs, len(starts)), return_as="generator"),
+                    (delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
+                     for i in starts))
     for batch_results in results:
         yield from batch_results
     for name, reason in ds.skipped:
@@ -223,11 +225,12 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
         jll = model.predict_joint_log_proba(trajectories)
         rejected = np.zeros(len(jll), bool)
     # probabilities: the model's own (calibrated for an HMMClassifierCV); the margin: the
-    # raw log-likelihood difference of the two best classes, in nats
+    # raw joint log-likelihood of the predicted class minus the best other one, in nats
     proba = np.exp(model._log_proba_from_joint(jll))
     best = proba.argmax(axis=1)
-    ordered = np.sort(jll, axis=1)
-    margin = ordered[:, -1] - ordered[:, -2] if jll.shape[1] > 1 else np.full(len(jll), np.inf)
+    others = jll.copy()
+    others[np.arange(len(jll)), best] = -np.inf
+    margin = jll[np.arange(len(jll)), best] - others.max(axis=1) if jll.shape[1] > 1 else np.full(len(jll), np.inf)
     labels = model.classes_.tolist()  # plain Python values, not numpy scalars
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]
@@ -270,12 +273,15 @@ def predict_json_lines(model, lines, *, reject=False, unknown="unknown", on_inva
     long-running process fed by a pipe: ``sensor | trajhmm predict model.npz -``).
 
     Each non-empty line is ``{"id": ..., "points": [[x, y, z], ...]}``, plus ``"t": [...]``
-    (one time stamp per point) for a model with a time column. Yields a
+    (one time stamp per point) for a model with a time column; a byte order mark before
+    the first line is skipped. Yields a
     :class:`FilePrediction` whose ``path`` is the record's id (``name:line`` without one),
     or a :class:`SkippedFile` for a bad line with ``on_invalid="skip"``.
     """
     check_param("on_invalid", on_invalid)
     for line_no, line in enumerate(lines, start=1):
+        if line_no == 1:
+            line = line.removeprefix("\ufeff")  # a UTF-8 byte order mark (Windows tools write one)
         if not line.strip():
             continue
         where = f"{name}:{line_no}"

@@ -60,12 +60,13 @@ from sklearn.utils.validation import check_is_fitted
 from . import _validation as _v
 from . import calibration
 from ._cache import FitCache, fingerprint
-from ._parallel import bounded_jobs
+from ._parallel import bounded_jobs, launch
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
 from ._validation import check_groups, check_labels, check_trajectories, check_unknown_label, plain_value, smallest_class
 from .classifier import (
     HMMClassifier,
     _cancelled_when_left,
+    label_accuracy,
     likelihood_threshold,
     rejection_folds,
     rejection_threshold,
@@ -640,6 +641,10 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         """The most probable class (argmax of :meth:`predict_proba`)."""
         return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` (see HMMClassifier.score)."""
+        return label_accuracy(self, X, y, sample_weight)
+
     def predict_prefix_log_proba(self, X):
         """The refitted model's :meth:`HMMClassifier.predict_prefix_log_proba` (beginnings
         of trajectories; not calibrated)."""
@@ -820,7 +825,8 @@ class _Runner:
                                     self.y[self.folds[todo[i][1]][0]], [self.X[j] for j in self.folds[todo[i][1]][1]])
                  for i in missing)
         if missing:
-            stream = Parallel(n_jobs=bounded_jobs(self.n_jobs, len(missing)), return_as="generator_unordered")(tasks)
+            stream = launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(missing)), return_as="generator_unordered"),
+                           tasks)
             with _cancelled_when_left(stream):  # an interrupt cancels the fits not finished yet
                 for i, ll, seconds in stream:
                     if self.cache:

@@ -160,6 +160,22 @@ def _record_lines(text, delimiter):
     return out
 
 
+class MissingColumnError(DataError):
+    """A named column (``role``: "id_column", "label_column", "time_column", "group_column"
+    or "columns") that the table does not have. The command line names its flag instead."""
+
+    def __init__(self, source, role, column, names):
+        self.source, self.role, self.column, self.names = source, role, column, list(names)
+        super().__init__(self.describe(role))
+
+    def __reduce__(self):
+        return type(self), (self.source, self.role, self.column, self.names)
+
+    def describe(self, option):
+        """The message, naming the column's option as ``option``."""
+        return f"{self.source}: {option}: no column {self.column!r}; the table has {', '.join(map(repr, self.names))}"
+
+
 def _check_columns(frame, name, id_column, label_column, time_column, group_column, columns):
     """``(wanted, strays)``: the coordinate columns (``columns``, or every column that is
     not the id, label, time or group column), and the cells of the coordinate and time
@@ -175,7 +191,7 @@ def _check_columns(frame, name, id_column, label_column, time_column, group_colu
     _check_roles(special, wanted)
     for what, col in [*special.items(), *(("columns", c) for c in wanted)]:
         if col is not None and col not in names:
-            raise DataError(f"{name}: {what}: no column {col!r}; the table has {', '.join(map(repr, names))}")
+            raise MissingColumnError(name, what, col, names)
     if not wanted:
         raise DataError(f"{name}: no coordinate columns left besides {', '.join(c for c in special.values() if c)}")
     if time_column is None and columns is None:

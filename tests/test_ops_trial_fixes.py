@@ -1,0 +1,251 @@
+"""Defects found by a user trial wiring the command line into scripts and schedulers
+(exit codes, one-line errors, what is written and when)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trajhmm import load_table
+from trajhmm.exceptions import DataError
+
+from conftest import FLAGS, cli, write_folder
+
+
+@pytest.fixture
+def table(dataset, tmp_path):
+    """A CSV long table of 8 trajectories (two of each class) with a time column."""
+    X, y = dataset
+    parts = [pd.DataFrame({"trip": k, "label": y[i], "t": np.arange(len(X[i])) / 100.0, "x": X[i][:, 0],
+                           "y": X[i][:, 1], "z": X[i][:, 2]}) for k, i in enumerate([0, 8, 16, 24, 1, 9, 17, 25])]
+    path = tmp_path / "trips.csv"
+    pd.concat(parts, ignore_index=True).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("flag, value", [("--time-column", "tim"), ("--label-column", "lab"),
+                                         ("--group-column", "subject"), ("--columns", "x,w")])
+def test_a_misspelled_table_column_is_said_with_its_flag(table, tmp_path, capsys, flag, value):
+    flags = {"--label-column": "label", "--time-column": "t", flag: value}
+    argv = ["train", table, "--id-column", "trip", *[a for kv in flags.items() for a in kv], "-o", tmp_path / "m.npz",
+            "--no-search", *FLAGS]
+    code, out, err = cli(argv, capsys)
+    # was: "trips.csv: time_column: no column 'tim'" (the Python parameter's name)
+    assert code == 1 and out == ""
+    assert err.strip() == (f"trajhmm: error: {table}: {flag}: no column {value.split(',')[-1]!r}; the table has "
+                           "'trip', 'label', 't', 'x', 'y', 'z'")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_column_the_model_stored_is_said_as_the_models(table, tmp_path, capsys):
+    code, _, err = cli(["train", table, "--id-column", "trip", "--label-column", "label", "--time-column", "t",
+                        "-o", tmp_path / "m.npz", "--no-search", *FLAGS, "--rejection-rate", "0"], capsys)
+    assert code == 0, err
+    renamed = tmp_path / "renamed.csv"
+    pd.read_csv(table).rename(columns={"t": "clock"}).to_csv(renamed, index=False)
+    code, out, err = cli(["predict", tmp_path / "m.npz", renamed], capsys)
+    assert code == 1 and out == ""
+    assert err.strip() == (f"trajhmm: error: {renamed}: the model's time_column: no column 't'; the table has "
+                           "'trip', 'label', 'clock', 'x', 'y', 'z'")
+    code, out, _ = cli(["predict", tmp_path / "m.npz", renamed, "--time-column", "clock"], capsys)
+    assert code == 0 and len(out.splitlines()) == 8
+
+
+def test_the_python_reader_names_its_parameter(table):
+    with pytest.raises(DataError, match=r"trips\.csv: time_column: no column 'tim'; the table has 'trip'"):
+        load_table(table, id_column="trip", label_column="label", time_column="tim")
+
+
+# ---------------------------------------------------------------- two runs, one cache
+def test_a_cache_removed_under_a_write_is_written_anew(tmp_path, monkeypatch):
+    """Two runs writing one model file share MODEL.cache: the first to finish removes it,
+    also the other's entry being written (was: that run failed, "No such file or directory")."""
+    from trajhmm import _cache
+
+    cache = _cache.FitCache(tmp_path / "m.npz.cache")
+    cache.put("a" * 64, {"x": np.arange(3)})
+    real, calls = _cache._write_npz, []
+
+    def interrupted_by_the_other_run(f, arrays):
+        calls.append(1)
+        if len(calls) == 1:
+            _cache.FitCache(tmp_path / "m.npz.cache").remove()  # the other run finished meanwhile
+        real(f, arrays)
+
+    monkeypatch.setattr(_cache, "_write_npz", interrupted_by_the_other_run)
+    cache.put("b" * 64, {"x": np.arange(4)})
+    assert len(calls) == 2
+    np.testing.assert_array_equal(cache.get("b" * 64)["x"], np.arange(4))
+    assert cache.unusable() is None
+
+
+def test_a_cache_another_run_writes_into_while_it_is_removed_is_left_to_it(tmp_path, monkeypatch):
+    from trajhmm import _cache
+
+    cache = _cache.FitCache(tmp_path / "c")
+    cache.put("a" * 64, {"x": np.arange(3)})
+    real = _cache._unlink_quietly
+
+    def the_other_run_writes(path):
+        real(path)
+        if str(path).endswith(_cache.CACHEDIR_TAG):
+            (tmp_path / "c" / ("b" * 64 + ".npz.x1y2.tmp")).write_bytes(b"")  # its write in progress
+
+    monkeypatch.setattr(_cache, "_unlink_quietly", the_other_run_writes)
+    cache.remove()  # was: OSError, directory not empty
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["b" * 64 + ".npz.x1y2.tmp"]
+    assert cache.unusable() is None  # (the other run's folder: its entries only, usable)
+
+
+def test_a_temp_file_renamed_during_the_check_is_not_a_foreign_file(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from trajhmm import _cache
+
+    cache = _cache.FitCache(tmp_path / "c")
+    cache.put("a" * 64, {"x": np.arange(3)})
+    temp = tmp_path / "c" / ("b" * 64 + ".npz.k3j4.tmp")
+    temp.write_bytes(b"")
+    real, calls = Path.iterdir, []
+
+    def listed_then_renamed(self):  # the other run renames its temp file after each listing
+        names = list(real(self))
+        calls.append(self)
+        if len(calls) == 2:
+            temp.rename(tmp_path / "c" / ("b" * 64 + ".npz"))
+        return iter(names)
+
+    monkeypatch.setattr(Path, "iterdir", listed_then_renamed)
+    # was: "it has the unexpected entry 'bbb...npz.k3j4.tmp'" (exit 2 in the CLI)
+    assert cache.unusable() is None
+
+
+# ---------------------------------------------------------------- streams and outputs
+def test_closed_standard_streams_are_one_line_errors(model_file, data_dir, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)  # `>&-`
+    code, _, err = cli(["predict", model_file, data_dir], capsys)
+    assert code == 1 and err.strip() == ("trajhmm: error: standard output is closed: write the results to a file "
+                                         "with --output FILE")  # was: AttributeError, a traceback
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "stdin", None)  # `<&-`
+    code, _, err = cli(["predict", model_file, "-"], capsys)
+    assert code == 1 and err.strip() == "trajhmm: error: -: standard input is closed"
+
+
+def test_a_closed_stderr_does_not_stop_the_work(model_file, data_dir, monkeypatch):
+    import io
+    import sys
+
+    from trajhmm.cli import main
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", None)  # `2>&-`
+    # was: exit 1 and nothing (sys.stderr.isatty() on None)
+    assert main(["predict", str(model_file), str(data_dir)], stdout=out) == 0
+    assert len(out.getvalue().splitlines()) == 32
+
+
+def test_an_output_the_stream_cannot_encode_is_one_line(fitted, dataset, tmp_path, capsys):
+    import io
+
+    from trajhmm import save_model
+    from trajhmm.cli import main
+
+    X, y = dataset
+    save_model(fitted, tmp_path / "m.npz")
+    write_folder(tmp_path / "wäve", X[:2], y[:2])
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    code = main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "wäve")], stdout=ascii_out)
+    err = capsys.readouterr().err
+    assert code == 1  # was: UnicodeEncodeError, a traceback
+    assert err.strip() == ("trajhmm: error: cannot write 'ä' in the output's encoding (ascii): set "
+                           "PYTHONIOENCODING=utf-8 (or a UTF-8 locale, LC_ALL=C.UTF-8)")
+
+
+def test_pattern_with_standard_input_is_a_usage_error(model_file, monkeypatch, capsys):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"id": "a", "points": [[1, 2, 3], [2, 3, 4], [3, 4, 6]]}\n'))
+    code, out, err = cli(["predict", model_file, "-", "--pattern", "zz*"], capsys)
+    assert code == 2 and out == ""  # was: 0, the flag ignored
+    assert err.strip() == ("trajhmm predict: error: -: --pattern applies to files, not to standard input (one JSON "
+                           "object per line)")
+
+
+def test_a_byte_order_mark_before_json_lines_is_skipped(model_file, monkeypatch, capsys):
+    import io
+    import sys
+
+    line = '{"id": "a", "points": [[1, 2, 3], [2, 3, 4], [3, 4, 6]]}\n'
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\ufeff" + line + line.replace('"a"', '"b"')))
+    code, out, err = cli(["predict", model_file, "-"], capsys)
+    assert code == 0, err  # was: "<stdin>:1: not valid JSON (Unexpected UTF-8 BOM ...)"
+    assert [row.split("\t")[0] for row in out.splitlines()] == ["a", "b"]
+
+
+@pytest.mark.parametrize("argv, flag, hint", [
+    (["predict", "{model}", "{data}", "--output", "-"], "--output",
+     "standard output is the default: leave the flag out"),
+    (["evaluate", "{model}", "{data}", "--report", "-"], "--report", "for a file named -, write ./-"),
+    (["train", "{data}", "-o", "-", "--no-search"], "-o/--output", "for a file named -, write ./-"),
+])
+def test_dash_is_no_output_file(model_file, data_dir, tmp_path, capsys, monkeypatch, argv, flag, hint):
+    monkeypatch.chdir(tmp_path)
+    argv = [a.format(model=model_file, data=data_dir) for a in argv]
+    code, out, err = cli(argv, capsys)
+    assert code == 2 and out == ""  # was: a file named "-" written, exit 0
+    assert err.strip() == f"trajhmm {argv[0]}: error: argument {flag}: expected a file name, got '-' ({hint})"
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_dangling_symlink_output_is_refused_before_any_work(data_dir, tmp_path, capsys):
+    link = tmp_path / "m.npz"
+    link.symlink_to(tmp_path / "nowhere" / "m.npz")
+    code, out, err = cli(["train", data_dir, "-o", link, "--no-search", *FLAGS], capsys)
+    # was: the whole fit, its output printed, then "cannot write" (and the cache left behind)
+    assert code == 1 and out == ""
+    assert err.strip() == (f"trajhmm: error: {link}: cannot write --output: it is a symbolic link to "
+                           f"{tmp_path / 'nowhere' / 'm.npz'}, whose directory {tmp_path / 'nowhere'} does not exist")
+    assert not (tmp_path / "m.npz.cache").exists()
+
+
+def test_text_output_escapes_backslashes_and_csv_ends_lines_with_lf(fitted, dataset, tmp_path, capsys):
+    from trajhmm import save_model
+
+    X, y = dataset
+    save_model(fitted, tmp_path / "m.npz")
+    folder = tmp_path / "names"
+    folder.mkdir()
+    np.savetxt(folder / "c\nd.csv", X[0], delimiter=",")
+    np.savetxt(folder / "c\\nd.csv", X[0], delimiter=",")
+    code, out, err = cli(["predict", tmp_path / "m.npz", folder], capsys)
+    assert code == 0, err
+    names = sorted(line.split("\t")[0] for line in out.splitlines())
+    # was: both written as .../c\nd.csv
+    assert names == [f"{folder}/c\\\\nd.csv", f"{folder}/c\\nd.csv"]
+    code, out, err = cli(["predict", tmp_path / "m.npz", folder, "--format", "csv"], capsys)
+    assert code == 0 and "\r" not in out  # was: CRLF line ends
+
+
+def test_the_report_ends_with_a_newline(model_file, data_dir, tmp_path, capsys):
+    code, _, err = cli(["evaluate", model_file, data_dir, "--report", tmp_path / "r.json"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "r.json").read_text().endswith("}\n")
+
+
+def test_worker_processes_start_with_ctrl_c_ignored():
+    """A terminal's Ctrl-C reaches the whole process group: a worker still importing numpy
+    printed a KeyboardInterrupt traceback beside "trajhmm: interrupted" (this process stops
+    its workers itself). A fresh process, so that no worker is reused from other tests."""
+    import subprocess
+    import sys
+
+    code = ("import signal; from joblib import Parallel, delayed; from trajhmm._parallel import launch; "
+            "print({h == signal.SIG_IGN for h in launch(Parallel(n_jobs=2, return_as='generator'), "
+            "(delayed(signal.getsignal)(signal.SIGINT) for _ in range(4)))} == {True}, "
+            "signal.getsignal(signal.SIGINT) is signal.default_int_handler)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]  # the workers ignore it, this process does not
