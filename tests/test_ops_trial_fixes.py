@@ -249,3 +249,27 @@ def test_worker_processes_start_with_ctrl_c_ignored():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]  # the workers ignore it, this process does not
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_files_warning_names_it_as_given_and_comes_from_workers_too(fitted, tmp_path, monkeypatch, n_jobs):
+    from trajhmm import predict_files
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pf").mkdir()
+    (tmp_path / "pf" / "timey.csv").write_text("t,x,y,z\n1,1,1,1\n2,2,2,2\n")
+    # was: the absolute path in the warning (the relative one in the error), and with
+    # n_jobs=2 the warning printed by the worker process, not raised here
+    with (pytest.warns(UserWarning, match=r"^pf/timey\.csv: column 't' looks like time stamps"),
+          pytest.raises(DataError, match=r"^pf/timey\.csv: expected 3 dims like the model, got 4")):
+        list(predict_files(fitted, ["pf/timey.csv"], n_jobs=n_jobs))
+
+
+def test_cli_warnings_from_workers_are_one_line(model_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pf").mkdir()
+    (tmp_path / "pf" / "timey.csv").write_text("t,x,y,z\n1,1,1,1\n2,2,2,2\n")
+    code, out, err = cli(["predict", model_file, "pf", "--n-jobs", "2"], capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0].startswith("trajhmm: warning: pf/timey.csv: column 't' looks like time stamps")
+    assert len(err.splitlines()) == 2
