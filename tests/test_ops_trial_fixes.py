@@ -144,6 +144,7 @@ def test_a_closed_stderr_does_not_stop_the_work(model_file, data_dir, monkeypatc
     # was: exit 1 and nothing (sys.stderr.isatty() on None)
     assert main(["predict", str(model_file), str(data_dir)], stdout=out) == 0
     assert len(out.getvalue().splitlines()) == 32
+    sys.stderr.close()  # (main's stand-in, /dev/null)
 
 
 def test_an_output_the_stream_cannot_encode_is_one_line(fitted, dataset, tmp_path, capsys):
@@ -276,11 +277,9 @@ def test_cli_warnings_from_workers_are_one_line(model_file, tmp_path, monkeypatc
 
 
 # ---------------------------------------------------------------- found by reviewing the fixes above
-def test_blas_limits_overlapping_in_threads_leave_the_blas_threads_as_they_were(fitted):  # (fitted: BLAS loaded)
+def test_blas_limits_that_overlap_leave_the_blas_threads_as_they_were(fitted):  # (fitted: BLAS loaded)
     """Two fits in two threads (a threading backend): the first enters, the second enters,
-    the first leaves, the second leaves."""
-    import threading
-
+    the first leaves, the second leaves (here in one thread, in that order)."""
     from threadpoolctl import threadpool_info
 
     from trajhmm._parallel import one_blas_thread
@@ -288,28 +287,14 @@ def test_blas_limits_overlapping_in_threads_leave_the_blas_threads_as_they_were(
     def counts():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
-    before, inside = counts(), []
-    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
-
-    def first():
-        with one_blas_thread():
-            a_in.set()
-            b_in.wait(10)
-        a_out.set()
-
-    def second():
-        a_in.wait(10)
-        with one_blas_thread():
-            b_in.set()
-            a_out.wait(10)
-            inside.append(counts())
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert inside == [[1] * len(before)]  # limited while a block holds it
+    before = counts()
+    first, second = one_blas_thread(), one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    inside = counts()
+    second.__exit__(None, None, None)
+    assert inside == [1] * len(before)  # limited while a block holds it
     assert counts() == before  # was: 1 thread for the rest of the process (the second restored the first's 1)
 
 
@@ -331,6 +316,7 @@ def test_a_closed_stderr_keeps_diagnostics_out_of_the_results(model_file, data_d
     out = io.StringIO()
     assert main(["predict", str(model_file), str(tmp_path / "nowhere")], stdout=out) == 1
     assert out.getvalue() == ""
+    sys.stderr.close()  # (main's stand-in, /dev/null)
 
 
 @pytest.mark.parametrize("argv", [["evaluate", "{model}", "{data}"], ["info", "{model}"]])
