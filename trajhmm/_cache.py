@@ -330,7 +330,8 @@ class FitCache:
         trajhmm writes and nothing but cache entries and leftover temp files. Anything
         else, and nothing is deleted. Another run using the same directory (two runs
         writing one model file) may remove it too, or write into it meanwhile: what is gone
-        is not an error, and a directory written into after the listing is left to it.
+        is not an error, and a directory written into after the listing is left to it, as
+        is a directory of cache entries whose tag is gone (that run is removing it).
 
         Raises
         ------
@@ -346,8 +347,9 @@ class FitCache:
     def _remove(self):
         if not self.directory.exists() and not self.directory.is_symlink():
             return
+        is_dir = self.directory.is_dir() and not self.directory.is_symlink()
         reason = self._foreign_content() if self.directory.is_dir() else "it is not a directory"
-        if reason is not None and self._entries_only():
+        if reason is not None and is_dir and self._entries_only():
             return  # its tag removed meanwhile by another run with this directory: that run removes the rest
         if reason is not None:
             raise DataError(f"{self.directory}: not removed as a trajhmm cache directory: {reason}")
