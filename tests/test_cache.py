@@ -216,8 +216,19 @@ def test_remove_refuses_a_directory_without_the_tag(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / f"{KEY}.npz").write_bytes(_npz_bytes(ARRAYS))
+    (folder / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match=rf"{folder.name}.*no {CACHEDIR_TAG} written by trajhmm"):
         FitCache(folder).remove()
+    assert (folder / f"{KEY}.npz").exists()
+
+
+def test_remove_leaves_entries_whose_tag_is_gone(tmp_path):
+    """Another run with the same cache removed the tag first (it is removing the folder):
+    nothing deleted here, and no error."""
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / f"{KEY}.npz").write_bytes(_npz_bytes(ARRAYS))
+    FitCache(folder).remove()
     assert (folder / f"{KEY}.npz").exists()
 
 

@@ -144,6 +144,7 @@ def test_a_closed_stderr_does_not_stop_the_work(model_file, data_dir, monkeypatc
     # was: exit 1 and nothing (sys.stderr.isatty() on None)
     assert main(["predict", str(model_file), str(data_dir)], stdout=out) == 0
     assert len(out.getvalue().splitlines()) == 32
+    sys.stderr.close()  # (main's stand-in, /dev/null)
 
 
 def test_an_output_the_stream_cannot_encode_is_one_line(fitted, dataset, tmp_path, capsys):
@@ -249,3 +250,123 @@ def test_worker_processes_start_with_ctrl_c_ignored():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]  # the workers ignore it, this process does not
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_files_warning_names_it_as_given_and_comes_from_workers_too(fitted, tmp_path, monkeypatch, n_jobs):
+    from trajhmm import predict_files
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pf").mkdir()
+    (tmp_path / "pf" / "timey.csv").write_text("t,x,y,z\n1,1,1,1\n2,2,2,2\n")
+    # was: the absolute path in the warning (the relative one in the error), and with
+    # n_jobs=2 the warning printed by the worker process, not raised here
+    with (pytest.warns(UserWarning, match=r"^pf/timey\.csv: column 't' looks like time stamps"),
+          pytest.raises(DataError, match=r"^pf/timey\.csv: expected 3 dims like the model, got 4")):
+        list(predict_files(fitted, ["pf/timey.csv"], n_jobs=n_jobs))
+
+
+def test_cli_warnings_from_workers_are_one_line(model_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pf").mkdir()
+    (tmp_path / "pf" / "timey.csv").write_text("t,x,y,z\n1,1,1,1\n2,2,2,2\n")
+    code, out, err = cli(["predict", model_file, "pf", "--n-jobs", "2"], capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0].startswith("trajhmm: warning: pf/timey.csv: column 't' looks like time stamps")
+    assert len(err.splitlines()) == 2
+
+
+# ---------------------------------------------------------------- found by reviewing the fixes above
+def test_blas_limits_that_overlap_leave_the_blas_threads_as_they_were(fitted):  # (fitted: BLAS loaded)
+    """Two fits in two threads (a threading backend): the first enters, the second enters,
+    the first leaves, the second leaves (here in one thread, in that order)."""
+    from threadpoolctl import threadpool_info
+
+    from trajhmm._parallel import one_blas_thread
+
+    def counts():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = counts()
+    first, second = one_blas_thread(), one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    inside = counts()
+    second.__exit__(None, None, None)
+    assert inside == [1] * len(before)  # limited while a block holds it
+    assert counts() == before  # was: 1 thread for the rest of the process (the second restored the first's 1)
+
+
+def test_a_closed_stderr_keeps_diagnostics_out_of_the_results(model_file, data_dir, tmp_path, monkeypatch):
+    import io
+    import shutil
+    import sys
+
+    from trajhmm.cli import main
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(data_dir, mixed)
+    (mixed / "wave" / "bad.csv").write_text("garbage,,x\n")
+    monkeypatch.setattr(sys, "stderr", None)  # `2>&-`
+    out = io.StringIO()
+    assert main(["predict", str(model_file), str(mixed), "--on-invalid", "skip", "--progress"], stdout=out) == 3
+    # was: "trajhmm: skipped: ..." and the count among the predictions on stdout (with --progress: exit 1)
+    assert len(out.getvalue().splitlines()) == 32 and "trajhmm" not in out.getvalue()
+    out = io.StringIO()
+    assert main(["predict", str(model_file), str(tmp_path / "nowhere")], stdout=out) == 1
+    assert out.getvalue() == ""
+    sys.stderr.close()  # (main's stand-in, /dev/null)
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "{model}", "{data}"], ["info", "{model}"]])
+def test_results_for_a_closed_stdout_are_refused(model_file, data_dir, monkeypatch, capsys, argv):
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    code, _, err = cli([a.format(model=model_file, data=data_dir) for a in argv], capsys)
+    assert code == 1 and err.startswith("trajhmm: error: standard output is closed: nothing would be written")
+
+
+def test_a_name_that_is_not_utf8_gets_advice_that_works(tmp_path, capsys):
+    from trajhmm.cli import _io_error
+
+    text = "w\udcff.csv"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = _io_error(exc)
+    # was: "set PYTHONIOENCODING=utf-8", which the user had
+    assert line == ("cannot write '\\udcff', a byte of a file name that is not valid utf-8: set "
+                    "PYTHONIOENCODING=utf-8:surrogateescape to write the name's bytes as they are")
+
+
+def test_a_cache_another_run_removes_meanwhile_is_no_error(tmp_path, monkeypatch):
+    import shutil
+
+    from trajhmm import _cache
+
+    for step in ("listing", "tag"):
+        cache = _cache.FitCache(tmp_path / step)
+        cache.put("a" * 64, {"x": np.arange(3)})
+        real = _cache.FitCache._foreign_content
+
+        def other_run_first(self, step=step, real=real):
+            reason = real(self)
+            if step == "listing":  # the whole folder, after the check
+                shutil.rmtree(self.directory)
+            return reason
+
+        def tag_gone(self, real=real):
+            (self.directory / _cache.CACHEDIR_TAG).unlink(missing_ok=True)  # the other run got that far
+            return real(self)
+
+        monkeypatch.setattr(_cache.FitCache, "_foreign_content", other_run_first if step == "listing" else tag_gone)
+        cache.remove()  # was: FileNotFoundError (exit 1 after the model was written), or a DataError "not a cache"
+        monkeypatch.undo()
+
+
+def test_the_calibration_error_takes_whole_number_float_indices():
+    from trajhmm.calibration import expected_calibration_error
+
+    assert expected_calibration_error(np.array([0.0, 1.0]), [[0.9, 0.1], [0.8, 0.2]]) == pytest.approx(0.45)

@@ -90,7 +90,7 @@ def test_irregular_sampling_is_classified_as_well_as_regular(dataset):
                                 r"got 5 for trajectories of 3 columns"),
     (0, [np.zeros((4, 1))] * 2, r"got 0 for trajectories of 1 columns"),
     (0, [np.column_stack([[0.0, 1, 1, 2], np.arange(4.0)])] * 2,
-     r"X\[0\] \(time column 0\): expected strictly increasing time stamps, got 1.0 at point 2 after 1.0"),
+     r"X\[0\]: time column 0: expected strictly increasing time stamps, got 1.0 at point 2 after 1.0"),
 ])
 def test_bad_time_columns_are_named(column, X, message):
     with pytest.raises(DataError, match=message):

@@ -232,6 +232,12 @@ class FitCache:
         empty, or a cache trajhmm made (its ``CACHEDIR.TAG`` and entries only). A folder
         holding anything else (a data folder, a user's notes) is not written into: its
         files would sit among the entries, and the tag would make backup tools skip it."""
+        try:
+            return self._unusable()
+        except FileNotFoundError:  # removed meanwhile by another run with this directory: a new folder
+            return self._unusable()
+
+    def _unusable(self):
         if not self.directory.exists() and not self.directory.is_symlink():
             parent = self.directory.parent
             # as an output file's folder: not made here (mkdir would leave the parents behind)
@@ -294,6 +300,11 @@ class FitCache:
             return 0
         return sum(1 for p in self.directory.iterdir() if _ENTRY.match(p.name))
 
+    def _entries_only(self):
+        """The directory holds nothing but cache entries and temp files (and no tag)."""
+        names = [p.name for p in self.directory.iterdir() if p.name not in _BROWSER_JUNK]
+        return all(any(r.match(n) for r in (_ENTRY, _TEMP, _TAG_TEMP)) for n in names)
+
     def _foreign_content(self):
         """Why the directory is not a trajhmm cache that may be deleted, or None."""
         tag = self.directory / CACHEDIR_TAG
@@ -319,7 +330,8 @@ class FitCache:
         trajhmm writes and nothing but cache entries and leftover temp files. Anything
         else, and nothing is deleted. Another run using the same directory (two runs
         writing one model file) may remove it too, or write into it meanwhile: what is gone
-        is not an error, and a directory written into after the listing is left to it.
+        is not an error, and a directory written into after the listing is left to it, as
+        is a directory of cache entries whose tag is gone (that run is removing it).
 
         Raises
         ------
@@ -327,9 +339,18 @@ class FitCache:
             The directory is not a trajhmm cache or holds other files (the message names
             the directory and what was found).
         """
+        try:
+            self._remove()
+        except FileNotFoundError:  # removed meanwhile by another run with this directory
+            pass
+
+    def _remove(self):
         if not self.directory.exists() and not self.directory.is_symlink():
             return
+        is_dir = self.directory.is_dir() and not self.directory.is_symlink()
         reason = self._foreign_content() if self.directory.is_dir() else "it is not a directory"
+        if reason is not None and is_dir and self._entries_only():
+            return  # its tag removed meanwhile by another run with this directory: that run removes the rest
         if reason is not None:
             raise DataError(f"{self.directory}: not removed as a trajhmm cache directory: {reason}")
         for p in self.directory.iterdir():

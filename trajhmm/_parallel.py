@@ -11,7 +11,7 @@ values (-1: all cores) and None keep joblib's meaning.
 
 import signal
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 __all__ = ["bounded_jobs", "cores", "launch", "one_blas_thread", "runs_in_process"]
 
@@ -51,7 +51,22 @@ def runs_in_process(n_jobs):
     return effective_n_jobs(n_jobs) == 1 and _backend_name() in ("LokyBackend", "SequentialBackend")
 
 
-_BLAS = []  # this process's threadpoolctl controller, made at first use (after numpy and scipy load BLAS)
+# This process's BLAS limit (one_blas_thread): the threadpoolctl controller, made at first
+# use (after numpy and scipy load BLAS), the limiter while a block holds it, and how many
+# blocks (of any thread) hold it.
+_BLAS = {"controller": None, "limiter": None, "depth": 0}
+_BLAS_LOCK = threading.Lock()
+
+
+def _controller():
+    if _BLAS["controller"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS["controller"] = ThreadpoolController()
+        except ImportError:  # (scikit-learn requires it; never reached with a sound install)
+            _BLAS["controller"] = False
+    return _BLAS["controller"]
 
 
 @contextmanager
@@ -62,16 +77,24 @@ def one_blas_thread():
     the background model and the thresholds differed in the 15th digit between n_jobs=1
     and 2. The tasks are parallel already; BLAS threads only compete with them (as
     scikit-learn's KMeans, which limits them alike). threadpoolctl is a dependency of
-    scikit-learn."""
-    if not _BLAS:
-        try:
-            from threadpoolctl import ThreadpoolController
+    scikit-learn.
 
-            _BLAS.append(ThreadpoolController())
-        except ImportError:  # (scikit-learn requires it; never reached with a sound install)
-            _BLAS.append(None)
-    with nullcontext() if _BLAS[0] is None else _BLAS[0].limit(limits=1, user_api="blas"):
+    The limit is process-wide (BLAS has one thread count): the first block to enter sets
+    it and the last to leave, in whatever thread, restores what was there before, so
+    blocks that overlap in several threads (fits run by a threading backend) never leave
+    BLAS on one thread after them."""
+    with _BLAS_LOCK:
+        if _BLAS["depth"] == 0 and _controller():
+            _BLAS["limiter"] = _BLAS["controller"].limit(limits=1, user_api="blas")
+        _BLAS["depth"] += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS["depth"] -= 1
+            if _BLAS["depth"] == 0 and _BLAS["limiter"] is not None:
+                _BLAS["limiter"].restore_original_limits()
+                _BLAS["limiter"] = None
 
 
 def _noop():
@@ -86,7 +109,9 @@ def launch(parallel, tasks):
     its workers itself). Only the start of the processes runs so (milliseconds: a Ctrl-C
     then is lost); they are waited for, and the tasks sent, with Ctrl-C as usual. Blocking
     SIGINT instead would lose nothing, but multiprocessing's resource tracker unblocks it
-    before each worker starts (Python 3.11). Workers already running are reused as they are."""
+    before each worker starts (Python 3.11). Workers already running are reused as they are,
+    and joblib reuses these for later calls too (an application's own ``Parallel`` calls
+    then run in workers that ignore SIGINT; this process still stops them on Ctrl-C)."""
     if (threading.current_thread() is threading.main_thread() and _backend_name() == "LokyBackend"
             and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)):
         from joblib import Parallel, delayed, effective_n_jobs

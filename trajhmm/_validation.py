@@ -235,7 +235,13 @@ def check_labels(y, n_samples):
     if np.iscomplexobj(np.asarray(y)):
         raise DataError("y: expected labels as strings, numbers or booleans, got complex numbers")
     try:
-        labels = column_or_1d(np.asarray(y), warn=True)
+        labels = column_or_1d(np.asarray(y))
+        if np.ndim(y) == 2:  # (scikit-learn's own warning would point here, not at the caller)
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape of y "
+                          "to (n_samples, ), for example using ravel().", DataConversionWarning,
+                          stacklevel=user_stacklevel())
     except ValueError:
         raise DataError(f"y: expected a 1-D sequence of {n_samples} labels, got shape {np.shape(y)}") from None
     values = labels

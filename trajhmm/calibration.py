@@ -134,6 +134,8 @@ def _column_indices(y, shape, classes):
         if missing is not None:
             raise ParameterValueError("y_true_idx", f"labels among classes {classes}", repr(missing))
         return np.array([index[v] for v in y.tolist()], dtype=int)
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(int)  # whole-number floats (a pandas column of indices): indices
     if y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= shape[1]):
         found = (f"labels such as {y.flat[0].item()!r}" if y.dtype.kind in "USO" else f"{y.dtype} values"
                  if y.dtype.kind not in "iu" else f"values from {y.min()} to {y.max()}")

@@ -91,6 +91,11 @@ def rejection_folds(y_idx, groups=None):
     return k if k >= 2 else 0
 
 
+# The parameters that say how trajectories are read: set after fit, predict refuses (the
+# fitted models read them as at fit).
+_READ_AS_FITTED = ("n_points", "resample", "time_column", "translation", "scaling", "derivatives")
+
+
 def label_accuracy(model, X, y, sample_weight=None):
     """``accuracy_score(y, model.predict(X))``, with bytes labels decoded as ``fit`` decodes
     them (scikit-learn's metrics refuse bytes)."""
@@ -546,9 +551,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         times = []
         for i, t in enumerate(trajectories):
             try:
-                times.append(preprocessing.check_times(t[:, c], len(t), name=f"X[{i}] (time column {c})"))
-            except ValueError as exc:
-                raise DataError(str(exc)) from None
+                times.append(preprocessing.check_times(t[:, c], len(t), name=f"time column {c}"))
+            except ValueError as exc:  # X[i]: ..., with .index: a caller that knows the file names it
+                raise too_large_error(i, str(exc)) from None
         return [np.delete(t, c, axis=1) for t in trajectories], times
 
     def __sklearn_tags__(self):
@@ -572,7 +577,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return self._segments(*self._inputs(X))
 
     def _inputs(self, X):
-        """``(coordinates, times)`` of new trajectories, checked against the model."""
+        """``(coordinates, times)`` of new trajectories, checked against the model (and the
+        model's reading parameters against those of its fit)."""
+        self._check_read_as_fitted()
         return self._split_times(check_trajectories(X, n_dims=self.n_features_in_, dims_source="the training data"))
 
     def _segments(self, trajectories, times):
@@ -657,6 +664,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_one_thread(self, X, y, groups, *, progress, cache_dir, rejection):
         self._check_params()
+        self.__dict__.pop("_params_at_fit", None)  # (this fit's parameters read the data; recorded at the end)
         self.__dict__.pop("prefix_model_", None)  # a refit's own view, if any, comes last
         progress, reported = _counted(progress)
         raw = self._resampled(X, warn=rejection == "oof")
@@ -695,7 +703,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
                     self.stream_threshold_ = np.nan if oof[1] is None else streaming.fitted_threshold(oof[1])
         self._warn_not_converged()
         if rejection == "oof":
-            self._fit_prefix_view(X, y, progress, cache_dir, reported())
+            self._fit_prefix_view(X, classes[y_idx], progress, cache_dir, reported())  # (y checked: said once)
         self._params_at_fit = self.get_params(deep=False)  # (save_model refuses a model changed after fit)
         return self
 
@@ -709,12 +717,24 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         return [(k, before[k], now[k]) for k in now
                 if k not in ("n_jobs", "prefix_view") and not _same_param(before[k], now[k])]
 
+    def _check_read_as_fitted(self):
+        """ParameterValueError when a parameter that says how trajectories are read
+        (:data:`_READ_AS_FITTED`) was set after fit: the fitted models read them as at fit,
+        so scoring them otherwise would mix the two (silently wrong, or a numpy error)."""
+        for name, before, now in self._changed_since_fit():
+            if name in _READ_AS_FITTED:
+                raise ParameterValueError(name, f"{before!r}, its value at fit (the fitted models read trajectories "
+                                          "so): fit again to use another, or set it back", repr(now))
+
     def set_params(self, **params):
         """scikit-learn's ``set_params``; a fitted prefix view (``prefix_model_``) follows a
         new ``n_jobs``, its only parameter that may differ from the model's after fit. As in
         scikit-learn, other parameters take effect at the next ``fit``: until then the
         fitted attributes (the models, ``rejection_threshold_``) are those of the last fit,
-        and :func:`~trajhmm.save_model` refuses to save the mix."""
+        and :func:`~trajhmm.save_model` refuses to save the mix. A parameter that says how
+        trajectories are read (``n_points``, ``resample``, ``time_column``, ``translation``,
+        ``scaling``, ``derivatives``) set after fit makes every predict method refuse, until
+        it is set back or the model is fitted again."""
         super().set_params(**params)
         if "n_jobs" in params and hasattr(self, "prefix_model_"):
             self.prefix_model_.set_params(n_jobs=self.n_jobs)
@@ -930,6 +950,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         per set of parameters); the chunks are joblib tasks when n_jobs or a joblib backend
         such as Dask says so, a plain loop here otherwise (no joblib cost per prediction).
         """
+        self._check_read_as_fitted()
         models = self.models_ + [self.background_model_] if background else self.models_
         if len(segs) == 0:
             ll = np.empty((0, len(models)))

@@ -1156,6 +1156,9 @@ def _check_streams(args, out):
     are open (a shell's ``>&-`` or ``<&-`` leaves them None)."""
     if out is None and args.command in ("predict", "spot") and getattr(args, "output", None) is None:
         raise DataError("standard output is closed: write the results to a file with --output FILE")
+    if out is None and (args.command == "info" or (args.command == "evaluate" and args.report is None)):
+        raise DataError("standard output is closed: nothing would be written" +
+                        (" (write the report with --report FILE)" if args.command == "evaluate" else ""))
     if sys.stdin is None and "-" in [*(getattr(args, "paths", None) or []), str(getattr(args, "recording", ""))]:
         raise DataError("-: standard input is closed")
 
@@ -1164,7 +1167,11 @@ def _io_error(exc):
     """The line of an OSError (naming its file), or of a name the output's encoding cannot
     write (PYTHONIOENCODING=ascii)."""
     if isinstance(exc, UnicodeEncodeError):
-        return (f"cannot write {exc.object[exc.start:exc.end]!r} in the output's encoding ({exc.encoding}): set "
+        char = exc.object[exc.start:exc.end]
+        if all("\udc80" <= c <= "\udcff" for c in char):  # a byte of a file name that is not UTF-8
+            return (f"cannot write {char!r}, a byte of a file name that is not valid {exc.encoding}: set "
+                    f"PYTHONIOENCODING={exc.encoding}:surrogateescape to write the name's bytes as they are")
+        return (f"cannot write {char!r} in the output's encoding ({exc.encoding}): set "
                 "PYTHONIOENCODING=utf-8 (or a UTF-8 locale, LC_ALL=C.UTF-8)")
     name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
     return f"{name}{_one_line(exc.strerror or exc)}"
@@ -1207,6 +1214,8 @@ def _run(args, out):
 
 def main(argv=None, *, stdout=None):
     """Run the command line; returns the exit code (see EXIT_CODES)."""
+    if sys.stderr is None:  # `2>&-`: what would go there is dropped (print(file=None) writes to stdout)
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (stays open until the process exits)
     try:
         args, extra = build_parser().parse_known_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)

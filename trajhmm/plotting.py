@@ -8,7 +8,7 @@ state, no window, any backend), which the caller saves with ``fig.savefig(path)`
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import plain_value
+from ._validation import check_trajectories, plain_value
 from .exceptions import DataError
 
 __all__ = ["plot_confusion", "plot_trajectories", "plot_convergence", "plot_states"]
@@ -30,7 +30,10 @@ def _colors(n):
 
 
 def plot_confusion(confusion, labels, *, normalize=False, title="Confusion matrix"):
-    """A confusion matrix (rows: true, columns: predicted) as an annotated heat map.
+    """A confusion matrix (rows: true, columns: predicted) as an annotated heat map: counts
+    (written as whole numbers) or fractions (as scikit-learn's ``confusion_matrix(...,
+    normalize=...)`` gives; written with two decimals); ``normalize`` divides each row by
+    its sum. NaN or negative cells are refused.
 
     Examples
     --------
@@ -42,7 +45,12 @@ def plot_confusion(confusion, labels, *, normalize=False, title="Confusion matri
     labels = [str(v) for v in labels]
     if cm.shape != (len(labels), len(labels)):
         raise DataError(f"confusion: expected a {len(labels)} x {len(labels)} matrix, got shape {cm.shape}")
-    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    if not np.all(np.isfinite(cm)) or (cm < 0).any():
+        bad = next(v for v in cm.ravel() if not np.isfinite(v) or v < 0)
+        raise DataError(f"confusion: expected counts or fractions (finite, >= 0), got {float(bad)!r}")
+    counts = np.array_equal(cm, np.round(cm))
+    rows = cm.sum(axis=1, keepdims=True)
+    shown = cm / np.where(rows > 0, rows, 1) if normalize else cm
     size = 2.5 + 0.45 * len(labels)
     fig = _figure(figsize=(size + 1, size), layout="constrained")
     ax = fig.add_subplot()
@@ -57,7 +65,7 @@ def plot_confusion(confusion, labels, *, normalize=False, title="Confusion matri
     for i in range(len(labels)):
         for j in range(len(labels)):
             if cm[i, j]:
-                text = f"{shown[i, j]:.2f}" if normalize else str(int(cm[i, j]))
+                text = f"{shown[i, j]:.2f}" if normalize or not counts else str(int(cm[i, j]))
                 ax.text(j, i, text, ha="center", va="center", fontsize=8,
                         color="white" if shown[i, j] > 0.6 * top else "black")
     return fig
@@ -81,10 +89,21 @@ def _axes(fig, n_dims):
     return fig.add_subplot(), 2
 
 
-def plot_trajectories(X, labels, *, predicted=None, title=None):
+def _class_order(label):
+    """Sort key of class names: numbers by value (2 before 10), then text."""
+    try:
+        return (0, float(label), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))
+
+
+def plot_trajectories(X, labels, *, predicted=None, title=None, time_column=None):
     """Trajectories in 3-D (or 2-D for planar data, against time for 1-D data), coloured by class; with
     ``predicted``, correctly classified ones thin in their class colour and misclassified
-    ones thick and black, annotated "true -> predicted".
+    ones thick and black, annotated "true -> predicted". ``time_column``: the column of
+    time stamps (as ``load_trajectories(..., time_column=...)`` and a model's
+    ``time_column`` say), left out of what is drawn. The legend lists the classes in order
+    (numbers by value).
 
     Examples
     --------
@@ -93,7 +112,12 @@ def plot_trajectories(X, labels, *, predicted=None, title=None):
     >>> len(fig.axes[0].lines)
     2
     """
-    X = [np.asarray(x, dtype=float) for x in X]
+    X = check_trajectories(X)
+    if time_column is not None:
+        if not isinstance(time_column, (int, np.integer)) or not 0 <= time_column < X[0].shape[1]:
+            raise DataError(f"time_column: expected the index of a column of X, got {time_column!r} for "
+                            f"trajectories of {X[0].shape[1]} columns")
+        X = [np.delete(x, time_column, axis=1) for x in X]
     labels = np.asarray(labels)
     if len(X) != len(labels):
         raise DataError(f"labels: expected {len(X)} (one per trajectory), got {len(labels)}")
@@ -102,7 +126,7 @@ def plot_trajectories(X, labels, *, predicted=None, title=None):
     n_dims = min(x.shape[1] for x in X) if X else 2
     fig = _figure(figsize=(8, 6.5), layout="constrained")
     ax, k = _axes(fig, n_dims)
-    classes = sorted(set(labels.tolist()), key=str)
+    classes = sorted(set(labels.tolist()), key=_class_order)
     color = dict(zip(classes, _colors(len(classes))))
     seen = set()
     for i, x in enumerate(X):
@@ -120,7 +144,9 @@ def plot_trajectories(X, labels, *, predicted=None, title=None):
     ax.set_ylabel("x" if n_dims == 1 else "y")
     if k == 3:
         ax.set_zlabel("z")
-    ax.legend(fontsize=7, loc="upper left", ncols=2)
+    handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
+    shown = [str(c) for c in classes if str(c) in handles]
+    ax.legend([handles[name] for name in shown], shown, fontsize=7, loc="upper left", ncols=2)
     n_wrong = 0 if predicted is None else int(sum(str(p) != str(t) for p, t in zip(predicted, labels)))
     ax.set_title(title or (f"{len(X)} trajectories, {len(classes)} classes"
                            + ("" if predicted is None else f"; {n_wrong} misclassified (black)")))
@@ -146,6 +172,9 @@ def plot_convergence(model):
         h = np.asarray(hist)
         ax.plot(np.arange(1, len(h) + 1), h, color=color, marker=".", markersize=3,
                 label=f"{label}" + ("" if ok else " (not converged)"))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("EM iteration")
     ax.set_ylabel("log-likelihood of the class's training data")
     ax.set_title("EM convergence per class")
@@ -186,7 +215,8 @@ def plot_states(model, label, X=None):
             point = [means[s, m, c] for c in cols]
             ax.scatter(*point, color=colors[s], s=60, edgecolor="black", zorder=4)
             ax.text(*point, f" {s}", fontsize=9, zorder=5)
-    centres = means.mean(axis=1)
+    weights = np.asarray(getattr(hmm, "weights_", np.ones((hmm.n_components, 1))))  # GMMHMM: the components' weights
+    centres = (weights[:, :, None] * means).sum(axis=1) / weights.sum(axis=1)[:, None]
     ax.plot(*[centres[:, c] for c in cols], color="black", linewidth=1.2, linestyle="--")
     kept = np.flatnonzero(model.feature_mask_[:n_dims])[:dims]
     names = [_feature_names(n_dims)[i] for i in kept]

@@ -10,6 +10,7 @@ workers of a Dask cluster do the reading and scoring and the client only sees re
 import itertools
 import json
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import datasets
 from ._parallel import bounded_jobs, launch
 from ._params import check_param
-from ._validation import check_trajectory, model_dims_error, named_error
+from ._validation import check_trajectory, model_dims_error, named_error, user_stacklevel
 from .exceptions import DataError, ParameterValueError
 from .preprocessing import check_times
 
@@ -123,8 +124,31 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
         files = datasets.iter_trajectory_files(list(group), pattern=pattern)
         results = launch(Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator"),
                         (delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size)))
-        for batch_results in results:
-            yield from batch_results
+        yield from _relayed(results)
+
+
+def _with_warnings(func, *args):
+    """``(result, warnings, error)`` of ``func(*args)`` in a task: the warnings it raised as
+    (message, category) and the DataError it raised (else None), to be raised again by
+    :func:`_relayed` where the results are read (a worker process would print them its own
+    way, with a line of joblib's, and a file's warning would be lost with its error)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result, error = func(*args), None
+        except DataError as exc:
+            result, error = None, exc
+    return result, [(str(w.message), w.category) for w in caught], error
+
+
+def _relayed(results):
+    """The predictions of :func:`_with_warnings` tasks, their warnings and errors raised here."""
+    for result, caught, error in results:
+        for message, category in caught:
+            warnings.warn(message, category, stacklevel=user_stacklevel())
+        if error is not None:
+            raise error
+        yield from result
 
 
 def _batches(items, size):
@@ -156,31 +180,47 @@ def _predict_dataset(path, batch_size, n_jobs, task):
     results = launch(Parallel(n_jobs=bounded_jobs(n_jobs, len(starts)), return_as="generator"),
                     (delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
                      for i in starts))
-    for batch_results in results:
-        yield from batch_results
+    yield from _relayed(results)
     for name, reason in ds.skipped:
         yield SkippedFile(name, reason)
 
 
-def _predict_items(trajectories, names, model, reject, unknown, on_invalid):
-    """One task: the predictions of trajectories already read (named ``names``)."""
+def _predict_items(*args):
+    """One task: the predictions of trajectories already read (:func:`_score_items`),
+    with its warnings and error (:func:`_with_warnings`)."""
+    return _with_warnings(_score_items, *args)
+
+
+def _score_items(trajectories, names, model, reject, unknown, on_invalid):
+    """The predictions of trajectories already read (named ``names``)."""
     slots = [None] * len(trajectories)
     rows = iter(_rows_naming_files(model, list(trajectories), slots, names, reject, unknown, on_invalid))
     return [slot if slot is not None else FilePrediction(name, *next(rows)) for name, slot in zip(names, slots)]
 
 
-def _predict_batch(paths, model, reject, unknown, on_invalid, reader, cwd=None):
-    """One task: read ``paths`` and predict them (runs where joblib sends it: on a Dask
-    worker, relative paths are resolved against the client's working directory ``cwd``,
-    and reported as given)."""
+def _predict_batch(*args):
+    """One task: read files and predict them (:func:`_read_and_score`), with its warnings
+    and error (:func:`_with_warnings`)."""
+    return _with_warnings(_read_and_score, *args)
+
+
+def _read_and_score(paths, model, reject, unknown, on_invalid, reader, cwd=None):
+    """Read ``paths`` and predict them (runs where joblib sends it: on a Dask worker,
+    relative paths are resolved against the client's working directory ``cwd``, and
+    reported as given)."""
     slots, trajectories = [], []
     for path in paths:
         try:
             where = os.path.join(cwd, path) if cwd else path
             try:
-                traj = datasets.read_trajectory(where, **datasets.options_for(where, **reader))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    traj = datasets.read_trajectory(where, **datasets.options_for(where, **reader))
             except DataError as exc:  # name the file as the user gave it
                 raise DataError(str(exc).replace(where, path, 1)) from None
+            finally:
+                for w in caught:  # (the same)
+                    warnings.warn(str(w.message).replace(where, path, 1), w.category, stacklevel=1)
             if traj.shape[1] != model.n_features_in_:
                 raise model_dims_error(path, model, traj.shape[1])
         except DataError as exc:

@@ -60,7 +60,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _validation as _v
 from . import calibration
 from ._cache import FitCache, fingerprint
-from ._parallel import bounded_jobs, launch
+from ._parallel import bounded_jobs, launch, one_blas_thread
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
 from ._validation import check_groups, check_labels, check_trajectories, check_unknown_label, plain_value, smallest_class
 from .classifier import (
@@ -258,14 +258,15 @@ class _Candidate:
 def _fold_fit(index, params, X_train, y_train, X_test):
     """Fit one candidate on one fold: ``(index, log-likelihoods of X_test, fit seconds)``,
     the log-likelihoods under the class models and, in the last column, under the
-    background model (the out-of-fold scores of open-set rejection)."""
+    background model (the out-of-fold scores of open-set rejection). BLAS on one thread,
+    scoring too: the same scores in this process as in a worker (one_blas_thread)."""
     clf = HMMClassifier(**params)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fold models are thrown away
         t0 = time.perf_counter()
         clf._fit(X_train, y_train, rejection="background")
         seconds = time.perf_counter() - t0
-    ll, ll_background = clf._log_likelihoods(clf.transform(X_test), background=True)
+        ll, ll_background = clf._log_likelihoods(clf.transform(X_test), background=True)
     return index, np.column_stack([ll, ll_background]), seconds
 
 
