@@ -370,3 +370,25 @@ def test_the_calibration_error_takes_whole_number_float_indices():
     from trajhmm.calibration import expected_calibration_error
 
     assert expected_calibration_error(np.array([0.0, 1.0]), [[0.9, 0.1], [0.8, 0.2]]) == pytest.approx(0.45)
+
+
+def test_other_libraries_deprecation_notices_are_not_the_commands_warnings(model_file, capsys, monkeypatch):
+    import warnings
+
+    from trajhmm import cli as cli_module
+
+    real = cli_module._COMMANDS["info"]
+
+    def noisy(args, out):
+        for _ in range(3):  # (hmmlearn under numpy 2.5: once per EM iteration)
+            warnings.warn_explicit("Setting the shape on a NumPy array has been deprecated", DeprecationWarning,
+                                   "hmmlearn/utils.py", 27, module="hmmlearn.utils")
+            warnings.warn_explicit("parseString deprecated", FutureWarning, "pyparsing/util.py", 1, module="pyparsing")
+        warnings.warn_explicit("a trajhmm notice", FutureWarning, "trajhmm/cli.py", 1, module="trajhmm.cli")
+        return real(args, out)
+
+    monkeypatch.setitem(cli_module._COMMANDS, "info", noisy)
+    code, out, err = cli(["info", model_file], capsys)
+    assert code == 0
+    # was: every one of them, each time, as "trajhmm: warning: ..."
+    assert [line for line in err.splitlines() if "warning" in line] == ["trajhmm: warning: a trajhmm notice"]

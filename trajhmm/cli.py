@@ -1142,6 +1142,11 @@ class _Logging:
         self.warnings = warnings.catch_warnings()
         self.warnings.__enter__()
         warnings.simplefilter("default")
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            # other libraries' notices of their own API changes are for their developers, not
+            # for the command's user (hmmlearn under numpy 2.5 said one ~130 times a fit)
+            warnings.filterwarnings("ignore", category=category)
+            warnings.filterwarnings("default", category=category, module=r"trajhmm(\.|$)")
         warnings.showwarning = self.showwarning
         return self
 
