@@ -9,6 +9,7 @@ cluster (``joblib.parallel_config("dask")``) only the task count bounds it. Nega
 values (-1: all cores) and None keep joblib's meaning.
 """
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -44,10 +45,14 @@ def bounded_jobs(n_jobs, n_tasks=None):
     return n_jobs
 
 
-def runs_in_process(n_jobs):
-    """True when joblib will run the tasks here, sequentially (callbacks can follow them)."""
+def runs_in_process(n_jobs, n_tasks=None):
+    """True when joblib will run the tasks here, sequentially (callbacks can follow them);
+    with ``n_tasks``, also when there is one task and the backend is this machine's (one
+    task gains nothing from a worker: n_jobs=-1 sent every single prediction to one)."""
     from joblib import effective_n_jobs
 
+    if n_tasks is not None and n_tasks <= 1 and _backend_name() in _LOCAL_BACKENDS:
+        return True
     return effective_n_jobs(n_jobs) == 1 and _backend_name() in ("LokyBackend", "SequentialBackend")
 
 
@@ -56,6 +61,18 @@ def runs_in_process(n_jobs):
 # blocks (of any thread) hold it.
 _BLAS = {"controller": None, "limiter": None, "depth": 0}
 _BLAS_LOCK = threading.Lock()
+
+
+def _after_fork():
+    """In a child process: no block of the parent's threads holds the limit there, and the
+    lock may have been held at the fork (no thread of the child would release it)."""
+    global _BLAS_LOCK
+    _BLAS_LOCK = threading.Lock()
+    _BLAS.update(limiter=None, depth=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _controller():

@@ -580,7 +580,26 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """``(coordinates, times)`` of new trajectories, checked against the model (and the
         model's reading parameters against those of its fit)."""
         self._check_read_as_fitted()
-        return self._split_times(check_trajectories(X, n_dims=self.n_features_in_, dims_source="the training data"))
+        trajectories, times = self._split_times(check_trajectories(X, n_dims=self.n_features_in_,
+                                                                   dims_source="the training data"))
+        self._check_magnitude(trajectories)
+        return trajectories, times
+
+    def _check_magnitude(self, trajectories):
+        """A size-invariant model (``scaling`` other than "none") refuses values more than
+        ``SCALE_RANGE[1]`` times the training data's largest spread (``motion_scale_``), as
+        the other models do (their scores overflow) and as prefixes and streams do: the
+        spread of such a trajectory overflows, and it was read, silently, as one that does
+        not move. The error names the trajectory (``index``: a caller names its file)."""
+        scale = getattr(self, "motion_scale_", None)
+        if self.scaling == "none" or scale is None or not np.size(scale):
+            return
+        limit = SCALE_RANGE[1] * float(np.max(scale))
+        for i, t in enumerate(trajectories):
+            top = float(np.max(np.abs(t))) if t.size else 0.0
+            if top > limit:
+                raise too_large_error(i, f"expected values within {SCALE_RANGE[1]:g} times the spread of the "
+                                         f"training data, got {top:.3g}: its spread overflows")
 
     def _segments(self, trajectories, times):
         """Checked trajectories (:meth:`_inputs`) -> what the class models see."""
@@ -957,7 +976,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         else:
             stack = _hmm.stacked_models(models)
             chunks = [segs[i : i + _SCORE_CHUNK] for i in range(0, len(segs), _SCORE_CHUNK)]
-            if runs_in_process(self.n_jobs):
+            if runs_in_process(self.n_jobs, len(chunks)):
                 parts = [_chunk_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
                 parts = list(launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)), return_as="generator"),

@@ -24,6 +24,7 @@ cache keyed on the models' identity and checked against a copy of all their para
 stale. The cache lives here, not on the estimators: nothing to save, pickle or clone.
 """
 
+import os
 import threading
 from collections import OrderedDict
 
@@ -62,6 +63,17 @@ _BLOCK = 1 << 17
 _CACHE_SIZE = 8
 _cache = OrderedDict()
 _lock = threading.Lock()
+
+
+def _after_fork():
+    """In a child process: a new lock (a thread of the parent may have held it at the fork,
+    and no thread of the child would ever release it: a pre-forking server hung)."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _parameters(model):
