@@ -108,9 +108,9 @@ def test_plots_match_float_classes_by_value(dataset, tmp_path, capsys, monkeypat
     seen = {}
     original = plotting.plot_trajectories
 
-    def spy(X, labels, predicted=None):
+    def spy(X, labels, predicted=None, **kwargs):
         seen["wrong"] = sum(a != b for a, b in zip(labels, predicted))
-        return original(X, labels, predicted=predicted)
+        return original(X, labels, predicted=predicted, **kwargs)
 
     monkeypatch.setattr(plotting, "plot_trajectories", spy)
     code, _, err = cli(["plot", "trajectories", tmp_path / "data", "--model", tmp_path / "f.npz", "-o",

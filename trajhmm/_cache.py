@@ -184,6 +184,11 @@ def _atomic_write(directory, name, write):
         raise
 
 
+def _entries_only(names):
+    """The file names are cache entries and temp files only (file browsers' files aside)."""
+    return all(any(r.match(n) for r in (_ENTRY, _TEMP, _TAG_TEMP)) for n in names if n not in _BROWSER_JUNK)
+
+
 class FitCache:
     """Finished computations on disk, one ``KEY.npz`` of arrays per key.
 
@@ -254,7 +259,7 @@ class FitCache:
             return None
         if CACHEDIR_TAG not in names:  # (a tag that is not trajhmm's is said by _foreign_content)
             names = [n for n in names if n not in _BROWSER_JUNK]
-            if all(any(r.match(n) for r in (_ENTRY, _TEMP, _TAG_TEMP)) for n in names):
+            if _entries_only(names):
                 return None  # entries of another run that is removing the cache, or writing it anew
             shown = ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             return f"it holds files trajhmm did not write ({shown})"
@@ -300,10 +305,6 @@ class FitCache:
             return 0
         return sum(1 for p in self.directory.iterdir() if _ENTRY.match(p.name))
 
-    def _entries_only(self):
-        """The directory holds nothing but cache entries and temp files (and no tag)."""
-        names = [p.name for p in self.directory.iterdir() if p.name not in _BROWSER_JUNK]
-        return all(any(r.match(n) for r in (_ENTRY, _TEMP, _TAG_TEMP)) for n in names)
 
     def _foreign_content(self):
         """Why the directory is not a trajhmm cache that may be deleted, or None."""
@@ -349,7 +350,7 @@ class FitCache:
             return
         is_dir = self.directory.is_dir() and not self.directory.is_symlink()
         reason = self._foreign_content() if self.directory.is_dir() else "it is not a directory"
-        if reason is not None and is_dir and self._entries_only():
+        if reason is not None and is_dir and _entries_only([p.name for p in self.directory.iterdir()]):
             return  # its tag removed meanwhile by another run with this directory: that run removes the rest
         if reason is not None:
             raise DataError(f"{self.directory}: not removed as a trajhmm cache directory: {reason}")

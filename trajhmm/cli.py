@@ -892,20 +892,17 @@ def _plot_confusion(args, plotting):
 
 
 def _plot_trajectories(args, plotting):
-    def coordinates(X, time_column):  # what is drawn: the time stamps are not a coordinate
-        return X if time_column is None else [np.delete(x, time_column, axis=1) for x in X]
-
-    if not args.model:
+    if not args.model:  # (the time stamps are not a coordinate: plot_trajectories leaves them out)
         ds = _load_labelled(args)
-        return plotting.plot_trajectories(coordinates(ds.trajectories, ds.time_column),
-                                          [str(lb) for lb in ds.labels]), ds.skipped
+        return plotting.plot_trajectories(ds.trajectories, [str(lb) for lb in ds.labels],
+                                          time_column=ds.time_column), ds.skipped
     clf, reader = _load_model(args, return_reader=True)
     ds = _load_labelled(args, reader=reader)
     X, labels, skipped = metrics._matching_dims(clf, ds, args.on_invalid, source=args.data_dir)
     labels = metrics._as_class_names(labels, clf.classes_)  # by value, as evaluate: "1" is the class 1.0
     predicted = [str(c) for c in clf.predict(X)]
     time_column = getattr(clf, "best_estimator_", clf).time_column
-    return plotting.plot_trajectories(coordinates(X, time_column), labels, predicted=predicted), skipped
+    return plotting.plot_trajectories(X, labels, predicted=predicted, time_column=time_column), skipped
 
 
 def _plot_convergence(args, plotting):
