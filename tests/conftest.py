@@ -110,6 +110,14 @@ def _set_nested_versions(meta, version):
             sub["format_version"] = version
 
 
+def _without_later_meta(arrays, meta, version):
+    """What formats after ``version`` added to the JSON document (and prefix views)."""
+    if version < 13:
+        meta.pop("feature_names_in", None)
+    if version < 11:
+        _without_prefix_views(arrays, meta)
+
+
 def as_format(version):
     """An edit for :func:`resign` that makes a current model file look written in format
     ``version``: what later formats added is taken out."""
@@ -117,8 +125,7 @@ def as_format(version):
         meta["format_version"] = version
         search = meta.get("search")
         _set_nested_versions(meta, version)
-        if version < 11:
-            _without_prefix_views(arrays, meta)
+        _without_later_meta(arrays, meta, version)
         for added, names in _ADDED_ARRAYS:
             if version < added:
                 for name in [n for n in arrays if n.rsplit("/", 1)[-1] in names]:

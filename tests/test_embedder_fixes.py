@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import trajhmm
+import trajhmm._parallel as parallel_module
 import trajhmm.classifier as classifier_module
 from trajhmm import DataError, HMMClassifier, ParameterError, load_model, save_model
 from trajhmm.exceptions import ConvergenceWarning, ParameterTypeError, ParameterValueError
@@ -187,7 +188,7 @@ def test_parallel_scoring_keeps_one_chunk_per_worker(monkeypatch, fitted, datase
     monkeypatch.setattr(classifier_module, "_TRANSFORM_CHUNK", 4)
     monkeypatch.setattr("trajhmm._parallel.cores", lambda: 8)
     calls = []
-    real = classifier_module.Parallel
+    real = parallel_module.Parallel  # (every joblib call of trajhmm is made there)
 
     class Recorded(real):
         def __call__(self, tasks):
@@ -196,7 +197,7 @@ def test_parallel_scoring_keeps_one_chunk_per_worker(monkeypatch, fitted, datase
             return super().__call__(tasks)
 
     expected = fitted.predict_proba(X)
-    monkeypatch.setattr(classifier_module, "Parallel", Recorded)
+    monkeypatch.setattr(parallel_module, "Parallel", Recorded)
     parallel = clone(fitted).set_params(n_jobs=8)
     parallel.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
     from joblib import parallel_config

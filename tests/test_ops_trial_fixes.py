@@ -243,8 +243,8 @@ def test_worker_processes_start_with_ctrl_c_ignored():
     import subprocess
     import sys
 
-    code = ("import signal; from joblib import Parallel, delayed; from trajhmm._parallel import launch; "
-            "print({h == signal.SIG_IGN for h in launch(Parallel(n_jobs=2, return_as='generator'), "
+    code = ("import signal; from joblib import delayed; from trajhmm._parallel import launch; "
+            "print({h == signal.SIG_IGN for h in launch(2, "
             "(delayed(signal.getsignal)(signal.SIGINT) for _ in range(4)))} == {True}, "
             "signal.getsignal(signal.SIGINT) is signal.default_int_handler)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -292,7 +292,7 @@ def test_huge_n_jobs_starts_no_more_workers_than_cores_or_tasks(dataset, tmp_pat
     machine's cores; -1 and None keep joblib's meaning."""
     import joblib
 
-    from trajhmm import HMMClassifier, HMMClassifierCV, classifier, predict_files, prediction, search
+    from trajhmm import HMMClassifier, HMMClassifierCV, _parallel, predict_files
     from trajhmm._parallel import bounded_jobs
     from trajhmm._parallel import cores as usable
 
@@ -307,8 +307,7 @@ def test_huge_n_jobs_starts_no_more_workers_than_cores_or_tasks(dataset, tmp_pat
             asked.append(n_jobs)
             super().__init__(n_jobs=1, **kwargs)
 
-    for module in (classifier, search, prediction):
-        monkeypatch.setattr(module, "Parallel", Recording)
+    monkeypatch.setattr(_parallel, "Parallel", Recording)  # every joblib call of trajhmm is made there
     X, y = dataset
     clf = HMMClassifier(n_states=3, n_iter=3, n_jobs=100000, random_state=0).fit(X, y)
     clf.predict_proba(X * 1)

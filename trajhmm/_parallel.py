@@ -14,6 +14,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
+from joblib import Parallel, delayed, effective_n_jobs
+
 __all__ = ["bounded_jobs", "cores", "launch", "one_blas_thread", "runs_in_process"]
 
 _LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
@@ -118,8 +120,11 @@ def _noop():
     return None
 
 
-def launch(parallel, tasks):
-    """``parallel(tasks)`` for a ``joblib.Parallel`` that returns a generator, its loky
+def launch(n_jobs, tasks, unordered=False):
+    """The results of ``tasks`` (joblib's ``delayed`` calls) run by ``joblib.Parallel(n_jobs)``,
+    as a generator (in any order with ``unordered``: each result then says which task it is
+    from); under a backend that cannot return a generator (joblib's "multiprocessing"), a
+    generator over the list it returns. Its loky
     workers started beforehand with SIGINT ignored, so that they inherit it ignored: a
     terminal's Ctrl-C goes to the whole process group, and a worker still importing numpy
     printed a KeyboardInterrupt traceback beside the one line of this process (which stops
@@ -130,17 +135,24 @@ def launch(parallel, tasks):
     and joblib reuses these for later calls too (an application's own ``Parallel`` calls
     then run in workers that ignore SIGINT; this process still stops them on Ctrl-C)."""
     if (threading.current_thread() is threading.main_thread() and _backend_name() == "LokyBackend"
-            and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)):
-        from joblib import Parallel, delayed, effective_n_jobs
-
-        n_jobs = effective_n_jobs(parallel.n_jobs)
-        if n_jobs > 1:
-            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                started = Parallel(n_jobs=parallel.n_jobs, return_as="generator")(
-                    delayed(_noop)() for _ in range(n_jobs))
-            finally:
-                signal.signal(signal.SIGINT, handler)
-            for _ in started:  # (the workers' start-up, interruptible)
-                pass
+            and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None) and effective_n_jobs(n_jobs) > 1):
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            started = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_noop)() for _ in range(effective_n_jobs(n_jobs)))
+        finally:
+            signal.signal(signal.SIGINT, handler)
+        for _ in started:  # (the workers' start-up, interruptible)
+            pass
+    try:
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered" if unordered else "generator")
+    except ValueError as exc:  # the backend returns lists only
+        if "does not support return_as" not in str(exc):
+            raise
+        return _listed(Parallel(n_jobs=n_jobs), tasks)
     return parallel(tasks)
+
+
+def _listed(parallel, tasks):
+    """A generator over ``parallel(tasks)`` (a list): closed like joblib's generators."""
+    yield from parallel(tasks)

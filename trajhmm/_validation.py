@@ -36,6 +36,9 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
 
     ``name`` is how the trajectory is called in error messages (a file path, ``X[3]``).
     """
+    if _sparse(trajectory):
+        raise DataError(f"{name}: expected a dense array (n_points, n_dims), got a sparse {type(trajectory).__name__}; "
+                        "pass its .toarray()")
     # a complex array's astype(float) would drop the imaginary part with only a numpy warning
     # (a list of complex numbers fails the conversion below); lists are not converted twice
     if isinstance(trajectory, np.ndarray) and np.iscomplexobj(trajectory):
@@ -207,8 +210,18 @@ def check_trajectories(X, n_dims=None, names=None, dims_source=None):
     return out
 
 
+def _sparse(x):
+    """Whether ``x`` is a scipy.sparse matrix or array (numpy would make a 0-d object array of it)."""
+    from scipy import sparse
+
+    return sparse.issparse(x)
+
+
 def _refuse_containers(X):
     """The objects users pass for X that are not trajectories, refused with the fix."""
+    if _sparse(X):
+        raise DataError(f"X: expected a sequence of dense (n_points, n_dims) arrays, got a sparse {type(X).__name__}; "
+                        "pass [x.toarray()] for one trajectory")
     if hasattr(X, "trajectories") and hasattr(X, "labels"):
         raise DataError(f"X: expected a sequence of (n_points, n_dims) arrays, got a {type(X).__name__}; "
                         "pass its arrays: fit(ds.trajectories, ds.labels)")
@@ -332,6 +345,72 @@ def warn_if_transposed(trajectories):
                       f"{n} points of {d} dims), the shape of a dims x time array; trajectories are (n_points, n_dims) "
                       "arrays: if yours are one column per time point, pass [x.T for x in X]", UserWarning,
                       stacklevel=user_stacklevel())
+
+
+def feature_names(X):
+    """The column names of trajectories given as pandas DataFrames (anything with string
+    ``columns``), as scikit-learn records them in ``feature_names_in_``: an object array of
+    str when every trajectory has the same names; None for arrays, or for names that are
+    not strings (a DataFrame made from an array has integer names). Trajectories of one X
+    with different names, or names of strings and other types mixed, are refused."""
+    if not isinstance(X, (list, tuple)) and not (isinstance(X, np.ndarray) and X.dtype == object):
+        return None  # (a 3-D array, or something check_trajectories refuses)
+    first = None
+    for i, x in enumerate(X):
+        columns = getattr(x, "columns", None)
+        names = None if columns is None else [str(c) if isinstance(c, str) else c for c in columns]
+        if names is not None and not all(isinstance(c, str) for c in names):
+            if any(isinstance(c, str) for c in names):
+                raise DataError(f"X[{i}]: expected column names that are all strings (or none), got "
+                                f"{_listed_names(names)}: name every column, or pass arrays")
+            names = None
+        if i == 0:
+            first = names
+        elif names != first:
+            raise DataError(f"X[{i}]: expected the columns of X[0] ({_listed_names(first)}), got "
+                            f"({_listed_names(names)}): every trajectory needs the same columns in the same order")
+    return None if first is None else np.array(first, dtype=object)
+
+
+def _listed_names(names, n=6):
+    if names is None:
+        return "no column names"
+    return ", ".join(map(repr, names[:n])) + (", ..." if len(names) > n else "")
+
+
+#: The start of the warning for arrays given to a model fitted on named DataFrames: files
+#: are read by position (or by --columns), never as DataFrames, so their readers ignore it.
+NO_NAMES = "X does not have valid feature names"
+
+
+def check_feature_names(model, X):
+    """The column names of new trajectories against those ``model`` was fitted with
+    (``feature_names_in_``), as scikit-learn checks them: other names, or the same in
+    another order, are refused (the columns are read by position); names where the fit had
+    none, or none where it had some, are warned about."""
+    fitted = getattr(model, "feature_names_in_", None)
+    names = feature_names(X)
+    kind = type(model).__name__
+    if fitted is None:
+        if names is not None:
+            warnings.warn(f"X has feature names, but {kind} was fitted without feature names", UserWarning,
+                          stacklevel=user_stacklevel())
+    elif names is None:
+        warnings.warn(f"{NO_NAMES}, but {kind} was fitted with feature names "
+                      f"({_listed_names(list(fitted))}): its columns are read in that order", UserWarning,
+                      stacklevel=user_stacklevel())
+    elif list(names) != list(fitted):
+        raise DataError(f"X: expected the feature names seen at fit, in that order ({_listed_names(list(fitted))}), "
+                        f"got ({_listed_names(list(names))}): the columns are read by position; select them in the "
+                        "fitted order")
+
+
+def set_feature_names(model, names):
+    """``feature_names_in_`` after a fit: the names, or no such attribute (as scikit-learn)."""
+    if names is not None:
+        model.feature_names_in_ = names
+    elif hasattr(model, "feature_names_in_"):
+        del model.feature_names_in_
 
 
 def user_stacklevel():

@@ -19,7 +19,7 @@ import logging
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils import check_random_state
@@ -33,12 +33,15 @@ from ._params import PARAMS, validate_params
 from ._validation import (
     SCALE_RANGE,
     TOO_LARGE,
+    check_feature_names,
     check_finite_rows,
     check_groups,
     check_labels,
     check_trajectories,
     check_unknown_label,
+    feature_names,
     plain_value,
+    set_feature_names,
     smallest_class,
     too_large_error,
     user_stacklevel,
@@ -354,6 +357,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     class_count_ : ndarray of shape (n_classes,)
     n_features_in_ : int
         Number of columns of the input trajectories (the time column included).
+    feature_names_in_ : ndarray of str (object)
+        The column names of the trajectories, when ``fit`` was given DataFrames with string
+        column names (the same for every trajectory); the predict methods check new
+        DataFrames against them. Absent after a fit on arrays.
     n_model_features_ : int
         Number of features the class models see.
     feature_mask_ : ndarray of bool
@@ -581,6 +588,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """``(coordinates, times)`` of new trajectories, checked against the model (and the
         model's reading parameters against those of its fit)."""
         self._check_read_as_fitted()
+        check_feature_names(self, X)
         trajectories, times = self._split_times(check_trajectories(X, n_dims=self.n_features_in_,
                                                                    dims_source="the training data"))
         self._check_magnitude(trajectories)
@@ -670,7 +678,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """
         if cache_dir is not None:
             FitCache(cache_dir).check()
-        return self._fit(X, y, groups, progress=progress, cache_dir=cache_dir)
+        names = feature_names(X)
+        self._fit(X, y, groups, progress=progress, cache_dir=cache_dir)
+        set_feature_names(self, names)
+        return self
 
     def _fit(self, X, y, groups=None, *, progress=None, cache_dir=None, rejection="oof"):
         """:meth:`fit`. ``rejection``: "oof" (fit's: background model, threshold from
@@ -924,10 +935,10 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         results = [None if key is None else cache.get(key, segs.shape[2]) for key in keys]
         reporter = _RunProgress(progress, len(runs), live=progress is not None and runs_in_process(self.n_jobs))
         n_tasks = sum(r is None for r in results)
-        stream = launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, n_tasks), return_as="generator_unordered"), (
+        stream = launch(bounded_jobs(self.n_jobs, n_tasks), (
             delayed(_indexed_fit_hmm)(i, data, config, floor, seed, reporter.on_iteration(label, r))
             for i, (label, r, data, seed) in enumerate(runs) if results[i] is None
-        ))
+        ), unordered=True)
         with _cancelled_when_left(stream):
             reporter.report_ready(runs, results)
             for i, run in stream:
@@ -980,7 +991,7 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
             if runs_in_process(self.n_jobs, len(chunks)):
                 parts = [_chunk_log_likelihoods(models, chunk, stack) for chunk in chunks]
             else:
-                parts = list(launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(chunks)), return_as="generator"),
+                parts = list(launch(bounded_jobs(self.n_jobs, len(chunks)),
                                    (delayed(_worker_log_likelihoods)(models, chunk, stack) for chunk in chunks)))
             ll = np.concatenate(parts)
         # finite features so far from the training data that no model gives a finite score

@@ -25,7 +25,7 @@ from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
 from ._console import stopped
-from ._validation import model_dims_error, named_error, plain_value, same_label, skipped_reason
+from ._validation import NO_NAMES, model_dims_error, named_error, plain_value, same_label, skipped_reason
 from ._version import __version__
 from .classifier import HMMClassifier
 from .exceptions import DataError, ModelFileError, OptionError, TrajHMMError
@@ -964,6 +964,8 @@ def _cmd_info(args, out):
     timed = clf.time_column is not None
     print(f"input columns: {clf.n_features_in_}" + (f" (column {clf.time_column}: time stamps)" if timed else "")
           + f"; model features: {clf.n_model_features_}", file=out)
+    if getattr(loaded, "feature_names_in_", None) is not None:
+        print("column names (fitted on DataFrames): " + ", ".join(loaded.feature_names_in_), file=out)
     names = _feature_names(clf.n_features_in_ - timed, clf.derivatives)
     dropped = [n for n, keep in zip(names, clf.feature_mask_) if not keep]
     where = "in time (the time stamps)" if timed and clf.resample == "time" else f"in {clf.resample}"
@@ -1157,6 +1159,8 @@ class _Logging:
             # for the command's user (hmmlearn under numpy 2.5 said one ~130 times a fit)
             warnings.filterwarnings("ignore", category=category)
             warnings.filterwarnings("default", category=category, module=r"trajhmm(\.|$)")
+        # the command reads files and tables by position or --columns, never as DataFrames
+        warnings.filterwarnings("ignore", message=NO_NAMES, category=UserWarning)
         warnings.showwarning = self.showwarning
         return self
 

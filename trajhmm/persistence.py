@@ -70,7 +70,10 @@ __all__ = [
 # 12: likelihood_threshold_ (open-set rejection's far-out test; -inf: off) and the reader's
 # id_column (the id column of a long table). A file of format 11 or older loads without the
 # test (it rejects exactly what it did, and is saved again in format 11).
-FORMAT_VERSION = 12
+# 13: feature_names_in (meta.json: the column names of DataFrames the model was fitted on,
+# as scikit-learn's feature_names_in_; absent when it was fitted on arrays). A file of
+# format 12 or older loads without them.
+FORMAT_VERSION = 13
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -200,6 +203,7 @@ def _fitted_state(clf):
         else:  # a model fitted before streams (an old pickle) is written in its own format
             meta["search"]["params"].pop("ensemble")
         meta["arrays"] = sorted(arrays)
+        _names_meta(clf, meta)
         return arrays, meta
     check_is_fitted(clf, "models_")
     arrays = {}
@@ -235,7 +239,15 @@ def _fitted_state(clf):
         meta["params"]["prefix_view"] = False
     if view is not None:
         meta["prefix"] = view_meta
+    _names_meta(clf, meta)
     return arrays, meta
+
+
+def _names_meta(clf, meta):
+    """The column names the model was fitted on (format 13), when it has any."""
+    names = getattr(clf, "feature_names_in_", None)
+    if names is not None:
+        meta["feature_names_in"] = [str(name) for name in names]
 
 
 def _scalar_arrays(clf):
@@ -917,6 +929,7 @@ def _check_meta(meta, fail):
     if clf.time_column is not None and not (n_coords >= 1 and clf.time_column < meta["n_features_in"]):
         fail("meta.json", f"params: time_column={clf.time_column} is not a column of {meta['n_features_in']} "
              "besides at least one coordinate")
+    _check_names_meta(meta, fail)
     meta["reader"] = check_reader(meta.get("reader", {}), fail)
     if "id_column" in meta["reader"] and meta["format_version"] < 12:
         fail("meta.json", "reader: id_column is only in files of format 12 or later")
@@ -936,6 +949,17 @@ def _check_meta(meta, fail):
 
 
 _MAX_FILE_JOBS = 4096  # a stored n_jobs beyond this is refused
+
+
+def _check_names_meta(meta, fail):
+    """``feature_names_in`` (format 13 on): one string per input column, when present."""
+    if "feature_names_in" not in meta:
+        return
+    names, n = meta["feature_names_in"], meta["n_features_in"]
+    if meta["format_version"] < 13:
+        fail("meta.json", "feature_names_in: only in files of format 13 or later")
+    if not isinstance(names, list) or len(names) != n or not all(isinstance(name, str) for name in names):
+        fail("meta.json", f"feature_names_in: expected a list of {n} column names (strings), got {str(names)[:80]}")
 
 
 def _check_view_meta(meta, clf, fail):
@@ -1313,7 +1337,10 @@ def _from_arrays(arrays, meta, path, *, member=False):
     if "prefix" in meta:
         view = {k[len("prefix/"):]: v for k, v in arrays.items() if k.startswith("prefix/")}
         clf.prefix_model_ = _from_arrays(view, meta["prefix"], path, member=True).set_params(n_jobs=clf.n_jobs)
-    return _search_from_meta(clf, arrays, meta, path) if meta.get("estimator") == "HMMClassifierCV" else clf
+    out = _search_from_meta(clf, arrays, meta, path) if meta.get("estimator") == "HMMClassifierCV" else clf
+    if "feature_names_in" in meta:
+        out.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
+    return out
 
 
 def _search_from_meta(best, arrays, meta, path):

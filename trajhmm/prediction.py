@@ -14,13 +14,13 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import datasets
 from ._parallel import bounded_jobs, launch
 from ._params import check_param
-from ._validation import check_trajectory, model_dims_error, named_error, user_stacklevel
+from ._validation import NO_NAMES, check_trajectory, model_dims_error, named_error, user_stacklevel
 from .exceptions import DataError, ParameterValueError
 from .preprocessing import check_times
 
@@ -122,8 +122,8 @@ def predict_files(model, paths, *, batch_size=1000, reject=False, unknown="unkno
                 yield from _predict_dataset(path, batch_size, n_jobs, task)
             continue
         files = datasets.iter_trajectory_files(list(group), pattern=pattern)
-        results = launch(Parallel(n_jobs=bounded_jobs(n_jobs), return_as="generator"),
-                        (delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size)))
+        results = launch(bounded_jobs(n_jobs),
+                         (delayed(_predict_batch)(batch, *task) for batch in _batches(files, batch_size)))
         yield from _relayed(results)
 
 
@@ -134,6 +134,7 @@ def _with_warnings(func, *args):
     way, with a line of joblib's, and a file's warning would be lost with its error)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message=NO_NAMES, category=UserWarning)  # files have no column names
         try:
             result, error = func(*args), None
         except DataError as exc:
@@ -177,8 +178,8 @@ def _predict_dataset(path, batch_size, n_jobs, task):
         error = model_dims_error(str(path), model, dims, table=False)
         raise DataError(f"{error} (the model takes time stamps, which a data set file does not hold)") if timed else error
     starts = range(0, len(ds), batch_size)
-    results = launch(Parallel(n_jobs=bounded_jobs(n_jobs, len(starts)), return_as="generator"),
-                    (delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
+    results = launch(bounded_jobs(n_jobs, len(starts)),
+                     (delayed(_predict_items)(ds.trajectories[i:i + batch_size], ds.paths[i:i + batch_size], *task[:4])
                      for i in starts))
     yield from _relayed(results)
     for name, reason in ds.skipped:

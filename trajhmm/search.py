@@ -51,7 +51,7 @@ import time
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import check_random_state
@@ -336,7 +336,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         Their rows in ``cv_results_`` (``best_index_`` first).
     temperature_ : float
         The calibration temperature (1.0 when ``calibrate=False``).
-    classes_, n_features_in_ : as HMMClassifier's.
+    classes_, n_features_in_, feature_names_in_ : as HMMClassifier's (the names: when fitted on DataFrames).
     n_splits_ : int
 
     Examples
@@ -489,6 +489,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         # nothing left to search (every parameter held fixed): the one candidate is still
         # cross-validated, for the calibration
         stages = self._check_stages(stages, base, builtin) if stages else (("given parameters", {}),)
+        names = _v.feature_names(X)
         X = check_trajectories(X)
         _v.warn_if_transposed(X)
         y = check_labels(y, len(X))
@@ -513,6 +514,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         if runner.hits:
             logger.info("resumed: %d finished (candidate, fold) fits taken from the cache %s", runner.hits, cache_dir)
         self._finish(X, y, groups, base, current, evaluated, folds, y_idx, log_prior, runner, cache_dir)
+        _v.set_feature_names(self, names)
         return self
 
     def _seed(self, base):
@@ -593,13 +595,20 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "best_estimator_")
         members = getattr(self, "ensemble_estimators_", [self.best_estimator_])
         weights = getattr(self, "ensemble_weights_", np.ones(1))
-        X = check_trajectories(X, n_dims=self.n_features_in_, dims_source="the model's training data")
+        X = self._checked(X)
         best = members[0]
         ll_best, ll_background = best._scores(X, background=background)
         ll = weights[0] * ll_best
         for w, member in zip(weights[1:], members[1:]):
             ll = ll + w * member._scores(X)[0]
         return ll, ll_best, ll_background
+
+    def _checked(self, X):
+        """New trajectories as arrays, their column names checked against the fit's (the
+        members, fitted on arrays, have none)."""
+        check_is_fitted(self, "best_estimator_")
+        _v.check_feature_names(self, X)
+        return check_trajectories(X, n_dims=self.n_features_in_, dims_source="the model's training data")
 
     @property
     def classes_(self):
@@ -623,7 +632,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     def transform(self, X):
         """The segments the class models see (see HMMClassifier.transform)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.transform(X)
+        return self.best_estimator_.transform(self._checked(X))
 
     def predict_joint_log_proba(self, X):
         """The pool's log p(x | class) + log prior (nats, not calibrated): the weighted mean
@@ -650,7 +659,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         """The refitted model's :meth:`HMMClassifier.predict_prefix_log_proba` (beginnings
         of trajectories; not calibrated)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_prefix_log_proba(X)
+        return self.best_estimator_.predict_prefix_log_proba(self._checked(X))
 
     def predict_prefix_proba(self, X):
         """The exponential of :meth:`predict_prefix_log_proba`."""
@@ -673,12 +682,12 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     def bic(self, X, y):
         """The refitted model's BIC (see HMMClassifier.bic)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.bic(X, y)
+        return self.best_estimator_.bic(self._checked(X), y)
 
     def aic(self, X, y):
         """The refitted model's AIC (see HMMClassifier.aic)."""
         check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.aic(X, y)
+        return self.best_estimator_.aic(self._checked(X), y)
 
     def is_unknown(self, X):
         """See HMMClassifier.is_unknown."""
@@ -826,8 +835,7 @@ class _Runner:
                                     self.y[self.folds[todo[i][1]][0]], [self.X[j] for j in self.folds[todo[i][1]][1]])
                  for i in missing)
         if missing:
-            stream = launch(Parallel(n_jobs=bounded_jobs(self.n_jobs, len(missing)), return_as="generator_unordered"),
-                           tasks)
+            stream = launch(bounded_jobs(self.n_jobs, len(missing)), tasks, unordered=True)
             with _cancelled_when_left(stream):  # an interrupt cancels the fits not finished yet
                 for i, ll, seconds in stream:
                     if self.cache:

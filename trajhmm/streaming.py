@@ -166,7 +166,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import preprocessing
-from ._validation import SCALE_RANGE, check_choice, check_int, check_real, check_trajectories, is_number
+from ._validation import (
+    SCALE_RANGE,
+    check_choice,
+    check_feature_names,
+    check_int,
+    check_real,
+    check_trajectories,
+    is_number,
+)
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
 from .hmm.stacked import relative_emissions, scaled_exact, stacked_models
@@ -424,6 +432,7 @@ class _Model:
     the training durations and the class priors."""
 
     def __init__(self, model):
+        self.model = model
         self.clf = _fitted_classifier(model)
         if getattr(self.clf, "time_column", None) is not None:
             raise DataError(f"model: time_column={self.clf.time_column!r}: streams and prefixes take evenly spaced "
@@ -558,6 +567,7 @@ def predict_prefix(model, X):
 
 
 def _checked_prefixes(m, X):
+    check_feature_names(m.model, X)
     prefixes = check_trajectories(X, n_dims=m.n_dims, dims_source="the model's training data")
     for i, p in enumerate(prefixes):
         m.check_size(p, f"X[{i}]")
