@@ -161,7 +161,9 @@ PARAMS = {p.name: p for p in (
           metavar="X,Y,Z"),
     Param("time_column_name", "text", None, "the column of time stamps (a header name; a 0-based position "
           "without a header): points are resampled evenly in real time, and it is never a feature",
-          commands=_READERS + ("predict", "spot"), metavar="NAME", flag_name="time_column"),
+          commands=_READERS + ("predict", "spot"), metavar="NAME", flag_name="time_column",
+          cli_help={"spot": "refused (exit 2): a stream is evenly spaced samples without time stamps; choose the "
+                    "coordinates of a file with a time column with --columns"}),
     Param("layout", "choice", "auto", "text/.npy/.mat files: one row per time point (rows), one column per "
           "time point (columns), or auto", choices=datasets._CHOICES["layout"], commands=_READERS + ("predict", "spot")),
     Param("delimiter", "text", None, "text files: the column separator (default: detected)",
@@ -177,7 +179,9 @@ PARAMS = {p.name: p for p in (
     Param("label_level", "int", 1, "folders: the folder level below DATA_DIR that names the class (2 for "
           "DATA/<subject>/<label>/files)", low=1, commands=_READERS),
     Param("id_column", "text", None, "DATA is one table (.csv, .tsv, .parquet): the column naming the "
-          "trajectory of each row", commands=_READERS + ("predict",), metavar="NAME"),
+          "trajectory of each row", commands=_READERS + ("predict",), metavar="NAME",
+          cli_help={"predict": "PATH is one table (.csv, .tsv, .parquet): the column naming the trajectory of each row "
+                    "(default: the id column the model was trained with)"}),
     Param("label_column", "text", None, "tables: the column of class labels", commands=_READERS, metavar="NAME"),
     Param("group_column", "text", None, "tables: the column naming who or what recorded each trajectory "
           "(subject, session): the model search's folds, the open-set calibration and --test-size keep groups apart",

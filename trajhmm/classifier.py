@@ -310,8 +310,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         Standardise every feature with the mean and standard deviation of the training
         points (fitted in ``fit``, stored as ``feature_mean_`` / ``feature_scale_``).
     reg_covar : float, default=3e-2
-        Covariance regularisation added in every M-step: ``reg_covar`` times each
-        feature's variance over all training points (see README, "Robust EM").
+        Covariance floor held after every M-step: every covariance is kept above
+        ``diag(reg_covar * var_d)``, ``var_d`` each feature's variance over all training
+        points (clipped, not added: EM stays monotone; see README, "Robust EM").
     n_iter : int, default=100
         Maximum EM iterations per model.
     tol : float, default=1e-3

@@ -712,8 +712,7 @@ def _cmd_spot(args, out):
             raise OptionError(f"{args.recording}: --on-invalid applies to standard input (a bad line is skipped), "
                               "not to a recording file (read whole, e.g. with --missing interpolate)")
         else:
-            reading = _reading(args, reader)
-            stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
+            stream = _read_recording(args, reader)
             detections = streaming.spot(clf, stream, name=args.recording, **kwargs)
         _write_detections(detections, args, out, skipped)
     except ModelFileError as exc:  # the streaming code calls the model "model": name its file
@@ -722,6 +721,20 @@ def _cmd_spot(args, out):
     if skipped:  # each was said when it came (a live stream)
         print(f"trajhmm: {len(skipped)} {'line' if len(skipped) == 1 else 'lines'} skipped as invalid", file=sys.stderr)
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _read_recording(args, reader):
+    """``spot``'s recording file, read with the model's stored options and the flags; the
+    readers' advice to pass a time column, which streams refuse, becomes that of --columns."""
+    reading = _reading(args, reader)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = datasets.read_trajectory(args.recording, **datasets.options_for(args.recording, **reading))
+    for w in caught:
+        text = re.sub(r"pass time_column=('[^']*'|\S+) \(--time-column [^)]*\), or columns= \(--columns\) to choose the "
+                      r"coordinates", "streams take no time stamps: choose the coordinates with --columns", str(w.message))
+        warnings.warn_explicit(text, w.category, w.filename, w.lineno)
+    return stream
 
 
 def _stdin_columns(args, reader=None):
