@@ -40,6 +40,6 @@ def test_spot_help_says_the_time_column_is_refused(capsys):
 def test_the_first_snippet_opens_files_that_ship():
     readme = (ROOT / "README.md").read_text()
     first = readme[readme.index("```python"):].split("```", 2)[1]
-    paths = re.findall(r'(?:read_trajectory|load_trajectories|predict_files\(clf,)\s*\(?"([^"]+)"', first)
+    paths = re.findall(r'"(sample_data[^"]*)"', first)
     assert len(paths) == 3, paths
     assert all((ROOT / p).exists() for p in paths), paths

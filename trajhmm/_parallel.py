@@ -12,6 +12,7 @@ values (-1: all cores) and None keep joblib's meaning.
 import os
 import signal
 import threading
+import warnings
 from contextlib import contextmanager
 
 from joblib import Parallel, delayed, effective_n_jobs
@@ -19,6 +20,28 @@ from joblib import Parallel, delayed, effective_n_jobs
 __all__ = ["bounded_jobs", "cores", "launch", "one_blas_thread", "runs_in_process"]
 
 _LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
+_RESTARTS = "A worker stopped while some jobs were given to the executor"
+_LOKY_MODULE = "joblib.externals.loky.process_executor"
+
+
+def quiet_worker_restarts():
+    """Hide loky's "A worker stopped while some jobs were given to the executor ... memory
+    leak" warning: a worker whose memory grew by 300 MB (fits of many dims) exits cleanly
+    between tasks and loky starts another; no task is lost, and the warning, raised in loky's
+    own thread (so no ``catch_warnings`` of the caller's thread can scope it), read as a leak
+    of the user's and pointed at joblib's code. Installed by :func:`launch` (not on import),
+    matching loky's module only; not added again while it is the filter that applies."""
+    if not _restarts_hidden():
+        warnings.filterwarnings("ignore", message=_RESTARTS, category=UserWarning, module=r"joblib\.externals\.loky")
+
+
+def _restarts_hidden():
+    """Whether the first of the warning filters that applies to loky's warning ignores it."""
+    for action, message, category, module, lineno in warnings.filters:
+        if ((message is None or message.match(_RESTARTS)) and issubclass(UserWarning, category)
+                and (module is None or module.match(_LOKY_MODULE)) and not lineno):
+            return action == "ignore"
+    return False
 
 
 def cores():
@@ -134,6 +157,7 @@ def launch(n_jobs, tasks, unordered=False):
     before each worker starts (Python 3.11). Workers already running are reused as they are,
     and joblib reuses these for later calls too (an application's own ``Parallel`` calls
     then run in workers that ignore SIGINT; this process still stops them on Ctrl-C)."""
+    quiet_worker_restarts()
     if (threading.current_thread() is threading.main_thread() and _backend_name() == "LokyBackend"
             and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None) and effective_n_jobs(n_jobs) > 1):
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)

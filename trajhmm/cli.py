@@ -25,6 +25,7 @@ from . import _params, datasets, metrics, model_selection, persistence
 from ._cache import FitCache
 from ._cluster import dask_backend
 from ._console import stopped
+from ._parallel import quiet_worker_restarts
 from ._validation import NO_NAMES, model_dims_error, named_error, plain_value, same_label, skipped_reason
 from ._version import __version__
 from .classifier import HMMClassifier
@@ -1161,6 +1162,7 @@ class _Logging:
             warnings.filterwarnings("default", category=category, module=r"trajhmm(\.|$)")
         # the command reads files and tables by position or --columns, never as DataFrames
         warnings.filterwarnings("ignore", message=NO_NAMES, category=UserWarning)
+        quiet_worker_restarts()
         warnings.showwarning = self.showwarning
         return self
 
@@ -1196,8 +1198,50 @@ def _io_error(exc):
     return f"{name}{_one_line(exc.strerror or exc)}"
 
 
+class _ReaderGone:
+    """Standard output for the commands whose results are files (train, tune, evaluate's
+    --report, plot): a reader that goes away (``| head``, ``| true``) stops the printing,
+    not the command, so the files are still written (the model was lost: exit 0 and no
+    file). Commands whose results are their output (predict, spot) stop there instead."""
+
+    def __init__(self, out):
+        self.out, self.gone = out, False
+
+    def _safely(self, method, *args):
+        if not self.gone:
+            try:
+                return getattr(self.out, method)(*args)
+            except BrokenPipeError:
+                self.gone = True
+                _silence_stdout()
+        return len(args[0]) if args else None
+
+    def write(self, text):
+        return self._safely("write", text)
+
+    def flush(self):
+        self._safely("flush")
+
+    def __getattr__(self, name):
+        return getattr(self.out, name)
+
+
+def _silence_stdout():
+    """Standard output to /dev/null once its reader is gone (Python would complain at exit
+    about the unflushed rest)."""
+    try:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stays open until the process exits)
+    except OSError:
+        pass
+
+
+_FILE_RESULTS = ("train", "tune", "evaluate", "plot")
+
+
 def _run(args, out):
     """Run the parsed command; library errors become one line and an exit code."""
+    if args.command in _FILE_RESULTS and out is not None:
+        out = _ReaderGone(out)
     try:
         with _Logging(args):
             _check_outputs(args)
@@ -1213,10 +1257,7 @@ def _run(args, out):
         print(f"trajhmm: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. `trajhmm predict ... | head`: the reader is gone, not an error
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stays open until the process exits)
-        except OSError:
-            pass
+        _silence_stdout()
         return EXIT_OK
     except (OSError, UnicodeEncodeError) as exc:
         print(f"trajhmm: error: {_io_error(exc)}", file=sys.stderr)

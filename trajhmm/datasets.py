@@ -497,7 +497,23 @@ def _finish(path, table, given, notes):
         arr = _fill(path, table, arr.copy(), sel, has_time, given.get("missing", "error"))
     if table.names is not None and not has_time and given.get("columns") is None:
         _time_like(path, table, sel, notes)
+    if table.names is not None and given.get("columns") is None:
+        _counter_like(path, table, arr, sel[int(has_time):], int(has_time), notes)
     return check_trajectory(arr, name=str(path))
+
+
+def _counter_like(path, table, arr, sel, first, notes):
+    """Warn about a coordinate that counts samples (1, 2, 3, ...: a motion-capture export's
+    Frame column): it grows with the length of the recording and is no position."""
+    if len(arr) < 5:
+        return
+    for k, j in enumerate(sel, first):
+        column = arr[:, k]
+        if column[0] == np.round(column[0]) and np.all(np.diff(column) == 1):
+            name = table.names[j] if j < len(table.names) else str(j)
+            _note(notes, path, "counter", f"column {name!r} counts samples (consecutive integers from "
+                  f"{column[0]:g}) and is read as a coordinate; leave it out with columns= (--columns)")
+            return
 
 
 def _check_bad(path, table, sel):

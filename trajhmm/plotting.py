@@ -5,10 +5,12 @@ state, no window, any backend), which the caller saves with ``fig.savefig(path)`
 ``trajhmm plot ...`` is the command-line front end.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_trajectories, plain_value
+from ._validation import check_trajectories, plain_value, user_stacklevel
 from .exceptions import DataError
 
 __all__ = ["plot_confusion", "plot_trajectories", "plot_convergence", "plot_states"]
@@ -124,6 +126,9 @@ def plot_trajectories(X, labels, *, predicted=None, title=None, time_column=None
     if predicted is not None and len(predicted) != len(X):
         raise DataError(f"predicted: expected {len(X)} (one per trajectory), got {len(predicted)}")
     n_dims = min(x.shape[1] for x in X) if X else 2
+    if n_dims > 3:
+        warnings.warn(f"X: trajectories of {n_dims} coordinates: the plot draws the first 3 (as x, y, z); choose "
+                      "the ones to draw with columns= (--columns)", UserWarning, stacklevel=user_stacklevel())
     fig = _figure(figsize=(8, 6.5), layout="constrained")
     ax, k = _axes(fig, n_dims)
     classes = sorted(set(labels.tolist()), key=_class_order)
@@ -201,6 +206,10 @@ def plot_states(model, label, X=None):
     positional = np.cumsum(model.feature_mask_)[:n_dims][model.feature_mask_[:n_dims]] - 1
     if len(positional) < 2:
         raise DataError(f"class {label!r}: the model keeps fewer than 2 positional features, nothing to draw")
+    if len(positional) > 3:
+        warnings.warn(f"class {label!r}: the model has {len(positional)} positional features: the plot draws the "
+                      "first 3; train on the ones to draw (columns= / --columns) to see others",
+                      UserWarning, stacklevel=user_stacklevel())
     fig = _figure(figsize=(8, 6.5), layout="constrained")
     ax, dims = _axes(fig, len(positional))
     cols = positional[:dims]
