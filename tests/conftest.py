@@ -47,7 +47,7 @@ BAD_FILES = [
     ("empty.csv", "", "empty file"),
     ("blank.csv", "\n\n  \n", "empty file"),
     ("header.csv", "x,y,z\n", "header only"),
-    ("word.csv", "x,y,z\n1,2,3\n4,five,6\n", r"line 3, column 2: expected a number, got 'five'"),
+    ("word.csv", "x,y,z\n1,2,3\n4,five,6\n", r"line 3, column 2 \('y'\): expected a number, got 'five'"),
     ("nan.csv", "1,2,3\n4,nan,6\n", r"line 2, column 2: expected a finite number, got nan"),
     ("inf.txt", "1 2 3\n4 5 inf\n", r"line 2, column 3: expected a finite number"),
     ("ragged.csv", "1,2,3\n4,5\n", r"line 2: expected 3 columns like the first data row, got 2"),

@@ -259,7 +259,7 @@ def test_d12_every_skipped_file_is_reported_once_with_its_name(tmp_path, capsys,
                           "--n-jobs", "1", *FLAGS], capsys)
     assert code == 3, err
     assert err.strip().splitlines() == [f"trajhmm: skipped: {stray}: expected only class folders in {stray.parent}, got a file",
-                                        f"trajhmm: skipped: {bad}: line 3, column 2: expected a number, got 'oops'",
+                                        f"trajhmm: skipped: {bad}: line 3, column 2 ('y'): expected a number, got 'oops'",
                                         "trajhmm: 2 inputs skipped as invalid"]
     assert load_model(tmp_path / "m.npz").n_jobs is None  # --n-jobs is the run's, not the model's
 

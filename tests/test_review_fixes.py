@@ -266,7 +266,7 @@ def test_epoch_time_stamps_are_printed_with_every_digit_and_repeats_are_called_s
     with pytest.raises(DataError, match=r"got 1700000000\.375 after 1700000000\.5 .*rows are not sorted"):
         read_trajectory(path, time_column="t")
     path.write_text("t,x,y\n0.01,0,0\n0.03,1,1\n0.03,2,2\n")
-    with pytest.raises(DataError, match=r"line 4, column 1: .*got 0\.03 again \(line 3\): the time stamp repeats"):
+    with pytest.raises(DataError, match=r"line 4, column 1 \('t'\): .*got 0\.03 again \(line 3\): the time stamp repeats"):
         read_trajectory(path, time_column="t")
 
 

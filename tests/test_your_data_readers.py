@@ -108,14 +108,15 @@ def test_time_stamps_out_of_order_name_the_line_and_both_values(tmp_path):
     with pytest.raises(DataError) as info:
         read_trajectory(p, time_column="t")
     msg = str(info.value)
-    assert msg.startswith(f"{p}: line 4, column 1: time stamps must increase strictly, got 0.1 after 0.2 (line 3)")
+    assert msg.startswith(f"{p}: line 4, column 1 ('t'): time stamps must increase strictly, got 0.1 after 0.2 (line 3)")
     assert "--time-column" in msg
     q = _write(tmp_path / "b.csv", "t,x\n0.0,1\n0.0,2\n")
-    repeat = r"line 3, column 1: time stamps must increase strictly, got 0\.0 again \(line 2\): the time stamp repeats"
+    repeat = r"line 3, column 1 \('t'\): time stamps must increase strictly, got 0\.0 again \(line 2\): the time stamp repeats"
     with pytest.raises(DataError, match=repeat):
         read_trajectory(q, time_column="t")
     r = _write(tmp_path / "c.csv", "t,x\n0.0,1\n,2\n0.3,3\n")
-    with pytest.raises(DataError, match=r"c\.csv: line 3, column 1: the time column 't' must hold finite numbers, got nan"):
+    with pytest.raises(DataError, match=r"c\.csv: line 3, column 1 \('t'\): the time column 't' must hold finite "
+                                        r"numbers, got nan"):
         read_trajectory(r, time_column="t", missing="interpolate")
 
 
@@ -191,7 +192,7 @@ def test_explicit_encoding_delimiter_and_decimal(tmp_path):
     r = _write(tmp_path / "c.csv", "x;y\n1,5;2\n3;4\n")
     with pytest.raises(DataError) as info:
         read_trajectory(r, decimal=".")
-    assert str(info.value) == (f"{r}: line 2, column 1: expected a number, got '1,5'; it looks like a decimal "
+    assert str(info.value) == (f"{r}: line 2, column 1 ('x'): expected a number, got '1,5'; it looks like a decimal "
                                "comma: pass decimal=',' (--decimal ,)")
     u16 = _write(tmp_path / "d.csv", "1,2\n3,4\n", "utf-16-le")
     with pytest.raises(DataError, match=r"d\.csv: binary content .*encoding='utf-16-le' \(--encoding utf-16-le\)"):
@@ -203,17 +204,17 @@ def test_still_unreadable_text_names_the_line_and_the_flag(tmp_path):
     p = _write(tmp_path / "a.csv", "x,y,subject\n1,2,s1\n4,5,s1\n")
     with pytest.raises(DataError) as info:
         read_trajectory(p)
-    assert str(info.value) == (f"{p}: line 2, column 3: expected a number, got 's1'; column 3 is not numeric: "
+    assert str(info.value) == (f"{p}: line 2, column 3 ('subject'): expected a number, got 's1'; column 3 is not numeric: "
                                "pass columns= (--columns) to read only the numeric columns")
     np.testing.assert_array_equal(read_trajectory(p, columns=["x", "y"]), [[1, 2], [4, 5]])
     q = _write(tmp_path / "b.csv", "x,y\n1|2,3\n4|5,6\n")
-    with pytest.raises(DataError, match=r"b\.csv: line 2, column 1: expected a number, got '1\|2'; the columns "
+    with pytest.raises(DataError, match=r"b\.csv: line 2, column 1 \('x'\): expected a number, got '1\|2'; the columns "
                                         r"are split at ',': .*pass delimiter= \(--delimiter\)"):
         read_trajectory(q)
     r = _write(tmp_path / "c.csv", "x,y\n1,2\n4,oops\n")
     with pytest.raises(DataError) as info:  # no option reads a typo: no hint
         read_trajectory(r)
-    assert str(info.value) == f"{r}: line 3, column 2: expected a number, got 'oops'"
+    assert str(info.value) == f"{r}: line 3, column 2 ('y'): expected a number, got 'oops'"
 
 
 # ------------------------------------------------------------------ missing=
@@ -221,7 +222,7 @@ def test_missing_values_are_an_error_naming_the_cell_and_the_flag(tmp_path):
     p = _write(tmp_path / "a.csv", "x,y\n1,2\n,4\n5,6\n")
     with pytest.raises(DataError) as info:
         read_trajectory(p)
-    assert str(info.value) == (f"{p}: line 3, column 1: expected a finite number, got an empty cell (a missing "
+    assert str(info.value) == (f"{p}: line 3, column 1 ('x'): expected a finite number, got an empty cell (a missing "
                                "value); pass missing='interpolate' (--missing interpolate) to fill missing values "
                                "from their neighbours")
     q = _write(tmp_path / "b.csv", "1,2\n3,NA\n5,6\n")

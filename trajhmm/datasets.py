@@ -401,10 +401,12 @@ class _Table:
     split: tuple = None  # text files: (delimiter, decimal), for the hint of a bad cell
 
     def where(self, i, j):
-        """Where element (i, j) of the (possibly transposed) array is in the file."""
+        """Where element (i, j) of the (possibly transposed) array is in the file: line and
+        column numbers, and the column's name when the file has a header."""
         r, c = (j, i) if self.transposed else (i, j)
         line = f"line {self.lines[r]}" if self.lines is not None else f"row {r + 1}"
-        return f"{line}, column {self.cols[c] if self.cols is not None else c + 1}"
+        name = f" ({self.names[c]!r})" if self.names is not None and c < len(self.names) and self.names[c] else ""
+        return f"{line}, column {self.cols[c] if self.cols is not None else c + 1}{name}"
 
 
 def _note(notes, path, key, message):
