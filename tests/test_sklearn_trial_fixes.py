@@ -170,3 +170,15 @@ def test_files_are_read_without_names_and_without_a_warning(named, dataset, tmp_
     save_model(named, tmp_path / "m.npz")
     code, out, err = cli(["predict", str(tmp_path / "m.npz"), str(tmp_path / "new")], capsys)
     assert code == 0 and len(out.splitlines()) == 3 and "warning" not in err
+
+
+def test_the_search_checks_it_is_fitted_before_reading_names(dataset):
+    # the column-name check runs first in these methods: an unfitted search still says NotFittedError
+    from sklearn.exceptions import NotFittedError
+
+    X, y = dataset
+    search = HMMClassifierCV()
+    for call in (lambda: search.transform(X), lambda: search.predict_prefix_proba(X), lambda: search.bic(X, y),
+                 lambda: search.aic(X, y), lambda: search.predict(X)):
+        with pytest.raises(NotFittedError):
+            call()

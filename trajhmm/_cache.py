@@ -305,7 +305,6 @@ class FitCache:
             return 0
         return sum(1 for p in self.directory.iterdir() if _ENTRY.match(p.name))
 
-
     def _foreign_content(self):
         """Why the directory is not a trajhmm cache that may be deleted, or None."""
         tag = self.directory / CACHEDIR_TAG

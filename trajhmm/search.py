@@ -631,8 +631,8 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
 
     def transform(self, X):
         """The segments the class models see (see HMMClassifier.transform)."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.transform(self._checked(X))
+        X = self._checked(X)  # (fitted, column names)
+        return self.best_estimator_.transform(X)
 
     def predict_joint_log_proba(self, X):
         """The pool's log p(x | class) + log prior (nats, not calibrated): the weighted mean
@@ -658,8 +658,8 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
     def predict_prefix_log_proba(self, X):
         """The refitted model's :meth:`HMMClassifier.predict_prefix_log_proba` (beginnings
         of trajectories; not calibrated)."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_prefix_log_proba(self._checked(X))
+        X = self._checked(X)  # (fitted, column names)
+        return self.best_estimator_.predict_prefix_log_proba(X)
 
     def predict_prefix_proba(self, X):
         """The exponential of :meth:`predict_prefix_log_proba`."""
@@ -681,13 +681,13 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
 
     def bic(self, X, y):
         """The refitted model's BIC (see HMMClassifier.bic)."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.bic(self._checked(X), y)
+        X = self._checked(X)  # (fitted, column names)
+        return self.best_estimator_.bic(X, y)
 
     def aic(self, X, y):
         """The refitted model's AIC (see HMMClassifier.aic)."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.aic(self._checked(X), y)
+        X = self._checked(X)  # (fitted, column names)
+        return self.best_estimator_.aic(X, y)
 
     def is_unknown(self, X):
         """See HMMClassifier.is_unknown."""
