@@ -128,7 +128,7 @@ def test_model_files_keep_the_names(named, frames, tmp_path, capsys):
     path = tmp_path / "m.npz"
     save_model(named, path)
     meta = model_metadata(path)
-    assert meta["format_version"] == 13 and meta["feature_names_in"] == ["x", "y", "z"]
+    assert meta["format_version"] == 14 and meta["feature_names_in"] == ["x", "y", "z"]
     loaded = load_model(path)
     assert loaded.feature_names_in_.tolist() == ["x", "y", "z"] and loaded.feature_names_in_.dtype == object
     np.testing.assert_array_equal(loaded.predict_proba(X), named.predict_proba(X))

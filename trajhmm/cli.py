@@ -283,6 +283,8 @@ def _reading(args, reader=None):
         raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
     given = {k: v for k, v in given.items() if v is not None}
     merged = {**(reader or {}), **given}
+    if "columns" in given:  # chosen on the command line: not by the training files' header names
+        merged.pop("header_names", None)
     if reader:  # the flags were checked alone before any work; here they meet the model's stored options
         try:
             datasets.check_options(**{k: v for k, v in merged.items() if k in datasets.OPTIONS})
