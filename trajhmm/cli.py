@@ -681,19 +681,40 @@ def _cmd_predict(args, out):
                                 reader=reading, pattern=args.pattern)
         count = None if any(map(is_dataset_file, args.paths)) else lambda: sum(  # names only, nothing read
             1 for _ in datasets.iter_trajectory_files(args.paths, pattern=args.pattern, log_ignored=False))
-    skipped = []
+    return _write_and_report(args, out, results, count, classes)
+
+
+def _write_and_report(args, out, results, count, classes):
+    """Write the predictions (to --output, or ``out``), then warn about trajectories that
+    move far less or far more than the training data; the exit code (3: some skipped)."""
+    skipped, flagged = [], {"still": [], "oversized": []}
     bar = _progress_bar(args, count, "file", "predicting")
     try:
         if args.output:
             with persistence.atomic_write(args.output, "w") as fh:
-                n = _write_predictions(fh, results, bar, args, classes, skipped)
+                n = _write_predictions(fh, results, bar, args, classes, skipped, flagged)
             logger.info("%d predictions written to %s", n, args.output)
         else:
-            _write_predictions(out, results, bar, args, classes, skipped)
+            n = _write_predictions(out, results, bar, args, classes, skipped, flagged)
     finally:
         if bar is not None:
             bar.close()
+    for kind, paths in flagged.items():
+        if paths:
+            warnings.warn(_motion_warning(kind, paths, n), UserWarning, stacklevel=1)
     return _report_skipped(skipped, said=args.paths == ["-"])
+
+
+def _motion_warning(kind, paths, n):
+    """What predict says of trajectories that move far less (``kind`` "still") or far more
+    ("oversized") than the training data (:func:`trajhmm.streaming.motion_flags`)."""
+    what, units = (("less than half as much as the least", "metres read where millimetres were trained")
+                   if kind == "still" else ("more than twice as much as the most", "millimetres read where metres "
+                                                                                     "were trained"))
+    who = f"{_field(paths[0])}: moves" if len(paths) == 1 and n == 1 else (
+        f"{len(paths)} of {n} trajectories" + ("" if len(paths) == n else f" (the first: {_field(paths[0])})") + " move")
+    return (f"{who} {what} moving training trajectory: other units or another sensor than the training data "
+            f"({units})? The labels of such input are guesses")
 
 
 def _cmd_spot(args, out):
@@ -817,12 +838,11 @@ def _table_predictions(clf, args, reading):
             rows = list(prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label))
         except DataError as exc:  # a trajectory whose values are too large: name its id
             raise named_error(exc, [f"{path}[id={ident}]" for ident in ds.ids]) from None
-        for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
-            yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,
-                                 proba, rejected)
+        for ident, row in zip(ds.ids, rows):
+            yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", *row)
 
 
-def _write_predictions(fh, results, bar, args, classes, skipped):
+def _write_predictions(fh, results, bar, args, classes, skipped, flagged):
     key = "id" if args.paths == ["-"] or args.id_column else "path"  # stdin and tables name trajectories by id
     writer = csv.writer(fh, lineterminator="\n") if args.format == "csv" else None  # LF, as text and json
     if writer:
@@ -837,6 +857,12 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
                 print(f"trajhmm: skipped: {skipped_reason(r.path, r.reason)}", file=sys.stderr, flush=True)
             continue
         n += 1
+        if r.still or r.oversized:  # a live pipe: said when it comes; else once for all, at the end
+            kind = "still" if r.still else "oversized"
+            if args.paths == ["-"]:
+                warnings.warn(_motion_warning(kind, [r.path], 1), UserWarning, stacklevel=1)
+            else:
+                flagged[kind].append(r.path)
         if args.format == "json":
             rec = {key: r.path, "label": r.label, "margin": r.margin}
             if args.proba:

@@ -23,6 +23,7 @@ from ._params import check_param
 from ._validation import NO_NAMES, check_trajectory, model_dims_error, named_error, user_stacklevel
 from .exceptions import DataError, ParameterValueError
 from .preprocessing import check_times
+from .streaming import motion_flags
 
 __all__ = ["FilePrediction", "SkippedFile", "predict_files", "predict_json_lines"]
 
@@ -35,7 +36,11 @@ class FilePrediction:
     the joint log-likelihood (:meth:`predict_joint_log_proba`) of the predicted class minus
     the highest of the other classes', in nats (inf with one class; negative only when a
     calibrated model's class priors chose a class of lower likelihood), ``proba`` the class
-    probabilities in ``model.classes_`` order.
+    probabilities in ``model.classes_`` order. ``still`` and ``oversized``: the trajectory
+    moves less than half as much as the least moving training trajectory of any class, or
+    more than twice as much as the most moving one (:func:`trajhmm.streaming.motion_flags`):
+    likely other units than the training data, and a label that is a guess (the command
+    line warns).
     """
 
     path: str
@@ -43,6 +48,8 @@ class FilePrediction:
     margin: float
     proba: np.ndarray
     rejected: bool = False
+    still: bool = False
+    oversized: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,8 +242,7 @@ def _read_and_score(paths, model, reject, unknown, on_invalid, reader, cwd=None)
     out = []
     for path, slot in zip(paths, slots):
         if slot is None:
-            label, margin, proba, rejected = next(rows)
-            slot = FilePrediction(path, label, margin, proba, rejected)
+            slot = FilePrediction(path, *next(rows))
         out.append(slot)
     return out
 
@@ -259,7 +265,8 @@ def _rows_naming_files(model, trajectories, slots, paths, reject, unknown, on_in
 
 
 def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
-    """``(label, margin, proba, rejected)`` for each trajectory, from one scoring pass."""
+    """``(label, margin, proba, rejected, still, oversized)`` for each trajectory, from one
+    scoring pass (and the motion check, :func:`trajhmm.streaming.motion_flags`)."""
     if reject:
         jll, rejected = model.predict_with_unknown(trajectories)
     else:
@@ -273,9 +280,10 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
     others[np.arange(len(jll)), best] = -np.inf
     margin = jll[np.arange(len(jll)), best] - others.max(axis=1) if jll.shape[1] > 1 else np.full(len(jll), np.inf)
     labels = model.classes_.tolist()  # plain Python values, not numpy scalars
+    still, oversized = motion_flags(model, trajectories)  # (checked by the scoring above)
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]
-        yield label, float(margin[i]), proba[i], bool(rejected[i])
+        yield label, float(margin[i]), proba[i], bool(rejected[i]), bool(still[i]), bool(oversized[i])
 
 
 def _json_trajectory(model, line, where):
@@ -334,11 +342,11 @@ def predict_json_lines(model, lines, *, reject=False, unknown="unknown", on_inva
             yield SkippedFile(where, str(exc))
             continue
         try:
-            label, margin, proba, rejected = next(prediction_rows(model, [x], reject, unknown))
+            row = next(prediction_rows(model, [x], reject, unknown))
         except DataError as exc:
             exc = named_error(exc, [where])
             if on_invalid == "error":
                 raise exc from None
             yield SkippedFile(where, str(exc))
             continue
-        yield FilePrediction(str(ident), label, margin, proba, rejected)
+        yield FilePrediction(str(ident), *row)

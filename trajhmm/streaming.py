@@ -194,6 +194,9 @@ _WHOLE_CHUNK = 256  # held-out trajectories scored together by whole_ratios
 # A window that moves less than _MOTION_CUT times the least moving training segment of a
 # class is not scored for that class (module docstring, "Still windows").
 _MOTION_CUT = 0.5
+# A whole trajectory that moves less than _MOTION_CUT times the least moving training
+# trajectory of any class, or more than 1 / _MOTION_CUT times the most moving one, is out
+# of what the model has seen: other units, another sensor (:func:`motion_flags`).
 
 
 def _class_quantiles(values, y_idx, n_classes):
@@ -409,6 +412,28 @@ def _fitted_classifier(model):
     inner = getattr(model, "best_estimator_", model)
     check_is_fitted(inner, "models_")
     return inner
+
+
+def motion_flags(model, X):
+    """``(still, oversized)``, two bool arrays of ``len(X)``: the trajectories that move
+    less than half as much as the least moving training trajectory of any class, and those
+    that move more than twice as much as the most moving one (:func:`motion`, each resampled
+    to the model's ``n_points``, with ``motion_scale_``). Such input is likely in other
+    units than the training data (millimetres for metres), and its label a guess: the class
+    models still score it, often confidently. All False for models made size-invariant
+    (``scaling`` other than "none": sizes do not count) and files of format 8 or older.
+    ``X`` must be checked trajectories the model takes (its time column included)."""
+    clf = _fitted_classifier(model)
+    q = getattr(clf, "class_motion_quantiles_", None)
+    none = np.zeros(len(X), dtype=bool)
+    if q is None or clf.scaling != "none" or not len(X):
+        return none, none.copy()
+    trajectories, times = clf._split_times(list(X))
+    with np.errstate(over="ignore", invalid="ignore"):
+        raw = preprocessing.resample_all(trajectories, clf.n_points, clf.resample, times)
+        moved = motion(raw, clf.motion_scale_)
+    q = np.asarray(q, dtype=float)
+    return moved < _MOTION_CUT * np.nanmin(q[:, 0]), moved > np.nanmax(q[:, -1]) / _MOTION_CUT
 
 
 def _length_quantiles_of(model, clf):
