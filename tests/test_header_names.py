@@ -187,3 +187,37 @@ def test_the_file_says_what_it_holds(tree, tmp_path):
     save_model(clf, path, reader=reader)
     assert json.loads(json.dumps(model_metadata(path)["reader"])) == {"time_column": "time",
                                                                       "header_names": ["x", "y", "z"]}
+
+
+def _rows(detections):
+    return [(d.start, d.end, d.label) for d in detections]
+
+
+def test_a_stream_with_a_header_line_is_read_by_the_names(fitted, dataset, tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    from trajhmm.streaming import spot, spot_lines
+
+    X, _ = dataset
+    stream = np.vstack([X[0], X[9], X[17]])
+    expected = _rows(spot(fitted, stream, threshold=-50))
+    assert expected
+    swapped = "z,x,y\n" + "".join(",".join(f"{v:.17g}" for v in p[[2, 0, 1]]) + "\n" for p in stream)
+    bare = "".join(",".join(f"{v:.17g}" for v in p) + "\n" for p in stream)  # no header line: by position
+    names = ["x", "y", "z"]
+    assert _rows(spot_lines(fitted, io.StringIO(swapped), header_names=names, threshold=-50)) == expected
+    assert _rows(spot_lines(fitted, io.StringIO(bare), header_names=names, threshold=-50)) == expected
+    with pytest.raises(DataError, match=r"<stdin>: its header line has no column 'x'; the coordinates are read by the "
+                                        r"training files' header names \(x, y, z\), and this stream's are X, Y, Z"):
+        list(spot_lines(fitted, io.StringIO("X,Y,Z\n" + bare), header_names=names))
+    model = tmp_path / "m.npz"
+    save_model(fitted, model, reader={"header_names": names})
+    monkeypatch.setattr(sys, "stdin", io.StringIO(swapped))
+    code, out, err = cli(["spot", model, "-", "--threshold", "-50", "--format", "csv"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[0] == "start,end,label,score"
+    assert [line.rsplit(",", 1)[0] for line in out.splitlines()[1:]] == [f"{a},{b},{c}" for a, b, c in expected]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
+    code, out, _ = cli(["spot", model, "-", "--format", "csv"], capsys)  # no detection: the header row alone
+    assert code == 0 and out == "start,end,label,score\n"

@@ -731,7 +731,8 @@ def _cmd_spot(args, out):
     try:
         if args.recording == "-":
             detections = streaming.spot_lines(clf, sys.stdin, columns=_stdin_columns(args, reader),
-                                              on_invalid=args.on_invalid, **kwargs)
+                                              on_invalid=args.on_invalid, header_names=reader.get("header_names"),
+                                              **kwargs)
         elif args.on_invalid != "error":
             raise OptionError(f"{args.recording}: --on-invalid applies to standard input (a bad line is skipped), "
                               "not to a recording file (read whole, e.g. with --missing interpolate)")
@@ -778,7 +779,12 @@ def _stdin_columns(args, reader=None):
 
 def _write_detections(detections, args, out, skipped):
     """Each detection as soon as it is decided; each skipped line (SkippedFile) said on
-    stderr when it comes, and kept in ``skipped``."""
+    stderr when it comes, and kept in ``skipped``. CSV starts with its header row, as
+    predict's (a file of no detections is that row alone)."""
+    writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None  # LF, as text and json
+    if writer:
+        writer.writerow(["start", "end", "label", "score"])
+        out.flush()
     for d in detections:
         if not hasattr(d, "label"):  # a skipped line
             skipped.append((d.path, d.reason))
@@ -786,7 +792,7 @@ def _write_detections(detections, args, out, skipped):
         elif args.format == "json":
             out.write(_json({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": float(d.score)}) + "\n")
         elif args.format == "csv":  # quoted as predict's csv: a label may hold commas or quotes
-            csv.writer(out, lineterminator="\n").writerow([d.start, d.end, _text(d.label), f"{d.score:.6g}"])
+            writer.writerow([d.start, d.end, _text(d.label), f"{d.score:.6g}"])
         else:
             out.write("\t".join([str(d.start), str(d.end), _field(d.label), f"{d.score:.6g}"]) + "\n")
         out.flush()

@@ -868,7 +868,7 @@ def _at(row, arr):
     return f" at point {row} of the {len(arr)} given" if len(arr) > 1 else ""
 
 
-def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error", **kwargs):
+def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error", header_names=None, **kwargs):
     """Gestures in a recording read one point per text line as it arrives (a live pipe:
     ``sensor | trajhmm spot model.npz -``): each line holds the point's numbers separated
     by commas, semicolons or whitespace; blank lines and lines starting with ``#`` are
@@ -879,12 +879,19 @@ def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error"
     :class:`~trajhmm.prediction.SkippedFile` (``path`` is ``name:line``).
 
     ``columns``: the fields to read from each line (a time stamp or other sensors left
-    out), by 0-based position, or by name from the header line; None: every field."""
+    out), by 0-based position, or by name from the header line; None: every field.
+    ``header_names`` (without ``columns``; a model's reader keeps them, see
+    :func:`trajhmm.read_trajectory`): a stream with a header line is read by these names,
+    a stream without one by position."""
     from .prediction import SkippedFile
 
     check_choice(on_invalid, "on_invalid", ("error", "skip"))
+    if header_names is not None and columns is None:
+        from .datasets import check_options
+
+        check_options(header_names=header_names)
     clf = StreamClassifier(model, **kwargs)
-    reader = _LineReader(clf._m, name, columns)
+    reader = _LineReader(clf._m, name, columns, None if columns is not None else header_names)
     for line_no, line in enumerate(lines, start=1):
         fields = reader.fields(line_no, line)  # a --columns name missing from the header is never skipped
         if fields is None:
@@ -903,8 +910,8 @@ def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error"
 class _LineReader:
     """The points of a stream's text lines (:func:`spot_lines`)."""
 
-    def __init__(self, m, name, columns):
-        self.m, self.name, self.columns = m, name, columns
+    def __init__(self, m, name, columns, header_names=None):
+        self.m, self.name, self.columns, self.header_names = m, name, columns, header_names
         self.header, self.select, self.started = None, None, False
 
     def fields(self, line_no, line):
@@ -924,8 +931,18 @@ class _LineReader:
                                 f"{self.header}, got {len(fields)}: {text[:60]!r}")
             if self.columns is not None:
                 self.select = _line_columns(self.columns, self.header, self.m.n_dims, self.name, line_no)
+            elif self.header_names is not None and self.header is not None:
+                self.select = self._by_header_names()
         self.started = True
         return fields
+
+    def _by_header_names(self):
+        missing = [v for v in self.header_names if v not in self.header]
+        if missing:
+            raise DataError(f"{self.name}: its header line has no column {missing[0]!r}; the coordinates are read by "
+                            f"the training files' header names ({', '.join(self.header_names)}), and this stream's "
+                            f"are {', '.join(self.header)}; choose the coordinates with --columns")
+        return [self.header.index(v) for v in self.header_names]
 
     def point(self, line_no, fields, line):
         """The point (n_dims,) of a line's fields; DataError naming the line if malformed."""
