@@ -221,3 +221,17 @@ def test_a_stream_with_a_header_line_is_read_by_the_names(fitted, dataset, tmp_p
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
     code, out, _ = cli(["spot", model, "-", "--format", "csv"], capsys)  # no detection: the header row alone
     assert code == 0 and out == "start,end,label,score\n"
+
+
+def test_a_long_table_is_read_by_the_names_too(tree, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, _, err = cli(["train", tree, "-o", model, "--time-column", "time", "--no-search", "--n-jobs", "1", *FLAGS],
+                       capsys)
+    assert code == 0, err
+    rows = ["id,z,time,battery,x,y"]  # another order, and one more column
+    for ident, kind in enumerate(["reach", "lift", "reach"]):
+        rows += [f"{ident},{p[3]},{p[0]},7.5,{p[1]},{p[2]}" for p in _trajectory(kind, 300 + ident)]
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    code, out, err = cli(["predict", model, tmp_path / "table.csv", "--id-column", "id"], capsys)
+    assert code == 0, err  # was: TypeError from load_table (header_names)
+    assert [line.split("\t")[:2] for line in out.splitlines()] == [["0", "reach"], ["1", "lift"], ["2", "reach"]]

@@ -817,10 +817,15 @@ def _load_table(args, path, reading, **columns):
     """:func:`trajhmm.load_table` with the command's reading options; a column given two
     roles by an option stored in the model (not a flag of this command) is said as the
     model's."""
-    from .tables import MissingColumnError, load_table
+    from .tables import MissingColumnError, has_column, load_table
 
+    names = reading.get("header_names")  # a model's: its training files' header names
+    reading = {k: v for k, v in reading.items() if k not in ("layout", "variable", "header_names")}
+    if names and "columns" not in reading and all(
+            has_column(path, name, reading.get("delimiter"), reading.get("encoding")) for name in names):
+        reading["columns"] = names  # the table's coordinates by those names, whatever its other columns
     try:
-        return load_table(path, **{k: v for k, v in reading.items() if k not in ("layout", "variable")}, **columns)
+        return load_table(path, **reading, **columns)
     except _params.ParameterError as exc:
         if exc.name in reading and exc.name not in _reading(args):
             raise OptionError(f"{path}: {exc.name} stored in the model ({reading[exc.name]!r}): "
