@@ -235,3 +235,23 @@ def test_a_long_table_is_read_by_the_names_too(tree, tmp_path, capsys):
     code, out, err = cli(["predict", model, tmp_path / "table.csv", "--id-column", "id"], capsys)
     assert code == 0, err  # was: TypeError from load_table (header_names)
     assert [line.split("\t")[:2] for line in out.splitlines()] == [["0", "reach"], ["1", "lift"], ["2", "reach"]]
+
+
+@pytest.mark.parametrize("header", ["x,x,z", "x,,z", "x,y,z,w"])
+def test_a_header_that_names_no_column_once_keeps_none(tmp_path, header, capsys):
+    for kind in ("reach", "lift"):
+        for i in range(3):
+            path = tmp_path / "data" / kind / f"{i}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = _trajectory(kind, i)[:, 1:]
+            path.write_text(header + "\n" + "".join(",".join(f"{v:.6f}" for v in r) + "\n" for r in rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = load_trajectories(tmp_path / "data")
+        except DataError:  # a header of more names than columns may be refused: never stored
+            return
+    assert "header_names" not in ds.reader
+    code, _, err = cli(["train", tmp_path / "data", "-o", tmp_path / "m.npz", "--no-search", "--n-jobs", "1", *FLAGS],
+                       capsys)
+    assert code == 0, err  # the model is saved (a stored name twice would be refused at the end)

@@ -541,8 +541,9 @@ def _by_header_names(path, table, given, notes):
     if wanted is None:
         if notes is not None and given.get("columns") is None:
             t = given.get("time_column")
-            notes.setdefault(_HEADERS, {})[str(path)] = (
-                tuple(n for j, n in enumerate(table.names) if n != t and j != t) if named else None)
+            names = tuple(n for j, n in enumerate(table.names or ()) if n != t and j != t)
+            usable = named and len(table.names) == table.values.shape[1] and all(names) and len(set(names)) == len(names)
+            notes.setdefault(_HEADERS, {})[str(path)] = names if usable else None
         return given
     if not named:
         return given
@@ -1185,7 +1186,8 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
         reading options, see :func:`reader_options`). Without ``columns``, when every file
         read has the same header row of names, ``reader`` keeps them as ``header_names``:
         new files read with that reader are read by name, whatever the order of their
-        columns. Files whose header rows differ are warned about (read by position).
+        columns (not when a header repeats a name or leaves one empty). Files whose header
+        rows name the same columns in another order are warned about (read by position).
     """
     root = Path(root)
     given = {"on_invalid": on_invalid, "variable": variable, "layout": layout, "max_bytes": max_bytes,
