@@ -1187,7 +1187,8 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
         read has the same header row of names, ``reader`` keeps them as ``header_names``:
         new files read with that reader are read by name, whatever the order of their
         columns (not when a header repeats a name or leaves one empty). Files whose header
-        rows name the same columns in another order are warned about (read by position).
+        rows name the same columns in other orders are read by name too, in the most common
+        order.
     """
     root = Path(root)
     given = {"on_invalid": on_invalid, "variable": variable, "layout": layout, "max_bytes": max_bytes,
@@ -1219,22 +1220,26 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
 
 
 def _shared_header(ds, headers, root):
-    """The header names of the coordinates when every file read has the same header row
-    (``headers``: file -> names, or None for a file without one), else None. Files whose
-    header rows name the same columns in another order are warned about: their columns are
-    read by position."""
+    """The header names of the coordinates when every file read has a header row naming the
+    same columns (``headers``: file -> names, or None for a file without one), else None.
+    When their orders differ, the most common order is kept and every other file's
+    coordinates are put in it (all its columns were read, in its own order): each file is
+    read by name."""
     got = [headers.get(str(Path(p))) for p in ds.paths]
-    if not got or any(h is None for h in got):
+    if not got or any(h is None for h in got) or len({tuple(sorted(h)) for h in got}) != 1:
         return None
-    if len(set(got)) == 1:
-        return list(got[0])
-    other = next((i for i, h in enumerate(got) if h != got[0] and sorted(h) == sorted(got[0])), None)
-    if other is not None:
-        warnings.warn(f"{root}: the files' header rows name the same columns in another order ({ds.paths[0]}: "
-                      f"{', '.join(got[0])}; {ds.paths[other]}: {', '.join(got[other])}), and their columns are read by "
-                      "position; choose the coordinates by name with columns= (--columns)", UserWarning,
-                      stacklevel=user_stacklevel())
-    return None
+    names = Counter(got).most_common(1)[0][0]  # (a tie: the first file's order)
+    moved = 0
+    for i, h in enumerate(got):
+        if h != names:
+            t = ds.trajectories[i]
+            first = t.shape[1] - len(names)  # the time column, when one was read
+            ds.trajectories[i] = np.concatenate([t[:, :first], t[:, first:][:, [h.index(n) for n in names]]], axis=1)
+            moved += 1
+    if moved:
+        logger.info("%s: %d files name the same columns in another order than %s; each was read by name", root,
+                    moved, ", ".join(names))
+    return list(names)
 
 
 def _tree_items(root, *, ignored, notes, pattern, label_level, **reading):
