@@ -262,3 +262,23 @@ def test_a_header_that_names_no_column_once_keeps_none(tmp_path, header, capsys)
     code, _, err = cli(["train", tmp_path / "data", "-o", tmp_path / "m.npz", "--no-search", "--n-jobs", "1", *FLAGS],
                        capsys)
     assert code == 0, err  # the model is saved (a stored name twice would be refused at the end)
+
+
+def test_a_file_without_a_header_is_told_how_to_name_the_time_column(tree, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, _, err = cli(["train", tree, "-o", model, "--time-column", "time", "--no-search", "--n-jobs", "1", *FLAGS],
+                       capsys)
+    assert code == 0, err
+    bare = tmp_path / "bare.csv"
+    np.savetxt(bare, _trajectory("reach", 77), delimiter=",")
+    code, out, err = cli(["predict", model, bare], capsys)
+    # was: "... got the name 'time'; pass positions 0 to 3 (e.g. ... --columns 0,1,2)", which fails the same way
+    assert code == 1 and err == (f"trajhmm: error: {bare}: has no header row, so the time column is chosen by 0-based "
+                                 "position, got the name 'time' (time_column= / --time-column, given or stored in the "
+                                 "model); pass its position, e.g. time_column=0 / --time-column 0\n")
+    code, out, err = cli(["predict", model, bare, "--time-column", "0"], capsys)
+    assert code == 0 and out.split("\t")[1] == "reach", err
+    upper = _write(tmp_path / "upper.csv", _trajectory("reach", 78), "TIME,x,y,z")
+    code, out, err = cli(["predict", model, upper], capsys)
+    assert code == 1 and "no column named 'time' (the time column: time_column= / --time-column); the header names: " \
+                         "TIME, x, y, z" in err

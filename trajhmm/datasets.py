@@ -494,12 +494,17 @@ def _positions(path, table, given):
                 raise DataError(f"{path}: has a header row, so columns are chosen by name, got the position {v}; "
                                 f"pass names (columns= / --columns, time_column= / --time-column): {', '.join(names)}")
             if v not in lookup:
-                raise DataError(f"{path}: no column named {v!r}; the header names: {', '.join(names)}")
+                role = " (the time column: time_column= / --time-column)" if v == given.get("time_column") else ""
+                raise DataError(f"{path}: no column named {v!r}{role}; the header names: {', '.join(names)}")
         index = [lookup[v] for v in wanted]
     else:
         for v in wanted:
             if isinstance(v, str):
                 what = "header row" if path.suffix.lower() in _TEXT else "column names"
+                if v == given.get("time_column"):
+                    raise DataError(f"{path}: has no {what}, so the time column is chosen by 0-based position, got "
+                                    f"the name {v!r} (time_column= / --time-column, given or stored in the model); "
+                                    f"pass its position, e.g. time_column=0 / --time-column 0")
                 raise DataError(f"{path}: has no {what}, so columns are chosen by 0-based position, got the name "
                                 f"{v!r}; pass positions 0 to {n - 1} (e.g. columns={list(range(min(n, 3)))} / "
                                 f"--columns {','.join(map(str, range(min(n, 3))))})")
