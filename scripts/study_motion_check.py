@@ -13,6 +13,10 @@ default preprocessing is fitted on two (n_iter=5: the motion figures do not depe
 and on the third the fraction of known trajectories flagged (the cost; it should be about
 0) is printed, then the fraction flagged when the held-out trajectories are multiplied by
 a factor (as if read in other units: x0.001 is metres read as millimetres' training data).
+
+Then the range, over each set's train split, of how much each trajectory moves against the
+median of its class (what the readers' warning about trajectories in other units than the
+rest of their class compares with ``trajhmm.datasets.UNITS_FACTOR``, 10).
 """
 
 import argparse
@@ -49,6 +53,17 @@ def study(path):
     return rates
 
 
+def class_ratios(path):
+    ds = load_dataset(path, split="train" if path.suffix == ".npz" else None)
+    moves = np.array([np.sqrt(np.mean(np.var(x, axis=0))) for x in ds.trajectories])
+    labels = np.array([str(label) for label in ds.labels])
+    ratio = np.ones(len(moves))
+    for label in np.unique(labels):
+        own = labels == label
+        ratio[own] = moves[own] / np.median(moves[own])
+    print(f"{path.name:32s} moves {ratio.min():.3f} to {ratio.max():.3f} times its class's median", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path)
@@ -58,6 +73,9 @@ def main():
     rates = [study(p) for p in paths]
     print(f"{'mean':32s} known {np.mean([r[1.0] for r in rates]):.3f}  "
           + "  ".join(f"x{f:g} {np.mean([r[f] for r in rates]):.3f}" for f in FACTORS))
+    print("each training trajectory against the median of its class (train splits)")
+    for p in paths:
+        class_ratios(p)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 from trajhmm import HMMClassifier, predict_files, save_model
 from trajhmm.streaming import motion_flags
 
-from conftest import FAST, as_format, cli, resign
+from conftest import FAST, as_format, cli, resign, write_folder
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,37 @@ def test_a_live_pipe_is_warned_per_record(held_out, tmp_path, capsys, monkeypatc
     code, out, err = cli(["predict", model, "-"], capsys)
     assert code == 0 and len(out.splitlines()) == 3
     assert err.startswith("trajhmm: warning: 1: moves less than half as much") and len(err.splitlines()) == 1
+
+
+def test_training_files_in_other_units_than_their_class_are_warned_about(dataset, tmp_path, capsys):
+    import warnings
+
+    import pandas as pd
+
+    from trajhmm import load_table, load_trajectories
+    from trajhmm.datasets import load_npz
+
+    X, y = dataset
+    X = [x * 1000 for x in X]  # millimetres
+    paths = write_folder(tmp_path / "data", X, y, fmt="%.6f")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_trajectories(tmp_path / "data")  # every trajectory of its class's size: nothing said
+    for p in paths[1:3]:  # two files of the first class written in metres
+        np.savetxt(p, np.loadtxt(p, delimiter=",", skiprows=1) / 1000, delimiter=",", header="x,y,z", comments="")
+    with pytest.warns(UserWarning, match=rf"data: 2 trajectories move more than 10 times less or more than the median "
+                                         rf"of their class \(the first: .*{paths[1].name}, class '{y[1]}', 0\.00\d+ "
+                                         r"times\): other units than the rest \(metres among millimetres\)\?"):
+        load_trajectories(tmp_path / "data")
+    code, _, err = cli(["train", tmp_path / "data", "-o", tmp_path / "m.npz", "--no-search", "--n-jobs", "1",
+                        "--n-states", "3", "--n-iter", "5"], capsys)
+    assert code == 0 and "trajhmm: warning: " in err and "2 trajectories move more than 10 times less" in err
+    big = [x * (1000 if i == 5 else 1) for i, x in enumerate(X)]  # one in micrometres
+    np.savez(tmp_path / "b.npz", X=np.concatenate(big), lengths=[len(x) for x in big], y=y)
+    with pytest.warns(UserWarning, match=r"b\.npz: 1 trajectory moves more than 10 times less or more than the median "
+                                         r"of its class \(the first: .*b\.npz\[5\]"):
+        load_npz(tmp_path / "b.npz")
+    frame = pd.DataFrame([(i, label, *p) for i, (x, label) in enumerate(zip(big, y)) for p in x],
+                         columns=["id", "label", "x", "y", "z"])
+    with pytest.warns(UserWarning, match=r"1 trajectory moves .*the first: .*\[id=5\]"):
+        load_table(frame, id_column="id", label_column="label")

@@ -1221,7 +1221,41 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
             raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
     ds.ignored, ds.reader = ignored.paths, reader_options(**{**given, **({"header_names": headers} if headers else {})})
     ds.time_column = None if time_column is None else 0
+    warn_unit_outliers(ds, root)
     return ds
+
+
+# A labelled trajectory that moves more than this many times less (or more) than the median
+# trajectory of its class is warned about: other units than the rest (metres among
+# millimetres). On the train splits of the seven sets (../shared/data and sample_data) every
+# trajectory moves 0.28 to 1.64 times its class's median (scripts/study_motion_check.py).
+UNITS_FACTOR = 10.0
+
+
+def warn_unit_outliers(ds, where):
+    """Warn about labelled trajectories of ``ds`` that move more than :data:`UNITS_FACTOR`
+    times less or more than the median of their class (the root mean square over the
+    coordinates of their standard deviation; the time column, when ``ds`` has one, left
+    out; classes of at least 3 trajectories)."""
+    if len(ds.labels) != len(ds.trajectories) or any(label is None for label in ds.labels):
+        return
+    first = 0 if ds.time_column is None else 1
+    moves = np.array([np.sqrt(np.mean(np.var(x[:, first:], axis=0))) for x in ds.trajectories])
+    labels = np.array([str(label) for label in ds.labels])
+    ratio = np.ones(len(moves))
+    for label in np.unique(labels):
+        own = labels == label
+        middle = np.median(moves[own])
+        if own.sum() >= 3 and middle > 0:
+            ratio[own] = moves[own] / middle
+    odd = np.flatnonzero((ratio < 1 / UNITS_FACTOR) | (ratio > UNITS_FACTOR))
+    if odd.size:
+        i, n = odd[0], odd.size
+        warnings.warn(f"{where}: {n} trajector{'y moves' if n == 1 else 'ies move'} more than {UNITS_FACTOR:g} times "
+                      f"less or more than the median of {'its' if n == 1 else 'their'} class (the first: {ds.paths[i]}, "
+                      f"class {str(labels[i])!r}, {ratio[i]:.3g} times): other units than the rest (metres among "
+                      f"millimetres)? Such trajectories distort their class's model", UserWarning,
+                      stacklevel=user_stacklevel())
 
 
 def _shared_header(ds, headers, root):
@@ -1356,6 +1390,7 @@ def _load_file(path, fmt, given, require_labels=True):
     on_invalid = given.get("on_invalid") or "error"
     ds = _parse(path, lambda p: _collect(fmt.read(p, require_labels=require_labels, **own), on_invalid, p))
     ds.reader = reader_options(**given)  # .ts: missing=, so that a model reads new files alike
+    warn_unit_outliers(ds, path)
     return ds
 
 
