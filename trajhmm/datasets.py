@@ -528,13 +528,15 @@ def _finish(path, table, given, notes):
         _check_bad(path, table, sel)
     arr = table.values if plain else table.values[:, sel]
     if has_time:
-        _check_time(path, table, arr[:, 0], sel[0])
+        _check_time(path, table, arr[:, 0], sel[0], sel)
     if not np.isfinite(arr).all():
         arr = _fill(path, table, arr.copy(), sel, has_time, given.get("missing", "error"))
     if table.names is not None and not has_time and given.get("columns") is None:
         _time_like(path, table, sel, notes)
     if table.names is not None and given.get("columns") is None:
         _counter_like(path, table, arr, sel[int(has_time):], int(has_time), notes)
+    elif table.names is not None and _table_hint(table, sel):  # columns chosen: a long table read whole?
+        _note(notes, path, "table", _table_hint(table, sel).removeprefix("; "))
     return check_trajectory(arr, name=str(path))
 
 
@@ -598,7 +600,29 @@ def _hint(table, c, cell):
     return ""
 
 
-def _check_time(path, table, t, j):
+# Header names of a long table's id or label column (lower case): a file of one trajectory
+# that has one may hold many trajectories (:func:`_table_hint`).
+_ID_NAMES = {"id", "traj_id", "trajectory", "trajectory_id", "track_id", "track", "trial", "trial_id", "sequence",
+             "sequence_id", "seq_id", "sample_id", "label", "class"}
+
+
+def _table_hint(table, sel):
+    """"; its column 'id' ... a long table ..." when the header names an id or label column
+    that is not read and holds more than one value: such a file may hold many trajectories,
+    one row per point."""
+    def values(j):
+        column = table.values[:, j] if j < table.values.shape[1] else np.array([])
+        return {*column[np.isfinite(column)].tolist(), *(cell for _, c, cell in table.bad if c == j)}
+
+    names = [n for j, n in enumerate(table.names or ()) if j not in sel and str(n).lower() in _ID_NAMES
+             and len(values(j)) > 1]
+    if table.transposed or not names:
+        return ""
+    return (f"; its column {names[0]!r} is not read: if the file holds many trajectories (a long table, one row per "
+            f"point), read it with --id-column (trajhmm.load_table(path, id_column=...))")
+
+
+def _check_time(path, table, t, j, sel=()):
     name = repr(table.names[j]) if table.names is not None else str(j)
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
@@ -611,10 +635,10 @@ def _check_time(path, table, t, j):
         if t[i] == t[i - 1]:
             raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} "
                             f"again ({before}): the time stamp repeats; keep one row per time, or pass another "
-                            "time_column= (--time-column)")
+                            f"time_column= (--time-column){_table_hint(table, sel)}")
         raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} after "
                         f"{float(t[i - 1])!r} ({before}); rows are not sorted: sort the file "
-                        "by time, or pass another time_column= (--time-column)")
+                        f"by time, or pass another time_column= (--time-column){_table_hint(table, sel)}")
 
 
 def _fill(path, table, arr, sel, has_time, missing):

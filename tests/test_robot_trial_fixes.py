@@ -1,0 +1,41 @@
+"""Defects found by a user trial with robot end-effector logs (millimetres around a
+workspace offset, time stamps, long tables, streams): a long table predicted whole as one
+trajectory, and other messages."""
+
+import warnings
+
+import pytest
+
+from trajhmm import DataError, HMMClassifier, read_trajectory, save_model
+
+from conftest import FAST, cli
+
+TABLE = "id,label,t,x,y,z\n1,a,0,1,2,3\n1,a,1,2,3,4\n1,a,2,3,3,3\n2,b,0,1,1,1\n2,b,1,2,2,2\n2,b,2,3,1,0\n"
+HINT = ("its column 'id' is not read: if the file holds many trajectories (a long table, one row per point), read it "
+        "with --id-column (trajhmm.load_table(path, id_column=...))")
+
+
+def test_a_long_table_read_as_one_trajectory_is_said(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text(TABLE)
+    with pytest.warns(UserWarning, match=f"points.csv: {HINT}".replace("(", r"\(").replace(")", r"\)")
+                      .replace(".", r"\.")):
+        assert read_trajectory(path, columns=["x", "y", "z"]).shape == (6, 3)  # was: silent
+    with pytest.raises(DataError) as info:
+        read_trajectory(path, columns=["x", "y", "z"], time_column="t")
+    assert str(info.value).endswith("sort the file by time, or pass another time_column= (--time-column); " + HINT)
+    one = tmp_path / "one.csv"  # one trajectory with a constant id column: nothing to say
+    one.write_text("".join(line + "\n" for line in TABLE.splitlines()[:4]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_trajectory(one, columns=["x", "y", "z"], time_column="t").shape == (3, 4)
+
+
+def test_the_cli_says_it_for_a_model_with_stored_columns(dataset, tmp_path, capsys):
+    X, y = dataset
+    model = tmp_path / "m.npz"
+    save_model(HMMClassifier(**FAST).fit(X, y), model, reader={"columns": ["x", "y", "z"]})
+    path = tmp_path / "points.csv"
+    path.write_text(TABLE)
+    code, out, err = cli(["predict", model, path], capsys)
+    assert code == 0 and len(out.splitlines()) == 1 and f"trajhmm: warning: {path}: {HINT}" in err
