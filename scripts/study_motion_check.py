@@ -17,6 +17,11 @@ a factor (as if read in other units: x0.001 is metres read as millimetres' train
 Then the range, over each set's train split, of how much each trajectory moves against the
 median of its class (what the readers' warning about trajectories in other units than the
 rest of their class compares with ``trajhmm.datasets.UNITS_FACTOR``, 10).
+
+Last, spot's check of whole recordings (``trajhmm.streaming.stream_motion_flag``): on the
+first fold, 20 held-out trajectories laid end to end with each filler of
+../shared/streams.py; how much the most moving window moves against the most and the least
+moving training trajectory, and the flag of the stream multiplied by each factor.
 """
 
 import argparse
@@ -26,9 +31,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from trajhmm import HMMClassifier
+from trajhmm import HMMClassifier, preprocessing
 from trajhmm.datasets import load_dataset
-from trajhmm.streaming import motion_flags
+from trajhmm.streaming import motion, motion_flags, stream_motion_flag
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -51,6 +56,29 @@ def study(path):
     print(f"{path.name:32s} known {rates[1.0]:.3f}  " + "  ".join(f"x{f:g} {rates[f]:.3f}" for f in FACTORS),
           flush=True)
     return rates
+
+
+def stream_check(path):
+    import sys
+
+    sys.path.insert(0, str(ROOT.parent / "shared"))
+    import streams
+
+    ds = load_dataset(path, split="train" if path.suffix == ".npz" else None)
+    X, y = ds.trajectories, np.asarray([str(label) for label in ds.labels])
+    train, test = next(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = HMMClassifier(n_iter=5, random_state=0).fit([X[i] for i in train], y[train])
+    q, width = clf.class_motion_quantiles_, max(2, int(np.nanmedian(clf.class_length_quantiles_[:, 2])))
+    for filler in ("pause", "scribble"):
+        s, _ = streams.make([X[i] for i in test], y[test], min(20, len(test)), filler, seed=0)
+        starts = np.arange(0, len(s) - width + 1, max(1, width // 2))
+        top = motion(preprocessing.resample_all([s[i : i + width] for i in starts], clf.n_points, clf.resample),
+                     clf.motion_scale_).max()
+        flags = "  ".join(f"x{f:g} {stream_motion_flag(clf, s * f)}" for f in (1.0, *FACTORS))
+        print(f"{path.name:32s} {filler:8s} top window / most moving {top / np.nanmax(q[:, -1]):.2f}, / least "
+              f"moving {top / np.nanmin(q[:, 0]):.2f};  {flags}", flush=True)
 
 
 def class_ratios(path):
@@ -76,6 +104,9 @@ def main():
     print("each training trajectory against the median of its class (train splits)")
     for p in paths:
         class_ratios(p)
+    print("spot's check of whole recordings (streams of held-out train-split trajectories)")
+    for p in paths:
+        stream_check(p)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ trajectory, and other messages."""
 
 import warnings
 
+import numpy as np
 import pytest
 
 from trajhmm import DataError, HMMClassifier, read_trajectory, save_model
@@ -39,3 +40,20 @@ def test_the_cli_says_it_for_a_model_with_stored_columns(dataset, tmp_path, caps
     path.write_text(TABLE)
     code, out, err = cli(["predict", model, path], capsys)
     assert code == 0 and len(out.splitlines()) == 1 and f"trajhmm: warning: {path}: {HINT}" in err
+
+
+def test_spot_says_when_a_recording_is_in_other_units(dataset, tmp_path, capsys):
+    X, y = dataset
+    clf = HMMClassifier(**FAST).fit(X[::2], y[::2])
+    model = tmp_path / "m.npz"
+    save_model(clf, model)
+    stream = np.vstack([X[1], X[3], X[5]])
+    for factor, said in ((1.0, None), (1e-3, "nothing in it moves even half as much as the least moving training "
+                                             "trajectory, so nothing can be detected"),
+                         (1e3, "its most moving stretch moves more than 10 times as much as the most moving training "
+                               "trajectory: other units")):
+        path = tmp_path / f"s{factor:g}.csv"
+        np.savetxt(path, stream * factor, delimiter=",")
+        code, _, err = cli(["spot", model, path], capsys)  # was: nothing said (no output at all for x0.001)
+        assert code == 0
+        assert (f"trajhmm: warning: {path}: {said}" in err) if said else err == "", err

@@ -161,6 +161,7 @@ Time columns are not supported here: samples are taken as evenly spaced in time,
 model fitted with ``time_column`` set is refused with a DataError.
 """
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,6 +175,7 @@ from ._validation import (
     check_real,
     check_trajectories,
     is_number,
+    user_stacklevel,
 )
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
@@ -434,6 +436,39 @@ def motion_flags(model, X):
         moved = motion(raw, clf.motion_scale_)
     q = np.asarray(q, dtype=float)
     return moved < _MOTION_CUT * np.nanmin(q[:, 0]), moved > np.nanmax(q[:, -1]) / _MOTION_CUT
+
+
+# A recording whose most moving window (of a training trajectory's median length) moves
+# more than this many times the most moving training trajectory is in other units
+# (:func:`stream_motion_flag`; a window may span two gestures, so the bar is higher than
+# predict's 1 / _MOTION_CUT).
+_STREAM_OVERSIZED = 10.0
+
+
+def stream_motion_flag(model, stream):
+    """"still", "oversized" or None for a whole recording (n_samples, n_dims): "still" when
+    even its most moving window, of the median length of the training trajectories, moves
+    less than half as much as the least moving training trajectory of any class (nothing in
+    it can be detected: other units?), "oversized" when that window moves more than
+    :data:`_STREAM_OVERSIZED` times the most moving one. None for models made
+    size-invariant, files of format 8 or older, and recordings shorter than one window."""
+    clf = _fitted_classifier(model)
+    q = getattr(clf, "class_motion_quantiles_", None)
+    lengths = getattr(clf, "class_length_quantiles_", None)
+    stream = np.asarray(stream, dtype=float)
+    if q is None or lengths is None or clf.scaling != "none" or stream.ndim != 2:
+        return None
+    width = max(2, int(np.nanmedian(np.asarray(lengths)[:, 2])))
+    if len(stream) < width:
+        return None
+    starts = np.arange(0, len(stream) - width + 1, max(1, width // 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        raw = preprocessing.resample_all([stream[i : i + width] for i in starts], clf.n_points, clf.resample)
+        top = float(np.nanmax(motion(raw, clf.motion_scale_)))
+    q = np.asarray(q, dtype=float)
+    if top < _MOTION_CUT * np.nanmin(q[:, 0]):
+        return "still"
+    return "oversized" if top > _STREAM_OVERSIZED * np.nanmax(q[:, -1]) else None
 
 
 def _length_quantiles_of(model, clf):
@@ -854,11 +889,24 @@ def spot(model, stream, *, name="stream", **kwargs):
     """Gestures in a whole recording (T, n_dims): a :class:`StreamClassifier` (``kwargs``
     are its parameters) fed every point, then flushed; returns the list of
     :class:`Detection` in order of start, the same as pushing the points one by one.
-    ``name``: what error messages call the recording (its file)."""
+    ``name``: what error messages call the recording (its file). A recording that moves far
+    less or far more than the training data (:func:`stream_motion_flag`: other units?) is
+    warned about."""
     clf = StreamClassifier(model, **kwargs)
     if np.ndim(stream) == 1 and clf._m.n_dims == 1:  # a recording of one dim, (T,)
         stream = np.reshape(stream, (-1, 1))
     stream = clf._m.check_points(stream, name=str(name))
+    flag = stream_motion_flag(model, stream)
+    if flag == "still":
+        warnings.warn(f"{name}: nothing in it moves even half as much as the least moving training trajectory, so "
+                      "nothing can be detected: a recording at rest, or other units or another sensor than the "
+                      "training data (metres read where millimetres were trained)?", UserWarning,
+                      stacklevel=user_stacklevel())
+    elif flag == "oversized":
+        warnings.warn(f"{name}: its most moving stretch moves more than {_STREAM_OVERSIZED:g} times as much as the most "
+                      "moving training trajectory: other units or another sensor than the training data (millimetres "
+                      "read where metres were trained)? What is detected in it is a guess", UserWarning,
+                      stacklevel=user_stacklevel())
     return sorted(clf.push(stream) + clf.flush(), key=lambda d: (d.start, d.end))
 
 
