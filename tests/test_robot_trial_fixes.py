@@ -57,3 +57,9 @@ def test_spot_says_when_a_recording_is_in_other_units(dataset, tmp_path, capsys)
         code, _, err = cli(["spot", model, path], capsys)  # was: nothing said (no output at all for x0.001)
         assert code == 0
         assert (f"trajhmm: warning: {path}: {said}" in err) if said else err == "", err
+
+
+def test_info_says_how_a_model_without_time_stamps_resamples(model_file, capsys):
+    code, out, _ = cli(["info", model_file], capsys)
+    # was: "evenly in time", as for a model that reads time stamps
+    assert code == 0 and "preprocessing: resample 20 points evenly in time (by sample: no time stamps)" in out

@@ -1008,7 +1008,8 @@ def _cmd_info(args, out):
         print("column names (fitted on DataFrames): " + ", ".join(loaded.feature_names_in_), file=out)
     names = _feature_names(clf.n_features_in_ - timed, clf.derivatives)
     dropped = [n for n, keep in zip(names, clf.feature_mask_) if not keep]
-    where = "in time (the time stamps)" if timed and clf.resample == "time" else f"in {clf.resample}"
+    where = ("in time (the time stamps)" if timed else "in time (by sample: no time stamps)") \
+        if clf.resample == "time" else f"in {clf.resample}"
     print(f"preprocessing: resample {clf.n_points} points evenly {where}, translation={clf.translation}, "
           f"scaling={clf.scaling}, derivatives={clf.derivatives}, standardize={clf.standardize}"
           + (f"; constant features dropped: {', '.join(dropped)}" if dropped else ""), file=out)
