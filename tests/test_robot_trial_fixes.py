@@ -63,3 +63,14 @@ def test_info_says_how_a_model_without_time_stamps_resamples(model_file, capsys)
     code, out, _ = cli(["info", model_file], capsys)
     # was: "evenly in time", as for a model that reads time stamps
     assert code == 0 and "preprocessing: resample 20 points evenly in time (by sample: no time stamps)" in out
+
+
+def test_a_ragged_json_record_names_the_point(model_file, capsys, monkeypatch):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"id": "a", "points": [[1, 2, 3], [4, 5, 6], [4, 5]]}\n'))
+    code, out, err = cli(["predict", model_file, "-"], capsys)
+    # was: "expected numbers, got '[[1, 2, 3], [4, 5, 6], [4, 5]]'"
+    assert code == 1 and err == ("trajhmm: error: <stdin>:1: expected points of one size, got 3 values in point 1 and "
+                                 "2 in point 3: '[4, 5]'\n")

@@ -314,6 +314,11 @@ def _numbers(value, where):
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
+        if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+            i = next((i for i, v in enumerate(value) if len(v) != len(value[0])), None)
+            if i is not None:
+                raise DataError(f"{where}: expected points of one size, got {len(value[0])} values in point 1 and "
+                                f"{len(value[i])} in point {i + 1}: {str(value[i])[:60]!r}") from None
         raise DataError(f"{where}: expected numbers, got {str(value)[:60]!r}") from None
 
 
