@@ -74,3 +74,15 @@ def test_a_ragged_json_record_names_the_point(model_file, capsys, monkeypatch):
     # was: "expected numbers, got '[[1, 2, 3], [4, 5, 6], [4, 5]]'"
     assert code == 1 and err == ("trajhmm: error: <stdin>:1: expected points of one size, got 3 values in point 1 and "
                                  "2 in point 3: '[4, 5]'\n")
+
+
+def test_a_stream_without_a_header_is_told_the_flag(dataset, tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    X, y = dataset
+    model = tmp_path / "m.npz"
+    save_model(HMMClassifier(**FAST).fit(X, y), model, reader={"columns": ["x", "y", "z"]})
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(",".join(map(str, p)) + "\n" for p in X[0])))
+    code, _, err = cli(["spot", model, "-"], capsys)
+    assert code == 1 and err.strip().endswith("got none; give 0-based positions instead (e.g. --columns 0,1,2)")

@@ -1032,7 +1032,8 @@ def _line_columns(columns, header, n_dims, name, line_no):
         return [int(c) for c in columns]
     if header is None:
         raise DataError(f"{name}:{line_no}: columns {list(columns)} are names, expected a header line naming them "
-                        "before the first point, got none; give 0-based positions instead")
+                        "before the first point, got none; give 0-based positions instead (e.g. --columns "
+                        f"{','.join(map(str, range(len(columns))))})")
     missing = [c for c in columns if c not in header]
     if missing:
         raise DataError(f"{name}: columns {missing} not in the header line {header}")
