@@ -16,7 +16,7 @@ a factor (as if read in other units: x0.001 is metres read as millimetres' train
 
 Then the range, over each set's train split, of how much each trajectory moves against the
 median of its class (what the readers' warning about trajectories in other units than the
-rest of their class compares with ``trajhmm.datasets.UNITS_FACTOR``, 10).
+rest of their class compares with ``trajhmm.datasets.UNITS_FACTOR``, 30).
 
 Last, spot's check of whole recordings (``trajhmm.streaming.stream_motion_flag``): on the
 first fold, 20 held-out trajectories laid end to end with each filler of

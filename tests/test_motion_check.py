@@ -115,16 +115,16 @@ def test_training_files_in_other_units_than_their_class_are_warned_about(dataset
         load_trajectories(tmp_path / "data")  # every trajectory of its class's size: nothing said
     for p in paths[1:3]:  # two files of the first class written in metres
         np.savetxt(p, np.loadtxt(p, delimiter=",", skiprows=1) / 1000, delimiter=",", header="x,y,z", comments="")
-    with pytest.warns(UserWarning, match=rf"data: 2 trajectories move more than 10 times less or more than the median "
+    with pytest.warns(UserWarning, match=rf"data: 2 trajectories move more than 30 times less or more than the median "
                                          rf"of their class \(the first: .*{paths[1].name}, class '{y[1]}', 0\.00\d+ "
-                                         r"times\): other units than the rest \(metres among millimetres\)\?"):
+                                         r"times\): other units than the rest \(metres among millimetres\), or cut short\?"):
         load_trajectories(tmp_path / "data")
     code, _, err = cli(["train", tmp_path / "data", "-o", tmp_path / "m.npz", "--no-search", "--n-jobs", "1",
                         "--n-states", "3", "--n-iter", "5"], capsys)
-    assert code == 0 and "trajhmm: warning: " in err and "2 trajectories move more than 10 times less" in err
+    assert code == 0 and "trajhmm: warning: " in err and "2 trajectories move more than 30 times less" in err
     big = [x * (1000 if i == 5 else 1) for i, x in enumerate(X)]  # one in micrometres
     np.savez(tmp_path / "b.npz", X=np.concatenate(big), lengths=[len(x) for x in big], y=y)
-    with pytest.warns(UserWarning, match=r"b\.npz: 1 trajectory moves more than 10 times less or more than the median "
+    with pytest.warns(UserWarning, match=r"b\.npz: 1 trajectory moves more than 30 times less or more than the median "
                                          r"of its class \(the first: .*b\.npz\[5\]"):
         load_npz(tmp_path / "b.npz")
     frame = pd.DataFrame([(i, label, *p) for i, (x, label) in enumerate(zip(big, y)) for p in x],

@@ -1251,9 +1251,10 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
 
 # A labelled trajectory that moves more than this many times less (or more) than the median
 # trajectory of its class is warned about: other units than the rest (metres among
-# millimetres). On the train splits of the seven sets (../shared/data and sample_data) every
-# trajectory moves 0.28 to 1.64 times its class's median (scripts/study_motion_check.py).
-UNITS_FACTOR = 10.0
+# millimetres; centimetres among metres is 100 times). On the train splits of the seven sets
+# (../shared/data and sample_data) every trajectory moves 0.28 to 1.64 times its class's
+# median (scripts/study_motion_check.py); 30 leaves room for a trajectory cut short.
+UNITS_FACTOR = 30.0
 
 
 def warn_unit_outliers(ds, where):
@@ -1278,7 +1279,7 @@ def warn_unit_outliers(ds, where):
         warnings.warn(f"{where}: {n} trajector{'y moves' if n == 1 else 'ies move'} more than {UNITS_FACTOR:g} times "
                       f"less or more than the median of {'its' if n == 1 else 'their'} class (the first: {ds.paths[i]}, "
                       f"class {str(labels[i])!r}, {ratio[i]:.3g} times): other units than the rest (metres among "
-                      f"millimetres)? Such trajectories distort their class's model", UserWarning,
+                      f"millimetres), or cut short? Such trajectories distort their class's model", UserWarning,
                       stacklevel=user_stacklevel())
 
 
