@@ -433,15 +433,15 @@ def save_model(clf, path, *, format="npz", reader=None):
             raise ModelFileError(f"{path}: cannot save: the model is of format {meta['format_version']} (fitted by an "
                                  f"earlier trajhmm), whose files do not store the reader's {key}: refit it, or pass "
                                  f"the reader without {key!r}")
-    problem = _header_names_problem(reader, meta)
-    if problem is not None:
-        raise ParameterValueError("reader: header_names", *problem)
     meta["reader"] = reader
     if "time_column" in reader and meta["params"].get("time_column") != 0:  # (the load-time check, said for a fit)
         raise ModelFileError(f"{path}: cannot save: the data were read with time_column={reader['time_column']!r}, "
                              "which puts the time stamps in column 0 of every trajectory, but the model was fitted "
                              f"with time_column={meta['params'].get('time_column')!r}, so it read them as a "
                              "coordinate: refit it with time_column=0 (e.g. HMMClassifier(time_column=0))")
+    problem = _reader_problem(reader, meta)
+    if problem is not None:
+        raise ParameterValueError(f"reader: {problem[0]}", *problem[1:])
     if format == "pickle":
         import joblib
 
@@ -629,9 +629,9 @@ def _load_other(path, head, trusted):
     except NotFittedError:
         raise ModelFileError(f"{path}: the pickled HMMClassifier is not fitted") from None
     _check_reader_time({**meta, "reader": reader}, meta["params"], _failer(f"{path}: "))
-    problem = _header_names_problem(reader, meta)
+    problem = _reader_problem(reader, meta)
     if problem is not None:
-        raise ModelFileError(f"{path}: reader: header_names: expected {problem[0]}, got {problem[1]}")
+        raise ModelFileError("{}: reader: {}: expected {}, got {}".format(path, *problem))
     return clf, reader
 
 
@@ -1008,21 +1008,29 @@ def _check_reader_meta(meta, params, fail):
     for key, since in (("id_column", 12), ("header_names", 14)):
         if key in meta["reader"] and meta["format_version"] < since:
             fail("meta.json", f"reader: {key} is only in files of format {since} or later")
-    problem = _header_names_problem(meta["reader"], meta)
-    if problem is not None:
-        fail("meta.json", "reader: header_names: expected {}, got {}".format(*problem))
     _check_reader_time(meta, params, fail)
+    problem = _reader_problem(meta["reader"], meta)
+    if problem is not None:
+        fail("meta.json", "reader: {}: expected {}, got {}".format(*problem))
 
 
-def _header_names_problem(reader, meta):
-    """The reader's ``header_names`` must be distinct names, one per coordinate of the
-    model: None when they are (or absent), else (expected, got)."""
+def _reader_problem(reader, meta):
+    """What of the reader contradicts the model: ``columns`` and ``header_names`` are one
+    per coordinate (header names distinct), and a reader that says which columns were read
+    names the time column of a model that reads time stamps. None when nothing does, else
+    (option, expected, got)."""
+    timed = meta["params"].get("time_column") is not None
+    n_coords = meta["n_features_in"] - timed
     names = reader.get("header_names")
-    if names is None:
-        return None
-    n_coords = meta["n_features_in"] - (meta["params"].get("time_column") is not None)
-    if not all(isinstance(v, str) and v for v in names) or len(set(names)) != len(names) or len(names) != n_coords:
-        return f"{n_coords} distinct column names (one per coordinate of the model)", repr(names)
+    if names is not None and (not all(isinstance(v, str) and v for v in names) or len(set(names)) != len(names)
+                              or len(names) != n_coords):
+        return "header_names", f"{n_coords} distinct column names (one per coordinate of the model)", repr(names)
+    columns = reader.get("columns")
+    if columns is not None and len(columns) != n_coords:
+        return "columns", f"{n_coords} columns (one per coordinate of the model)", f"{len(columns)}: {columns!r}"
+    if timed and (columns is not None or names is not None) and "time_column" not in reader:
+        return ("time_column", "the time column the files were read with (the model reads time stamps in column 0)",
+                "none")
     return None
 
 

@@ -424,13 +424,14 @@ def motion_flags(model, X):
     units than the training data (millimetres for metres), and its label a guess: the class
     models still score it, often confidently. All False for models made size-invariant
     (``scaling`` other than "none": sizes do not count) and files of format 8 or older.
-    ``X`` must be checked trajectories the model takes (its time column included)."""
+    ``X`` as the model's ``predict`` takes it (its time column included; DataFrames with
+    the names seen at fit)."""
     clf = _fitted_classifier(model)
     q = getattr(clf, "class_motion_quantiles_", None)
-    none = np.zeros(len(X), dtype=bool)
-    if q is None or clf.scaling != "none" or not len(X):
+    if q is None or clf.scaling != "none":
+        none = np.zeros(len(X), dtype=bool)
         return none, none.copy()
-    trajectories, times = clf._split_times(list(X))
+    trajectories, times = clf._inputs(X)
     with np.errstate(over="ignore", invalid="ignore"):
         raw = preprocessing.resample_all(trajectories, clf.n_points, clf.resample, times)
         moved = motion(raw, clf.motion_scale_)
@@ -535,7 +536,14 @@ class _Model:
         return self.scorer.score(_features(self.clf, raw_segments), bar, relevant, whole)[0]
 
     def check_points(self, points, name="points"):
-        """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1."""
+        """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1.
+        A DataFrame's column names must be those the model was fitted with, in that order
+        (as ``predict`` checks them), when it was fitted with names."""
+        if getattr(points, "columns", None) is not None and getattr(self.clf, "feature_names_in_", None) is not None:
+            try:
+                check_feature_names(self.clf, [points])
+            except DataError as exc:
+                raise DataError(f"{name}: {str(exc).removeprefix('X: ')}") from None
         if np.iscomplexobj(points):
             raise DataError(f"{name}: expected real numbers, got complex values")
         try:
