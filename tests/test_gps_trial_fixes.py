@@ -89,3 +89,14 @@ def test_a_file_whose_reader_contradicts_the_model_is_refused(fitted, tmp_path):
     with pytest.raises(ModelFileError, match=r"m\.npz: meta\.json: reader: columns: expected 3 columns \(one per "
                                              r"coordinate of the model\), got 2: \['x', 'y'\]"):
         load_model(path)
+
+
+def test_one_data_frame_given_for_many_is_refused_without_a_warning_first(dataset):
+    import warnings
+
+    X, y = dataset
+    clf = HMMClassifier(**FAST).fit(_frames(X), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: "X does not have valid feature names" before the error
+        with pytest.raises(DataError, match="X: expected a sequence of"):
+            clf.predict(_frames(X)[0])

@@ -589,9 +589,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """``(coordinates, times)`` of new trajectories, checked against the model (and the
         model's reading parameters against those of its fit)."""
         self._check_read_as_fitted()
-        check_feature_names(self, X)
-        trajectories, times = self._split_times(check_trajectories(X, n_dims=self.n_features_in_,
-                                                                   dims_source="the training data"))
+        checked = check_trajectories(X, n_dims=self.n_features_in_, dims_source="the training data")
+        check_feature_names(self, X)  # (after: X that is no sequence of trajectories is refused without a warning)
+        trajectories, times = self._split_times(checked)
         self._check_magnitude(trajectories)
         return trajectories, times
 
