@@ -86,3 +86,16 @@ def test_a_stream_without_a_header_is_told_the_flag(dataset, tmp_path, capsys, m
     monkeypatch.setattr(sys, "stdin", io.StringIO("".join(",".join(map(str, p)) + "\n" for p in X[0])))
     code, _, err = cli(["spot", model, "-"], capsys)
     assert code == 1 and err.strip().endswith("got none; give 0-based positions instead (e.g. --columns 0,1,2)")
+
+
+def test_time_stamps_a_model_does_not_take_are_said_once(model_file, capsys, monkeypatch):
+    import io
+    import json
+    import sys
+
+    lines = "".join(json.dumps({"id": i, "points": [[0, 0, 0], [1, 2, 3], [2, 3, 3]], "t": [0, 1, 5]}) + "\n"
+                    for i in range(3))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    code, out, err = cli(["predict", model_file, "-"], capsys)
+    assert code == 0 and len(out.splitlines()) == 3
+    assert err.count('"t" (time stamps) in a record is ignored: the model takes none') == 1  # was: silent

@@ -305,6 +305,9 @@ def _json_trajectory(model, line, where):
         except ValueError as exc:
             raise DataError(str(exc)) from None
         points = np.insert(points, time_column, t, axis=1)
+    elif "t" in rec:  # one message for every such record: said once
+        warnings.warn('"t" (time stamps) in a record is ignored: the model takes none (it was trained without a time '
+                      "column), so the points are read as evenly spaced", UserWarning, stacklevel=1)
     if points.shape[1] != model.n_features_in_:
         raise model_dims_error(where, model, points.shape[1], table=False)
     return (where if rec.get("id") is None else rec["id"]), points  # "id": null is no id
