@@ -100,3 +100,14 @@ def test_one_data_frame_given_for_many_is_refused_without_a_warning_first(datase
         warnings.simplefilter("error")  # was: "X does not have valid feature names" before the error
         with pytest.raises(DataError, match="X: expected a sequence of"):
             clf.predict(_frames(X)[0])
+
+
+def test_a_data_set_shows_a_summary_not_every_array(dataset):
+    from trajhmm.datasets import TrajectoryDataset
+
+    X, y = dataset
+    ds = TrajectoryDataset(trajectories=list(X), labels=list(y), paths=[f"{i}.csv" for i in range(len(X))],
+                           reader={"header_names": ["x", "y", "z"]})
+    assert repr(ds) == ("TrajectoryDataset(32 trajectories, 4 classes, dims 3, points 101-101, "
+                        "reader={'header_names': ['x', 'y', 'z']})")  # was: every array, 340 KB for 131 tracks
+    assert repr(TrajectoryDataset()) == "TrajectoryDataset(0 trajectories, no labels)"
