@@ -112,6 +112,8 @@ def _set_nested_versions(meta, version):
 
 def _without_later_meta(arrays, meta, version):
     """What formats after ``version`` added to the JSON document (and prefix views)."""
+    if version < 14 and isinstance(meta.get("reader"), dict):
+        meta["reader"].pop("header_names", None)
     if version < 13:
         meta.pop("feature_names_in", None)
     if version < 11:

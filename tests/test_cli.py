@@ -65,7 +65,7 @@ def test_train_predict_evaluate_info(model_path, data_dir, capsys):
     assert report["confusion_matrix"] == np.diag([8, 8, 8, 8]).tolist()
 
     code, out, _ = cli(["info", model_path], capsys)
-    assert code == 0 and "format: trajhmm-model version 13" in out and "arc_up: n=8" in out
+    assert code == 0 and "format: trajhmm-model version 14" in out and "arc_up: n=8" in out
     assert "prefixes (predict_prefix): the class models and a prefix view on derivatives=2, their evidence averaged" \
         in out
     assert (f"open-set rejection: threshold {np.max(clf.rejection_threshold_):.4g} nats per point (rate 0.01), "

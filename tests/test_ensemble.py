@@ -104,7 +104,7 @@ def test_a_file_whose_other_members_hold_a_prefix_view_is_refused(pooled, tmp_pa
         arrays.update({f"member1/{k}": v for k, v in arrays.items() if k.startswith("prefix/")})
 
     assert_refused(pooled, tmp_path / "m.npz", graft, r"member1/meta.json: expected a plain HMMClassifier's metadata "
-                   r"of format 13 \(without a prefix view: the best model alone has one\)")
+                   r"of format 14 \(without a prefix view: the best model alone has one\)")
 
 
 def test_the_pool_is_the_weighted_mean_of_its_members(pooled, dataset):

@@ -109,7 +109,7 @@ def test_a_file_of_format_11_rejects_what_it_did(spread, tmp_path, capsys):
     clf, _, _, known, noise, _ = spread
     path = tmp_path / "m.npz"
     save_model(clf, path)
-    assert model_metadata(path)["format_version"] == 13
+    assert model_metadata(path)["format_version"] == 14
     resign(path, as_format(11))
     old = load_model(path)
     assert not hasattr(old, "likelihood_threshold_")

@@ -713,7 +713,7 @@ def test_the_prefix_view_must_be_the_model_s_with_one_more_derivative(models, tm
         (lambda m: m["meta.json"]["prefix"].update(n_classes=10**6), "prefix/meta.json: n_classes=1000000, the model "
          "has 2"),
         (lambda m: m["meta.json"]["prefix"].update(estimator="HMMClassifierCV"), "prefix/meta.json: expected a plain "
-         "HMMClassifier's metadata of format 13"),
+         "HMMClassifier's metadata of format 14"),
         (lambda m: m["meta.json"]["prefix"].update(prefix=json.loads(json.dumps(m["meta.json"]["prefix"]))),
          "prefix/meta.json: expected a plain"),
         (lambda m: m["meta.json"]["params"].update(prefix_view=False), "meta.json: prefix: a prefix view is only in "

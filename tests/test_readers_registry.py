@@ -63,7 +63,7 @@ REGISTRY = {**FORMATS, "folder": FOLDER}
 # A non-default value for each option.
 VALUES = {"variable": "traj", "layout": "columns", "split": "train", "on_invalid": "skip", "max_bytes": 8,
           "columns": [0, 2], "time_column": 0, "delimiter": "|", "decimal": ",", "encoding": "utf-16-le",
-          "missing": "interpolate", "pattern": "*.mat", "label_level": 2}
+          "missing": "interpolate", "pattern": "*.mat", "label_level": 2, "header_names": ["a", "b", "c"]}
 
 
 def _rewrite(key, path, data=X, sep=None, encoding="utf-8", decimal="."):
@@ -166,6 +166,13 @@ def _honoured_reading(tmp_path, key, path, option):
         np.testing.assert_allclose(_first(_load(key, path, missing="interpolate")), filled, rtol=1e-15)
     elif option == "pattern":
         assert [Path(p).name for p in _load(key, path, pattern="*.mat").paths] == ["2.mat", "2.mat"]
+    elif option == "header_names":  # text files with the columns in another order: read by name
+        for f in [path] if key != "folder" else sorted(path.rglob("*.csv")):
+            sep = {".csv": ",", ".tsv": "\t"}.get(f.suffix, " ")
+            f.write_text(sep.join("cba") + "\n" + "".join(sep.join(f"{v:.17g}" for v in row) + "\n" for row in X[:, ::-1]))
+        assert not np.array_equal(_first(_load(key, path)), X)
+        got = _load(key, path, header_names=["a", "b", "c"])
+        assert all(np.array_equal(t, X) for t in ([got] if isinstance(got, np.ndarray) else got.trajectories))
     elif option == "label_level":  # data/a/1.csv is one folder down: no label at level 2
         with pytest.raises(DataError, match=r"a/1\.csv: expected a file at least 2 folders below .*label_level=2"):
             _load(key, path, label_level=2)
@@ -186,8 +193,8 @@ def test_every_option_is_honoured_or_refused(tmp_path, key, option):
         with pytest.raises(TypeError, match=option):  # a single file has no such option
             _load(key, path, **{option: VALUES[option]})
         return
-    flag = option.replace("_", "-")
-    with pytest.raises(DataError, match=f"{option}= \\(--{flag}\\) applies to .* only, got {fmt.what}") as info:
+    flag = "" if option == "header_names" else f" \\(--{option.replace('_', '-')}\\)"  # a model's option: no flag
+    with pytest.raises(DataError, match=f"{option}={flag} applies to .* only, got {fmt.what}") as info:
         _load(key, path, **{option: VALUES[option]})
     assert str(path) in str(info.value)
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
 from sklearn.metrics import log_loss
 
 from trajhmm import HMMClassifier, save_model
@@ -16,11 +17,16 @@ from trajhmm.prediction import prediction_rows
 from conftest import FAST, cli, write_folder
 
 
-class _Calibrated:
+class _Calibrated(BaseEstimator):
     """A model whose calibrated probabilities (priors weigh more than in the raw joint
     log-likelihoods) choose another class than the raw argmax."""
 
     classes_ = np.array(["a", "b", "c"])
+    models_ = [None] * 3  # fitted (no motion figures: the motion check is off)
+
+    def fit(self, X, y):  # pragma: no cover - what makes it an estimator for check_is_fitted
+        return self
+
 
     def predict_joint_log_proba(self, X):
         return np.array([[0.0, -1.0, -5.0]] * len(X))
@@ -30,9 +36,9 @@ class _Calibrated:
 
 
 def test_the_margin_is_that_of_the_class_printed():
-    (label, margin, proba, rejected), = prediction_rows(_Calibrated(), [np.zeros((5, 3))])
+    (label, margin, proba, rejected, still, oversized), = prediction_rows(_Calibrated(), [np.zeros((5, 3))])
     # was: label b with margin +1.0, the gap of a over b (b is 1 nat below a)
-    assert label == "b" and margin == -1.0 and not rejected
+    assert label == "b" and margin == -1.0 and not rejected and not still and not oversized
 
 
 def test_the_margin_of_a_plain_model_is_the_gap_of_the_two_best(fitted, dataset):

@@ -6,14 +6,12 @@ import re
 import warnings
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 from trajhmm import HMMClassifier, HMMClassifierCV, load_model, save_model
-from trajhmm._parallel import launch
 from trajhmm.exceptions import DataError
 from trajhmm.persistence import model_metadata
 
@@ -22,16 +20,36 @@ from conftest import FAST, as_format, assert_refused, cli, resign
 QUICK = dict(FAST, rejection_rate=0, prefix_view=False)
 
 
-def _square(i):
+_UNDER_MULTIPROCESSING = """
+import sys
+import joblib
+from trajhmm._parallel import launch
+
+def square(i):
     return i, i * i
+
+if __name__ == "__main__":
+    with joblib.parallel_backend("multiprocessing", n_jobs=2):
+        got = list(launch(2, (joblib.delayed(square)(i) for i in range(6)), unordered=sys.argv[1] == "1"))
+    print(got)
+"""
 
 
 @pytest.mark.parametrize("unordered", [False, True])
-def test_launch_runs_under_a_backend_without_generators(unordered):
-    # joblib's "multiprocessing" backend returns lists only: fits refused to run under it
-    with joblib.parallel_backend("multiprocessing", n_jobs=2):
-        results = launch(2, (joblib.delayed(_square)(i) for i in range(6)), unordered=unordered)
-        got = list(results)
+def test_launch_runs_under_a_backend_without_generators(unordered, tmp_path):
+    # joblib's "multiprocessing" backend returns lists only: fits refused to run under it.
+    # Run in a fresh process: its workers are forked, and threads other tests leave in this
+    # one (Dask's, loky's) may hold locks at the fork and hang a worker (seen once)
+    import ast
+    import subprocess
+    import sys
+
+    script = tmp_path / "under_multiprocessing.py"
+    script.write_text(_UNDER_MULTIPROCESSING)
+    proc = subprocess.run([sys.executable, str(script), str(int(unordered))], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = ast.literal_eval(proc.stdout.strip())
     assert sorted(got) == [(i, i * i) for i in range(6)]
     if not unordered:
         assert got == sorted(got)
@@ -128,7 +146,7 @@ def test_model_files_keep_the_names(named, frames, tmp_path, capsys):
     path = tmp_path / "m.npz"
     save_model(named, path)
     meta = model_metadata(path)
-    assert meta["format_version"] == 13 and meta["feature_names_in"] == ["x", "y", "z"]
+    assert meta["format_version"] == 14 and meta["feature_names_in"] == ["x", "y", "z"]
     loaded = load_model(path)
     assert loaded.feature_names_in_.tolist() == ["x", "y", "z"] and loaded.feature_names_in_.dtype == object
     np.testing.assert_array_equal(loaded.predict_proba(X), named.predict_proba(X))

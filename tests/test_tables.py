@@ -158,7 +158,7 @@ def test_the_same_trajectories_in_every_shape_give_the_same_predictions(dataset,
         assert got == expected, key
     assert np.mean(np.array(expected) == np.array([f'"{c}"' for c in yte])) == 1.0
     model, reader = load_model(d / "b.npz", return_reader=True)
-    assert reader == {"time_column": "t"} and model.time_column == 0
+    assert reader == {"time_column": "t", "header_names": ["x", "y", "z"]} and model.time_column == 0
 
 
 def test_cli_table_flags_errors(dataset, tmp_path, capsys):

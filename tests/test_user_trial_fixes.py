@@ -296,8 +296,9 @@ def test_spot_csv_quotes_labels(dataset, tmp_path, capsys):
     stream = tmp_path / "s.csv"
     np.savetxt(stream, np.vstack([X[0], X[9], X[17]]), delimiter=",")
     code, out, err = cli(["spot", model, stream, "--format", "csv", "--threshold", "-50"], capsys)
-    rows = list(csv.reader(io.StringIO(out)))
-    assert code == 0 and rows and all(len(r) == 4 and r[2] in set(odd) for r in rows), (out, err)
+    header, *rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and header == ["start", "end", "label", "score"], (out, err)
+    assert rows and all(len(r) == 4 and r[2] in set(odd) for r in rows), (out, err)
 
 
 def test_outputs_to_dev_stdout_are_written_in_place(tmp_path, fitted, data_dir):

@@ -57,7 +57,7 @@ def test_names_for_a_headerless_file_say_to_use_positions(tmp_path):
     assert msg.startswith(f"{p}: has no header row, so columns are chosen by 0-based position, got the name 'x'")
     assert "positions 0 to 2 (e.g. columns=[0, 1, 2] / --columns 0,1,2)" in msg
     np.save(tmp_path / "a.npy", XYZ)
-    with pytest.raises(DataError, match=r"a\.npy: has no column names, so columns are chosen by 0-based position"):
+    with pytest.raises(DataError, match=r"a\.npy: has no column names, so the time column is chosen by 0-based position"):
         read_trajectory(tmp_path / "a.npy", time_column="t")
 
 

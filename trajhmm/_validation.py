@@ -126,6 +126,17 @@ def check_unknown_label(unknown, classes):
     return unknown
 
 
+def with_unknown(labels, rejected, unknown):
+    """``labels`` (an array of classes) with ``unknown`` where ``rejected``: a numeric array
+    when the classes are numbers and ``unknown`` is one (``-1`` for integer classes: what
+    scikit-learn's metrics take), else an object array."""
+    numeric = labels.dtype.kind in "iuf" and isinstance(unknown, (int, float, np.integer, np.floating)) \
+        and not isinstance(unknown, (bool, np.bool_))
+    out = labels.astype(np.result_type(labels.dtype, np.asarray(unknown).dtype) if numeric else object)
+    out[rejected] = unknown
+    return out
+
+
 def same_label(a, b):
     """Whether two labels name the same class: the same text, or the same number (``1``,
     ``1.0``, ``"1.0"`` and ``True`` alike)."""

@@ -46,6 +46,7 @@ from ._validation import (
     too_large_error,
     user_stacklevel,
     warn_if_transposed,
+    with_unknown,
 )
 from .exceptions import ConvergenceWarning, DataError, ParameterTypeError, ParameterValueError
 
@@ -588,9 +589,9 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
         """``(coordinates, times)`` of new trajectories, checked against the model (and the
         model's reading parameters against those of its fit)."""
         self._check_read_as_fitted()
-        check_feature_names(self, X)
-        trajectories, times = self._split_times(check_trajectories(X, n_dims=self.n_features_in_,
-                                                                   dims_source="the training data"))
+        checked = check_trajectories(X, n_dims=self.n_features_in_, dims_source="the training data")
+        check_feature_names(self, X)  # (after: X that is no sequence of trajectories is refused without a warning)
+        trajectories, times = self._split_times(checked)
         self._check_magnitude(trajectories)
         return trajectories, times
 
@@ -1131,14 +1132,14 @@ class HMMClassifier(ClassifierMixin, BaseEstimator):
     def predict_or_reject(self, X, unknown="unknown"):
         """Like :meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True.
 
-        Returns an object array of shape (n_samples,).
+        Returns an array of shape (n_samples,): numeric when the classes are numbers and
+        ``unknown`` is one (``unknown=-1`` for integer classes, as scikit-learn's metrics
+        need), else of objects.
         """
         check_is_fitted(self, "models_")
         check_unknown_label(unknown, self.classes_)
         jll, rejected = self.predict_with_unknown(X)
-        out = self.classes_[np.argmax(jll, axis=1)].astype(object)
-        out[rejected] = unknown
-        return out
+        return with_unknown(self.classes_[np.argmax(jll, axis=1)], rejected, unknown)
 
 
 def _same_param(a, b):

@@ -283,6 +283,8 @@ def _reading(args, reader=None):
         raise ValueError(f"time_column: expected one column, got {args.time_column_name!r}")
     given = {k: v for k, v in given.items() if v is not None}
     merged = {**(reader or {}), **given}
+    if "columns" in given:  # chosen on the command line: not by the training files' header names
+        merged.pop("header_names", None)
     if reader:  # the flags were checked alone before any work; here they meet the model's stored options
         try:
             datasets.check_options(**{k: v for k, v in merged.items() if k in datasets.OPTIONS})
@@ -679,19 +681,40 @@ def _cmd_predict(args, out):
                                 reader=reading, pattern=args.pattern)
         count = None if any(map(is_dataset_file, args.paths)) else lambda: sum(  # names only, nothing read
             1 for _ in datasets.iter_trajectory_files(args.paths, pattern=args.pattern, log_ignored=False))
-    skipped = []
+    return _write_and_report(args, out, results, count, classes)
+
+
+def _write_and_report(args, out, results, count, classes):
+    """Write the predictions (to --output, or ``out``), then warn about trajectories that
+    move far less or far more than the training data; the exit code (3: some skipped)."""
+    skipped, flagged = [], {"still": [], "oversized": []}
     bar = _progress_bar(args, count, "file", "predicting")
     try:
         if args.output:
             with persistence.atomic_write(args.output, "w") as fh:
-                n = _write_predictions(fh, results, bar, args, classes, skipped)
+                n = _write_predictions(fh, results, bar, args, classes, skipped, flagged)
             logger.info("%d predictions written to %s", n, args.output)
         else:
-            _write_predictions(out, results, bar, args, classes, skipped)
+            n = _write_predictions(out, results, bar, args, classes, skipped, flagged)
     finally:
         if bar is not None:
             bar.close()
+    for kind, paths in flagged.items():
+        if paths:
+            warnings.warn(_motion_warning(kind, paths, n), UserWarning, stacklevel=1)
     return _report_skipped(skipped, said=args.paths == ["-"])
+
+
+def _motion_warning(kind, paths, n):
+    """What predict says of trajectories that move far less (``kind`` "still") or far more
+    ("oversized") than the training data (:func:`trajhmm.streaming.motion_flags`)."""
+    what, units = (("less than half as much as the least", "metres read where millimetres were trained")
+                   if kind == "still" else ("more than twice as much as the most", "millimetres read where metres "
+                                                                                     "were trained"))
+    who = f"{_field(paths[0])}: moves" if len(paths) == 1 and n == 1 else (
+        f"{len(paths)} of {n} trajectories" + ("" if len(paths) == n else f" (the first: {_field(paths[0])})") + " move")
+    return (f"{who} {what} moving training trajectory: other units or another sensor than the training data "
+            f"({units})? The labels of such input are guesses")
 
 
 def _cmd_spot(args, out):
@@ -708,7 +731,8 @@ def _cmd_spot(args, out):
     try:
         if args.recording == "-":
             detections = streaming.spot_lines(clf, sys.stdin, columns=_stdin_columns(args, reader),
-                                              on_invalid=args.on_invalid, **kwargs)
+                                              on_invalid=args.on_invalid, header_names=reader.get("header_names"),
+                                              **kwargs)
         elif args.on_invalid != "error":
             raise OptionError(f"{args.recording}: --on-invalid applies to standard input (a bad line is skipped), "
                               "not to a recording file (read whole, e.g. with --missing interpolate)")
@@ -755,7 +779,12 @@ def _stdin_columns(args, reader=None):
 
 def _write_detections(detections, args, out, skipped):
     """Each detection as soon as it is decided; each skipped line (SkippedFile) said on
-    stderr when it comes, and kept in ``skipped``."""
+    stderr when it comes, and kept in ``skipped``. CSV starts with its header row, as
+    predict's (a file of no detections is that row alone)."""
+    writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None  # LF, as text and json
+    if writer:
+        writer.writerow(["start", "end", "label", "score"])
+        out.flush()
     for d in detections:
         if not hasattr(d, "label"):  # a skipped line
             skipped.append((d.path, d.reason))
@@ -763,7 +792,7 @@ def _write_detections(detections, args, out, skipped):
         elif args.format == "json":
             out.write(_json({"start": d.start, "end": d.end, "label": plain_value(d.label), "score": float(d.score)}) + "\n")
         elif args.format == "csv":  # quoted as predict's csv: a label may hold commas or quotes
-            csv.writer(out, lineterminator="\n").writerow([d.start, d.end, _text(d.label), f"{d.score:.6g}"])
+            writer.writerow([d.start, d.end, _text(d.label), f"{d.score:.6g}"])
         else:
             out.write("\t".join([str(d.start), str(d.end), _field(d.label), f"{d.score:.6g}"]) + "\n")
         out.flush()
@@ -788,10 +817,15 @@ def _load_table(args, path, reading, **columns):
     """:func:`trajhmm.load_table` with the command's reading options; a column given two
     roles by an option stored in the model (not a flag of this command) is said as the
     model's."""
-    from .tables import MissingColumnError, load_table
+    from .tables import MissingColumnError, has_column, load_table
 
+    names = reading.get("header_names")  # a model's: its training files' header names
+    reading = {k: v for k, v in reading.items() if k not in ("layout", "variable", "header_names")}
+    if names and "columns" not in reading and all(
+            has_column(path, name, reading.get("delimiter"), reading.get("encoding")) for name in names):
+        reading["columns"] = names  # the table's coordinates by those names, whatever its other columns
     try:
-        return load_table(path, **{k: v for k, v in reading.items() if k not in ("layout", "variable")}, **columns)
+        return load_table(path, **reading, **columns)
     except _params.ParameterError as exc:
         if exc.name in reading and exc.name not in _reading(args):
             raise OptionError(f"{path}: {exc.name} stored in the model ({reading[exc.name]!r}): "
@@ -815,12 +849,11 @@ def _table_predictions(clf, args, reading):
             rows = list(prediction_rows(clf, ds.trajectories, args.reject, args.unknown_label))
         except DataError as exc:  # a trajectory whose values are too large: name its id
             raise named_error(exc, [f"{path}[id={ident}]" for ident in ds.ids]) from None
-        for ident, (label, margin, proba, rejected) in zip(ds.ids, rows):
-            yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", label, margin,
-                                 proba, rejected)
+        for ident, row in zip(ds.ids, rows):
+            yield FilePrediction(str(ident) if len(args.paths) == 1 else f"{path}[id={ident}]", *row)
 
 
-def _write_predictions(fh, results, bar, args, classes, skipped):
+def _write_predictions(fh, results, bar, args, classes, skipped, flagged):
     key = "id" if args.paths == ["-"] or args.id_column else "path"  # stdin and tables name trajectories by id
     writer = csv.writer(fh, lineterminator="\n") if args.format == "csv" else None  # LF, as text and json
     if writer:
@@ -835,6 +868,12 @@ def _write_predictions(fh, results, bar, args, classes, skipped):
                 print(f"trajhmm: skipped: {skipped_reason(r.path, r.reason)}", file=sys.stderr, flush=True)
             continue
         n += 1
+        if r.still or r.oversized:  # a live pipe: said when it comes; else once for all, at the end
+            kind = "still" if r.still else "oversized"
+            if args.paths == ["-"]:
+                warnings.warn(_motion_warning(kind, [r.path], 1), UserWarning, stacklevel=1)
+            else:
+                flagged[kind].append(r.path)
         if args.format == "json":
             rec = {key: r.path, "label": r.label, "margin": r.margin}
             if args.proba:
@@ -969,7 +1008,8 @@ def _cmd_info(args, out):
         print("column names (fitted on DataFrames): " + ", ".join(loaded.feature_names_in_), file=out)
     names = _feature_names(clf.n_features_in_ - timed, clf.derivatives)
     dropped = [n for n, keep in zip(names, clf.feature_mask_) if not keep]
-    where = "in time (the time stamps)" if timed and clf.resample == "time" else f"in {clf.resample}"
+    where = ("in time (the time stamps)" if timed else "in time (by sample: no time stamps)") \
+        if clf.resample == "time" else f"in {clf.resample}"
     print(f"preprocessing: resample {clf.n_points} points evenly {where}, translation={clf.translation}, "
           f"scaling={clf.scaling}, derivatives={clf.derivatives}, standardize={clf.standardize}"
           + (f"; constant features dropped: {', '.join(dropped)}" if dropped else ""), file=out)

@@ -67,10 +67,11 @@ DATASET_MAX_BYTES = 1 << 30
 OPTIONS = types.MappingProxyType({
     "variable": None, "layout": "auto", "split": None, "on_invalid": "error", "max_bytes": None,
     "columns": None, "time_column": None, "delimiter": None, "decimal": None, "encoding": None,
-    "missing": "error", "pattern": None, "label_level": 1,
+    "missing": "error", "pattern": None, "label_level": 1, "header_names": None,
 })
 #: The options that decide how one file becomes an array (:attr:`TrajectoryDataset.reader`).
-READER_OPTIONS = ("columns", "time_column", "layout", "delimiter", "decimal", "encoding", "missing", "variable")
+READER_OPTIONS = ("columns", "time_column", "layout", "delimiter", "decimal", "encoding", "missing", "variable",
+                  "header_names")
 ON_INVALID = ("error", "skip")
 _CHOICES = {"layout": ("auto", "rows", "columns"), "on_invalid": ON_INVALID, "missing": ("error", "interpolate")}
 # Header names that look like time stamps (lower case; any name starting with "time" too).
@@ -115,7 +116,7 @@ class Format:
 # Options applied by the common code (file check, orientation, column selection, missing
 # values, skipping), per kind.
 _COMMON = {
-    "trajectory": ("layout", "max_bytes", "columns", "time_column", "missing"),
+    "trajectory": ("layout", "max_bytes", "columns", "time_column", "missing", "header_names"),
     "dataset": ("on_invalid", "max_bytes"),
     "tree": ("on_invalid",),
 }
@@ -142,6 +143,17 @@ def _check_columns(value):
         raise ParameterValueError("columns", "each column once", f"{twice[0]!r} twice")
 
 
+def _check_header_names(value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ParameterTypeError("header_names", "a list of column names", repr(value))
+    items = list(value)
+    if not items or not all(isinstance(v, str) and v for v in items):
+        raise ParameterValueError("header_names", "a list of column names (non-empty str)", repr(items))
+    twice = [v for v, n in Counter(items).items() if n > 1]
+    if twice:
+        raise ParameterValueError("header_names", "each name once", f"{twice[0]!r} twice")
+
+
 def _check_delimiter(value):
     if not isinstance(value, str) or len(value) != 1 or value in "\"'.-+0123456789eE\n\r":
         raise ParameterValueError("delimiter", "one character such as ',', ';', '\\t' or ' '", repr(value))
@@ -162,6 +174,7 @@ def _check_pattern(value):
 # Checks of option values (given, not the default): a wrong value is the caller's error.
 _CHECKS = {
     "columns": _check_columns,
+    "header_names": _check_header_names,
     "time_column": lambda v: _column_kind(v, "time_column"),
     "delimiter": _check_delimiter,
     "decimal": lambda v: check_choice(v, "decimal", (".", ",")),
@@ -178,6 +191,12 @@ def _check_together(given):
     columns, time_column = given.get("columns"), given.get("time_column")
     if columns is not None and time_column is not None and time_column in list(columns):
         raise ParameterValueError("columns", "the coordinates only, not the time_column", repr(time_column))
+    header_names = given.get("header_names")
+    if header_names is not None and columns is not None:
+        raise ParameterValueError("header_names", "None when columns= chooses the coordinates (pass one of them)",
+                                  repr(list(header_names)))
+    if header_names is not None and time_column is not None and time_column in list(header_names):
+        raise ParameterValueError("header_names", "the coordinates only, not the time_column", repr(time_column))
 
 
 def _unknown_suffix(path, kind):
@@ -233,8 +252,8 @@ def _own_options(fmt, path, given):
     use; return what its parser takes."""
     for name, value in given.items():
         if value is not None and not _is_default(name, value) and name not in fmt.options:
-            raise OptionError(f"{path}: {name}= (--{name.replace('_', '-')}) applies to {_users_of(name)} only, got "
-                              f"{fmt.what}")
+            flag = "" if name == "header_names" else f" (--{name.replace('_', '-')})"  # a model's, no flag
+            raise OptionError(f"{path}: {name}={flag} applies to {_users_of(name)} only, got {fmt.what}")
     return {k: given.get(k, OPTIONS[k]) for k in fmt.options if k not in _COMMON[fmt.kind]}
 
 
@@ -278,19 +297,20 @@ def _is_default(name, value):
 def reader_options(**options):
     """The reading options among ``options`` that decide how one file becomes an array
     (:data:`READER_OPTIONS`: columns, time_column, layout, delimiter, decimal, encoding,
-    missing, variable), without those left at their default, as plain JSON values (a list
+    missing, variable, header_names), without those left at their default, as plain JSON values (a list
     for ``columns``). :func:`load_trajectories` keeps them in ``dataset.reader``."""
     out = {}
     for name in READER_OPTIONS:
         value = options.get(name, OPTIONS[name])
         if not _is_default(name, value):
             plain = lambda v: v if isinstance(v, str) else int(v)  # noqa: E731 (numpy ints too)
-            out[name] = [plain(v) for v in value] if name == "columns" else plain(value) if name == "time_column" else value
+            listed = name in ("columns", "header_names")
+            out[name] = [plain(v) for v in value] if listed else plain(value) if name == "time_column" else value
     return out
 
 
 def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES, columns=None, time_column=None,
-                    delimiter=None, decimal=None, encoding=None, missing="error"):
+                    delimiter=None, decimal=None, encoding=None, missing="error", header_names=None):
     """Read one trajectory file as a float array of shape (n_points, n_dims).
 
     Parameters
@@ -339,6 +359,14 @@ def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES, 
         or filled by linear interpolation along the rows (against the time stamps when
         ``time_column`` is given, else the row number); leading and trailing gaps take the
         nearest value. A column without any value is an error.
+    header_names : list of str, optional
+        Text files: the header names of the coordinates the training files were read with
+        (:func:`load_trajectories` keeps them in ``dataset.reader`` when every file had the
+        same header and ``columns`` was not given). A file with a header row is read by
+        these names, in this order, whatever the order of its columns (a name it lacks is
+        an error; its other columns are left out); a file without a header row (or whose
+        header is the bare numbers 0..n-1) is read by position, as before. Not with
+        ``columns``.
 
     Text files are read forgivingly: blank lines and lines starting with ``#`` are
     skipped; the first line is a header when one of its cells is not a number, or when it
@@ -365,7 +393,7 @@ def read_trajectory(path, *, variable=None, layout="auto", max_bytes=MAX_BYTES, 
     """
     given = {"variable": variable, "layout": layout, "max_bytes": max_bytes, "columns": columns,
              "time_column": time_column, "delimiter": delimiter, "decimal": decimal, "encoding": encoding,
-             "missing": missing}
+             "missing": missing, "header_names": header_names}
     return _read(Path(path), given)
 
 
@@ -420,7 +448,7 @@ def _note(notes, path, key, message):
 
 
 def _emit_notes(notes, root):
-    for message, count in (v for k, v in notes.items() if k != _TIME_HINTS):
+    for message, count in (v for k, v in notes.items() if k not in (_TIME_HINTS, _HEADERS)):
         more = f" (and {count - 1} more file{'s' * (count > 2)} like it in {root})" if count > 1 else ""
         warnings.warn(message + more, UserWarning, stacklevel=user_stacklevel())
 
@@ -466,12 +494,17 @@ def _positions(path, table, given):
                 raise DataError(f"{path}: has a header row, so columns are chosen by name, got the position {v}; "
                                 f"pass names (columns= / --columns, time_column= / --time-column): {', '.join(names)}")
             if v not in lookup:
-                raise DataError(f"{path}: no column named {v!r}; the header names: {', '.join(names)}")
+                role = " (the time column: time_column= / --time-column)" if v == given.get("time_column") else ""
+                raise DataError(f"{path}: no column named {v!r}{role}; the header names: {', '.join(names)}")
         index = [lookup[v] for v in wanted]
     else:
         for v in wanted:
             if isinstance(v, str):
                 what = "header row" if path.suffix.lower() in _TEXT else "column names"
+                if v == given.get("time_column"):
+                    raise DataError(f"{path}: has no {what}, so the time column is chosen by 0-based position, got "
+                                    f"the name {v!r} (time_column= / --time-column, given or stored in the model); "
+                                    f"pass its position, e.g. time_column=0 / --time-column 0")
                 raise DataError(f"{path}: has no {what}, so columns are chosen by 0-based position, got the name "
                                 f"{v!r}; pass positions 0 to {n - 1} (e.g. columns={list(range(min(n, 3)))} / "
                                 f"--columns {','.join(map(str, range(min(n, 3))))})")
@@ -487,6 +520,7 @@ def _finish(path, table, given, notes):
     """Orientation, column selection, bad cells, time stamps, missing values, then the
     one trajectory check."""
     _orient(path, table, given, notes)
+    given = _by_header_names(path, table, given, notes)
     has_time = given.get("time_column") is not None
     plain = not table.transposed and given.get("columns") is None and not has_time
     sel = list(range(table.values.shape[1])) if plain else _positions(path, table, given)
@@ -494,14 +528,38 @@ def _finish(path, table, given, notes):
         _check_bad(path, table, sel)
     arr = table.values if plain else table.values[:, sel]
     if has_time:
-        _check_time(path, table, arr[:, 0], sel[0])
+        _check_time(path, table, arr[:, 0], sel[0], sel)
     if not np.isfinite(arr).all():
         arr = _fill(path, table, arr.copy(), sel, has_time, given.get("missing", "error"))
     if table.names is not None and not has_time and given.get("columns") is None:
         _time_like(path, table, sel, notes)
     if table.names is not None and given.get("columns") is None:
         _counter_like(path, table, arr, sel[int(has_time):], int(has_time), notes)
+    elif table.names is not None and _table_hint(table, sel):  # columns chosen: a long table read whole?
+        _note(notes, path, "table", _table_hint(table, sel).removeprefix("; "))
     return check_trajectory(arr, name=str(path))
+
+
+def _by_header_names(path, table, given, notes):
+    """``given`` with ``columns`` set to ``header_names`` when the file has a header row of
+    names (they were given, or are recorded for the tree: :data:`_HEADERS`)."""
+    wanted = given.get("header_names")
+    named = table.names is not None and not table.transposed and not _bare_numbers(table.names)
+    if wanted is None:
+        if notes is not None and given.get("columns") is None:
+            t = given.get("time_column")
+            names = tuple(n for j, n in enumerate(table.names or ()) if n != t and j != t)
+            usable = named and len(table.names) == table.values.shape[1] and all(names) and len(set(names)) == len(names)
+            notes.setdefault(_HEADERS, {})[str(path)] = names if usable else None
+        return given
+    if not named:
+        return given
+    missing = [v for v in wanted if v not in table.names]
+    if missing:
+        raise DataError(f"{path}: its header row has no column {missing[0]!r}; the coordinates are read by the "
+                        f"training files' header names ({', '.join(wanted)}), and this file's are "
+                        f"{', '.join(table.names)}; choose the coordinates with columns= (--columns)")
+    return {**given, "columns": list(wanted)}
 
 
 def _counter_like(path, table, arr, sel, first, notes):
@@ -542,7 +600,29 @@ def _hint(table, c, cell):
     return ""
 
 
-def _check_time(path, table, t, j):
+# Header names of a long table's id or label column (lower case): a file of one trajectory
+# that has one may hold many trajectories (:func:`_table_hint`).
+_ID_NAMES = {"id", "traj_id", "trajectory", "trajectory_id", "track_id", "track", "trial", "trial_id", "sequence",
+             "sequence_id", "seq_id", "sample_id", "label", "class"}
+
+
+def _table_hint(table, sel):
+    """"; its column 'id' ... a long table ..." when the header names an id or label column
+    that is not read and holds more than one value: such a file may hold many trajectories,
+    one row per point."""
+    def values(j):
+        column = table.values[:, j] if j < table.values.shape[1] else np.array([])
+        return {*column[np.isfinite(column)].tolist(), *(cell for _, c, cell in table.bad if c == j)}
+
+    names = [n for j, n in enumerate(table.names or ()) if j not in sel and str(n).lower() in _ID_NAMES
+             and len(values(j)) > 1]
+    if table.transposed or not names:
+        return ""
+    return (f"; its column {names[0]!r} is not read: if the file holds many trajectories (a long table, one row per "
+            f"point), read it with --id-column (trajhmm.load_table(path, id_column=...))")
+
+
+def _check_time(path, table, t, j, sel=()):
     name = repr(table.names[j]) if table.names is not None else str(j)
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
@@ -555,10 +635,10 @@ def _check_time(path, table, t, j):
         if t[i] == t[i - 1]:
             raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} "
                             f"again ({before}): the time stamp repeats; keep one row per time, or pass another "
-                            "time_column= (--time-column)")
+                            f"time_column= (--time-column){_table_hint(table, sel)}")
         raise DataError(f"{path}: {table.where(i, j)}: time stamps must increase strictly, got {float(t[i])!r} after "
                         f"{float(t[i - 1])!r} ({before}); rows are not sorted: sort the file "
-                        "by time, or pass another time_column= (--time-column)")
+                        f"by time, or pass another time_column= (--time-column){_table_hint(table, sel)}")
 
 
 def _fill(path, table, arr, sel, has_time, missing):
@@ -614,6 +694,9 @@ def time_column_warning(column):
 # The key of ``notes`` (a folder tree) that keeps, per file, the name of its column that
 # looks like time: a dims mismatch error for that file repeats the hint (:func:`_dims_hint`).
 _TIME_HINTS = "time columns"
+# The key of ``notes`` that keeps, per file, the header names of its coordinates (None:
+# no header row): a tree whose files share one header records it (``header_names``).
+_HEADERS = "header names"
 
 
 def _time_like(path, table, sel, notes):
@@ -919,6 +1002,19 @@ class TrajectoryDataset:
     def __len__(self):
         return len(self.trajectories)
 
+    def __repr__(self):
+        """A summary, not every array (a notebook cell showing the data set stays short)."""
+        dims = sorted({t.shape[1] for t in self.trajectories if np.ndim(t) == 2})
+        points = [len(t) for t in self.trajectories]
+        parts = [f"{len(self)} trajectories", f"{len(set(map(str, self.labels)))} classes" if self.labels else
+                 "no labels", *([f"dims {', '.join(map(str, dims))}", f"points {min(points)}-{max(points)}"]
+                                if points else []),
+                 *([f"time_column={self.time_column}"] if self.time_column is not None else []),
+                 *([f"reader={self.reader!r}"] if self.reader else []),
+                 *([f"skipped {len(self.skipped)}"] if self.skipped else []),
+                 *([f"ignored {len(self.ignored)}"] if self.ignored else [])]
+        return f"TrajectoryDataset({', '.join(parts)})"
+
 
 def _visible_sorted(entries):
     return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
@@ -1087,7 +1183,7 @@ def _collect(items, on_invalid, where, notes=None):
 
 def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto", max_bytes=MAX_BYTES, columns=None,
                       time_column=None, delimiter=None, decimal=None, encoding=None, missing="error", pattern=None,
-                      label_level=1):
+                      label_level=1, header_names=None):
     """Read a labelled folder tree ``root/<label>/<trajectory files>``.
 
     Class folders and files are read in sorted order, sub-folders of a class folder too;
@@ -1111,7 +1207,7 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     variable : str, optional
         Read from every ``.mat`` file in the tree (the other files have no variables); a
         tree without ``.mat`` files refuses it.
-    layout, max_bytes, columns, time_column, delimiter, decimal, encoding, missing
+    layout, max_bytes, columns, time_column, delimiter, decimal, encoding, missing, header_names
         Passed to :func:`read_trajectory` for every file (to the files of the formats that
         use them: ``delimiter`` to text files, ...). A warning that concerns every file
         (a time column read as a coordinate, an array transposed by ``layout="auto"``) is
@@ -1129,12 +1225,18 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     -------
     TrajectoryDataset
         With ``time_column`` (0 when ``time_column`` was given) and ``reader`` (the
-        reading options, see :func:`reader_options`).
+        reading options, see :func:`reader_options`). Without ``columns``, when every file
+        read has the same header row of names, ``reader`` keeps them as ``header_names``:
+        new files read with that reader are read by name, whatever the order of their
+        columns (not when a header repeats a name or leaves one empty). Files whose header
+        rows name the same columns in other orders are read by name too, in the most common
+        order.
     """
     root = Path(root)
     given = {"on_invalid": on_invalid, "variable": variable, "layout": layout, "max_bytes": max_bytes,
              "columns": columns, "time_column": time_column, "delimiter": delimiter, "decimal": decimal,
-             "encoding": encoding, "missing": missing, "pattern": pattern, "label_level": label_level}
+             "encoding": encoding, "missing": missing, "pattern": pattern, "label_level": label_level,
+             "header_names": header_names}
     check_options(**given)
     own = _own_options(FOLDER, root, given)
     if not root.exists():
@@ -1149,13 +1251,72 @@ def load_trajectories(root, *, on_invalid="error", variable=None, layout="auto",
     ignored, notes = _Ignored(pattern), {}
     ds = _collect(FOLDER.read(root, ignored=ignored, notes=notes, **own), on_invalid, root, notes)
     ignored.log(root)
+    headers = _shared_header(ds, notes.pop(_HEADERS, {}), root)
     _emit_notes(notes, root)
     for cls in _visible_sorted(root.iterdir()) if label_level == 1 else ():
         if cls.is_dir() and cls.name not in ds.labels and not _is_cache_dir(cls):
             raise DataError(f"{cls}: every file in this class folder was skipped as invalid")
-    ds.ignored, ds.reader = ignored.paths, reader_options(**given)
+    ds.ignored, ds.reader = ignored.paths, reader_options(**{**given, **({"header_names": headers} if headers else {})})
     ds.time_column = None if time_column is None else 0
+    warn_unit_outliers(ds, root)
     return ds
+
+
+# A labelled trajectory that moves more than this many times less (or more) than the median
+# trajectory of its class is warned about: other units than the rest (metres among
+# millimetres; centimetres among metres is 100 times). On the train splits of the seven sets
+# (../shared/data and sample_data) every trajectory moves 0.28 to 1.64 times its class's
+# median (scripts/study_motion_check.py); 30 leaves room for a trajectory cut short.
+UNITS_FACTOR = 30.0
+
+
+def warn_unit_outliers(ds, where):
+    """Warn about labelled trajectories of ``ds`` that move more than :data:`UNITS_FACTOR`
+    times less or more than the median of their class (the root mean square over the
+    coordinates of their standard deviation; the time column, when ``ds`` has one, left
+    out; classes of at least 3 trajectories)."""
+    if len(ds.labels) != len(ds.trajectories) or any(label is None for label in ds.labels):
+        return
+    first = 0 if ds.time_column is None else 1
+    moves = np.array([np.sqrt(np.mean(np.var(x[:, first:], axis=0))) for x in ds.trajectories])
+    labels = np.array([str(label) for label in ds.labels])
+    ratio = np.ones(len(moves))
+    for label in np.unique(labels):
+        own = labels == label
+        middle = np.median(moves[own])
+        if own.sum() >= 3 and middle > 0:
+            ratio[own] = moves[own] / middle
+    odd = np.flatnonzero((ratio < 1 / UNITS_FACTOR) | (ratio > UNITS_FACTOR))
+    if odd.size:
+        i, n = odd[0], odd.size
+        warnings.warn(f"{where}: {n} trajector{'y moves' if n == 1 else 'ies move'} more than {UNITS_FACTOR:g} times "
+                      f"less or more than the median of {'its' if n == 1 else 'their'} class (the first: {ds.paths[i]}, "
+                      f"class {str(labels[i])!r}, {ratio[i]:.3g} times): other units than the rest (metres among "
+                      f"millimetres), or cut short? Such trajectories distort their class's model", UserWarning,
+                      stacklevel=user_stacklevel())
+
+
+def _shared_header(ds, headers, root):
+    """The header names of the coordinates when every file read has a header row naming the
+    same columns (``headers``: file -> names, or None for a file without one), else None.
+    When their orders differ, the most common order is kept and every other file's
+    coordinates are put in it (all its columns were read, in its own order): each file is
+    read by name."""
+    got = [headers.get(str(Path(p))) for p in ds.paths]
+    if not got or any(h is None for h in got) or len({tuple(sorted(h)) for h in got}) != 1:
+        return None
+    names = Counter(got).most_common(1)[0][0]  # (a tie: the first file's order)
+    moved = 0
+    for i, h in enumerate(got):
+        if h != names:
+            t = ds.trajectories[i]
+            first = t.shape[1] - len(names)  # the time column, when one was read
+            ds.trajectories[i] = np.concatenate([t[:, :first], t[:, first:][:, [h.index(n) for n in names]]], axis=1)
+            moved += 1
+    if moved:
+        logger.info("%s: %d files name the same columns in another order than %s; each was read by name", root,
+                    moved, ", ".join(names))
+    return list(names)
 
 
 def _tree_items(root, *, ignored, notes, pattern, label_level, **reading):
@@ -1267,6 +1428,7 @@ def _load_file(path, fmt, given, require_labels=True):
     on_invalid = given.get("on_invalid") or "error"
     ds = _parse(path, lambda p: _collect(fmt.read(p, require_labels=require_labels, **own), on_invalid, p))
     ds.reader = reader_options(**given)  # .ts: missing=, so that a model reads new files alike
+    warn_unit_outliers(ds, path)
     return ds
 
 
@@ -1486,7 +1648,7 @@ def _npz_items(path, split=None, require_labels=True):
 
 #: The reader registry: file suffix (lower case) -> :class:`Format`.
 _ARRAY_OPTIONS = ("layout", "max_bytes", "columns", "time_column", "missing")
-_TEXT_OPTIONS = (*_ARRAY_OPTIONS, "delimiter", "decimal", "encoding")
+_TEXT_OPTIONS = (*_ARRAY_OPTIONS, "delimiter", "decimal", "encoding", "header_names")
 FORMATS = types.MappingProxyType({
     **{s: Format(f"a {s} file", "trajectory", _read_text, _TEXT_OPTIONS) for s in _TEXT},
     ".npy": Format("a .npy file", "trajectory", _read_npy, _ARRAY_OPTIONS),

@@ -73,7 +73,10 @@ __all__ = [
 # 13: feature_names_in (meta.json: the column names of DataFrames the model was fitted on,
 # as scikit-learn's feature_names_in_; absent when it was fitted on arrays). A file of
 # format 12 or older loads without them.
-FORMAT_VERSION = 13
+# 14: the reader's header_names (the header names of the coordinates of the training files,
+# when they all had the same header and no columns were chosen: new files are read by
+# name). A file of format 13 or older loads, its files read by position.
+FORMAT_VERSION = 14
 MAGIC = b"TRAJHMM\x00"
 _HEADER = len(MAGIC) + 32
 # The most bytes of arrays a safe model file may hold once decompressed (load_model's
@@ -294,7 +297,7 @@ def _format_of(arrays):
 #: reader=)``): the reading options of :func:`trajhmm.read_trajectory` (tables take the
 #: same names), with the JSON types each takes. Choices are checked by the readers.
 READER_KEYS = {"columns": list, "time_column": (str, int), "layout": str, "delimiter": str, "decimal": str,
-               "encoding": str, "missing": str, "variable": str, "id_column": str}
+               "encoding": str, "missing": str, "variable": str, "id_column": str, "header_names": list}
 
 
 def check_reader(reader, fail=None):
@@ -425,16 +428,20 @@ def save_model(clf, path, *, format="npz", reader=None):
     reader = check_reader(reader)
     _check_unchanged(clf, path)
     arrays, meta = _validate_model(clf, f"{path}: cannot save an invalid model: ")
-    if "id_column" in reader and meta["format_version"] < 12:
-        raise ModelFileError(f"{path}: cannot save: the model is of format {meta['format_version']} (fitted by an "
-                             "earlier trajhmm), whose files do not store the id column of a table: refit it, or pass "
-                             "the reader without 'id_column'")
+    for key, since in (("id_column", 12), ("header_names", 14)):
+        if key in reader and meta["format_version"] < since:
+            raise ModelFileError(f"{path}: cannot save: the model is of format {meta['format_version']} (fitted by an "
+                                 f"earlier trajhmm), whose files do not store the reader's {key}: refit it, or pass "
+                                 f"the reader without {key!r}")
     meta["reader"] = reader
     if "time_column" in reader and meta["params"].get("time_column") != 0:  # (the load-time check, said for a fit)
         raise ModelFileError(f"{path}: cannot save: the data were read with time_column={reader['time_column']!r}, "
                              "which puts the time stamps in column 0 of every trajectory, but the model was fitted "
                              f"with time_column={meta['params'].get('time_column')!r}, so it read them as a "
                              "coordinate: refit it with time_column=0 (e.g. HMMClassifier(time_column=0))")
+    problem = _reader_problem(reader, meta)
+    if problem is not None:
+        raise ParameterValueError(f"reader: {problem[0]}", *problem[1:])
     if format == "pickle":
         import joblib
 
@@ -622,6 +629,9 @@ def _load_other(path, head, trusted):
     except NotFittedError:
         raise ModelFileError(f"{path}: the pickled HMMClassifier is not fitted") from None
     _check_reader_time({**meta, "reader": reader}, meta["params"], _failer(f"{path}: "))
+    problem = _reader_problem(reader, meta)
+    if problem is not None:
+        raise ModelFileError("{}: reader: {}: expected {}, got {}".format(path, *problem))
     return clf, reader
 
 
@@ -930,10 +940,7 @@ def _check_meta(meta, fail):
         fail("meta.json", f"params: time_column={clf.time_column} is not a column of {meta['n_features_in']} "
              "besides at least one coordinate")
     _check_names_meta(meta, fail)
-    meta["reader"] = check_reader(meta.get("reader", {}), fail)
-    if "id_column" in meta["reader"] and meta["format_version"] < 12:
-        fail("meta.json", "reader: id_column is only in files of format 12 or later")
-    _check_reader_time(meta, params, fail)
+    _check_reader_meta(meta, params, fail)
     D = n_coords * (clf.derivatives + 1)
     if meta["n_model_features"] > D:
         fail("meta.json", f"n_model_features={meta['n_model_features']} is more than the {D} resampled features")
@@ -992,6 +999,39 @@ def _loaded_jobs(n_jobs):
     if n_jobs is None or -cores <= n_jobs <= cores:
         return n_jobs
     return cores if n_jobs > 0 else -1
+
+
+def _check_reader_meta(meta, params, fail):
+    """meta.json's ``reader``: known options of their types, each in the formats that hold
+    it, header names one per coordinate, a time column only for a model that reads one."""
+    meta["reader"] = check_reader(meta.get("reader", {}), fail)
+    for key, since in (("id_column", 12), ("header_names", 14)):
+        if key in meta["reader"] and meta["format_version"] < since:
+            fail("meta.json", f"reader: {key} is only in files of format {since} or later")
+    _check_reader_time(meta, params, fail)
+    problem = _reader_problem(meta["reader"], meta)
+    if problem is not None:
+        fail("meta.json", "reader: {}: expected {}, got {}".format(*problem))
+
+
+def _reader_problem(reader, meta):
+    """What of the reader contradicts the model: ``columns`` and ``header_names`` are one
+    per coordinate (header names distinct), and a reader that says which columns were read
+    names the time column of a model that reads time stamps. None when nothing does, else
+    (option, expected, got)."""
+    timed = meta["params"].get("time_column") is not None
+    n_coords = meta["n_features_in"] - timed
+    names = reader.get("header_names")
+    if names is not None and (not all(isinstance(v, str) and v for v in names) or len(set(names)) != len(names)
+                              or len(names) != n_coords):
+        return "header_names", f"{n_coords} distinct column names (one per coordinate of the model)", repr(names)
+    columns = reader.get("columns")
+    if columns is not None and len(columns) != n_coords:
+        return "columns", f"{n_coords} columns (one per coordinate of the model)", f"{len(columns)}: {columns!r}"
+    if timed and (columns is not None or names is not None) and "time_column" not in reader:
+        return ("time_column", "the time column the files were read with (the model reads time stamps in column 0)",
+                "none")
+    return None
 
 
 def _check_reader_time(meta, clf_params, fail):

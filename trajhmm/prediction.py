@@ -23,6 +23,7 @@ from ._params import check_param
 from ._validation import NO_NAMES, check_trajectory, model_dims_error, named_error, user_stacklevel
 from .exceptions import DataError, ParameterValueError
 from .preprocessing import check_times
+from .streaming import motion_flags
 
 __all__ = ["FilePrediction", "SkippedFile", "predict_files", "predict_json_lines"]
 
@@ -35,7 +36,11 @@ class FilePrediction:
     the joint log-likelihood (:meth:`predict_joint_log_proba`) of the predicted class minus
     the highest of the other classes', in nats (inf with one class; negative only when a
     calibrated model's class priors chose a class of lower likelihood), ``proba`` the class
-    probabilities in ``model.classes_`` order.
+    probabilities in ``model.classes_`` order. ``still`` and ``oversized``: the trajectory
+    moves less than half as much as the least moving training trajectory of any class, or
+    more than twice as much as the most moving one (:func:`trajhmm.streaming.motion_flags`):
+    likely other units than the training data, and a label that is a guess (the command
+    line warns).
     """
 
     path: str
@@ -43,6 +48,8 @@ class FilePrediction:
     margin: float
     proba: np.ndarray
     rejected: bool = False
+    still: bool = False
+    oversized: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,8 +242,7 @@ def _read_and_score(paths, model, reject, unknown, on_invalid, reader, cwd=None)
     out = []
     for path, slot in zip(paths, slots):
         if slot is None:
-            label, margin, proba, rejected = next(rows)
-            slot = FilePrediction(path, label, margin, proba, rejected)
+            slot = FilePrediction(path, *next(rows))
         out.append(slot)
     return out
 
@@ -259,7 +265,8 @@ def _rows_naming_files(model, trajectories, slots, paths, reject, unknown, on_in
 
 
 def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
-    """``(label, margin, proba, rejected)`` for each trajectory, from one scoring pass."""
+    """``(label, margin, proba, rejected, still, oversized)`` for each trajectory, from one
+    scoring pass (and the motion check, :func:`trajhmm.streaming.motion_flags`)."""
     if reject:
         jll, rejected = model.predict_with_unknown(trajectories)
     else:
@@ -273,9 +280,10 @@ def prediction_rows(model, trajectories, reject=False, unknown="unknown"):
     others[np.arange(len(jll)), best] = -np.inf
     margin = jll[np.arange(len(jll)), best] - others.max(axis=1) if jll.shape[1] > 1 else np.full(len(jll), np.inf)
     labels = model.classes_.tolist()  # plain Python values, not numpy scalars
+    still, oversized = motion_flags(model, trajectories)  # (checked by the scoring above)
     for i in range(len(jll)):
         label = unknown if rejected[i] else labels[best[i]]
-        yield label, float(margin[i]), proba[i], bool(rejected[i])
+        yield label, float(margin[i]), proba[i], bool(rejected[i]), bool(still[i]), bool(oversized[i])
 
 
 def _json_trajectory(model, line, where):
@@ -297,6 +305,9 @@ def _json_trajectory(model, line, where):
         except ValueError as exc:
             raise DataError(str(exc)) from None
         points = np.insert(points, time_column, t, axis=1)
+    elif "t" in rec:  # one message for every such record: said once
+        warnings.warn('"t" (time stamps) in a record is ignored: the model takes none (it was trained without a time '
+                      "column), so the points are read as evenly spaced", UserWarning, stacklevel=1)
     if points.shape[1] != model.n_features_in_:
         raise model_dims_error(where, model, points.shape[1], table=False)
     return (where if rec.get("id") is None else rec["id"]), points  # "id": null is no id
@@ -306,6 +317,11 @@ def _numbers(value, where):
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
+        if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+            i = next((i for i, v in enumerate(value) if len(v) != len(value[0])), None)
+            if i is not None:
+                raise DataError(f"{where}: expected points of one size, got {len(value[0])} values in point 1 and "
+                                f"{len(value[i])} in point {i + 1}: {str(value[i])[:60]!r}") from None
         raise DataError(f"{where}: expected numbers, got {str(value)[:60]!r}") from None
 
 
@@ -334,11 +350,11 @@ def predict_json_lines(model, lines, *, reject=False, unknown="unknown", on_inva
             yield SkippedFile(where, str(exc))
             continue
         try:
-            label, margin, proba, rejected = next(prediction_rows(model, [x], reject, unknown))
+            row = next(prediction_rows(model, [x], reject, unknown))
         except DataError as exc:
             exc = named_error(exc, [where])
             if on_invalid == "error":
                 raise exc from None
             yield SkippedFile(where, str(exc))
             continue
-        yield FilePrediction(str(ident), label, margin, proba, rejected)
+        yield FilePrediction(str(ident), *row)

@@ -62,7 +62,15 @@ from . import calibration
 from ._cache import FitCache, fingerprint
 from ._parallel import bounded_jobs, launch, one_blas_thread
 from ._params import ParameterError, ParameterTypeError, ParameterValueError, check_param, validate_params
-from ._validation import check_groups, check_labels, check_trajectories, check_unknown_label, plain_value, smallest_class
+from ._validation import (
+    check_groups,
+    check_labels,
+    check_trajectories,
+    check_unknown_label,
+    plain_value,
+    smallest_class,
+    with_unknown,
+)
 from .classifier import (
     HMMClassifier,
     _cancelled_when_left,
@@ -697,9 +705,7 @@ class HMMClassifierCV(ClassifierMixin, BaseEstimator):
         """:meth:`predict`, with ``unknown`` where :meth:`is_unknown` is True."""
         check_unknown_label(unknown, self.classes_)
         jll, rejected = self.predict_with_unknown(X)
-        out = self.classes_[np.argmax(self._log_proba_from_joint(jll), axis=1)].astype(object)
-        out[rejected] = unknown
-        return out
+        return with_unknown(self.classes_[np.argmax(self._log_proba_from_joint(jll), axis=1)], rejected, unknown)
 
 
 def _out_of_fold(cand, folds, background=False):

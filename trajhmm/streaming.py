@@ -161,6 +161,7 @@ Time columns are not supported here: samples are taken as evenly spaced in time,
 model fitted with ``time_column`` set is refused with a DataError.
 """
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,6 +175,7 @@ from ._validation import (
     check_real,
     check_trajectories,
     is_number,
+    user_stacklevel,
 )
 from .exceptions import DataError, ModelFileError
 from .hmm.kernels import forward_log_likelihood, logsumexp
@@ -194,6 +196,9 @@ _WHOLE_CHUNK = 256  # held-out trajectories scored together by whole_ratios
 # A window that moves less than _MOTION_CUT times the least moving training segment of a
 # class is not scored for that class (module docstring, "Still windows").
 _MOTION_CUT = 0.5
+# A whole trajectory that moves less than _MOTION_CUT times the least moving training
+# trajectory of any class, or more than 1 / _MOTION_CUT times the most moving one, is out
+# of what the model has seen: other units, another sensor (:func:`motion_flags`).
 
 
 def _class_quantiles(values, y_idx, n_classes):
@@ -411,6 +416,62 @@ def _fitted_classifier(model):
     return inner
 
 
+def motion_flags(model, X):
+    """``(still, oversized)``, two bool arrays of ``len(X)``: the trajectories that move
+    less than half as much as the least moving training trajectory of any class, and those
+    that move more than twice as much as the most moving one (:func:`motion`, each resampled
+    to the model's ``n_points``, with ``motion_scale_``). Such input is likely in other
+    units than the training data (millimetres for metres), and its label a guess: the class
+    models still score it, often confidently. All False for models made size-invariant
+    (``scaling`` other than "none": sizes do not count) and files of format 8 or older.
+    ``X`` as the model's ``predict`` takes it (its time column included; DataFrames with
+    the names seen at fit)."""
+    clf = _fitted_classifier(model)
+    q = getattr(clf, "class_motion_quantiles_", None)
+    if q is None or clf.scaling != "none":
+        none = np.zeros(len(X), dtype=bool)
+        return none, none.copy()
+    trajectories, times = clf._inputs(X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        raw = preprocessing.resample_all(trajectories, clf.n_points, clf.resample, times)
+        moved = motion(raw, clf.motion_scale_)
+    q = np.asarray(q, dtype=float)
+    return moved < _MOTION_CUT * np.nanmin(q[:, 0]), moved > np.nanmax(q[:, -1]) / _MOTION_CUT
+
+
+# A recording whose most moving window (of a training trajectory's median length) moves
+# more than this many times the most moving training trajectory is in other units
+# (:func:`stream_motion_flag`; a window may span two gestures, so the bar is higher than
+# predict's 1 / _MOTION_CUT).
+_STREAM_OVERSIZED = 10.0
+
+
+def stream_motion_flag(model, stream):
+    """"still", "oversized" or None for a whole recording (n_samples, n_dims): "still" when
+    even its most moving window, of the median length of the training trajectories, moves
+    less than half as much as the least moving training trajectory of any class (nothing in
+    it can be detected: other units?), "oversized" when that window moves more than
+    :data:`_STREAM_OVERSIZED` times the most moving one. None for models made
+    size-invariant, files of format 8 or older, and recordings shorter than one window."""
+    clf = _fitted_classifier(model)
+    q = getattr(clf, "class_motion_quantiles_", None)
+    lengths = getattr(clf, "class_length_quantiles_", None)
+    stream = np.asarray(stream, dtype=float)
+    if q is None or lengths is None or clf.scaling != "none" or stream.ndim != 2:
+        return None
+    width = max(2, int(np.nanmedian(np.asarray(lengths)[:, 2])))
+    if len(stream) < width:
+        return None
+    starts = np.arange(0, len(stream) - width + 1, max(1, width // 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        raw = preprocessing.resample_all([stream[i : i + width] for i in starts], clf.n_points, clf.resample)
+        top = float(np.nanmax(motion(raw, clf.motion_scale_)))
+    q = np.asarray(q, dtype=float)
+    if top < _MOTION_CUT * np.nanmin(q[:, 0]):
+        return "still"
+    return "oversized" if top > _STREAM_OVERSIZED * np.nanmax(q[:, -1]) else None
+
+
 def _length_quantiles_of(model, clf):
     q = getattr(model, "class_length_quantiles_", None)
     if q is None:
@@ -475,7 +536,14 @@ class _Model:
         return self.scorer.score(_features(self.clf, raw_segments), bar, relevant, whole)[0]
 
     def check_points(self, points, name="points"):
-        """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1."""
+        """``points`` as a finite float array (k, n_dims); one point (n_dims,) gives k = 1.
+        A DataFrame's column names must be those the model was fitted with, in that order
+        (as ``predict`` checks them), when it was fitted with names."""
+        if getattr(points, "columns", None) is not None and getattr(self.clf, "feature_names_in_", None) is not None:
+            try:
+                check_feature_names(self.clf, [points])
+            except DataError as exc:
+                raise DataError(f"{name}: {str(exc).removeprefix('X: ')}") from None
         if np.iscomplexobj(points):
             raise DataError(f"{name}: expected real numbers, got complex values")
         try:
@@ -829,11 +897,24 @@ def spot(model, stream, *, name="stream", **kwargs):
     """Gestures in a whole recording (T, n_dims): a :class:`StreamClassifier` (``kwargs``
     are its parameters) fed every point, then flushed; returns the list of
     :class:`Detection` in order of start, the same as pushing the points one by one.
-    ``name``: what error messages call the recording (its file)."""
+    ``name``: what error messages call the recording (its file). A recording that moves far
+    less or far more than the training data (:func:`stream_motion_flag`: other units?) is
+    warned about."""
     clf = StreamClassifier(model, **kwargs)
     if np.ndim(stream) == 1 and clf._m.n_dims == 1:  # a recording of one dim, (T,)
         stream = np.reshape(stream, (-1, 1))
     stream = clf._m.check_points(stream, name=str(name))
+    flag = stream_motion_flag(model, stream)
+    if flag == "still":
+        warnings.warn(f"{name}: nothing in it moves even half as much as the least moving training trajectory, so "
+                      "nothing can be detected: a recording at rest, or other units or another sensor than the "
+                      "training data (metres read where millimetres were trained)?", UserWarning,
+                      stacklevel=user_stacklevel())
+    elif flag == "oversized":
+        warnings.warn(f"{name}: its most moving stretch moves more than {_STREAM_OVERSIZED:g} times as much as the most "
+                      "moving training trajectory: other units or another sensor than the training data (millimetres "
+                      "read where metres were trained)? What is detected in it is a guess", UserWarning,
+                      stacklevel=user_stacklevel())
     return sorted(clf.push(stream) + clf.flush(), key=lambda d: (d.start, d.end))
 
 
@@ -843,7 +924,7 @@ def _at(row, arr):
     return f" at point {row} of the {len(arr)} given" if len(arr) > 1 else ""
 
 
-def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error", **kwargs):
+def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error", header_names=None, **kwargs):
     """Gestures in a recording read one point per text line as it arrives (a live pipe:
     ``sensor | trajhmm spot model.npz -``): each line holds the point's numbers separated
     by commas, semicolons or whitespace; blank lines and lines starting with ``#`` are
@@ -854,12 +935,19 @@ def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error"
     :class:`~trajhmm.prediction.SkippedFile` (``path`` is ``name:line``).
 
     ``columns``: the fields to read from each line (a time stamp or other sensors left
-    out), by 0-based position, or by name from the header line; None: every field."""
+    out), by 0-based position, or by name from the header line; None: every field.
+    ``header_names`` (without ``columns``; a model's reader keeps them, see
+    :func:`trajhmm.read_trajectory`): a stream with a header line is read by these names,
+    a stream without one by position."""
     from .prediction import SkippedFile
 
     check_choice(on_invalid, "on_invalid", ("error", "skip"))
+    if header_names is not None and columns is None:
+        from .datasets import check_options
+
+        check_options(header_names=header_names)
     clf = StreamClassifier(model, **kwargs)
-    reader = _LineReader(clf._m, name, columns)
+    reader = _LineReader(clf._m, name, columns, None if columns is not None else header_names)
     for line_no, line in enumerate(lines, start=1):
         fields = reader.fields(line_no, line)  # a --columns name missing from the header is never skipped
         if fields is None:
@@ -878,8 +966,8 @@ def spot_lines(model, lines, *, name="<stdin>", columns=None, on_invalid="error"
 class _LineReader:
     """The points of a stream's text lines (:func:`spot_lines`)."""
 
-    def __init__(self, m, name, columns):
-        self.m, self.name, self.columns = m, name, columns
+    def __init__(self, m, name, columns, header_names=None):
+        self.m, self.name, self.columns, self.header_names = m, name, columns, header_names
         self.header, self.select, self.started = None, None, False
 
     def fields(self, line_no, line):
@@ -899,8 +987,18 @@ class _LineReader:
                                 f"{self.header}, got {len(fields)}: {text[:60]!r}")
             if self.columns is not None:
                 self.select = _line_columns(self.columns, self.header, self.m.n_dims, self.name, line_no)
+            elif self.header_names is not None and self.header is not None:
+                self.select = self._by_header_names()
         self.started = True
         return fields
+
+    def _by_header_names(self):
+        missing = [v for v in self.header_names if v not in self.header]
+        if missing:
+            raise DataError(f"{self.name}: its header line has no column {missing[0]!r}; the coordinates are read by "
+                            f"the training files' header names ({', '.join(self.header_names)}), and this stream's "
+                            f"are {', '.join(self.header)}; choose the coordinates with --columns")
+        return [self.header.index(v) for v in self.header_names]
 
     def point(self, line_no, fields, line):
         """The point (n_dims,) of a line's fields; DataError naming the line if malformed."""
@@ -942,7 +1040,8 @@ def _line_columns(columns, header, n_dims, name, line_no):
         return [int(c) for c in columns]
     if header is None:
         raise DataError(f"{name}:{line_no}: columns {list(columns)} are names, expected a header line naming them "
-                        "before the first point, got none; give 0-based positions instead")
+                        "before the first point, got none; give 0-based positions instead (e.g. --columns "
+                        f"{','.join(map(str, range(len(columns))))})")
     missing = [c for c in columns if c not in header]
     if missing:
         raise DataError(f"{name}: columns {missing} not in the header line {header}")

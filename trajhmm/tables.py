@@ -367,6 +367,7 @@ def load_table(source, *, id_column, label_column=None, time_column=None, column
                         f"{name}: every trajectory is invalid ({len(ds.skipped)} skipped; the first: {ds.skipped[0][1]})")
     if label_column is None:
         ds.labels = []
+    datasets.warn_unit_outliers(ds, name)
     return ds
 
 
