@@ -111,3 +111,26 @@ def test_a_data_set_shows_a_summary_not_every_array(dataset):
     assert repr(ds) == ("TrajectoryDataset(32 trajectories, 4 classes, dims 3, points 101-101, "
                         "reader={'header_names': ['x', 'y', 'z']})")  # was: every array, 340 KB for 131 tracks
     assert repr(TrajectoryDataset()) == "TrajectoryDataset(0 trajectories, no labels)"
+
+
+def test_data_frame_trajectories_are_refused_naming_their_columns(dataset):
+    X, y = dataset
+    frames = [pd.DataFrame(np.c_[np.arange(len(x)), x], columns=["t", "x", "y", "z"]) for x in X]
+    clf = HMMClassifier(**FAST, time_column=0)
+    dated = frames[:3] + [frames[3].assign(t=pd.date_range("2024-01-01", periods=len(X[3]), freq="s"))] + frames[4:]
+    with pytest.raises(DataError, match=r"X\[3\]: column 't' holds datetime64\[.*\] values, expected numbers; give "
+                                        r"time stamps as seconds, e.g. \(df\['t'\] - df\['t'\]\.iloc\[0\]\)"):
+        clf.fit(dated, y)  # was: "got float() argument must be ... not 'Timestamp'"
+    gap = frames[0].astype({"x": "Float64"})
+    gap.loc[5, "x"] = pd.NA
+    with pytest.raises(DataError, match=r"X\[0\]: column 'x' has missing values \(1 of 101\)"):
+        clf.fit([gap] + frames[1:], y)  # was: "... not 'NAType'"
+    nan = frames[1].set_axis(range(1000, 1000 + len(X[1])))
+    nan.loc[1005, "y"] = np.nan
+    with pytest.raises(DataError, match=r"X\[1\]: expected finite numbers, got nan at point 5 \(row 6\), index 1005, "
+                                        r"column 'y'$"):
+        clf.fit(frames[:1] + [nan] + frames[2:], y)  # was: "dim 2 (column 3)"
+    labels = pd.array(list(y), dtype="string")
+    labels[4] = pd.NA
+    with pytest.raises(DataError, match=r"y: missing label \(None, NaN or pd\.NA\) at position 4"):
+        clf.fit(frames, labels)  # was: "labels of one kind ..., got NAType and strings"

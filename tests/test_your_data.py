@@ -122,7 +122,7 @@ def test_labels_from_pandas_are_stored_as_strings(dataset, tmp_path):
     with pytest.raises(DataError, match=r"got numbers and strings"):
         HMMClassifier(**FAST).fit(X, [1, "a"] * (len(X) // 2))
     for missing in (np.nan, None):
-        with pytest.raises(DataError, match=r"y: missing label \(None or NaN\) at position 3 \(1 in all\)"):
+        with pytest.raises(DataError, match=r"y: missing label \(None, NaN or pd\.NA\) at position 3 \(1 in all\)"):
             HMMClassifier(**FAST).fit(X, [*y[:3], missing, *y[4:]])
     with pytest.raises(DataError, match=r"y: missing label"):
         HMMClassifier(**FAST).fit(X, pd.Series(list(y[:-1]) + [None], dtype="category"))

@@ -46,7 +46,8 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
     try:
         arr = np.asarray(trajectory, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"{name}: expected a numeric array (n_points, n_dims), got {exc}") from None
+        why = _frame_column_problem(trajectory) or f"expected a numeric array (n_points, n_dims), got {exc}"
+        raise DataError(f"{name}: {why}") from None
     if arr.ndim != 2:
         raise DataError(
             f"{name}: expected a 2-D array (n_points, n_dims), got shape {arr.shape}"
@@ -59,11 +60,33 @@ def check_trajectory(trajectory, name="trajectory", n_dims=None):
         raise DataError(f"{name}: expected {n_dims} dims, got {arr.shape[1]}")
     if not np.isfinite(arr).all():
         row, col = np.argwhere(~np.isfinite(arr))[0]
-        raise DataError(
-            f"{name}: expected finite numbers, got {arr[row, col]} at point {row} (row {row + 1}), "
-            f"dim {col} (column {col + 1})"
-        )
+        columns, index = getattr(trajectory, "columns", None), getattr(trajectory, "index", None)
+        where = (f"dim {col} (column {col + 1})" if columns is None or index is None or len(columns) != arr.shape[1]
+                 else f"index {plain_value(index[row])!r}, column {columns[col]!r}")  # a DataFrame: its own names
+        raise DataError(f"{name}: expected finite numbers, got {arr[row, col]} at point {row} (row {row + 1}), {where}")
     return arr
+
+
+def _frame_column_problem(frame):
+    """Why a DataFrame is not numbers, naming its first column that is not, or None."""
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return None
+    for column, dtype in dtypes.items():
+        kind = getattr(dtype, "kind", "O")
+        if kind in "Mm":
+            return (f"column {column!r} holds {dtype} values, expected numbers; give time stamps as seconds, e.g. "
+                    f"(df[{column!r}] - df[{column!r}].iloc[0]).dt.total_seconds()")
+        values = frame[column]
+        if bool(values.isna().any()) and kind in "biuf":  # a nullable column (Float64 with pd.NA)
+            return (f"column {column!r} has missing values ({values.isna().sum()} of {len(values)}), expected "
+                    "finite numbers; fill them (df.interpolate()) or drop those rows")
+        if kind not in "biuf":
+            try:
+                np.asarray(values, dtype=float)
+            except (TypeError, ValueError) as exc:
+                return f"column {column!r} holds {dtype} values, expected numbers ({exc})"
+    return None
 
 
 #: The range of the feature scales and covariance floors a model (and a model file) holds.
@@ -298,9 +321,10 @@ def _object_labels(values):
     mixed kinds (True and 1 would be one class) or of a kind no model file keeps (dates,
     complex numbers); strings (and bytes, decoded as UTF-8) as a string array, numbers
     and booleans as numeric ones."""
-    missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+    missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)
+               or type(v).__name__ in ("NAType", "NaTType")]  # pandas' missing values (pd.NA, pd.NaT)
     if missing:
-        raise DataError(f"y: missing label (None or NaN) at position {missing[0]} ({len(missing)} in all)")
+        raise DataError(f"y: missing label (None, NaN or pd.NA) at position {missing[0]} ({len(missing)} in all)")
     kinds = sorted({_label_kind(v) for v in values})
     if len(kinds) > 1:
         raise DataError(f"y: expected labels of one kind (all strings or all numbers), got {' and '.join(kinds)}")
