@@ -134,3 +134,14 @@ def test_data_frame_trajectories_are_refused_naming_their_columns(dataset):
     labels[4] = pd.NA
     with pytest.raises(DataError, match=r"y: missing label \(None, NaN or pd\.NA\) at position 4"):
         clf.fit(frames, labels)  # was: "labels of one kind ..., got NAType and strings"
+
+
+def test_epoch_seconds_in_float32_get_a_hint(dataset):
+    X, y = dataset
+    t0 = 1.7e9
+    frames = [pd.DataFrame(np.c_[t0 + np.arange(len(x)) * 0.1, x], columns=["t", "x", "y", "z"]) for x in X]
+    frames[2] = frames[2].astype({"t": "float32"})  # 1.7e9 + 0.1 steps collapse
+    with pytest.raises(DataError, match=r"X\[2\]: .*expected strictly increasing time stamps, got .* the time stamps "
+                                        r"look like float32 \(7 significant digits\), which cannot hold epoch seconds "
+                                        r"apart: keep them as float64, or subtract the first"):
+        HMMClassifier(**FAST, time_column=0).fit(frames, y)

@@ -106,8 +106,11 @@ def check_times(times, n_points, name="times"):
     step = np.diff(t)
     if (step <= 0).any():
         i = int(np.argmax(step <= 0)) + 1
+        single = np.abs(t).max() > 2**24 and np.array_equal(t.astype(np.float32).astype(float), t)
+        hint = ("; the time stamps look like float32 (7 significant digits), which cannot hold epoch seconds "
+                "apart: keep them as float64, or subtract the first") if single else ""
         raise DataError(f"{name}: expected strictly increasing time stamps, got {float(t[i])!r} at point {i} "
-                         f"after {float(t[i - 1])!r}")
+                         f"after {float(t[i - 1])!r}{hint}")
     return t
 
 
