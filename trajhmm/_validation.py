@@ -72,12 +72,12 @@ def _frame_column_problem(frame):
     dtypes = getattr(frame, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return None
-    for column, dtype in dtypes.items():
+    for j, (column, dtype) in enumerate(dtypes.items()):
         kind = getattr(dtype, "kind", "O")
         if kind in "Mm":
             return (f"column {column!r} holds {dtype} values, expected numbers; give time stamps as seconds, e.g. "
                     f"(df[{column!r}] - df[{column!r}].iloc[0]).dt.total_seconds()")
-        values = frame[column]
+        values = frame.iloc[:, j]  # (by position: names may repeat)
         if bool(values.isna().any()) and kind in "biuf":  # a nullable column (Float64 with pd.NA)
             return (f"column {column!r} has missing values ({values.isna().sum()} of {len(values)}), expected "
                     "finite numbers; fill them (df.interpolate()) or drop those rows")
