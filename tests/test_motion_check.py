@@ -131,3 +131,18 @@ def test_training_files_in_other_units_than_their_class_are_warned_about(dataset
                          columns=["id", "label", "x", "y", "z"])
     with pytest.warns(UserWarning, match=r"1 trajectory moves .*the first: .*\[id=5\]"):
         load_table(frame, id_column="id", label_column="label")
+
+
+def test_an_ensemble_flags_what_a_member_whose_sizes_count_flags(dataset):
+    # from a trial: the search chose scaling="std" and pooled a member with scaling="none"
+    # (weight 0.22) that made millimetre input another class, with no warning
+    from types import SimpleNamespace
+
+    X, y = dataset
+    invariant = HMMClassifier(**FAST, scaling="std").fit(X, y)
+    sized = HMMClassifier(**FAST).fit(X, y)
+    pool = SimpleNamespace(best_estimator_=invariant, ensemble_estimators_=[invariant, sized])
+    still, oversized = motion_flags(pool, [x * 1000 for x in X[:3]])
+    assert oversized.all() and not still.any()
+    assert not np.concatenate(motion_flags(SimpleNamespace(best_estimator_=invariant, ensemble_estimators_=[invariant]),
+                                           [x * 1000 for x in X[:3]])).any()

@@ -422,21 +422,27 @@ def motion_flags(model, X):
     that move more than twice as much as the most moving one (:func:`motion`, each resampled
     to the model's ``n_points``, with ``motion_scale_``). Such input is likely in other
     units than the training data (millimetres for metres), and its label a guess: the class
-    models still score it, often confidently. All False for models made size-invariant
-    (``scaling`` other than "none": sizes do not count) and files of format 8 or older.
+    models still score it, often confidently. Models made size-invariant (``scaling`` other
+    than "none": sizes do not count) and files of format 8 or older flag nothing; an
+    ensemble of the search (``HMMClassifierCV``) flags what any of its members whose sizes
+    count flags (one such member, weighed in, can change the pooled class).
     ``X`` as the model's ``predict`` takes it (its time column included; DataFrames with
     the names seen at fit)."""
-    clf = _fitted_classifier(model)
-    q = getattr(clf, "class_motion_quantiles_", None)
-    if q is None or clf.scaling != "none":
-        none = np.zeros(len(X), dtype=bool)
-        return none, none.copy()
-    trajectories, times = clf._inputs(X)
-    with np.errstate(over="ignore", invalid="ignore"):
-        raw = preprocessing.resample_all(trajectories, clf.n_points, clf.resample, times)
-        moved = motion(raw, clf.motion_scale_)
-    q = np.asarray(q, dtype=float)
-    return moved < _MOTION_CUT * np.nanmin(q[:, 0]), moved > np.nanmax(q[:, -1]) / _MOTION_CUT
+    best = _fitted_classifier(model)
+    members = getattr(model, "ensemble_estimators_", None) or [best]
+    still, oversized = np.zeros(len(X), dtype=bool), np.zeros(len(X), dtype=bool)
+    for clf in members:
+        q = getattr(clf, "class_motion_quantiles_", None)
+        if q is None or clf.scaling != "none":
+            continue
+        trajectories, times = clf._inputs(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = preprocessing.resample_all(trajectories, clf.n_points, clf.resample, times)
+            moved = motion(raw, clf.motion_scale_)
+        q = np.asarray(q, dtype=float)
+        still |= moved < _MOTION_CUT * np.nanmin(q[:, 0])
+        oversized |= moved > np.nanmax(q[:, -1]) / _MOTION_CUT
+    return still, oversized
 
 
 # A recording whose most moving window (of a training trajectory's median length) moves
