@@ -99,3 +99,22 @@ def test_time_stamps_a_model_does_not_take_are_said_once(model_file, capsys, mon
     code, out, err = cli(["predict", model_file, "-"], capsys)
     assert code == 0 and len(out.splitlines()) == 3
     assert err.count('"t" (time stamps) in a record is ignored: the model takes none') == 1  # was: silent
+
+
+def test_number_labels_of_a_bundle_stay_numbers(dataset, tmp_path, capsys):
+    # from a MATLAB user's trial: labels 1..10 became '1', '10', '2', ... (classes and the
+    # --proba columns in that order), while fit in Python kept the numbers
+    from trajhmm import load_model
+    from trajhmm.datasets import load_npz
+
+    X, y = dataset
+    codes = {label: 10 * (i + 1) // 10 + (i == 3) * 6 for i, label in enumerate(sorted(set(y)))}  # 1, 2, 3, 10
+    labels = np.array([codes[v] for v in y], dtype=float)  # MATLAB keeps label vectors as doubles
+    np.savez(tmp_path / "d.npz", X=np.concatenate(X), lengths=[len(x) for x in X], y=labels)
+    assert sorted(set(load_npz(tmp_path / "d.npz").labels)) == [1, 2, 3, 10]
+    code, _, err = cli(["train", tmp_path / "d.npz", "-o", tmp_path / "m.npz", "--no-search", "--n-jobs", "1",
+                        "--n-states", "3", "--n-iter", "5"], capsys)
+    assert code == 0, err
+    assert load_model(tmp_path / "m.npz").classes_.tolist() == [1, 2, 3, 10]
+    code, out, _ = cli(["predict", tmp_path / "m.npz", tmp_path / "d.npz", "--proba", "--format", "csv"], capsys)
+    assert code == 0 and out.splitlines()[0] == "path,label,margin,p_1,p_2,p_3,p_10"

@@ -964,7 +964,9 @@ class TrajectoryDataset:
     ----------
     trajectories : list of ndarray, each (n_points_i, n_dims)
     labels : list of str
-        The class folder (or label) of each trajectory.
+        The class folder (or label) of each trajectory; numbers for an .npz bundle whose
+        ``y`` holds numbers (as ``fit`` keeps them: classes 1, 2, ..., 10 in that order;
+        whole-number floats, as MATLAB saves label vectors, as integers).
     paths : list of str
         The file of each trajectory (``file:line`` in a .ts file, ``file[i]`` in a bundle).
     skipped : list of (str, str)
@@ -1640,10 +1642,14 @@ def _npz_items(path, split=None, require_labels=True):
         keep = arrays["split"] == split
         if not keep.any():
             raise DataError(f"{path}: no rows with split == {split!r} (found {sorted(set(arrays['split'].tolist()))})")
+    numbers = y.dtype.kind in "iuf"  # (MATLAB's label vectors): kept as numbers, ordered as numbers
+    if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all() and np.abs(y).max(initial=0) < 2**53:
+        y = y.astype(np.int64)  # MATLAB keeps 1, 2, ... as doubles: the classes 1, 2, ...
     for i, seq in enumerate(np.split(X, np.cumsum(lengths)[:-1])):
         if keep[i]:
             got = _attempt(check_trajectory, seq, name=f"{path}[{i}]")
-            yield f"{path}[{i}]", got if isinstance(got, DataError) else (None if y[i] is None else str(y[i]), got)
+            label = None if y[i] is None else y[i].item() if numbers else str(y[i])
+            yield f"{path}[{i}]", got if isinstance(got, DataError) else (label, got)
 
 
 #: The reader registry: file suffix (lower case) -> :class:`Format`.
