@@ -1008,9 +1008,9 @@ class TrajectoryDataset:
         """A summary, not every array (a notebook cell showing the data set stays short)."""
         dims = sorted({t.shape[1] for t in self.trajectories if np.ndim(t) == 2})
         points = [len(t) for t in self.trajectories]
-        parts = [f"{len(self)} trajectories", f"{len(set(map(str, self.labels)))} classes" if self.labels else
-                 "no labels", *([f"dims {', '.join(map(str, dims))}", f"points {min(points)}-{max(points)}"]
-                                if points else []),
+        labelled = [label for label in self.labels if label is not None]
+        parts = [f"{len(self)} trajectories", f"{len(set(map(str, labelled)))} classes" if labelled else "no labels",
+                 *([f"dims {', '.join(map(str, dims))}", f"points {min(points)}-{max(points)}"] if points else []),
                  *([f"time_column={self.time_column}"] if self.time_column is not None else []),
                  *([f"reader={self.reader!r}"] if self.reader else []),
                  *([f"skipped {len(self.skipped)}"] if self.skipped else []),
