@@ -118,3 +118,16 @@ def test_number_labels_of_a_bundle_stay_numbers(dataset, tmp_path, capsys):
     assert load_model(tmp_path / "m.npz").classes_.tolist() == [1, 2, 3, 10]
     code, out, _ = cli(["predict", tmp_path / "m.npz", tmp_path / "d.npz", "--proba", "--format", "csv"], capsys)
     assert code == 0 and out.splitlines()[0] == "path,label,margin,p_1,p_2,p_3,p_10"
+
+
+def test_a_column_per_time_file_read_as_rows_is_told_the_layout(model_file, dataset, tmp_path, capsys):
+    X, _ = dataset
+    path = tmp_path / "wide.csv"
+    np.savetxt(path, X[0].T, delimiter=",")  # 3 x 101: one column per time point
+    code, _, err = cli(["predict", model_file, path, "--layout", "rows"], capsys)
+    # was: "expected 3 dims like the model, got 101 (choose the columns with ...)"
+    assert code == 1 and err.strip().endswith("expected 3 dims like the model, got 101; its 3 rows are as many as the "
+                                              "model's dims: if it holds one column per time point, pass "
+                                              "layout='columns' (--layout columns)")
+    code, out, _ = cli(["predict", model_file, path], capsys)  # auto: transposed, with its warning
+    assert code == 0 and len(out.splitlines()) == 1

@@ -195,10 +195,15 @@ def check_finite_rows(values, reason=TOO_LARGE):
         raise too_large_error(int(np.argmax(bad)), reason)
 
 
-def model_dims_error(name, model, dims, table=True):
+def model_dims_error(name, model, dims, table=True, n_points=None):
     """The DataError of a trajectory whose number of dims is not the model's; ``table``:
-    read from a file or table, where the columns can be chosen."""
+    read from a file or table, where the columns can be chosen; ``n_points``: its number
+    of rows, when it was read from a file of one trajectory (as many rows as the model has
+    dims: an array of one column per time point, read as rows)."""
     hint = " (choose the columns with columns= / --columns, time_column= / --time-column)" if table else ""
+    if n_points == model.n_features_in_ and dims > n_points:
+        hint = (f"; its {n_points} rows are as many as the model's dims: if it holds one column per time point, pass "
+                "layout='columns' (--layout columns)")
     return DataError(f"{name}: expected {model.n_features_in_} dims like the model, got {dims}{hint}")
 
 

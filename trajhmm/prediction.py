@@ -230,7 +230,7 @@ def _read_and_score(paths, model, reject, unknown, on_invalid, reader, cwd=None)
                 for w in caught:  # (the same)
                     warnings.warn(str(w.message).replace(where, path, 1), w.category, stacklevel=1)
             if traj.shape[1] != model.n_features_in_:
-                raise model_dims_error(path, model, traj.shape[1])
+                raise model_dims_error(path, model, traj.shape[1], n_points=traj.shape[0])
         except DataError as exc:
             if on_invalid == "error":
                 raise
